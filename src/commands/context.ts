@@ -1,0 +1,20 @@
+/**
+ * What every command receives from the CLI: the validated config, a logger, and where its own
+ * output goes. Commands return the process exit code (0, 1 or 2, CONTRACT.md) instead of exiting,
+ * so tests can call them in-process.
+ */
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+
+export interface CommandContext {
+  readonly config: Config;
+  readonly log: Logger;
+  /** Writes one line of the command's own output (stdout). */
+  readonly out: (line: string) => void;
+  /** Writes one line meant for the person at the terminal (stderr). */
+  readonly err: (line: string) => void;
+  /** Aborted on the first SIGINT/SIGTERM; long-running commands stop gracefully when it fires. */
+  readonly signal: AbortSignal;
+}
+
+export type ExitCode = 0 | 1 | 2;

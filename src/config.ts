@@ -1,0 +1,237 @@
+/**
+ * The one place that reads `process.env`. Everything else receives the frozen `Config` it returns.
+ * A bad value fails at start with one line naming the variable.
+ */
+import { inspect } from 'node:util';
+import { z } from 'zod';
+import { AppError } from './errors.js';
+
+/** A secret string that never prints itself: not in logs, JSON, `util.inspect` or template strings. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  /** The real value, for the one call that needs it (signing a request). */
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '[redacted]';
+  }
+  toJSON(): string {
+    return '[redacted]';
+  }
+  [inspect.custom](): string {
+    return '[redacted]';
+  }
+}
+
+export interface Config {
+  /** BullMQ connection; a DB index in the URL is honoured. Default `redis://127.0.0.1:6379`. */
+  readonly redisUrl: string;
+  /** PostgreSQL of record. Default `postgres://postgres@127.0.0.1:5432/postgres`. */
+  readonly databaseUrl: string;
+  /** AccessKey pair; absent until a command that needs CAMS asks for it with `requireCredentials`. */
+  readonly accessKeyId: string | undefined;
+  readonly accessKeySecret: Secret | undefined;
+  /** Region of the regional endpoint `cams.<region>.aliyuncs.com`. Default `ap-southeast-1`. */
+  readonly camsRegion: string;
+  /** `host[:port]` of the CAMS endpoint: `CAMS_ENDPOINT`, else the regional endpoint. */
+  readonly camsEndpoint: string;
+  /** `https` (default) or `http`. */
+  readonly camsProtocol: 'https' | 'http';
+  /** Calls per second allowed for one account, enforced across every worker. Default 10. */
+  readonly camsRateLimit: number;
+  /** Connect timeout for CAMS calls in ms (`CAMS_CONNECT_TIMEOUT_MS`). Default 5000. */
+  readonly camsConnectTimeoutMs: number;
+  /** Read timeout for CAMS calls in ms (`CAMS_READ_TIMEOUT_MS`). Default 10000. */
+  readonly camsReadTimeoutMs: number;
+  /** BullMQ queue name (`CAMS_QUEUE`). Default `cams-enrich`. */
+  readonly queueName: string;
+  /** Most jobs kept in Redis at once (`CAMS_QUEUE_HIGH_WATER`). Default 10000. */
+  readonly queueHighWater: number;
+  /** Attempts for transient faults before a number is failed (`CAMS_ATTEMPTS`). Default 6. */
+  readonly attempts: number;
+  /** pino level (`LOG_LEVEL`). Default `info`. */
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Opens the dashboard to the network when set (`DASHBOARD_TOKEN`). */
+  readonly dashboardToken: Secret | undefined;
+}
+
+const positiveInt = (name: string, def: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return def;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a positive whole number (got '${v}')` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const positiveNumber = (name: string, def: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return def;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a positive number (got '${v}')` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const url = (name: string, protocols: string[], def: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = v === undefined || v === '' ? def : v;
+      let parsed: URL;
+      try {
+        parsed = new URL(value);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `${name} is not a URL` });
+        return z.NEVER;
+      }
+      if (!protocols.includes(parsed.protocol)) {
+        ctx.addIssue({ code: 'custom', message: `${name} must start with ${protocols.join(' or ')}//` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const envSchema = z.object({
+  REDIS_URL: url('REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
+  DATABASE_URL: url('DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/postgres'),
+  ALIBABA_CLOUD_ACCESS_KEY_ID: optionalString,
+  ALIBABA_CLOUD_ACCESS_KEY_SECRET: optionalString,
+  CAMS_REGION: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = v === undefined || v === '' ? 'ap-southeast-1' : v;
+      if (!/^[a-z0-9-]+$/.test(value)) {
+        ctx.addIssue({ code: 'custom', message: `CAMS_REGION must look like ap-southeast-1 (got '${v}')` });
+        return z.NEVER;
+      }
+      return value;
+    }),
+  CAMS_ENDPOINT: optionalString.refine((v) => v === undefined || /^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(v), {
+    message: 'CAMS_ENDPOINT must be host[:port] without a scheme',
+  }),
+  CAMS_PROTOCOL: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = v === undefined || v === '' ? 'https' : v.toLowerCase();
+      if (value !== 'https' && value !== 'http') {
+        ctx.addIssue({ code: 'custom', message: `CAMS_PROTOCOL must be https or http (got '${v}')` });
+        return z.NEVER;
+      }
+      return value as 'https' | 'http';
+    }),
+  CAMS_RATE_LIMIT: positiveNumber('CAMS_RATE_LIMIT', 10),
+  CAMS_CONNECT_TIMEOUT_MS: positiveInt('CAMS_CONNECT_TIMEOUT_MS', 5000),
+  CAMS_READ_TIMEOUT_MS: positiveInt('CAMS_READ_TIMEOUT_MS', 10000),
+  CAMS_QUEUE: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = v === undefined || v === '' ? 'cams-enrich' : v;
+      if (!/^[A-Za-z0-9_-]+$/.test(value)) {
+        ctx.addIssue({ code: 'custom', message: `CAMS_QUEUE may hold letters, digits, _ and - (got '${v}')` });
+        return z.NEVER;
+      }
+      return value;
+    }),
+  CAMS_QUEUE_HIGH_WATER: positiveInt('CAMS_QUEUE_HIGH_WATER', 10000),
+  CAMS_ATTEMPTS: positiveInt('CAMS_ATTEMPTS', 6),
+  LOG_LEVEL: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+      const value = v === undefined || v === '' ? 'info' : v.toLowerCase();
+      if (!(levels as readonly string[]).includes(value)) {
+        ctx.addIssue({ code: 'custom', message: `LOG_LEVEL must be one of ${levels.join(', ')} (got '${v}')` });
+        return z.NEVER;
+      }
+      return value as Config['logLevel'];
+    }),
+  DASHBOARD_TOKEN: optionalString,
+});
+
+/** Values a command line flag may set over the environment. */
+export type ConfigOverrides = Partial<Pick<Config, 'camsRateLimit' | 'queueName' | 'camsEndpoint' | 'camsProtocol'>>;
+
+/**
+ * Reads and validates the environment. Throws `AppError('CONFIG_INVALID')` naming the first bad
+ * variable. The result is frozen.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'environment');
+    const message = issue?.message ?? 'invalid value';
+    throw new AppError(
+      'CONFIG_INVALID',
+      message.includes(variable) ? message : `${variable}: ${message}`,
+    );
+  }
+  const e = parsed.data;
+  const config: Config = {
+    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL,
+    accessKeyId: e.ALIBABA_CLOUD_ACCESS_KEY_ID,
+    accessKeySecret:
+      e.ALIBABA_CLOUD_ACCESS_KEY_SECRET === undefined ? undefined : new Secret(e.ALIBABA_CLOUD_ACCESS_KEY_SECRET),
+    camsRegion: e.CAMS_REGION,
+    camsEndpoint: e.CAMS_ENDPOINT ?? `cams.${e.CAMS_REGION}.aliyuncs.com`,
+    camsProtocol: e.CAMS_PROTOCOL,
+    camsRateLimit: e.CAMS_RATE_LIMIT,
+    camsConnectTimeoutMs: e.CAMS_CONNECT_TIMEOUT_MS,
+    camsReadTimeoutMs: e.CAMS_READ_TIMEOUT_MS,
+    queueName: e.CAMS_QUEUE,
+    queueHighWater: e.CAMS_QUEUE_HIGH_WATER,
+    attempts: e.CAMS_ATTEMPTS,
+    logLevel: e.LOG_LEVEL,
+    dashboardToken: e.DASHBOARD_TOKEN === undefined ? undefined : new Secret(e.DASHBOARD_TOKEN),
+    ...overrides,
+  };
+  return Object.freeze(config);
+}
+
+export interface Credentials {
+  readonly accessKeyId: string;
+  readonly accessKeySecret: Secret;
+}
+
+/** The AccessKey pair, or one clear line naming the missing variable. */
+export function requireCredentials(config: Config): Credentials {
+  if (!config.accessKeyId) {
+    throw new AppError(
+      'CREDENTIALS_MISSING',
+      'ALIBABA_CLOUD_ACCESS_KEY_ID is not set: export the AccessKey pair (ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET)',
+    );
+  }
+  if (!config.accessKeySecret) {
+    throw new AppError(
+      'CREDENTIALS_MISSING',
+      'ALIBABA_CLOUD_ACCESS_KEY_SECRET is not set: export the AccessKey secret that belongs to ALIBABA_CLOUD_ACCESS_KEY_ID',
+    );
+  }
+  return { accessKeyId: config.accessKeyId, accessKeySecret: config.accessKeySecret };
+}

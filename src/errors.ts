@@ -1,0 +1,69 @@
+/**
+ * Errors the application raises on purpose. Each carries a closed code and the process exit code the
+ * CLI uses for it (CONTRACT.md: 1 runtime failure, 2 bad usage or bad input).
+ * Errors from CAMS have their own class, `CamsError` in `src/cams/cams-error.ts`.
+ */
+export type AppErrorCode =
+  | 'CONFIG_INVALID'
+  | 'CREDENTIALS_MISSING'
+  | 'USAGE'
+  | 'INPUT_FILE'
+  | 'CSV_MALFORMED'
+  | 'CSV_NO_PHONE_COLUMN'
+  | 'SOURCE_QUERY'
+  | 'RUN_NOT_FOUND'
+  | 'SERVICE_UNAVAILABLE'
+  | 'MIGRATION_FAILED'
+  | 'ACCOUNT_PAUSED';
+
+const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
+  CONFIG_INVALID: 2,
+  CREDENTIALS_MISSING: 2,
+  USAGE: 2,
+  INPUT_FILE: 2,
+  CSV_MALFORMED: 2,
+  CSV_NO_PHONE_COLUMN: 2,
+  SOURCE_QUERY: 2,
+  RUN_NOT_FOUND: 2,
+  SERVICE_UNAVAILABLE: 1,
+  MIGRATION_FAILED: 1,
+  ACCOUNT_PAUSED: 1,
+};
+
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  readonly code: AppErrorCode;
+  readonly exitCode: 1 | 2;
+
+  constructor(code: AppErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.exitCode = EXIT_CODES[code];
+  }
+}
+
+export function isAppError(err: unknown): err is AppError {
+  return err instanceof AppError;
+}
+
+/** Turns a connection refusal from Redis or PostgreSQL into an error a user can act on. */
+export function serviceUnavailable(service: 'Redis' | 'PostgreSQL', url: string, cause: unknown): AppError {
+  return new AppError(
+    'SERVICE_UNAVAILABLE',
+    `${service} is not reachable at ${redactUrl(url)}: start it (see README, "Services") or set ${
+      service === 'Redis' ? 'REDIS_URL' : 'DATABASE_URL'
+    }`,
+    { cause },
+  );
+}
+
+/** Removes a password from a connection URL so it can be shown. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Real services for tests, each test file isolated: its own PostgreSQL database and its own BullMQ
+ * queue name (and key prefix) on the shared Redis.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+/** The PostgreSQL server tests create their databases on (`TEST_DATABASE_URL`, else `DATABASE_URL`). */
+export function adminDatabaseUrl(): string {
+  return process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+}
+
+export function redisUrl(): string {
+  return process.env.TEST_REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+}
+
+export interface TestDatabase {
+  /** Connection URL of the new, empty database. */
+  url: string;
+  name: string;
+  /** Drops the database (terminating any session left on it). */
+  drop(): Promise<void>;
+}
+
+/** Creates an empty database of its own for one test file. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `cams_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  const admin = new pg.Client({ connectionString: adminDatabaseUrl() });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminDatabaseUrl());
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    name,
+    async drop() {
+      const c = new pg.Client({ connectionString: adminDatabaseUrl() });
+      c.on('error', () => undefined);
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+/** A queue name no other test uses. */
+export function testQueueName(): string {
+  return `test-${randomUUID()}`;
+}
+
+/** A Redis connection for tests, closed by the caller. */
+export function testRedis(): Redis {
+  const redis = new Redis(redisUrl(), { maxRetriesPerRequest: null });
+  redis.on('error', () => undefined);
+  return redis;
+}
+
+/** Deletes every key of a queue (BullMQ's default prefix `bull`). */
+export async function deleteQueueKeys(redis: Redis, queueName: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `bull:${queueName}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+}
