@@ -1,0 +1,229 @@
+/**
+ * The CAMS client: one QueryPhoneBusinessProfile call through `@alicloud/openapi-client`
+ * (RPC style, ACS3-HMAC-SHA256 signature, the SDK's default), every failure turned into a `CamsError`.
+ *
+ * The SDK does not retry here (`autoretry: false`): retries happen at queue level, where the
+ * classification decides how. The AccessKey secret lives only inside the SDK client, which this
+ * module keeps in a closure; no error built here carries an SDK error, a request or its headers.
+ */
+import OpenApiModule, { Config as OpenApiConfig, OpenApiRequest, Params } from '@alicloud/openapi-client';
+import OpenApiUtilModule from '@alicloud/openapi-util';
+import { RuntimeOptions } from '@alicloud/tea-util';
+import { requireCredentials } from '../config.js';
+import type { Config, Credentials } from '../config.js';
+import { CamsError, LOCAL_CODES } from './cams-error.js';
+import { profileFromData } from './profile.js';
+import type { BusinessProfile } from './profile.js';
+
+// The SDK packages are CommonJS with `exports.default = Client`. Under Node ESM (and tsc with
+// NodeNext) a default import is the whole `module.exports`, so the class sits one level down.
+const OpenApiClient = OpenApiModule.default;
+const OpenApiUtil = OpenApiUtilModule.default;
+
+export interface CamsClientOptions {
+  /** The AccessKey pair; the secret is revealed once, to build the SDK config. */
+  credentials: Credentials;
+  /** `host[:port]` of the CAMS endpoint, e.g. `cams.ap-southeast-1.aliyuncs.com`. */
+  endpoint: string;
+  /** `https` for Alibaba Cloud, `http` for a local simulator. */
+  protocol: 'https' | 'http';
+  /** Region id, e.g. `ap-southeast-1`. */
+  regionId: string;
+  /** Time allowed to open the connection, in ms. */
+  connectTimeoutMs: number;
+  /** Time allowed for the whole answer once connected, in ms. A hung server fails after this. */
+  readTimeoutMs: number;
+}
+
+export interface QueryInput {
+  /** The space ID of the user within the ISV account. */
+  custSpaceId: string;
+  /** Digits only, country code first, no `+` (e.g. `8613800001234`). */
+  phoneNumber: string;
+}
+
+export interface CamsClient {
+  /** One call; resolves to the profile or rejects with a `CamsError`. */
+  queryPhoneBusinessProfile(input: QueryInput): Promise<BusinessProfile>;
+}
+
+const API_VERSION = '2020-06-06';
+const ACTION = 'QueryPhoneBusinessProfile';
+
+/** Node's error codes for a connection the peer dropped or never accepted. */
+const RESET_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const REFUSED_ERRNOS = new Set(['ECONNREFUSED']);
+const TIMEOUT_ERRNOS = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT']);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
+ * Maps whatever the SDK threw to a `CamsError`, copying only known-safe fields. The SDK's own
+ * messages are not reused: transport errors end with the request URL, which holds the phone number.
+ */
+function errorFromSdk(err: unknown, options: CamsClientOptions): CamsError {
+  const e = isRecord(err) ? err : {};
+  const name = str(e['name']);
+  const errno = str(e['code']);
+  const message = str(e['message']) ?? '';
+
+  // httpx (under @alicloud/tea-typescript) names both its timeouts `RequestTimeoutError`:
+  // "ReadTimeout(<ms>)..." when no answer came in time, "ConnectTimeout: ..." when the socket stayed idle.
+  if (name === 'RequestTimeoutError' || (errno !== undefined && TIMEOUT_ERRNOS.has(errno))) {
+    const read = /ReadTimeout/.test(message);
+    return new CamsError({
+      code: LOCAL_CODES.timeout,
+      upstreamMessage: read
+        ? `no answer within the read timeout (${options.readTimeoutMs} ms)`
+        : `connection to ${options.endpoint} timed out (connect timeout ${options.connectTimeoutMs} ms)`,
+    });
+  }
+  if (errno !== undefined && RESET_ERRNOS.has(errno)) {
+    return new CamsError({
+      code: LOCAL_CODES.connectionReset,
+      upstreamMessage: `connection to ${options.endpoint} was reset (${errno})`,
+    });
+  }
+  if (errno !== undefined && REFUSED_ERRNOS.has(errno)) {
+    return new CamsError({
+      code: LOCAL_CODES.connectionRefused,
+      upstreamMessage: `connection to ${options.endpoint} was refused (${errno})`,
+    });
+  }
+  // HTTP >= 400: the SDK throws a Tea ResponseError whose `data` is the parsed error body plus
+  // `statusCode`; its own `message` is "<Code>: code: <status>, <Message> request id: <RequestId>".
+  const data = e['data'];
+  if (isRecord(data) && typeof data['statusCode'] === 'number') {
+    const status = data['statusCode'];
+    return new CamsError({
+      code: str(data['Code']) ?? str(data['code']) ?? `HTTP.${status}`,
+      upstreamMessage: str(data['Message']) ?? str(data['message']) ?? `HTTP ${status}`,
+      requestId: str(data['RequestId']) ?? str(data['requestId']),
+      httpStatus: status,
+    });
+  }
+  // The SDK parses every body as JSON, error bodies included; a proxy's HTML page ends here.
+  if (err instanceof SyntaxError) {
+    return new CamsError({ code: LOCAL_CODES.malformed, upstreamMessage: 'the answer was not JSON' });
+  }
+  if (message === 'socket hang up') {
+    return new CamsError({
+      code: LOCAL_CODES.connectionReset,
+      upstreamMessage: `connection to ${options.endpoint} was closed before an answer (socket hang up)`,
+    });
+  }
+  return new CamsError({
+    code: LOCAL_CODES.transportUnknown,
+    upstreamMessage: `request to ${options.endpoint} failed (${errno ?? name ?? 'unknown error'})`,
+  });
+}
+
+/**
+ * Turns an HTTP 200 body into a profile, or a `CamsError` when the body reports a failure (the
+ * service may answer flow control with HTTP 200 and `Code: System.LimitControl`).
+ * A success without a `Data` object is `Response.NoData`, permanent for this number: the call
+ * worked and there is nothing to store, so asking again would only spend quota.
+ */
+function profileFromBody(body: unknown, status: number | undefined): BusinessProfile {
+  if (!isRecord(body)) {
+    throw new CamsError({ code: LOCAL_CODES.malformed, upstreamMessage: 'the answer was not a JSON object', httpStatus: status });
+  }
+  const code = str(body['Code']);
+  const requestId = str(body['RequestId']);
+  const upstreamMessage = str(body['Message']) ?? '';
+  if ((code !== undefined && code !== 'OK') || body['Success'] === false) {
+    throw new CamsError({
+      code: code !== undefined && code !== 'OK' ? code : LOCAL_CODES.unsuccessful,
+      upstreamMessage: upstreamMessage || 'the call did not succeed',
+      requestId,
+      httpStatus: status,
+    });
+  }
+  const data = body['Data'];
+  if (!isRecord(data)) {
+    throw new CamsError({
+      code: LOCAL_CODES.noData,
+      upstreamMessage: 'the call succeeded but returned no business profile',
+      requestId,
+      httpStatus: status,
+    });
+  }
+  return profileFromData(data, requestId ?? '');
+}
+
+export function createCamsClient(options: CamsClientOptions): CamsClient {
+  const secret = options.credentials.accessKeySecret.reveal();
+  const sdk = new OpenApiClient(
+    new OpenApiConfig({
+      accessKeyId: options.credentials.accessKeyId,
+      accessKeySecret: secret,
+      endpoint: options.endpoint,
+      protocol: options.protocol,
+      regionId: options.regionId,
+      connectTimeout: options.connectTimeoutMs,
+      readTimeout: options.readTimeoutMs,
+    }),
+  );
+  const params = new Params({
+    action: ACTION,
+    version: API_VERSION,
+    protocol: options.protocol.toUpperCase(),
+    pathname: '/',
+    method: 'POST',
+    authType: 'AK',
+    style: 'RPC',
+    reqBodyType: 'json',
+    bodyType: 'json',
+  });
+  const runtime = new RuntimeOptions({
+    connectTimeout: options.connectTimeoutMs,
+    readTimeout: options.readTimeoutMs,
+    autoretry: false,
+    maxAttempts: 1,
+  });
+
+  /** Defence in depth: whatever text reaches an error, the secret does not. */
+  const scrub = (err: CamsError): CamsError =>
+    secret !== '' && (err.message.includes(secret) || err.requestId?.includes(secret))
+      ? new CamsError({ code: err.code, upstreamMessage: err.upstreamMessage.split(secret).join('[redacted]'), httpStatus: err.httpStatus })
+      : err;
+
+  return {
+    async queryPhoneBusinessProfile(input: QueryInput): Promise<BusinessProfile> {
+      const request = new OpenApiRequest({
+        query: OpenApiUtil.query({ CustSpaceId: input.custSpaceId, PhoneNumber: input.phoneNumber }),
+      });
+      let response: unknown;
+      try {
+        response = await sdk.callApi(params, request, runtime);
+      } catch (err) {
+        throw scrub(errorFromSdk(err, options));
+      }
+      const r = isRecord(response) ? response : {};
+      const status = typeof r['statusCode'] === 'number' ? r['statusCode'] : undefined;
+      try {
+        return profileFromBody(r['body'], status);
+      } catch (err) {
+        throw err instanceof CamsError ? scrub(err) : err;
+      }
+    },
+  };
+}
+
+/** A client for the configured endpoint; throws `AppError('CREDENTIALS_MISSING')` without a key pair. */
+export function camsClientFromConfig(config: Config): CamsClient {
+  return createCamsClient({
+    credentials: requireCredentials(config),
+    endpoint: config.camsEndpoint,
+    protocol: config.camsProtocol,
+    regionId: config.camsRegion,
+    connectTimeoutMs: config.camsConnectTimeoutMs,
+    readTimeoutMs: config.camsReadTimeoutMs,
+  });
+}

@@ -1,0 +1,139 @@
+/**
+ * The one error class for a failed QueryPhoneBusinessProfile call, whether CAMS answered with an
+ * error `Code` or the call never got an answer. Callers branch on `classification` and `scope`,
+ * which come from `Code` (never from message text) through the tables below.
+ *
+ * A pattern ending in `*` matches every code that starts with what precedes it.
+ */
+
+export type CamsErrorClassification = 'throttled' | 'permanent' | 'transient';
+
+/** For permanent errors: 'account' = every later call with this AccessKey/account will fail too (pause the fleet), 'number' = only this number/request. null for throttled/transient. */
+export type CamsErrorScope = 'account' | 'number' | null;
+
+/** Flow control: back off the whole queue and try again later. HTTP 429 without a known code counts too. */
+export const THROTTLED_CODES: readonly string[] = Object.freeze(['System.LimitControl', 'Throttling*']);
+
+/**
+ * Failures of the account or its AccessKey: every later call fails the same way, so the fleet pauses
+ * until someone fixes the subscription, the RAM policy, the key pair or the clock
+ * (`InvalidTimeStamp.Expired` is clock skew of this machine, which every call shares).
+ */
+export const ACCOUNT_CODES: readonly string[] = Object.freeze([
+  'Product.Unsubscript',
+  'Ram.PermissionDeny',
+  'Forbidden*',
+  'InvalidAccessKeyId*',
+  'InvalidSecurityToken*',
+  'SignatureDoesNotMatch',
+  'IncompleteSignature',
+  'InvalidTimeStamp*',
+]);
+
+/**
+ * Failures of this one request: the number or the CustSpaceId is wrong, or does not belong to the
+ * account (`Unknown.ResourceOwnerId`, "The resource does not belong to the current user"), or the
+ * answer held no profile (`Response.NoData`, a local code). Retrying the same request cannot help.
+ */
+export const NUMBER_CODES: readonly string[] = Object.freeze([
+  'Unknown.ResourceOwnerId',
+  'InvalidParameter*',
+  'MissingParameter*',
+  'Missing*',
+  'InvalidPhoneNumber*',
+  'InvalidCustSpaceId*',
+  'Response.NoData',
+]);
+
+/**
+ * Worth retrying as they are: server faults, a reused signature nonce (the retry signs with a new
+ * one), and every local transport failure. HTTP 5xx and any code not listed anywhere are transient too.
+ */
+export const TRANSIENT_CODES: readonly string[] = Object.freeze([
+  'ServiceUnavailable*',
+  'InternalError*',
+  'SignatureNonceUsed',
+  'Transport.*',
+  'Response.Malformed',
+]);
+
+/** Local codes for calls that got no usable answer (not sent by CAMS). */
+export const LOCAL_CODES = Object.freeze({
+  timeout: 'Transport.Timeout',
+  connectionReset: 'Transport.ConnectionReset',
+  connectionRefused: 'Transport.ConnectionRefused',
+  transportUnknown: 'Transport.Unknown',
+  /** HTTP 200 with `Code: OK` but no `Data` object. */
+  noData: 'Response.NoData',
+  /** A body that is not the JSON object the API documents. */
+  malformed: 'Response.Malformed',
+  /** HTTP 200 with `Success: false` and no error `Code`. */
+  unsuccessful: 'Response.Unsuccessful',
+} as const);
+
+function matches(patterns: readonly string[], code: string): boolean {
+  return patterns.some((p) => (p.endsWith('*') ? code.startsWith(p.slice(0, -1)) : code === p));
+}
+
+export function classifyCamsError(
+  code: string,
+  httpStatus: number | undefined,
+): { classification: CamsErrorClassification; scope: CamsErrorScope } {
+  if (matches(THROTTLED_CODES, code)) return { classification: 'throttled', scope: null };
+  if (matches(ACCOUNT_CODES, code)) return { classification: 'permanent', scope: 'account' };
+  if (matches(NUMBER_CODES, code)) return { classification: 'permanent', scope: 'number' };
+  if (matches(TRANSIENT_CODES, code)) return { classification: 'transient', scope: null };
+  if (httpStatus === 429) return { classification: 'throttled', scope: null };
+  // HTTP 5xx, and codes this table does not know: retry, a bounded number of times.
+  return { classification: 'transient', scope: null };
+}
+
+export interface CamsErrorFields {
+  /** Upstream `Code`, or a local code (`Transport.*`, `Response.*`, `HTTP.<status>`). */
+  code: string;
+  /** Upstream `Message`, or a short description of the local failure. */
+  upstreamMessage: string;
+  requestId?: string | undefined;
+  httpStatus?: number | undefined;
+}
+
+/** Runs of 7 or more digits look like phone numbers: keep them out of messages. */
+function maskDigits(text: string): string {
+  return text.replace(/\d{7,}/g, (d) => d.slice(0, 4) + '*'.repeat(d.length - 6) + d.slice(-2));
+}
+
+/** One line, no phone numbers, bounded length. */
+function oneLine(text: string): string {
+  const flat = maskDigits(text.replace(/\s+/g, ' ').trim());
+  return flat.length > 300 ? `${flat.slice(0, 297)}...` : flat;
+}
+
+export class CamsError extends Error {
+  override readonly name = 'CamsError';
+  readonly code: string;
+  readonly upstreamMessage: string;
+  readonly requestId: string | undefined;
+  readonly httpStatus: number | undefined;
+  readonly classification: CamsErrorClassification;
+  readonly scope: CamsErrorScope;
+
+  constructor(fields: CamsErrorFields) {
+    const upstreamMessage = oneLine(fields.upstreamMessage);
+    const where: string[] = [];
+    if (fields.httpStatus !== undefined) where.push(`HTTP ${fields.httpStatus}`);
+    if (fields.requestId) where.push(`RequestId ${oneLine(fields.requestId)}`);
+    const place = where.length > 0 ? ` (${where.join(', ')})` : '';
+    super(`CAMS ${oneLine(fields.code)}${place}: ${upstreamMessage || 'no message'}`);
+    const { classification, scope } = classifyCamsError(fields.code, fields.httpStatus);
+    this.code = fields.code;
+    this.upstreamMessage = upstreamMessage;
+    this.requestId = fields.requestId;
+    this.httpStatus = fields.httpStatus;
+    this.classification = classification;
+    this.scope = scope;
+  }
+}
+
+export function isCamsError(err: unknown): err is CamsError {
+  return err instanceof CamsError;
+}

@@ -1,0 +1,102 @@
+/**
+ * `cams-enrich lookup <phone> --space <CustSpaceId> [--json]`: one QueryPhoneBusinessProfile call,
+ * printed. Exit 0 with a profile, 1 when CAMS or the network failed, 2 for a bad number or no credentials.
+ */
+import { isCamsError } from '../cams/cams-error.js';
+import type { CamsError } from '../cams/cams-error.js';
+import { camsClientFromConfig } from '../cams/cams-client.js';
+import type { BusinessProfile } from '../cams/profile.js';
+import { AppError } from '../errors.js';
+import { maskPhone } from '../log.js';
+import type { CommandContext, ExitCode } from './context.js';
+
+export interface LookupOptions {
+  /** The CustSpaceId to query in. */
+  space: string;
+  /** Print one JSON object instead of `key: value` lines. Default false. */
+  json?: boolean;
+}
+
+/**
+ * Digits only, country code first. Strips `+`, spaces, dashes, dots, parentheses and a leading
+ * `00`; anything else, or a length outside 6–15 digits, is a usage error.
+ */
+export function normaliseLookupPhone(raw: string): string {
+  const digits = raw.replace(/[+\s\-.()]/g, '').replace(/^00/, '');
+  if (!/^\d{6,15}$/.test(digits)) {
+    throw new AppError(
+      'USAGE',
+      `'${raw}' is not a phone number: give digits with the country code first, e.g. 8613800001234 or +86 138 0000 1234`,
+    );
+  }
+  return digits;
+}
+
+function printProfile(ctx: CommandContext, custSpaceId: string, phoneNumber: string, p: BusinessProfile): void {
+  const rows: [string, string][] = [
+    ['custSpaceId', custSpaceId],
+    ['phoneNumber', phoneNumber],
+    ['vertical', p.vertical ?? ''],
+    ['description', p.description ?? ''],
+    ['email', p.email ?? ''],
+    ['address', p.address ?? ''],
+    ['profilePictureUrl', p.profilePictureUrl ?? ''],
+    ['websites', p.websites.join(', ')],
+    ['about', p.about ?? ''],
+    ['requestId', p.requestId],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length)) + 1;
+  for (const [key, value] of rows) {
+    // A description may span lines; keep each field on its own line.
+    ctx.out(`${`${key}:`.padEnd(width)} ${value.replace(/\s*\n\s*/g, ' ')}`);
+  }
+}
+
+function printError(ctx: CommandContext, err: CamsError, json: boolean): void {
+  const where = [err.httpStatus !== undefined ? `HTTP ${err.httpStatus}` : undefined, err.requestId ? `RequestId ${err.requestId}` : undefined]
+    .filter((s) => s !== undefined)
+    .join(', ');
+  const kind = err.scope ? `${err.classification}, ${err.scope}` : err.classification;
+  ctx.err(`error: ${err.code} (${kind}): ${err.upstreamMessage}${where ? ` [${where}]` : ''}`);
+  if (json) {
+    ctx.out(
+      JSON.stringify({
+        error: {
+          code: err.code,
+          classification: err.classification,
+          scope: err.scope,
+          message: err.upstreamMessage,
+          requestId: err.requestId ?? null,
+          httpStatus: err.httpStatus ?? null,
+        },
+      }),
+    );
+  }
+}
+
+export async function lookupCommand(phone: string, opts: LookupOptions, ctx: CommandContext): Promise<ExitCode> {
+  const custSpaceId = opts.space.trim();
+  if (custSpaceId === '') throw new AppError('USAGE', '--space <CustSpaceId> is required');
+  const phoneNumber = normaliseLookupPhone(phone);
+  const cams = camsClientFromConfig(ctx.config);
+  const log = ctx.log.child({ command: 'lookup', phone: maskPhone(phoneNumber) });
+  let profile: BusinessProfile;
+  try {
+    profile = await cams.queryPhoneBusinessProfile({ custSpaceId, phoneNumber });
+  } catch (err) {
+    if (!isCamsError(err)) throw err;
+    log.debug({ code: err.code, classification: err.classification, requestId: err.requestId }, 'lookup failed');
+    printError(ctx, err, opts.json === true);
+    return 1;
+  }
+  log.debug({ requestId: profile.requestId }, 'lookup succeeded');
+  if (opts.json) {
+    const { vertical, description, email, address, profilePictureUrl, websites, about, requestId } = profile;
+    ctx.out(
+      JSON.stringify({ custSpaceId, phoneNumber, vertical, description, email, address, profilePictureUrl, websites, about, requestId }),
+    );
+  } else {
+    printProfile(ctx, custSpaceId, phoneNumber, profile);
+  }
+  return 0;
+}
