@@ -1,0 +1,341 @@
+/**
+ * A local CAMS endpoint for QueryPhoneBusinessProfile (version 2020-06-06, RPC style): checks the
+ * ACS3-HMAC-SHA256 signature like the real gateway, enforces a per-AccessKey calls-per-second limit
+ * over a sliding one-second window, injects faults on demand and counts what it answered.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { NonceCache, verifyAcs3Request, type Acs3FailureReason } from './acs3-signature.js';
+import { CAMS_ERROR_MESSAGES, FaultInjector, type CamsErrorCode, type FaultRule } from './faults.js';
+import { profileFor } from './profiles.js';
+
+export type { FaultRule } from './faults.js';
+
+export const CAMS_ACTION = 'QueryPhoneBusinessProfile';
+export const CAMS_VERSION = '2020-06-06';
+const HOST_ID = 'cams.ap-southeast-1.aliyuncs.com';
+const WINDOW_MS = 1000;
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface SimulatorOptions {
+  /** The one AccessKey pair the simulator accepts. */
+  accessKeyId: string;
+  accessKeySecret: string;
+  /** Calls per second per AccessKey, sliding one-second window. Default 10. */
+  rate?: number;
+  /** How a throttle is answered: `http400` (default), `http200` (Success false) or `mixed` (alternating). */
+  throttleForm?: 'http400' | 'http200' | 'mixed';
+  /** Fault rules, first match wins. Default none. */
+  faults?: FaultRule[];
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Default 0 (a free port). */
+  port?: number;
+  /** Allowed |now - x-acs-date|. Default 15 minutes. */
+  maxClockSkewMs?: number;
+}
+
+export interface SimulatorCounters {
+  /** Requests that passed the signature and request checks and reached the rate limiter. */
+  calls: number;
+  /** Successful profile answers. */
+  ok: number;
+  /** System.LimitControl answers, both forms, from the limiter or injected. */
+  throttled: number;
+  /** Other error answers (injected CAMS errors and 5xx). */
+  errors: number;
+  /** Signature, AccessKey, timestamp, nonce, action, version and parameter rejections. */
+  rejected: number;
+  /** Calls injected with `hang` (never answered). */
+  hung: number;
+  /** Most admitted calls (answered other than by a throttle) in any sliding 1000 ms window. */
+  maxCallsInAnyWindow: number;
+  /** Most calls reaching the limiter, admitted or not, in any sliding 1000 ms window. */
+  maxArrivalsInAnyWindow: number;
+  /** Successful answers per phone number. */
+  okByNumber: Record<string, number>;
+}
+
+export interface Simulator {
+  readonly port: number;
+  readonly host: string;
+  /** `host:port`, the value for CAMS_ENDPOINT. */
+  readonly endpoint: string;
+  counters(): SimulatorCounters;
+  resetCounters(): void;
+  setFaults(rules: FaultRule[]): void;
+  /** Idempotent; also ends hung and idle connections. */
+  close(): Promise<void>;
+}
+
+/** Timestamps of the last second, oldest first, pruned on every use. */
+class SlidingWindow {
+  #times: number[] = [];
+  #head = 0;
+
+  count(now: number): number {
+    while (this.#head < this.#times.length && (this.#times[this.#head] ?? 0) <= now - WINDOW_MS) this.#head += 1;
+    if (this.#head > 1024 && this.#head * 2 > this.#times.length) {
+      this.#times = this.#times.slice(this.#head);
+      this.#head = 0;
+    }
+    return this.#times.length - this.#head;
+  }
+
+  /** Records `now` and returns how many fall in the window ending at `now`. */
+  add(now: number): number {
+    this.#times.push(now);
+    return this.count(now);
+  }
+}
+
+const REJECTION_STATUS: Partial<Record<Acs3FailureReason, number>> = { 'InvalidAccessKeyId.NotFound': 404 };
+
+function emptyCounters(): SimulatorCounters {
+  return {
+    calls: 0,
+    ok: 0,
+    throttled: 0,
+    errors: 0,
+    rejected: 0,
+    hung: 0,
+    maxCallsInAnyWindow: 0,
+    maxArrivalsInAnyWindow: 0,
+    okByNumber: {},
+  };
+}
+
+function send(res: ServerResponse, status: number, requestId: string, body: unknown): void {
+  if (res.destroyed || res.writableEnded) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json;charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'x-acs-request-id': requestId,
+  });
+  res.end(text);
+}
+
+/** Alibaba Cloud's gateway error form (HTTP 4xx/5xx). */
+function sendError(res: ServerResponse, status: number, requestId: string, code: string, message: string): void {
+  send(res, status, requestId, {
+    RequestId: requestId,
+    HostId: HOST_ID,
+    Code: code,
+    Message: message,
+    Recommend: `https://api.aliyun.com/troubleshoot?q=${encodeURIComponent(code)}&product=cams&requestId=${requestId}`,
+  });
+}
+
+/** The product's own error form: HTTP 200 with `Success: false`. */
+function sendError200(res: ServerResponse, requestId: string, code: CamsErrorCode): void {
+  send(res, 200, requestId, {
+    RequestId: requestId,
+    Code: code,
+    Message: CAMS_ERROR_MESSAGES[code],
+    Success: false,
+    AccessDeniedDetail: code === 'Ram.PermissionDeny' ? 'cams:QueryPhoneBusinessProfile' : 'None',
+  });
+}
+
+const SERVER_ERRORS = {
+  500: ['InternalError', 'The request processing has failed due to some unknown error, exception or failure.'],
+  502: ['BadGateway', 'The gateway received an invalid response from the upstream server.'],
+  503: ['ServiceUnavailable', 'The request has failed due to a temporary failure of the server.'],
+} as const;
+
+function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) resolve(undefined);
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** Parameters of an RPC call: the query, then a form or JSON body for what the query lacks. */
+function bodyParams(req: IncomingMessage, body: Buffer): Record<string, string> {
+  if (body.length === 0) return {};
+  const type = (req.headers['content-type'] ?? '').toLowerCase();
+  const params: Record<string, string> = {};
+  if (type.startsWith('application/x-www-form-urlencoded')) {
+    for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params[k] ??= v;
+  } else if (type.startsWith('application/json')) {
+    try {
+      const parsed: unknown = JSON.parse(body.toString('utf8'));
+      if (parsed && typeof parsed === 'object') {
+        for (const [k, v] of Object.entries(parsed)) {
+          if (typeof v === 'string' || typeof v === 'number') params[k] = String(v);
+        }
+      }
+    } catch {
+      // Not JSON: no parameters from the body.
+    }
+  }
+  return params;
+}
+
+export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
+  const rate = options.rate ?? 10;
+  if (!(Number.isFinite(rate) && rate > 0)) throw new RangeError(`rate must be a positive number (got ${rate})`);
+  const throttleForm = options.throttleForm ?? 'http400';
+  const maxClockSkewMs = options.maxClockSkewMs ?? 15 * 60_000;
+  let injector = new FaultInjector(options.faults ?? []);
+  const nonces = new NonceCache(maxClockSkewMs);
+  const limiter = new Map<string, SlidingWindow>();
+  let admittedStats = new SlidingWindow();
+  let arrivalStats = new SlidingWindow();
+  let counters = emptyCounters();
+  let throttleCount = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  let closing: Promise<void> | undefined;
+
+  function answerOk(res: ServerResponse, requestId: string, phone: string): void {
+    if (closing || res.destroyed) return;
+    counters.ok += 1;
+    counters.okByNumber[phone] = (counters.okByNumber[phone] ?? 0) + 1;
+    send(res, 200, requestId, {
+      AccessDeniedDetail: 'None',
+      Message: 'None',
+      RequestId: requestId,
+      Data: profileFor(phone),
+      Code: 'OK',
+      Success: true,
+    });
+  }
+
+  function answerThrottle(res: ServerResponse, requestId: string, form: 'http400' | 'http200'): void {
+    counters.throttled += 1;
+    if (form === 'http200') sendError200(res, requestId, 'System.LimitControl');
+    else sendError(res, 400, requestId, 'System.LimitControl', CAMS_ERROR_MESSAGES['System.LimitControl']);
+  }
+
+  function refuse(res: ServerResponse, requestId: string, status: number, code: string, message: string): void {
+    counters.rejected += 1;
+    sendError(res, status, requestId, code, message);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID().toUpperCase();
+    const body = await readBody(req);
+    if (body === undefined) return refuse(res, requestId, 413, 'RequestTooLarge', 'The request body is too large.');
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    const query: Record<string, string> = {};
+    for (const [k, v] of url.searchParams) query[k] ??= v;
+    const verdict = verifyAcs3Request(
+      { method: req.method ?? 'GET', pathname: url.pathname, query, headers: req.headersDistinct },
+      body,
+      {
+        lookupSecret: (id) => (id === options.accessKeyId ? options.accessKeySecret : undefined),
+        now: Date.now(),
+        maxClockSkewMs,
+        nonceUsed: (id, nonce) => nonces.has(id, nonce, Date.now()),
+      },
+    );
+    if (!verdict.ok) return refuse(res, requestId, REJECTION_STATUS[verdict.reason] ?? 400, verdict.reason, verdict.message);
+    nonces.add(verdict.accessKeyId, verdict.nonce, verdict.dateMs, Date.now());
+
+    const action = req.headers['x-acs-action'];
+    if (action !== CAMS_ACTION || url.pathname !== '/' || (req.method !== 'POST' && req.method !== 'GET')) {
+      return refuse(res, requestId, 404, 'InvalidAction.NotFound', 'Specified api is not found, please check your url and method.');
+    }
+    if (req.headers['x-acs-version'] !== CAMS_VERSION) {
+      return refuse(res, requestId, 400, 'InvalidVersion', 'Specified parameter Version is not valid.');
+    }
+    const params = { ...bodyParams(req, body), ...query };
+    for (const name of ['CustSpaceId', 'PhoneNumber'] as const) {
+      if (!params[name]) return refuse(res, requestId, 400, `Missing${name}`, `${name} is mandatory for this action.`);
+    }
+    const phone = params.PhoneNumber ?? '';
+
+    const now = performance.now();
+    counters.calls += 1;
+    counters.maxArrivalsInAnyWindow = Math.max(counters.maxArrivalsInAnyWindow, arrivalStats.add(now));
+    let window = limiter.get(verdict.accessKeyId);
+    if (!window) limiter.set(verdict.accessKeyId, (window = new SlidingWindow()));
+    if (window.count(now) >= rate) {
+      const form = throttleForm === 'mixed' ? (throttleCount++ % 2 === 0 ? 'http400' : 'http200') : throttleForm;
+      return answerThrottle(res, requestId, form);
+    }
+    const fault = injector.pick(phone);
+    if (fault?.kind === 'error' && fault.code === 'System.LimitControl') return answerThrottle(res, requestId, fault.form);
+    window.add(now);
+    counters.maxCallsInAnyWindow = Math.max(counters.maxCallsInAnyWindow, admittedStats.add(now));
+
+    if (fault === undefined) return answerOk(res, requestId, phone);
+    switch (fault.kind) {
+      case 'error':
+        counters.errors += 1;
+        if (fault.form === 'http200') return sendError200(res, requestId, fault.code);
+        return sendError(res, 400, requestId, fault.code, CAMS_ERROR_MESSAGES[fault.code]);
+      case 'http': {
+        counters.errors += 1;
+        const [code, message] = SERVER_ERRORS[fault.status];
+        return sendError(res, fault.status, requestId, code, message);
+      }
+      case 'slow': {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          answerOk(res, requestId, phone);
+        }, fault.delayMs);
+        timers.add(timer);
+        res.on('close', () => {
+          clearTimeout(timer);
+          timers.delete(timer);
+        });
+        return;
+      }
+      case 'hang':
+        counters.hung += 1;
+        return;
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      sendError(res, 500, randomUUID().toUpperCase(), 'InternalError', String(err));
+    });
+  });
+  server.on('clientError', (_err, socket) => socket.destroy());
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = options.host ?? '127.0.0.1';
+
+  return {
+    port: address.port,
+    host,
+    endpoint: `${host.includes(':') ? `[${host}]` : host}:${address.port}`,
+    counters: () => ({ ...counters, okByNumber: { ...counters.okByNumber } }),
+    resetCounters() {
+      counters = emptyCounters();
+      admittedStats = new SlidingWindow();
+      arrivalStats = new SlidingWindow();
+    },
+    setFaults(rules) {
+      injector = new FaultInjector(rules);
+    },
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
