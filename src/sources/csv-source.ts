@@ -1,0 +1,188 @@
+/**
+ * The CSV source: streams the phone (and optional space) cell of every record of a CSV file, with the line
+ * the record starts on, in constant memory whatever the file's size.
+ */
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream';
+import { CsvError, parse } from 'csv-parse';
+import { AppError } from '../errors.js';
+
+export interface CsvSourceOptions {
+  /**
+   * Header of the phone column, matched exactly, then ignoring case.
+   * Default: the first of `phone`, `phone_number`, `mobile`, `PhoneNumber` present (exact matches first).
+   */
+  phoneColumn?: string;
+  /** Header of a per-row CustSpaceId column, matched like `phoneColumn`. Default: none (no `space` in rows). */
+  spaceColumn?: string;
+}
+
+export interface CsvRow {
+  /** 1-based line of the file where the record starts (the header is line 1, so data usually starts at 2). */
+  line: number;
+  /** The phone cell as written, untrimmed ('' when the row is too short to have it). */
+  phone: string;
+  /** The space cell as written, present only when `spaceColumn` is set ('' when the row is too short). */
+  space?: string;
+}
+
+/** Header names tried, in this order, when no phone column is named. */
+export const DEFAULT_PHONE_HEADERS: readonly string[] = ['phone', 'phone_number', 'mobile', 'PhoneNumber'];
+
+/**
+ * A record longer than this many characters is reported as malformed rather than buffered: it is almost
+ * always an unclosed quote swallowing the rest of the file.
+ */
+const MAX_RECORD_SIZE = 1024 * 1024;
+
+/** What csv-parse yields with `info: true` and `raw: true`. */
+interface ParsedRecord {
+  record: string[];
+  raw: string;
+  info: { empty_lines: number };
+}
+
+/**
+ * Reads the rows of a CSV file with a header row. Rows are yielded as they are parsed; breaking out of the
+ * loop closes the file. Empty lines are skipped; short and long rows are yielded as they are.
+ *
+ * Throws (from the iterator) `AppError` with code `INPUT_FILE` when the file cannot be read,
+ * `CSV_NO_PHONE_COLUMN` when no phone column is found, `USAGE` when `spaceColumn` is not a header, and
+ * `CSV_MALFORMED` (`<file>:<line>: <reason> (<csv-parse code>)`, csv-parse's error as `cause`) on bad CSV.
+ *
+ * Line numbers are counted here from each record's raw text (a line break is `\r\n`, `\n` or `\r`), because
+ * csv-parse's own `info.lines` is the line where a record ends, and counts a `\r\n` inside a quoted cell
+ * as two lines.
+ */
+export async function* readCsvRows(file: string, options: CsvSourceOptions = {}): AsyncIterable<CsvRow> {
+  const parser = parse({
+    bom: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    max_record_size: MAX_RECORD_SIZE,
+    info: true,
+    raw: true,
+  });
+  // Errors of either stream reach the parser, hence the loop below; the callback has nothing left to do.
+  pipeline(createReadStream(file), parser, () => undefined);
+
+  /** Where the next record starts, before the empty lines that precede it. */
+  let nextLine = 1;
+  let emptyLines = 0;
+  let columns: { phone: number; space: number | undefined } | undefined;
+  try {
+    for await (const parsed of parser as AsyncIterable<ParsedRecord>) {
+      const line = nextLine + (parsed.info.empty_lines - emptyLines);
+      emptyLines = parsed.info.empty_lines;
+      nextLine += countLineBreaks(parsed.raw);
+
+      const { record } = parsed;
+      if (columns === undefined) {
+        columns = findColumns(file, record, options);
+        continue;
+      }
+      const row: CsvRow = { line, phone: record[columns.phone] ?? '' };
+      if (columns.space !== undefined) row.space = record[columns.space] ?? '';
+      yield row;
+    }
+  } catch (err) {
+    if (err instanceof CsvError) {
+      const skipped = typeof err.empty_lines === 'number' ? err.empty_lines - emptyLines : 0;
+      const line = nextLine + skipped;
+      throw new AppError('CSV_MALFORMED', `${file}:${line}: ${csvReason(err.message)} (${err.code})`, {
+        cause: err,
+      });
+    }
+    if (err instanceof AppError) throw err;
+    throw new AppError('INPUT_FILE', `cannot read ${file}: ${fileReason(err)}`, { cause: err });
+  } finally {
+    parser.destroy();
+  }
+  if (columns === undefined) {
+    throw new AppError(
+      'CSV_NO_PHONE_COLUMN',
+      `${file} is empty: a header row naming the phone column (${DEFAULT_PHONE_HEADERS.join(', ')} ` +
+        `or the one given with --phone-column) is required`,
+    );
+  }
+}
+
+function findColumns(
+  file: string,
+  headerRecord: string[],
+  options: CsvSourceOptions,
+): { phone: number; space: number | undefined } {
+  const headers = headerRecord.map((h) => h.trim());
+  const wanted = options.phoneColumn === undefined ? DEFAULT_PHONE_HEADERS : [options.phoneColumn];
+  const phone = findHeader(headers, wanted);
+  if (phone === undefined) {
+    const hint =
+      options.phoneColumn === undefined
+        ? `none of ${DEFAULT_PHONE_HEADERS.join(', ')} was found; name it with --phone-column`
+        : `--phone-column ${JSON.stringify(options.phoneColumn)} was not found`;
+    throw new AppError('CSV_NO_PHONE_COLUMN', `${file} has no phone column: ${hint} (headers: ${list(headers)})`);
+  }
+  let space: number | undefined;
+  if (options.spaceColumn !== undefined) {
+    space = findHeader(headers, [options.spaceColumn]);
+    if (space === undefined) {
+      throw new AppError(
+        'USAGE',
+        `--space-column ${JSON.stringify(options.spaceColumn)} is not a column of ${file} (headers: ${list(headers)})`,
+      );
+    }
+  }
+  return { phone, space };
+}
+
+/** Index of the first header equal to one of `names` (in their order), else equal ignoring case. */
+function findHeader(headers: readonly string[], names: readonly string[]): number | undefined {
+  for (const name of names) {
+    const i = headers.indexOf(name.trim());
+    if (i !== -1) return i;
+  }
+  const lower = headers.map((h) => h.toLowerCase());
+  for (const name of names) {
+    const i = lower.indexOf(name.trim().toLowerCase());
+    if (i !== -1) return i;
+  }
+  return undefined;
+}
+
+function list(headers: readonly string[]): string {
+  const MAX = 30;
+  const shown = headers.slice(0, MAX).map((h) => JSON.stringify(h));
+  if (headers.length > MAX) shown.push(`and ${headers.length - MAX} more`);
+  return shown.join(', ');
+}
+
+/** Line breaks in a record's raw text: `\r\n`, `\n` and a lone `\r` each count once. */
+function countLineBreaks(raw: string): number {
+  let breaks = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 10) breaks++;
+    else if (c === 13 && raw.charCodeAt(i + 1) !== 10) breaks++;
+  }
+  return breaks;
+}
+
+/** csv-parse's message without its own line count, which is where the record ends, not where it starts. */
+function csvReason(message: string): string {
+  return message.replace(/ (?:at|on) line \d+/g, '');
+}
+
+function fileReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a directory';
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
+}
