@@ -1,0 +1,64 @@
+import { parseDuration } from '../duration.js';
+import { createFeeder } from '../queue/feeder.js';
+import { openDatabase, openQueue, openRedis, Resources } from '../resources.js';
+import { importCsv, validateImportOptions } from '../runs/csv-import.js';
+import { runStatus } from '../runs/status.js';
+import type { CommandContext, ExitCode } from './context.js';
+import { waitForRun } from './progress.js';
+
+export interface ImportCommandOptions {
+  space?: string;
+  spaceColumn?: string;
+  phoneColumn?: string;
+  defaultCountry?: string;
+  rejects?: string;
+  /** Default `30d`; `0` forces a refresh. */
+  maxAge?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+export async function importCommand(file: string, opts: ImportCommandOptions, ctx: CommandContext): Promise<ExitCode> {
+  const maxAgeMs = parseDuration(opts.maxAge ?? '30d', '--max-age');
+  validateImportOptions(opts);
+  const res = new Resources();
+  try {
+    const pool = await openDatabase(res, ctx.config, ctx.log, 4);
+    const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
+    const queue = openQueue(res, ctx.config, redis, ctx.log);
+    const result = await importCsv(pool, ctx.log, {
+      file,
+      queue: ctx.config.queueName,
+      space: opts.space,
+      spaceColumn: opts.spaceColumn,
+      phoneColumn: opts.phoneColumn,
+      defaultCountry: opts.defaultCountry,
+      rejectsFile: opts.rejects,
+      maxAgeMs,
+    });
+    // Put the first window of work in Redis now; the workers' feeders keep it topped up.
+    const feeder = createFeeder({
+      pool,
+      queue,
+      log: ctx.log,
+      highWater: ctx.config.queueHighWater,
+      jobOptions: { attempts: ctx.config.attempts },
+    });
+    await feeder.fill();
+    const status = await runStatus(pool, result.runId);
+    if (!opts.wait) {
+      if (opts.json) ctx.out(JSON.stringify(status));
+      else ctx.out(String(result.runId));
+      ctx.err(
+        `run ${result.runId}: ${status.total} rows, ${status.pending} to fetch, ${status.skipped} fresh, ${status.duplicate} duplicate, ${status.invalid} invalid${opts.rejects && status.invalid > 0 ? ` (see ${opts.rejects})` : ''}`,
+      );
+      return 0;
+    }
+    if (!opts.json) ctx.out(String(result.runId));
+    const waited = await waitForRun(pool, queue, result.runId, ctx, { tty: Boolean(process.stderr.isTTY) });
+    if (opts.json) ctx.out(JSON.stringify(waited.status));
+    return waited.exitCode;
+  } finally {
+    await res.close();
+  }
+}

@@ -1,0 +1,19 @@
+import { assertDatabase, createPool } from '../db/pool.js';
+import { migrate } from '../db/migrate.js';
+import { Resources } from '../resources.js';
+import type { CommandContext, ExitCode } from './context.js';
+
+export async function migrateCommand(opts: { json?: boolean }, ctx: CommandContext): Promise<ExitCode> {
+  const res = new Resources();
+  try {
+    const pool = res.own(createPool(ctx.config.databaseUrl, ctx.log, { max: 1 }), (p) => p.end());
+    await assertDatabase(pool, ctx.config.databaseUrl);
+    const result = await migrate(pool, ctx.log);
+    if (opts.json) ctx.out(JSON.stringify(result));
+    else if (result.applied.length === 0) ctx.out(`up to date (${result.alreadyApplied.length} migrations applied before)`);
+    else ctx.out(`applied ${result.applied.join(', ')}`);
+    return 0;
+  } finally {
+    await res.close();
+  }
+}

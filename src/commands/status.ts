@@ -1,0 +1,50 @@
+import { openDatabase, openQueue, openRedis, Resources } from '../resources.js';
+import { allRunStatuses, describeRun, queueStatus, runStatus } from '../runs/status.js';
+import type { QueueStatus } from '../runs/status.js';
+import { AppError } from '../errors.js';
+import type { CommandContext, ExitCode } from './context.js';
+
+export interface StatusCommandOptions {
+  run?: string;
+  json?: boolean;
+}
+
+function describeQueue(q: QueueStatus): string[] {
+  const lines = [
+    `queue ${q.name}: ${q.waiting} waiting, ${q.active} active, ${q.delayed} delayed${q.paused ? ', PAUSED' : ''}`,
+  ];
+  if (q.alert) lines.push(`  PAUSED by ${q.alert.code} at ${q.alert.raisedAt}: ${q.alert.message}`, '  fix the account, then run "cams-enrich resume"');
+  return lines;
+}
+
+export async function statusCommand(opts: StatusCommandOptions, ctx: CommandContext): Promise<ExitCode> {
+  let runId: number | undefined;
+  if (opts.run !== undefined) {
+    runId = Number(opts.run);
+    if (!Number.isInteger(runId) || runId <= 0) throw new AppError('USAGE', `--run must be a run id such as 12 (got '${opts.run}')`);
+  }
+  const res = new Resources();
+  try {
+    const pool = await openDatabase(res, ctx.config, ctx.log, 2);
+    const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
+    const queue = openQueue(res, ctx.config, redis, ctx.log);
+    const q = await queueStatus(pool, queue);
+    if (runId !== undefined) {
+      const s = await runStatus(pool, runId);
+      if (opts.json) ctx.out(JSON.stringify({ ...s, queue: q }));
+      else for (const line of [...describeRun(s), ...describeQueue(q)]) ctx.out(line);
+      return 0;
+    }
+    const runs = await allRunStatuses(pool);
+    if (opts.json) {
+      ctx.out(JSON.stringify({ runs, queue: q }));
+      return 0;
+    }
+    for (const line of describeQueue(q)) ctx.out(line);
+    if (runs.length === 0) ctx.out('no runs yet: start one with "cams-enrich import <file.csv> --space <CustSpaceId>"');
+    for (const s of runs) for (const line of describeRun(s)) ctx.out(line);
+    return 0;
+  } finally {
+    await res.close();
+  }
+}

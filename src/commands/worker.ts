@@ -1,0 +1,50 @@
+import { startEnrichWorker } from '../../workers/worker.js';
+import { camsClientFromConfig } from '../cams/cams-client.js';
+import { requireCredentials } from '../config.js';
+import { AppError } from '../errors.js';
+import { openDatabase, openRedis, Resources } from '../resources.js';
+import type { CommandContext, ExitCode } from './context.js';
+
+export interface WorkerCommandOptions {
+  /** Jobs at once in this process. Default 4. */
+  concurrency?: number;
+}
+
+/** Runs one worker process until SIGINT/SIGTERM; any number may share a Redis and a database. */
+export async function workerCommand(opts: WorkerCommandOptions, ctx: CommandContext): Promise<ExitCode> {
+  const concurrency = opts.concurrency ?? 4;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new AppError('USAGE', `--concurrency must be a whole number of at least 1 (got ${concurrency})`);
+  }
+  requireCredentials(ctx.config);
+  const cams = camsClientFromConfig(ctx.config);
+  const res = new Resources();
+  try {
+    const pool = await openDatabase(res, ctx.config, ctx.log, concurrency + 2);
+    const connection = await openRedis(res, ctx.config, ctx.log, 'worker');
+    const worker = res.own(
+      startEnrichWorker({
+        queueName: ctx.config.queueName,
+        connection,
+        pool,
+        cams,
+        log: ctx.log,
+        ratePerSecond: ctx.config.camsRateLimit,
+        attempts: ctx.config.attempts,
+        concurrency,
+        highWater: ctx.config.queueHighWater,
+      }),
+      (w) => w.close(),
+    );
+    ctx.log.info(
+      { queue: ctx.config.queueName, concurrency, rate: ctx.config.camsRateLimit, endpoint: ctx.config.camsEndpoint },
+      'worker started',
+    );
+    await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+    ctx.log.info('stopping: finishing the jobs in hand (send the signal again to force)');
+    await worker.close();
+    return 0;
+  } finally {
+    await res.close();
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * Runs and their accounting: creating a run, recording what an import read, and reading it back.
+ * Every counter changes in the same transaction as the rows it counts (the `runs_accounting` CHECK
+ * holds at every commit), so `status` is right at every moment.
+ */
+import type { Pool, Queryable } from './pool.js';
+import { withTransaction } from './pool.js';
+
+export type RunState = 'importing' | 'ready' | 'aborted';
+
+export interface RunCounts {
+  total: number;
+  invalid: number;
+  duplicate: number;
+  skipped: number;
+  enriched: number;
+  failed: number;
+  pending: number;
+}
+
+export interface Run extends RunCounts {
+  id: number;
+  queue: string;
+  source: string;
+  state: RunState;
+  maxAgeSeconds: number;
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface NewRun {
+  queue: string;
+  /** `csv:<file name>`, `db`, `refresh`, `schedule:<name>`. */
+  source: string;
+  /** Numbers fetched more recently than this are skipped (0: always fetch). */
+  maxAgeMs: number;
+}
+
+/** A valid number read from the source. */
+export interface AcceptedRow {
+  line: number;
+  custSpaceId: string;
+  phoneNumber: string;
+}
+
+/** A row that is not a valid number (or lacks a space id). */
+export interface RejectedRow {
+  line: number;
+  raw: string;
+  reason: string;
+}
+
+const RUN_COLUMNS = `id, queue, source, state, extract(epoch FROM max_age)::float8 AS max_age_seconds,
+  total, invalid, duplicate, skipped, enriched, failed, pending, created_at, finished_at`;
+
+interface RunRow {
+  id: string;
+  queue: string;
+  source: string;
+  state: RunState;
+  max_age_seconds: number;
+  total: string;
+  invalid: string;
+  duplicate: string;
+  skipped: string;
+  enriched: string;
+  failed: string;
+  pending: string;
+  created_at: Date;
+  finished_at: Date | null;
+}
+
+function toRun(r: RunRow): Run {
+  return {
+    id: Number(r.id),
+    queue: r.queue,
+    source: r.source,
+    state: r.state,
+    maxAgeSeconds: r.max_age_seconds,
+    total: Number(r.total),
+    invalid: Number(r.invalid),
+    duplicate: Number(r.duplicate),
+    skipped: Number(r.skipped),
+    enriched: Number(r.enriched),
+    failed: Number(r.failed),
+    pending: Number(r.pending),
+    createdAt: r.created_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+export async function createRun(db: Queryable, run: NewRun): Promise<number> {
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO runs (queue, source, max_age) VALUES ($1, $2, make_interval(secs => $3::float8 / 1000))
+     RETURNING id`,
+    [run.queue, run.source, run.maxAgeMs],
+  );
+  return Number(rows[0]!.id);
+}
+
+/**
+ * Records one batch of rows read by an import, in one transaction: accepted numbers become run items
+ * (pending, or skipped when a profile fresher than the run's max age is stored; a number already in
+ * the run counts as duplicate), rejected rows are kept with their reason, and the counters move
+ * together.
+ */
+export async function recordBatch(
+  pool: Pool,
+  runId: number,
+  accepted: readonly AcceptedRow[],
+  rejected: readonly RejectedRow[],
+): Promise<void> {
+  if (accepted.length === 0 && rejected.length === 0) return;
+  await withTransaction(pool, async (client) => {
+    if (rejected.length > 0) {
+      await client.query(
+        `INSERT INTO run_rejects (run_id, line, raw, reason)
+         SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[])
+         ON CONFLICT DO NOTHING`,
+        [runId, rejected.map((r) => r.line), rejected.map((r) => r.raw), rejected.map((r) => r.reason)],
+      );
+    }
+    await client.query(
+      `WITH input AS (
+         SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[]) AS t(cust_space_id, phone_number, line)
+       ), inserted AS (
+         INSERT INTO run_items (run_id, cust_space_id, phone_number, line, state)
+         SELECT $1, i.cust_space_id, i.phone_number, i.line,
+                CASE WHEN bp.fetched_at > now() - r.max_age THEN 'skipped' ELSE 'pending' END
+         FROM input i
+         JOIN runs r ON r.id = $1
+         LEFT JOIN business_profiles bp USING (cust_space_id, phone_number)
+         ORDER BY i.line
+         ON CONFLICT DO NOTHING
+         RETURNING state
+       ), counted AS (
+         SELECT count(*) FILTER (WHERE state = 'skipped') AS skipped,
+                count(*) FILTER (WHERE state = 'pending') AS pending,
+                count(*) AS inserted
+         FROM inserted
+       )
+       UPDATE runs SET
+         total = total + $5 + $6,
+         invalid = invalid + $6,
+         duplicate = duplicate + ($5 - counted.inserted),
+         skipped = runs.skipped + counted.skipped,
+         pending = runs.pending + counted.pending
+       FROM counted
+       WHERE runs.id = $1`,
+      [
+        runId,
+        accepted.map((r) => r.custSpaceId),
+        accepted.map((r) => r.phoneNumber),
+        accepted.map((r) => r.line),
+        accepted.length,
+        rejected.length,
+      ],
+    );
+  });
+}
+
+/** The import has recorded every row: the run may now be fed to the queue. */
+export async function markReady(db: Queryable, runId: number): Promise<void> {
+  await db.query(
+    `UPDATE runs SET state = 'ready', finished_at = CASE WHEN pending = 0 THEN now() END
+     WHERE id = $1 AND state = 'importing'`,
+    [runId],
+  );
+}
+
+/**
+ * The import stopped on bad input: nothing of the run is queued (it never was ready), and each number
+ * it had accepted is failed with `IMPORT_ABORTED` so the accounting still adds up.
+ */
+export async function abortRun(pool: Pool, runId: number, reason: string): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    const { rowCount } = await client.query(
+      `UPDATE run_items SET state = 'failed', error_code = 'IMPORT_ABORTED', error_message = $2, updated_at = now()
+       WHERE run_id = $1 AND state = 'pending'`,
+      [runId, reason],
+    );
+    await client.query(
+      `UPDATE runs SET state = 'aborted', pending = pending - $2, failed = failed + $2, finished_at = now()
+       WHERE id = $1`,
+      [runId, rowCount ?? 0],
+    );
+  });
+}
+
+export async function getRun(db: Queryable, runId: number): Promise<Run | undefined> {
+  const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = $1`, [runId]);
+  return rows[0] ? toRun(rows[0]) : undefined;
+}
+
+/** Newest first. */
+export async function listRuns(db: Queryable, limit = 50): Promise<Run[]> {
+  const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1`, [limit]);
+  return rows.map(toRun);
+}
+
+/** Numbers of the run that reached a final state (enriched or failed) in the last `windowSeconds`. */
+export async function recentlyDone(db: Queryable, runId: number, windowSeconds: number): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM run_items
+     WHERE run_id = $1 AND state IN ('enriched', 'failed') AND updated_at > now() - make_interval(secs => $2)`,
+    [runId, windowSeconds],
+  );
+  return Number(rows[0]?.n ?? 0);
+}

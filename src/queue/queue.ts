@@ -1,0 +1,109 @@
+/**
+ * The Redis side: connections by role, the enrichment queue, its job options, job ids and the shape
+ * of the rate limiter. Redis holds only a bounded window of work; PostgreSQL is the record.
+ */
+import { createHash } from 'node:crypto';
+import { Queue } from 'bullmq';
+import type { JobsOptions, RateLimiterOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from '../log.js';
+import { serviceUnavailable } from '../errors.js';
+
+/** What a job carries: the number to look up. Never a secret. */
+export interface EnrichJobData {
+  custSpaceId: string;
+  phoneNumber: string;
+}
+
+export type EnrichQueue = Queue<EnrichJobData>;
+
+export type RedisRole =
+  /** Workers: blocking commands, retry forever while Redis is away (BullMQ's requirement). */
+  | 'worker'
+  /** Producers and the CLI: fail fast instead of queueing commands while Redis is away. */
+  | 'producer';
+
+/** Creates an ioredis connection for a role with an `'error'` listener; the caller disconnects it. */
+export function createRedis(url: string, role: RedisRole, log: Logger): Redis {
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: role === 'worker' ? null : 1,
+    enableOfflineQueue: role === 'worker',
+    lazyConnect: role === 'producer',
+    connectTimeout: 10_000,
+  });
+  let reported = false;
+  redis.on('error', (err) => {
+    if (reported) return; // ioredis repeats the same error on every reconnect attempt
+    reported = true;
+    log.error({ err: { message: err.message, code: (err as { code?: string }).code } }, 'Redis connection error');
+  });
+  redis.on('ready', () => {
+    reported = false;
+  });
+  return redis;
+}
+
+/** Connects a producer connection, turning a refusal into a message that says what to do. */
+export async function connectRedis(redis: Redis, url: string, timeoutMs = 10_000): Promise<void> {
+  if (redis.status === 'ready') return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    if (redis.status === 'wait') await Promise.race([redis.connect(), timeout]);
+    await Promise.race([redis.ping(), timeout]);
+  } catch (err) {
+    throw serviceUnavailable('Redis', url, err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function createEnrichQueue(name: string, connection: Redis): EnrichQueue {
+  return new Queue<EnrichJobData>(name, { connection });
+}
+
+/**
+ * Job id of a number: the same (space, number) is never queued twice at once. Hashed so that neither
+ * separators in a space id nor the phone number itself end up in Redis key names.
+ */
+export function jobIdFor(custSpaceId: string, phoneNumber: string): string {
+  return 'n' + createHash('sha256').update(custSpaceId).update('\u0000').update(phoneNumber).digest('hex').slice(0, 32);
+}
+
+export interface JobOptionsConfig {
+  /** Attempts for transient faults (timeouts, 5xx) before the number fails. */
+  attempts: number;
+  /** First retry delay in ms; doubles each attempt, with jitter. Default 1000. */
+  backoffMs?: number;
+}
+
+/**
+ * Finished jobs leave Redis at once: their outcome is in PostgreSQL, and a retained job with the same
+ * id would make BullMQ ignore the number's next enqueue.
+ */
+export function enrichJobOptions(config: JobOptionsConfig): JobsOptions {
+  return {
+    attempts: config.attempts,
+    backoff: { type: 'exponential', delay: config.backoffMs ?? 1000, jitter: 0.5 },
+    removeOnComplete: true,
+    removeOnFail: true,
+  };
+}
+
+/**
+ * The limiter given to every Worker. BullMQ's limiter is a fixed window counting job starts, so
+ * `{max: rate, duration: 1000}` can start 2×rate jobs within a few ms across a window edge, which a
+ * server counting a sliding one-second window throttles. One start per `1000/rate` ms, stretched by
+ * `margin`, keeps any one-second window at `rate` calls or fewer even with some network jitter between
+ * the start of a job and the arrival of its call.
+ */
+export function limiterFor(ratePerSecond: number, margin = 0.05): RateLimiterOptions {
+  return { max: 1, duration: Math.max(1, Math.ceil((1000 / ratePerSecond) * (1 + margin))) };
+}
+
+/** Jobs in Redis that are not finished: what the high-water mark bounds. */
+export async function unfinishedJobs(queue: EnrichQueue): Promise<number> {
+  return queue.getJobCountByTypes('waiting', 'delayed', 'prioritized', 'active', 'waiting-children');
+}

@@ -1,0 +1,60 @@
+/**
+ * Resources a command opens, closed in reverse order of opening: every release runs even if one
+ * throws, the first error is kept, and closing twice is the same as closing once.
+ */
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import { assertDatabase, createPool } from './db/pool.js';
+import type { Pool } from './db/pool.js';
+import { migrate } from './db/migrate.js';
+import type { Logger } from './log.js';
+import type { EnrichQueue, RedisRole } from './queue/queue.js';
+import { connectRedis, createEnrichQueue, createRedis } from './queue/queue.js';
+
+export class Resources {
+  readonly #releasers: Array<() => Promise<void> | void> = [];
+  #closing: Promise<void> | undefined;
+
+  /** Registers `release` to run at close and hands `resource` back. */
+  own<T>(resource: T, release: (r: T) => Promise<unknown> | unknown): T {
+    this.#releasers.push(async () => {
+      await release(resource);
+    });
+    return resource;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      let first: unknown;
+      for (const release of this.#releasers.reverse()) {
+        try {
+          await release();
+        } catch (err) {
+          first ??= err;
+        }
+      }
+      if (first !== undefined) throw first;
+    })();
+    return this.#closing;
+  }
+}
+
+/** A pool that answers, on a migrated schema (migrations are safe to run from every process at once). */
+export async function openDatabase(res: Resources, config: Config, log: Logger, max = 10): Promise<Pool> {
+  const pool = res.own(createPool(config.databaseUrl, log, { max }), (p) => p.end());
+  await assertDatabase(pool, config.databaseUrl);
+  await migrate(pool, log);
+  return pool;
+}
+
+export async function openRedis(res: Resources, config: Config, log: Logger, role: RedisRole): Promise<Redis> {
+  const redis = res.own(createRedis(config.redisUrl, role, log), (r) => r.quit().catch(() => r.disconnect()));
+  await connectRedis(redis, config.redisUrl);
+  return redis;
+}
+
+export function openQueue(res: Resources, config: Config, redis: Redis, log: Logger): EnrichQueue {
+  const queue = res.own(createEnrichQueue(config.queueName, redis), (q) => q.close());
+  queue.on('error', (err) => log.error({ err }, 'queue error'));
+  return queue;
+}

@@ -1,0 +1,122 @@
+/**
+ * Run accounting as `status` and `import --wait` show it (CONTRACT.md, "Run accounting"), plus the
+ * queue's state, the current rate and an ETA.
+ */
+import type { Queryable } from '../db/pool.js';
+import type { QueueAlert } from '../db/ledger.js';
+import { getAlert } from '../db/ledger.js';
+import type { Run } from '../db/runs.js';
+import { getRun, listRuns, recentlyDone } from '../db/runs.js';
+import { AppError } from '../errors.js';
+import type { EnrichQueue } from '../queue/queue.js';
+
+export interface RunStatus {
+  run: number;
+  source: string;
+  createdAt: string;
+  state: Run['state'];
+  total: number;
+  invalid: number;
+  duplicate: number;
+  skipped: number;
+  enriched: number;
+  failed: number;
+  pending: number;
+  finished: boolean;
+  finishedAt: string | null;
+  /** Numbers settled per second over the last `RATE_WINDOW_SECONDS`. */
+  ratePerSecond: number;
+  /** Seconds left at that rate; null when finished or when nothing moves. */
+  etaSeconds: number | null;
+}
+
+export interface QueueStatus {
+  name: string;
+  waiting: number;
+  active: number;
+  delayed: number;
+  paused: boolean;
+  /** Why the queue was paused, when an account-wide CAMS failure paused it. */
+  alert: { code: string; message: string; raisedAt: string } | null;
+}
+
+/** Seconds over which the rate is measured. */
+export const RATE_WINDOW_SECONDS = 30;
+
+async function toStatus(db: Queryable, run: Run): Promise<RunStatus> {
+  const finished = run.state !== 'importing' && run.pending === 0;
+  let ratePerSecond = 0;
+  if (!finished && run.state === 'ready') {
+    const age = Math.max(1, (Date.now() - run.createdAt.getTime()) / 1000);
+    const window = Math.min(RATE_WINDOW_SECONDS, age);
+    ratePerSecond = (await recentlyDone(db, run.id, RATE_WINDOW_SECONDS)) / window;
+  }
+  return {
+    run: run.id,
+    source: run.source,
+    createdAt: run.createdAt.toISOString(),
+    state: run.state,
+    total: run.total,
+    invalid: run.invalid,
+    duplicate: run.duplicate,
+    skipped: run.skipped,
+    enriched: run.enriched,
+    failed: run.failed,
+    pending: run.pending,
+    finished,
+    finishedAt: run.finishedAt?.toISOString() ?? null,
+    ratePerSecond: Math.round(ratePerSecond * 100) / 100,
+    etaSeconds: finished ? null : ratePerSecond > 0 ? Math.ceil(run.pending / ratePerSecond) : null,
+  };
+}
+
+export async function runStatus(db: Queryable, runId: number): Promise<RunStatus> {
+  const run = await getRun(db, runId);
+  if (!run) throw new AppError('RUN_NOT_FOUND', `run ${runId} does not exist (see "cams-enrich status" for the list)`);
+  return toStatus(db, run);
+}
+
+/** Newest first. */
+export async function allRunStatuses(db: Queryable, limit = 50): Promise<RunStatus[]> {
+  const runs = await listRuns(db, limit);
+  return Promise.all(runs.map((r) => toStatus(db, r)));
+}
+
+export async function queueStatus(db: Queryable, queue: EnrichQueue): Promise<QueueStatus> {
+  const [counts, paused, alert] = await Promise.all([
+    queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed'),
+    queue.isPaused(),
+    getAlert(db, queue.name),
+  ]);
+  return {
+    name: queue.name,
+    waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+    active: counts.active ?? 0,
+    delayed: counts.delayed ?? 0,
+    paused,
+    alert: alert ? formatAlert(alert) : null,
+  };
+}
+
+function formatAlert(a: QueueAlert): QueueStatus['alert'] {
+  return { code: a.code, message: a.message, raisedAt: a.raisedAt.toISOString() };
+}
+
+/** `1h 02m 03s`, for people. */
+export function formatSeconds(seconds: number | null): string {
+  if (seconds === null) return '—';
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = Math.floor(seconds % 60);
+  return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m ${String(s).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** The human form of one run's status, a few lines. */
+export function describeRun(s: RunStatus): string[] {
+  const head = `run ${s.run} (${s.source}, ${s.createdAt})${s.finished ? ' finished' : s.state === 'importing' ? ' importing' : ''}`;
+  return [
+    head,
+    `  total ${s.total}: enriched ${s.enriched}, failed ${s.failed}, skipped ${s.skipped}, duplicate ${s.duplicate}, invalid ${s.invalid}, pending ${s.pending}`,
+    ...(s.finished ? [] : [`  rate ${s.ratePerSecond}/s, ETA ${formatSeconds(s.etaSeconds)}`]),
+  ];
+}

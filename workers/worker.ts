@@ -1,0 +1,101 @@
+/**
+ * Wires the processor into a BullMQ Worker: the global limiter, the feeder that keeps Redis topped up,
+ * the fleet controls (back off, pause) and an ordered, idempotent close.
+ */
+import { Worker } from 'bullmq';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { CamsClient } from '../src/cams/cams-client.js';
+import type { CamsError } from '../src/cams/cams-error.js';
+import { createLedger, raiseAlert, recordFailure } from '../src/db/ledger.js';
+import type { Pool } from '../src/db/pool.js';
+import type { Logger } from '../src/log.js';
+import { maskPhone } from '../src/log.js';
+import { createFeeder } from '../src/queue/feeder.js';
+import type { EnrichJobData } from '../src/queue/queue.js';
+import { createEnrichQueue, limiterFor } from '../src/queue/queue.js';
+import type { FleetControl } from './enrich.js';
+import { enrich, ThrottleBackoff } from './enrich.js';
+
+export interface EnrichWorkerOptions {
+  queueName: string;
+  /** ioredis connection with `maxRetriesPerRequest: null`; the caller closes it after `close()`. */
+  connection: Redis;
+  pool: Pool;
+  cams: CamsClient;
+  log: Logger;
+  /** Calls per second for the account, shared by every worker of the queue. */
+  ratePerSecond: number;
+  /** Attempts for transient faults. */
+  attempts: number;
+  /** Jobs processed at once by this process. Default 4 (enough for 10/s at ~300 ms per call). */
+  concurrency?: number;
+  /** Most unfinished jobs the feeder keeps in Redis. Default 10000. */
+  highWater?: number;
+  /** How often the feeder tops Redis up, in ms. Default 1000. */
+  feedIntervalMs?: number;
+  /** First retry delay for transient faults in ms. Default 1000. */
+  backoffMs?: number;
+}
+
+export interface EnrichWorker {
+  readonly worker: Worker<EnrichJobData>;
+  /** Stops taking jobs, lets the ones in hand finish (or, with `force`, releases them), closes the queue. Idempotent. */
+  close(force?: boolean): Promise<void>;
+}
+
+export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
+  const { pool, log, connection, queueName } = options;
+  const queue = createEnrichQueue(queueName, connection);
+  queue.on('error', (err) => log.error({ err }, 'queue error'));
+  const ledger = createLedger(pool);
+  const fleet: FleetControl = {
+    backOff: (ms) => queue.rateLimit(ms),
+    async pauseForAccount(error: CamsError) {
+      await raiseAlert(pool, queueName, error.code, error.message);
+      await queue.pause();
+    },
+  };
+  const deps = { cams: options.cams, ledger, log, fleet, throttle: new ThrottleBackoff() };
+  const jobOptions = { attempts: options.attempts, backoffMs: options.backoffMs };
+  const feeder = createFeeder({ pool, queue, log, highWater: options.highWater, jobOptions });
+
+  const worker = new Worker<EnrichJobData>(queueName, (job: Job<EnrichJobData>) => enrich(deps, job), {
+    connection,
+    concurrency: options.concurrency ?? 4,
+    limiter: limiterFor(options.ratePerSecond),
+    // Finished jobs live on in PostgreSQL; see enrichJobOptions.
+    removeOnComplete: { count: 0 },
+    removeOnFail: { count: 0 },
+  });
+  worker.on('error', (err) => log.error({ err }, 'worker error'));
+  worker.on('failed', (job, err) => {
+    // The processor records every final failure it decides. A job BullMQ fails on its own (stalled
+    // too often) is recorded here; recordFailure only touches rows still pending, so this is safe.
+    if (!job || job.attemptsMade < (job.opts.attempts ?? 1) && err.name !== 'UnrecoverableError') return;
+    recordFailure(pool, job.data, 'JOB_FAILED', err.message).catch((e: unknown) =>
+      log.error({ err: e, phone: maskPhone(job.data.phoneNumber) }, 'could not record a failed job'),
+    );
+  });
+  feeder.start(options.feedIntervalMs ?? 1000);
+  void feeder.fill().catch((err: unknown) => log.warn({ err }, 'first feed failed; will retry'));
+
+  let closing: Promise<void> | undefined;
+  return {
+    worker,
+    close(force = false) {
+      closing ??= (async () => {
+        const errors: unknown[] = [];
+        for (const step of [() => feeder.stop(), () => worker.close(force), () => queue.close()]) {
+          try {
+            await step();
+          } catch (err) {
+            errors.push(err);
+          }
+        }
+        if (errors.length > 0) throw errors[0];
+      })();
+      return closing;
+    },
+  };
+}
