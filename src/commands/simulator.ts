@@ -1,0 +1,122 @@
+/**
+ * `cams-enrich simulator [--port P] [--host H] [--rate R] [--throttle-form F] [--fault RULE ...]`:
+ * a local CAMS endpoint for demos, tests and benchmarks, served until SIGINT/SIGTERM.
+ */
+import { randomBytes } from 'node:crypto';
+import { AppError } from '../errors.js';
+import { parseFaultRule, type FaultRule } from '../simulator/faults.js';
+import { startSimulator, type SimulatorOptions } from '../simulator/simulator.js';
+import type { CommandContext, ExitCode } from './context.js';
+
+export interface SimulatorCommandOptions {
+  /** Port to listen on; 0 picks a free one. Default 0. */
+  port?: number;
+  /** Address to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** Calls per second allowed for the AccessKey. Default: `CAMS_RATE_LIMIT` (10). */
+  rate?: number;
+  /** How throttles are answered: `http400` (default), `http200` or `mixed`. */
+  throttleForm?: 'http400' | 'http200' | 'mixed';
+  /** Fault rules in the string form below. Default none. */
+  fault?: string[];
+}
+
+/** The part of `--help` that explains the flags' values, for the CLI to append. */
+export const SIMULATOR_HELP = `
+Serves QueryPhoneBusinessProfile (2020-06-06) on http://HOST:PORT with ACS3-HMAC-SHA256 checks.
+It accepts the AccessKey pair in ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET, or prints the one it made up.
+
+--throttle-form  http400 (HTTP 400 System.LimitControl), http200 (HTTP 200, Success false) or mixed
+
+--fault RULE (repeatable; first matching rule answers):
+  RULE    = ANSWER [%PERCENT] [xCOUNT[/number]] [#SEED] [@REGEX]
+  ANSWER  = Product.Unsubscript | Ram.PermissionDeny | System.LimitControl | Unknown.ResourceOwnerId
+            (HTTP 400; add :200 for the HTTP 200 Success=false form)
+          | http500 | http502 | http503 | slow:MS | hang
+  %PERCENT  hit this share of matching calls (seeded by #SEED for repeatable runs)
+  xCOUNT    hit only the first COUNT matching calls (/number: the first COUNT per phone number)
+  @REGEX    only phone numbers matching REGEX (the rest of the rule, so put it last)
+Examples:
+  --fault 'Unknown.ResourceOwnerId@^8613900000'   --fault 'http503%5#42'
+  --fault 'slow:3000@^55'   --fault 'hang@^8613800000$'   --fault 'http503x2/number'
+See docs/simulator.md.`;
+
+const THROTTLE_FORMS = ['http400', 'http200', 'mixed'] as const;
+
+function checkOptions(opts: SimulatorCommandOptions, defaultRate: number): Omit<SimulatorOptions, 'accessKeyId' | 'accessKeySecret'> {
+  const port = opts.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new AppError('USAGE', `--port must be a whole number from 0 to 65535 (got '${String(opts.port)}')`);
+  }
+  const rate = opts.rate ?? defaultRate;
+  if (!Number.isFinite(rate) || rate <= 0) {
+    throw new AppError('USAGE', `--rate must be a positive number of calls per second (got '${String(opts.rate)}')`);
+  }
+  const throttleForm = opts.throttleForm ?? 'http400';
+  if (!THROTTLE_FORMS.includes(throttleForm)) {
+    throw new AppError('USAGE', `--throttle-form must be one of ${THROTTLE_FORMS.join(', ')} (got '${String(throttleForm)}')`);
+  }
+  const host = opts.host ?? '127.0.0.1';
+  if (host.trim() === '') throw new AppError('USAGE', '--host must not be empty');
+  const faults: FaultRule[] = (opts.fault ?? []).map((text) => {
+    try {
+      return parseFaultRule(text);
+    } catch (err) {
+      throw new AppError('USAGE', `--fault: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+  return { port, host, rate, throttleForm, faults };
+}
+
+/** A made-up pair shaped like Alibaba Cloud's (`LTAI` + 20 characters, 30-character secret). */
+function madeUpKeyPair(): { accessKeyId: string; accessKeySecret: string } {
+  const alnum = (n: number) =>
+    [...randomBytes(n)].map((b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[b % 62]).join('');
+  return { accessKeyId: `LTAI${alnum(20)}`, accessKeySecret: alnum(30) };
+}
+
+export async function simulatorCommand(opts: SimulatorCommandOptions, ctx: CommandContext): Promise<ExitCode> {
+  const settings = checkOptions(opts, ctx.config.camsRateLimit);
+  const configured = ctx.config.accessKeyId !== undefined && ctx.config.accessKeySecret !== undefined;
+  const pair = configured
+    ? { accessKeyId: ctx.config.accessKeyId ?? '', accessKeySecret: ctx.config.accessKeySecret?.reveal() ?? '' }
+    : madeUpKeyPair();
+
+  let sim;
+  try {
+    sim = await startSimulator({ ...settings, ...pair });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new AppError('USAGE', `cannot listen on ${settings.host}:${settings.port} (${code}): choose another --port or --host`, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  try {
+    if (!configured) {
+      // The simulator's own made-up pair: printing it is the point, it opens nothing else.
+      ctx.out(`export ALIBABA_CLOUD_ACCESS_KEY_ID=${pair.accessKeyId}`);
+      ctx.out(`export ALIBABA_CLOUD_ACCESS_KEY_SECRET=${pair.accessKeySecret}`);
+    }
+    ctx.out(`CAMS_ENDPOINT=${sim.endpoint} CAMS_PROTOCOL=http`);
+    ctx.err(
+      `simulator listening on http://${sim.endpoint} for AccessKey ${pair.accessKeyId}` +
+        `${configured ? ' (from ALIBABA_CLOUD_ACCESS_KEY_ID)' : ''}, ${settings.rate} calls/s, ` +
+        `${settings.faults?.length ?? 0} fault rule(s); Ctrl-C stops`,
+    );
+    await new Promise<void>((resolve) => {
+      if (ctx.signal.aborted) resolve();
+      else ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    const c = sim.counters();
+    ctx.err(
+      `simulator stopped: ${c.calls} calls, ${c.ok} ok, ${c.throttled} throttled, ${c.errors} errors, ` +
+        `${c.rejected} rejected, at most ${c.maxCallsInAnyWindow} admitted in any second`,
+    );
+  } finally {
+    await sim.close();
+  }
+  return 0;
+}
