@@ -58,7 +58,10 @@ describe('classifyCamsError', () => {
 
   it('decides by code before HTTP status', () => {
     expect(classifyCamsError('System.LimitControl', 200).classification).toBe('throttled');
-    expect(classifyCamsError('SignatureDoesNotMatch', 500)).toEqual({ classification: 'permanent', scope: 'account' });
+    expect(classifyCamsError('SignatureDoesNotMatch', 500)).toEqual({
+      classification: 'permanent',
+      scope: 'account',
+    });
   });
 
   it('does not mistake a code that merely contains a listed word', () => {
@@ -78,7 +81,9 @@ describe('CamsError', () => {
     expect(err).toBeInstanceOf(Error);
     expect(isCamsError(err)).toBe(true);
     expect(err.name).toBe('CamsError');
-    expect(err.message).toBe('CAMS System.LimitControl (HTTP 400, RequestId ABC): The system is under flow control.');
+    expect(err.message).toBe(
+      'CAMS System.LimitControl (HTTP 400, RequestId ABC): The system is under flow control.',
+    );
     expect(err.upstreamMessage).toBe('The system is under flow control.');
     expect(err.classification).toBe('throttled');
     expect(err.scope).toBeNull();
@@ -104,7 +109,12 @@ describe('CamsError', () => {
   });
 
   it('serialises to JSON with its fields', () => {
-    const err = new CamsError({ code: 'Unknown.ResourceOwnerId', upstreamMessage: 'x', requestId: 'R1', httpStatus: 400 });
+    const err = new CamsError({
+      code: 'Unknown.ResourceOwnerId',
+      upstreamMessage: 'x',
+      requestId: 'R1',
+      httpStatus: 400,
+    });
     expect(JSON.parse(JSON.stringify(err))).toMatchObject({
       name: 'CamsError',
       code: 'Unknown.ResourceOwnerId',

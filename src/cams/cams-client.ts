@@ -15,10 +15,14 @@ import { CamsError, LOCAL_CODES } from './cams-error.js';
 import { profileFromData } from './profile.js';
 import type { BusinessProfile } from './profile.js';
 
-// The SDK packages are CommonJS with `exports.default = Client`. Under Node ESM (and tsc with
-// NodeNext) a default import is the whole `module.exports`, so the class sits one level down.
-const OpenApiClient = OpenApiModule.default;
-const OpenApiUtil = OpenApiUtilModule.default;
+// The SDK packages are CommonJS with `exports.default = Client` and `__esModule`. Node ESM (and tsc
+// with NodeNext) makes a default import the whole `module.exports`, so the class sits one level down;
+// bundlers and vitest honour `__esModule` and hand over the class itself. Accept both.
+function cjsDefault<T>(mod: { default: T }): T {
+  return (mod as { default?: T }).default ?? (mod as unknown as T);
+}
+const OpenApiClient = cjsDefault(OpenApiModule);
+const OpenApiUtil = cjsDefault(OpenApiUtilModule);
 
 export interface CamsClientOptions {
   /** The AccessKey pair; the secret is revealed once, to build the SDK config. */
@@ -29,9 +33,12 @@ export interface CamsClientOptions {
   protocol: 'https' | 'http';
   /** Region id, e.g. `ap-southeast-1`. */
   regionId: string;
-  /** Time allowed to open the connection, in ms. */
+  /** Time allowed to open the connection, in ms; also the longest a socket may stay silent. */
   connectTimeoutMs: number;
-  /** Time allowed for the whole answer once connected, in ms. A hung server fails after this. */
+  /**
+   * Time allowed for the answer, in ms. Also enforced here as a deadline on the whole call, since the
+   * SDK's own read timer can be lost on a reused connection: a hung server fails after this, always.
+   */
   readTimeoutMs: number;
 }
 
@@ -54,6 +61,36 @@ const ACTION = 'QueryPhoneBusinessProfile';
 const RESET_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 const REFUSED_ERRNOS = new Set(['ECONNREFUSED']);
 const TIMEOUT_ERRNOS = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT']);
+
+/**
+ * Races a call against the read timeout. httpx (under the SDK) keys its read timer on the socket and
+ * does not clear it when the body is read by `@alicloud/tea-util`; the previous call's stale timer then
+ * cancels the next call's timer on a kept-alive socket, leaving only the socket's idle timeout
+ * (the connect timeout) to end a hung call. When this deadline wins, the SDK call still ends in the
+ * background at that idle timeout; its late outcome is ignored.
+ */
+function withDeadline<T>(call: Promise<T>, options: CamsClientOptions): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(
+        new CamsError({
+          code: LOCAL_CODES.timeout,
+          upstreamMessage: `no answer within the read timeout (${options.readTimeoutMs} ms)`,
+        }),
+      );
+    }, options.readTimeoutMs);
+    call.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof CamsError ? err : errorFromSdk(err, options));
+      },
+    );
+  });
+}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -132,7 +169,11 @@ function errorFromSdk(err: unknown, options: CamsClientOptions): CamsError {
  */
 function profileFromBody(body: unknown, status: number | undefined): BusinessProfile {
   if (!isRecord(body)) {
-    throw new CamsError({ code: LOCAL_CODES.malformed, upstreamMessage: 'the answer was not a JSON object', httpStatus: status });
+    throw new CamsError({
+      code: LOCAL_CODES.malformed,
+      upstreamMessage: 'the answer was not a JSON object',
+      httpStatus: status,
+    });
   }
   const code = str(body['Code']);
   const requestId = str(body['RequestId']);
@@ -191,7 +232,11 @@ export function createCamsClient(options: CamsClientOptions): CamsClient {
   /** Defence in depth: whatever text reaches an error, the secret does not. */
   const scrub = (err: CamsError): CamsError =>
     secret !== '' && (err.message.includes(secret) || err.requestId?.includes(secret))
-      ? new CamsError({ code: err.code, upstreamMessage: err.upstreamMessage.split(secret).join('[redacted]'), httpStatus: err.httpStatus })
+      ? new CamsError({
+          code: err.code,
+          upstreamMessage: err.upstreamMessage.split(secret).join('[redacted]'),
+          httpStatus: err.httpStatus,
+        })
       : err;
 
   return {
@@ -201,9 +246,9 @@ export function createCamsClient(options: CamsClientOptions): CamsClient {
       });
       let response: unknown;
       try {
-        response = await sdk.callApi(params, request, runtime);
+        response = await withDeadline(sdk.callApi(params, request, runtime), options);
       } catch (err) {
-        throw scrub(errorFromSdk(err, options));
+        throw err instanceof CamsError ? scrub(err) : scrub(errorFromSdk(err, options));
       }
       const r = isRecord(response) ? response : {};
       const status = typeof r['statusCode'] === 'number' ? r['statusCode'] : undefined;

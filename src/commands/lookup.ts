@@ -32,7 +32,12 @@ export function normaliseLookupPhone(raw: string): string {
   return digits;
 }
 
-function printProfile(ctx: CommandContext, custSpaceId: string, phoneNumber: string, p: BusinessProfile): void {
+function printProfile(
+  ctx: CommandContext,
+  custSpaceId: string,
+  phoneNumber: string,
+  p: BusinessProfile,
+): void {
   const rows: [string, string][] = [
     ['custSpaceId', custSpaceId],
     ['phoneNumber', phoneNumber],
@@ -53,7 +58,10 @@ function printProfile(ctx: CommandContext, custSpaceId: string, phoneNumber: str
 }
 
 function printError(ctx: CommandContext, err: CamsError, json: boolean): void {
-  const where = [err.httpStatus !== undefined ? `HTTP ${err.httpStatus}` : undefined, err.requestId ? `RequestId ${err.requestId}` : undefined]
+  const where = [
+    err.httpStatus !== undefined ? `HTTP ${err.httpStatus}` : undefined,
+    err.requestId ? `RequestId ${err.requestId}` : undefined,
+  ]
     .filter((s) => s !== undefined)
     .join(', ');
   const kind = err.scope ? `${err.classification}, ${err.scope}` : err.classification;
@@ -74,7 +82,11 @@ function printError(ctx: CommandContext, err: CamsError, json: boolean): void {
   }
 }
 
-export async function lookupCommand(phone: string, opts: LookupOptions, ctx: CommandContext): Promise<ExitCode> {
+export async function lookupCommand(
+  phone: string,
+  opts: LookupOptions,
+  ctx: CommandContext,
+): Promise<ExitCode> {
   const custSpaceId = opts.space.trim();
   if (custSpaceId === '') throw new AppError('USAGE', '--space <CustSpaceId> is required');
   const phoneNumber = normaliseLookupPhone(phone);
@@ -85,7 +97,10 @@ export async function lookupCommand(phone: string, opts: LookupOptions, ctx: Com
     profile = await cams.queryPhoneBusinessProfile({ custSpaceId, phoneNumber });
   } catch (err) {
     if (!isCamsError(err)) throw err;
-    log.debug({ code: err.code, classification: err.classification, requestId: err.requestId }, 'lookup failed');
+    log.debug(
+      { code: err.code, classification: err.classification, requestId: err.requestId },
+      'lookup failed',
+    );
     printError(ctx, err, opts.json === true);
     return 1;
   }
@@ -93,7 +108,18 @@ export async function lookupCommand(phone: string, opts: LookupOptions, ctx: Com
   if (opts.json) {
     const { vertical, description, email, address, profilePictureUrl, websites, about, requestId } = profile;
     ctx.out(
-      JSON.stringify({ custSpaceId, phoneNumber, vertical, description, email, address, profilePictureUrl, websites, about, requestId }),
+      JSON.stringify({
+        custSpaceId,
+        phoneNumber,
+        vertical,
+        description,
+        email,
+        address,
+        profilePictureUrl,
+        websites,
+        about,
+        requestId,
+      }),
     );
   } else {
     printProfile(ctx, custSpaceId, phoneNumber, profile);

@@ -1,0 +1,358 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { inspect } from 'node:util';
+import { describe, it, expect, afterEach } from 'vitest';
+import { createCamsClient } from '../src/cams/cams-client.js';
+import type { CamsClient, CamsClientOptions } from '../src/cams/cams-client.js';
+import { CamsError } from '../src/cams/cams-error.js';
+import { profileFromData } from '../src/cams/profile.js';
+import { lookupCommand } from '../src/commands/lookup.js';
+import type { CommandContext } from '../src/commands/context.js';
+import { Secret, loadConfig } from '../src/config.js';
+import { AppError } from '../src/errors.js';
+import { createLogger } from '../src/log.js';
+import { startSimulator } from '../src/simulator/simulator.js';
+import type { FaultRule, Simulator } from '../src/simulator/simulator.js';
+import { profileFor } from '../src/simulator/profiles.js';
+
+const KEY_ID = 'LTAI5tTestKeyId0001';
+const SECRET = 'sEcReT-0123456789abcdefghijklmnop';
+const SPACE = '2934839388494';
+const PHONE = '8613800001234';
+
+let sim: Simulator | undefined;
+
+afterEach(async () => {
+  await sim?.close();
+  sim = undefined;
+});
+
+async function simulator(opts: { faults?: FaultRule[]; rate?: number } = {}): Promise<Simulator> {
+  sim = await startSimulator({ accessKeyId: KEY_ID, accessKeySecret: SECRET, ...opts });
+  return sim;
+}
+
+function client(
+  endpoint: string,
+  over: Partial<CamsClientOptions> & { id?: string; secret?: string } = {},
+): CamsClient {
+  const { id, secret, ...rest } = over;
+  return createCamsClient({
+    credentials: { accessKeyId: id ?? KEY_ID, accessKeySecret: new Secret(secret ?? SECRET) },
+    endpoint,
+    protocol: 'http',
+    regionId: 'ap-southeast-1',
+    connectTimeoutMs: 5000,
+    readTimeoutMs: 5000,
+    ...rest,
+  });
+}
+
+/** The error a call fails with; fails the test when the call succeeds. */
+async function failure(call: Promise<unknown>): Promise<CamsError> {
+  const outcome = await call.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(outcome).toBeInstanceOf(CamsError);
+  return outcome as CamsError;
+}
+
+function expectNoSecret(err: unknown, secret: string): void {
+  for (const text of [
+    String(err),
+    (err as Error).message,
+    JSON.stringify(err),
+    inspect(err, { depth: 10 }),
+  ]) {
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain(PHONE);
+  }
+}
+
+const trimmed = (s: string): string | null => (s.trim() === '' ? null : s.trim());
+
+describe('profileFromData', () => {
+  it('trims text, turns blanks into null and keeps raw as received', () => {
+    const data = { Vertical: 'Retail\n', Description: '  \n', Websites: null, Email: 7 };
+    const p = profileFromData(data, 'R1');
+    expect(p).toMatchObject({
+      vertical: 'Retail',
+      description: null,
+      email: null,
+      websites: [],
+      requestId: 'R1',
+    });
+    expect(p.raw).toBe(data);
+    expect(profileFromData({ Websites: [' https://a.example ', '', '\n'] }, 'R2').websites).toEqual([
+      'https://a.example',
+    ]);
+  });
+});
+
+describe('CamsClient against the simulator', () => {
+  it('returns the profile with text trimmed and the Data object as raw', async () => {
+    const s = await simulator();
+    const profile = await client(s.endpoint).queryPhoneBusinessProfile({
+      custSpaceId: SPACE,
+      phoneNumber: PHONE,
+    });
+    const data = profileFor(PHONE);
+    expect(data.Vertical.endsWith('\n')).toBe(true);
+    expect(profile).toMatchObject({
+      vertical: trimmed(data.Vertical),
+      description: trimmed(data.Description),
+      email: trimmed(data.Email),
+      address: trimmed(data.Address),
+      profilePictureUrl: trimmed(data.ProfilePictureUrl),
+      websites: data.Websites.map((w) => w.trim()).filter((w) => w !== ''),
+      about: trimmed(data.About),
+    });
+    expect(profile.requestId).toMatch(/^[0-9A-F-]{36}$/);
+    expect(profile.raw).toEqual(data);
+    expect(s.counters().ok).toBe(1);
+  });
+
+  it('fails a wrong secret as SignatureDoesNotMatch for the whole account, without the secret', async () => {
+    const s = await simulator();
+    const wrong = 'wrong-secret-value-42';
+    const err = await failure(
+      client(s.endpoint, { secret: wrong }).queryPhoneBusinessProfile({
+        custSpaceId: SPACE,
+        phoneNumber: PHONE,
+      }),
+    );
+    expect(err.code).toBe('SignatureDoesNotMatch');
+    expect(err).toMatchObject({ classification: 'permanent', scope: 'account', httpStatus: 400 });
+    expect(err.requestId).toBeTruthy();
+    expectNoSecret(err, wrong);
+    expectNoSecret(err, SECRET);
+  });
+
+  it('fails an unknown AccessKey id for the whole account', async () => {
+    const s = await simulator();
+    const err = await failure(
+      client(s.endpoint, { id: 'LTAI5tNobody' }).queryPhoneBusinessProfile({
+        custSpaceId: SPACE,
+        phoneNumber: PHONE,
+      }),
+    );
+    expect(err.code).toMatch(/^InvalidAccessKeyId/);
+    expect(err).toMatchObject({ classification: 'permanent', scope: 'account' });
+    expectNoSecret(err, SECRET);
+  });
+
+  it.each(['http400', 'http200'] as const)(
+    'backs off the whole queue on System.LimitControl in %s form',
+    async (form) => {
+      const s = await simulator({
+        faults: [{ answer: { kind: 'error', code: 'System.LimitControl', form } }],
+      });
+      const err = await failure(
+        client(s.endpoint).queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE }),
+      );
+      expect(err).toMatchObject({ code: 'System.LimitControl', classification: 'throttled', scope: null });
+      expect(err.httpStatus).toBe(form === 'http400' ? 400 : 200);
+      expect(err.upstreamMessage).toBe('The system is under flow control.');
+      expectNoSecret(err, SECRET);
+    },
+  );
+
+  it('is throttled by the rate limiter itself past the per-second limit', async () => {
+    const s = await simulator({ rate: 1 });
+    const c = client(s.endpoint);
+    await c.queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE });
+    const err = await failure(c.queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE }));
+    expect(err.classification).toBe('throttled');
+  });
+
+  it('fails only this number on Unknown.ResourceOwnerId', async () => {
+    const s = await simulator({
+      faults: [{ answer: { kind: 'error', code: 'Unknown.ResourceOwnerId', form: 'http400' } }],
+    });
+    const err = await failure(
+      client(s.endpoint).queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE }),
+    );
+    expect(err).toMatchObject({
+      code: 'Unknown.ResourceOwnerId',
+      classification: 'permanent',
+      scope: 'number',
+      httpStatus: 400,
+    });
+    expect(err.message).toMatch(
+      /^CAMS Unknown\.ResourceOwnerId \(HTTP 400, RequestId [0-9A-F-]+\): The resource does not belong/,
+    );
+  });
+
+  it('pauses the account on Product.Unsubscript sent with HTTP 200', async () => {
+    const s = await simulator({
+      faults: [{ answer: { kind: 'error', code: 'Product.Unsubscript', form: 'http200' } }],
+    });
+    const err = await failure(
+      client(s.endpoint).queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE }),
+    );
+    expect(err).toMatchObject({
+      code: 'Product.Unsubscript',
+      classification: 'permanent',
+      scope: 'account',
+      httpStatus: 200,
+    });
+  });
+
+  it('retries a 503 as transient', async () => {
+    const s = await simulator({ faults: [{ answer: { kind: 'http', status: 503 } }] });
+    const err = await failure(
+      client(s.endpoint).queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE }),
+    );
+    expect(err).toMatchObject({ classification: 'transient', scope: null, httpStatus: 503 });
+  });
+
+  it('gives up on a hung answer after the read timeout, also on a reused connection', async () => {
+    const s = await simulator();
+    const c = client(s.endpoint, { readTimeoutMs: 300 });
+    // A first call leaves a kept-alive socket behind; the hung call reuses it.
+    await c.queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE });
+    s.setFaults([{ answer: { kind: 'hang' } }]);
+    const started = Date.now();
+    const err = await failure(c.queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE }));
+    const elapsed = Date.now() - started;
+    expect(err).toMatchObject({ code: 'Transport.Timeout', classification: 'transient' });
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(elapsed).toBeLessThan(1500);
+    expect(s.counters().hung).toBe(1);
+    expectNoSecret(err, SECRET);
+  });
+
+  it('gives up on a hung answer on a fresh connection', async () => {
+    const s = await simulator({ faults: [{ answer: { kind: 'hang' } }] });
+    const started = Date.now();
+    const err = await failure(
+      client(s.endpoint, { readTimeoutMs: 300 }).queryPhoneBusinessProfile({
+        custSpaceId: SPACE,
+        phoneNumber: PHONE,
+      }),
+    );
+    expect(err.code).toBe('Transport.Timeout');
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('retries a refused connection as transient', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const err = await failure(
+      client(`127.0.0.1:${port}`).queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE }),
+    );
+    expect(err).toMatchObject({
+      code: 'Transport.ConnectionRefused',
+      classification: 'transient',
+      scope: null,
+    });
+    expect(err.httpStatus).toBeUndefined();
+    expectNoSecret(err, SECRET);
+  });
+
+  it('does not show the secret when the client itself is inspected', async () => {
+    const s = await simulator();
+    const c = client(s.endpoint);
+    expect(inspect(c, { depth: 10, showHidden: true })).not.toContain(SECRET);
+    expect(JSON.stringify(c)).not.toContain(SECRET);
+  });
+});
+
+describe('lookupCommand', () => {
+  function context(env: Record<string, string>) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const ctx: CommandContext = {
+      config: loadConfig(env),
+      log: createLogger({ level: 'silent' }),
+      out: (line) => out.push(line),
+      err: (line) => err.push(line),
+      signal: new AbortController().signal,
+    };
+    return { ctx, out, err };
+  }
+  const envFor = (s: Simulator) => ({
+    ALIBABA_CLOUD_ACCESS_KEY_ID: KEY_ID,
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET,
+    CAMS_ENDPOINT: s.endpoint,
+    CAMS_PROTOCOL: 'http',
+  });
+
+  it('prints one JSON object with trimmed fields', async () => {
+    const s = await simulator();
+    const { ctx, out, err } = context(envFor(s));
+    expect(await lookupCommand('+86 138-0000-1234', { space: SPACE, json: true }, ctx)).toBe(0);
+    expect(out).toHaveLength(1);
+    expect(err).toEqual([]);
+    const printed = JSON.parse(out[0] ?? '') as Record<string, unknown>;
+    const data = profileFor(PHONE);
+    expect(printed).toMatchObject({
+      custSpaceId: SPACE,
+      phoneNumber: PHONE,
+      vertical: data.Vertical.trim(),
+      description: data.Description.trim(),
+      address: data.Address.trim(),
+    });
+    expect(Object.keys(printed)).toEqual([
+      'custSpaceId',
+      'phoneNumber',
+      'vertical',
+      'description',
+      'email',
+      'address',
+      'profilePictureUrl',
+      'websites',
+      'about',
+      'requestId',
+    ]);
+  });
+
+  it('prints aligned key: value lines without --json', async () => {
+    const s = await simulator();
+    const { ctx, out } = context(envFor(s));
+    expect(await lookupCommand('0086 138 0000 1234', { space: SPACE }, ctx)).toBe(0);
+    expect(out[0]).toMatch(/^custSpaceId: +2934839388494$/);
+    expect(out.find((l) => l.startsWith('vertical:'))).toMatch(
+      new RegExp(`: +${profileFor(PHONE).Vertical.trim()}$`),
+    );
+    const valueColumns = new Set(out.map((l) => /^\S+ +/.exec(l)?.[0].length));
+    expect(valueColumns.size).toBe(1);
+  });
+
+  it('prints a CAMS error on one line and as JSON, and exits 1', async () => {
+    const s = await simulator({
+      faults: [{ answer: { kind: 'error', code: 'System.LimitControl', form: 'http400' } }],
+    });
+    const { ctx, out, err } = context(envFor(s));
+    expect(await lookupCommand(PHONE, { space: SPACE, json: true }, ctx)).toBe(1);
+    expect(err).toHaveLength(1);
+    expect(err[0]).toMatch(
+      /^error: System\.LimitControl \(throttled\): The system is under flow control\. \[HTTP 400, RequestId .+\]$/,
+    );
+    expect(JSON.parse(out[0] ?? '')).toMatchObject({
+      error: { code: 'System.LimitControl', classification: 'throttled', scope: null, httpStatus: 400 },
+    });
+  });
+
+  it('refuses a number that is not one, before calling CAMS', async () => {
+    const s = await simulator();
+    const { ctx } = context(envFor(s));
+    await expect(lookupCommand('12-34', { space: SPACE }, ctx)).rejects.toMatchObject({
+      name: 'AppError',
+      code: 'USAGE',
+      exitCode: 2,
+    });
+    expect(s.counters().calls).toBe(0);
+  });
+
+  it('fails at once without credentials, naming the variable', async () => {
+    const { ctx } = context({});
+    const outcome = await lookupCommand(PHONE, { space: SPACE }, ctx).catch((e: unknown) => e);
+    expect(outcome).toBeInstanceOf(AppError);
+    expect(outcome).toMatchObject({ code: 'CREDENTIALS_MISSING', exitCode: 2 });
+    expect((outcome as AppError).message).toContain('ALIBABA_CLOUD_ACCESS_KEY_ID');
+  });
+});
