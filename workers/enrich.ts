@@ -94,7 +94,7 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob): Promise<EnrichOu
   }
   throttle.reset();
   const settled = await ledger.recordProfile(key, profile);
-  log.info({ requestId: profile.requestId, runs: settled }, 'profile stored');
+  log.debug({ requestId: profile.requestId, runs: settled }, 'profile stored');
   return 'enriched';
 }
 
