@@ -19,6 +19,7 @@ const KEY_ID = 'LTAI5tTestKeyId0001';
 const SECRET = 'sEcReT-0123456789abcdefghijklmnop';
 const SPACE = '2934839388494';
 const PHONE = '8613800001234';
+const INPUT = { custSpaceId: SPACE, phoneNumber: PHONE };
 
 let sim: Simulator | undefined;
 
@@ -49,8 +50,8 @@ function client(
 }
 
 /** The error a call fails with; fails the test when the call succeeds. */
-async function failure(call: Promise<unknown>): Promise<CamsError> {
-  const outcome = await call.then(
+async function failure(c: CamsClient): Promise<CamsError> {
+  const outcome = await c.queryPhoneBusinessProfile(INPUT).then(
     () => undefined,
     (err: unknown) => err,
   );
@@ -116,12 +117,7 @@ describe('CamsClient against the simulator', () => {
   it('fails a wrong secret as SignatureDoesNotMatch for the whole account, without the secret', async () => {
     const s = await simulator();
     const wrong = 'wrong-secret-value-42';
-    const err = await failure(
-      client(s.endpoint, { secret: wrong }).queryPhoneBusinessProfile({
-        custSpaceId: SPACE,
-        phoneNumber: PHONE,
-      }),
-    );
+    const err = await failure(client(s.endpoint, { secret: wrong }));
     expect(err.code).toBe('SignatureDoesNotMatch');
     expect(err).toMatchObject({ classification: 'permanent', scope: 'account', httpStatus: 400 });
     expect(err.requestId).toBeTruthy();
@@ -131,12 +127,7 @@ describe('CamsClient against the simulator', () => {
 
   it('fails an unknown AccessKey id for the whole account', async () => {
     const s = await simulator();
-    const err = await failure(
-      client(s.endpoint, { id: 'LTAI5tNobody' }).queryPhoneBusinessProfile({
-        custSpaceId: SPACE,
-        phoneNumber: PHONE,
-      }),
-    );
+    const err = await failure(client(s.endpoint, { id: 'LTAI5tNobody' }));
     expect(err.code).toMatch(/^InvalidAccessKeyId/);
     expect(err).toMatchObject({ classification: 'permanent', scope: 'account' });
     expectNoSecret(err, SECRET);
@@ -148,9 +139,7 @@ describe('CamsClient against the simulator', () => {
       const s = await simulator({
         faults: [{ answer: { kind: 'error', code: 'System.LimitControl', form } }],
       });
-      const err = await failure(
-        client(s.endpoint).queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE }),
-      );
+      const err = await failure(client(s.endpoint));
       expect(err).toMatchObject({ code: 'System.LimitControl', classification: 'throttled', scope: null });
       expect(err.httpStatus).toBe(form === 'http400' ? 400 : 200);
       expect(err.upstreamMessage).toBe('The system is under flow control.');
@@ -161,8 +150,8 @@ describe('CamsClient against the simulator', () => {
   it('is throttled by the rate limiter itself past the per-second limit', async () => {
     const s = await simulator({ rate: 1 });
     const c = client(s.endpoint);
-    await c.queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE });
-    const err = await failure(c.queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE }));
+    await c.queryPhoneBusinessProfile(INPUT);
+    const err = await failure(c);
     expect(err.classification).toBe('throttled');
   });
 
@@ -170,9 +159,7 @@ describe('CamsClient against the simulator', () => {
     const s = await simulator({
       faults: [{ answer: { kind: 'error', code: 'Unknown.ResourceOwnerId', form: 'http400' } }],
     });
-    const err = await failure(
-      client(s.endpoint).queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE }),
-    );
+    const err = await failure(client(s.endpoint));
     expect(err).toMatchObject({
       code: 'Unknown.ResourceOwnerId',
       classification: 'permanent',
@@ -188,9 +175,7 @@ describe('CamsClient against the simulator', () => {
     const s = await simulator({
       faults: [{ answer: { kind: 'error', code: 'Product.Unsubscript', form: 'http200' } }],
     });
-    const err = await failure(
-      client(s.endpoint).queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE }),
-    );
+    const err = await failure(client(s.endpoint));
     expect(err).toMatchObject({
       code: 'Product.Unsubscript',
       classification: 'permanent',
@@ -201,9 +186,7 @@ describe('CamsClient against the simulator', () => {
 
   it('retries a 503 as transient', async () => {
     const s = await simulator({ faults: [{ answer: { kind: 'http', status: 503 } }] });
-    const err = await failure(
-      client(s.endpoint).queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE }),
-    );
+    const err = await failure(client(s.endpoint));
     expect(err).toMatchObject({ classification: 'transient', scope: null, httpStatus: 503 });
   });
 
@@ -211,10 +194,10 @@ describe('CamsClient against the simulator', () => {
     const s = await simulator();
     const c = client(s.endpoint, { readTimeoutMs: 300 });
     // A first call leaves a kept-alive socket behind; the hung call reuses it.
-    await c.queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE });
+    await c.queryPhoneBusinessProfile(INPUT);
     s.setFaults([{ answer: { kind: 'hang' } }]);
     const started = Date.now();
-    const err = await failure(c.queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE }));
+    const err = await failure(c);
     const elapsed = Date.now() - started;
     expect(err).toMatchObject({ code: 'Transport.Timeout', classification: 'transient' });
     expect(elapsed).toBeGreaterThanOrEqual(250);
@@ -226,12 +209,7 @@ describe('CamsClient against the simulator', () => {
   it('gives up on a hung answer on a fresh connection', async () => {
     const s = await simulator({ faults: [{ answer: { kind: 'hang' } }] });
     const started = Date.now();
-    const err = await failure(
-      client(s.endpoint, { readTimeoutMs: 300 }).queryPhoneBusinessProfile({
-        custSpaceId: SPACE,
-        phoneNumber: PHONE,
-      }),
-    );
+    const err = await failure(client(s.endpoint, { readTimeoutMs: 300 }));
     expect(err.code).toBe('Transport.Timeout');
     expect(Date.now() - started).toBeLessThan(1500);
   });
@@ -241,9 +219,7 @@ describe('CamsClient against the simulator', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const port = (probe.address() as AddressInfo).port;
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const err = await failure(
-      client(`127.0.0.1:${port}`).queryPhoneBusinessProfile({ custSpaceId: SPACE, phoneNumber: PHONE }),
-    );
+    const err = await failure(client(`127.0.0.1:${port}`));
     expect(err).toMatchObject({
       code: 'Transport.ConnectionRefused',
       classification: 'transient',
@@ -296,18 +272,11 @@ describe('lookupCommand', () => {
       description: data.Description.trim(),
       address: data.Address.trim(),
     });
-    expect(Object.keys(printed)).toEqual([
-      'custSpaceId',
-      'phoneNumber',
-      'vertical',
-      'description',
-      'email',
-      'address',
-      'profilePictureUrl',
-      'websites',
-      'about',
-      'requestId',
-    ]);
+    expect(Object.keys(printed)).toEqual(
+      'custSpaceId phoneNumber vertical description email address profilePictureUrl websites about requestId'.split(
+        ' ',
+      ),
+    );
   });
 
   it('prints aligned key: value lines without --json', async () => {

@@ -8,6 +8,7 @@ import { camsClientFromConfig } from '../cams/cams-client.js';
 import type { BusinessProfile } from '../cams/profile.js';
 import { AppError } from '../errors.js';
 import { maskPhone } from '../log.js';
+import { normalisePhone } from '../phone.js';
 import type { CommandContext, ExitCode } from './context.js';
 
 export interface LookupOptions {
@@ -17,19 +18,16 @@ export interface LookupOptions {
   json?: boolean;
 }
 
-/**
- * Digits only, country code first. Strips `+`, spaces, dashes, dots, parentheses and a leading
- * `00`; anything else, or a length outside 6–15 digits, is a usage error.
- */
-export function normaliseLookupPhone(raw: string): string {
-  const digits = raw.replace(/[+\s\-.()]/g, '').replace(/^00/, '');
-  if (!/^\d{6,15}$/.test(digits)) {
+/** Digits only, country code first (`+86 138-0000-1234` → `8613800001234`); anything else is a usage error. */
+function lookupPhone(raw: string): string {
+  const result = normalisePhone(raw);
+  if (!result.ok) {
     throw new AppError(
       'USAGE',
-      `'${raw}' is not a phone number: give digits with the country code first, e.g. 8613800001234 or +86 138 0000 1234`,
+      `'${raw}' is not a phone number (${result.reason}): give it with the country code, e.g. 8613800001234 or +86 138 0000 1234`,
     );
   }
-  return digits;
+  return result.phone;
 }
 
 function printProfile(
@@ -89,7 +87,7 @@ export async function lookupCommand(
 ): Promise<ExitCode> {
   const custSpaceId = opts.space.trim();
   if (custSpaceId === '') throw new AppError('USAGE', '--space <CustSpaceId> is required');
-  const phoneNumber = normaliseLookupPhone(phone);
+  const phoneNumber = lookupPhone(phone);
   const cams = camsClientFromConfig(ctx.config);
   const log = ctx.log.child({ command: 'lookup', phone: maskPhone(phoneNumber) });
   let profile: BusinessProfile;
