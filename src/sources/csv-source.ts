@@ -3,8 +3,8 @@
  * the record starts on, in constant memory whatever the file's size.
  */
 import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream';
-import { CsvError, parse } from 'csv-parse';
+import { parse } from 'csv-parse';
+import type { CsvError, InfoRecord, Options } from 'csv-parse';
 import { AppError } from '../errors.js';
 
 export interface CsvSourceOptions {
@@ -35,69 +35,79 @@ export const DEFAULT_PHONE_HEADERS: readonly string[] = ['phone', 'phone_number'
  */
 const MAX_RECORD_SIZE = 1024 * 1024;
 
-/** What csv-parse yields with `info: true` and `raw: true`. */
-interface ParsedRecord {
-  record: string[];
-  raw: string;
-  info: { empty_lines: number };
-}
-
 /**
  * Reads the rows of a CSV file with a header row. Rows are yielded as they are parsed; breaking out of the
  * loop closes the file. Empty lines are skipped; short and long rows are yielded as they are.
  *
  * Throws (from the iterator) `AppError` with code `INPUT_FILE` when the file cannot be read,
  * `CSV_NO_PHONE_COLUMN` when no phone column is found, `USAGE` when `spaceColumn` is not a header, and
- * `CSV_MALFORMED` (`<file>:<line>: <reason> (<csv-parse code>)`, csv-parse's error as `cause`) on bad CSV.
+ * `CSV_MALFORMED` (`<file>:<line>: <reason> (<csv-parse code>)`, csv-parse's error as `cause`) on bad CSV,
+ * after every row before the malformed record has been yielded.
  *
- * Line numbers are counted here from each record's raw text (a line break is `\r\n`, `\n` or `\r`), because
- * csv-parse's own `info.lines` is the line where a record ends, and counts a `\r\n` inside a quoted cell
- * as two lines.
+ * Line numbers are counted here, as records are parsed, from each record's raw text (a line break is
+ * `\r\n`, `\n` or a lone `\r`), because csv-parse's own `info.lines` is the line where a record ends, and
+ * counts a `\r\n` inside a quoted cell as two lines. The raw text of a record holds the first character of
+ * the line breaks of the empty lines skipped before it and of its own terminator.
  */
 export async function* readCsvRows(file: string, options: CsvSourceOptions = {}): AsyncIterable<CsvRow> {
-  const parser = parse({
+  /** Where the next record starts, before any empty lines that precede it. */
+  let nextLine = 1;
+  let emptyLines = 0;
+  let columns: { phone: number; space: number | undefined } | undefined;
+  let malformed: AppError | undefined;
+
+  const source = createReadStream(file);
+  const parseOptions: Options<CsvRow, { record: string[] }> = {
     bom: true,
     relax_column_count: true,
     skip_empty_lines: true,
     max_record_size: MAX_RECORD_SIZE,
-    info: true,
     raw: true,
-  });
-  // Errors of either stream reach the parser, hence the loop below; the callback has nothing left to do.
-  pipeline(createReadStream(file), parser, () => undefined);
-
-  /** Where the next record starts, before the empty lines that precede it. */
-  let nextLine = 1;
-  let emptyLines = 0;
-  let columns: { phone: number; space: number | undefined } | undefined;
-  try {
-    for await (const parsed of parser as AsyncIterable<ParsedRecord>) {
-      const line = nextLine + (parsed.info.empty_lines - emptyLines);
-      emptyLines = parsed.info.empty_lines;
-      nextLine += countLineBreaks(parsed.raw);
-
-      const { record } = parsed;
+    // Errors arrive here rather than as a stream error, which would drop the rows still buffered before it.
+    skip_records_with_error: true,
+    on_skip: (err: CsvError | undefined) => {
+      if (malformed !== undefined || err === undefined) return undefined;
+      const skipped = typeof err.empty_lines === 'number' ? err.empty_lines - emptyLines : 0;
+      const message = `${file}:${nextLine + skipped}: ${csvReason(err.message)} (${err.code})`;
+      malformed = new AppError('CSV_MALFORMED', message, { cause: err });
+      // Stop reading; the parser ends once it has handed over what it parsed before the error.
+      source.unpipe(parser);
+      source.destroy();
+      parser.end();
+      return undefined;
+    },
+    // Runs as each record is parsed, so the line count stays in step with the parser, not with the reader.
+    on_record: ({ record }: { record: string[] }, context: InfoRecord): CsvRow | undefined => {
+      const line = nextLine + (context.empty_lines - emptyLines);
+      emptyLines = context.empty_lines;
+      nextLine += countLineBreaks(context.raw ?? '');
+      if (malformed !== undefined) return undefined;
       if (columns === undefined) {
         columns = findColumns(file, record, options);
-        continue;
+        return undefined;
       }
       const row: CsvRow = { line, phone: record[columns.phone] ?? '' };
       if (columns.space !== undefined) row.space = record[columns.space] ?? '';
-      yield row;
-    }
+      return row;
+    },
+  };
+  // csv-parse types `on_record` only for records of the default shape; what it returns is what is pushed.
+  const parser = parse(parseOptions as unknown as Options);
+  source.on('error', (err) => {
+    parser.destroy(new AppError('INPUT_FILE', `cannot read ${file}: ${fileReason(err)}`, { cause: err }));
+  });
+  source.pipe(parser);
+
+  try {
+    for await (const row of parser as AsyncIterable<CsvRow>) yield row;
   } catch (err) {
-    if (err instanceof CsvError) {
-      const skipped = typeof err.empty_lines === 'number' ? err.empty_lines - emptyLines : 0;
-      const line = nextLine + skipped;
-      throw new AppError('CSV_MALFORMED', `${file}:${line}: ${csvReason(err.message)} (${err.code})`, {
-        cause: err,
-      });
-    }
     if (err instanceof AppError) throw err;
     throw new AppError('INPUT_FILE', `cannot read ${file}: ${fileReason(err)}`, { cause: err });
   } finally {
+    source.destroy();
     parser.destroy();
   }
+  if (malformed !== undefined) throw malformed;
   if (columns === undefined) {
     throw new AppError(
       'CSV_NO_PHONE_COLUMN',
