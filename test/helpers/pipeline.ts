@@ -1,0 +1,183 @@
+/**
+ * A whole pipeline for a test: a fresh database, a queue of its own, the simulator, and in-process
+ * workers, all closed by `close()`. Only CAMS is simulated; Redis and PostgreSQL are the real ones.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import type { EnrichWorker } from '../../workers/worker.js';
+import { startEnrichWorker } from '../../workers/worker.js';
+import type { CamsClient } from '../../src/cams/cams-client.js';
+import { createCamsClient } from '../../src/cams/cams-client.js';
+import { Secret } from '../../src/config.js';
+import { migrate } from '../../src/db/migrate.js';
+import type { Pool } from '../../src/db/pool.js';
+import { createPool } from '../../src/db/pool.js';
+import { createLogger } from '../../src/log.js';
+import type { Logger } from '../../src/log.js';
+import { createFeeder } from '../../src/queue/feeder.js';
+import type { EnrichQueue } from '../../src/queue/queue.js';
+import { createEnrichQueue, createRedis } from '../../src/queue/queue.js';
+import type { CsvImportOptions } from '../../src/runs/csv-import.js';
+import { importCsv } from '../../src/runs/csv-import.js';
+import type { RunStatus } from '../../src/runs/status.js';
+import { runStatus } from '../../src/runs/status.js';
+import type { Simulator, SimulatorOptions } from '../../src/simulator/simulator.js';
+import { startSimulator } from '../../src/simulator/simulator.js';
+import type { TestDatabase } from './services.js';
+import { createTestDatabase, deleteQueueKeys, redisUrl, testQueueName } from './services.js';
+
+export interface PipelineOptions {
+  /** Simulator's calls per second (and the workers' limit unless `workerRate` is set). Default 10. */
+  rate?: number;
+  workerRate?: number;
+  simulator?: Omit<SimulatorOptions, 'accessKeyId' | 'accessKeySecret' | 'rate'>;
+  /** In-process workers started by `startWorkers`. Default 2. */
+  workers?: number;
+  attempts?: number;
+  backoffMs?: number;
+  highWater?: number;
+  readTimeoutMs?: number;
+}
+
+export interface Pipeline {
+  db: TestDatabase;
+  pool: Pool;
+  log: Logger;
+  queueName: string;
+  queue: EnrichQueue;
+  redis: Redis;
+  sim: Simulator;
+  cams: CamsClient;
+  accessKeyId: string;
+  accessKeySecret: string;
+  dir: string;
+  /** Writes `content` to a CSV file in the test's temp dir and returns its path. */
+  csv(name: string, content: string): Promise<string>;
+  /** Imports a file as a run and feeds the first window; returns the run id. */
+  importFile(file: string, options?: Partial<CsvImportOptions>): Promise<number>;
+  startWorkers(count?: number): EnrichWorker[];
+  /** Polls the run until finished (checking the accounting invariant at every poll) or the timeout. */
+  waitFinished(runId: number, timeoutMs?: number, onPoll?: (s: RunStatus) => void): Promise<RunStatus>;
+  close(): Promise<void>;
+}
+
+export function invariantHolds(s: RunStatus): boolean {
+  return s.total === s.invalid + s.duplicate + s.skipped + s.enriched + s.failed + s.pending;
+}
+
+export async function startPipeline(options: PipelineOptions = {}): Promise<Pipeline> {
+  const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const db = await createTestDatabase();
+  const pool = createPool(db.url, log, { max: 12 });
+  await migrate(pool, log);
+  const queueName = testQueueName();
+  const redis = createRedis(redisUrl(), 'worker', log);
+  const queue = createEnrichQueue(queueName, redis);
+  const accessKeyId = `LTAItest${randomBytes(6).toString('hex')}`;
+  const accessKeySecret = randomBytes(15).toString('base64url');
+  const rate = options.rate ?? 10;
+  const sim = await startSimulator({ accessKeyId, accessKeySecret, rate, ...options.simulator });
+  const cams = createCamsClient({
+    credentials: { accessKeyId, accessKeySecret: new Secret(accessKeySecret) },
+    endpoint: sim.endpoint,
+    protocol: 'http',
+    regionId: 'ap-southeast-1',
+    connectTimeoutMs: 2000,
+    readTimeoutMs: options.readTimeoutMs ?? 3000,
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'cams-enrich-test-'));
+  const attempts = options.attempts ?? 6;
+  const backoffMs = options.backoffMs ?? 100;
+  const workers: EnrichWorker[] = [];
+  const connections: Redis[] = [];
+
+  const pipeline: Pipeline = {
+    db,
+    pool,
+    log,
+    queueName,
+    queue,
+    redis,
+    sim,
+    cams,
+    accessKeyId,
+    accessKeySecret,
+    dir,
+    async csv(name, content) {
+      const file = join(dir, name);
+      await writeFile(file, content);
+      return file;
+    },
+    async importFile(file, importOptions = {}) {
+      const { runId } = await importCsv(pool, log, {
+        file,
+        queue: queueName,
+        maxAgeMs: 30 * 24 * 3600 * 1000,
+        ...(importOptions.spaceColumn ? {} : { space: 'S1' }),
+        ...importOptions,
+      });
+      await createFeeder({ pool, queue, log, highWater: options.highWater, jobOptions: { attempts, backoffMs } }).fill();
+      return runId;
+    },
+    startWorkers(count = options.workers ?? 2) {
+      const started: EnrichWorker[] = [];
+      for (let i = 0; i < count; i++) {
+        const connection = createRedis(redisUrl(), 'worker', log);
+        connections.push(connection);
+        const w = startEnrichWorker({
+          queueName,
+          connection,
+          pool,
+          cams,
+          log,
+          ratePerSecond: options.workerRate ?? rate,
+          attempts,
+          backoffMs,
+          highWater: options.highWater,
+          feedIntervalMs: 200,
+        });
+        workers.push(w);
+        started.push(w);
+      }
+      return started;
+    },
+    async waitFinished(runId, timeoutMs = 60_000, onPoll) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const s = await runStatus(pool, runId);
+        if (!invariantHolds(s)) throw new Error(`accounting invariant broken: ${JSON.stringify(s)}`);
+        onPoll?.(s);
+        if (s.finished) return s;
+        if (Date.now() > deadline) throw new Error(`run ${runId} not finished in ${timeoutMs} ms: ${JSON.stringify(s)}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    async close() {
+      const steps: Array<() => Promise<unknown>> = [
+        ...workers.map((w) => () => w.close(true)),
+        () => queue.obliterate({ force: true }).catch(() => undefined),
+        () => queue.close(),
+        () => deleteQueueKeys(redis, queueName),
+        ...connections.map((c) => () => c.quit()),
+        () => redis.quit(),
+        () => sim.close(),
+        () => pool.end(),
+        () => db.drop(),
+        () => rm(dir, { recursive: true, force: true }),
+      ];
+      let first: unknown;
+      for (const step of steps) {
+        try {
+          await step();
+        } catch (err) {
+          first ??= err;
+        }
+      }
+      if (first !== undefined) throw first;
+    },
+  };
+  return pipeline;
+}
