@@ -1,0 +1,170 @@
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, requireCredentials, Secret } from '../src/config.js';
+import { AppError } from '../src/errors.js';
+
+const SECRET = 'sEcReT-value-1234567890';
+
+function configError(env: NodeJS.ProcessEnv): AppError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(AppError);
+    return err as AppError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+function credentialsError(env: NodeJS.ProcessEnv): AppError {
+  try {
+    requireCredentials(loadConfig(env));
+  } catch (err) {
+    expect(err).toBeInstanceOf(AppError);
+    return err as AppError;
+  }
+  throw new Error(`requireCredentials accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('uses the documented defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/postgres');
+    expect(config.camsRegion).toBe('ap-southeast-1');
+    expect(config.camsEndpoint).toBe('cams.ap-southeast-1.aliyuncs.com');
+    expect(config.camsProtocol).toBe('https');
+    expect(config.camsRateLimit).toBe(10);
+    expect(config.accessKeyId).toBeUndefined();
+    expect(config.accessKeySecret).toBeUndefined();
+  });
+
+  it('treats empty strings as unset', () => {
+    const config = loadConfig({ REDIS_URL: '', DATABASE_URL: '', CAMS_PROTOCOL: '', CAMS_RATE_LIMIT: '', CAMS_ENDPOINT: '' });
+    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.camsProtocol).toBe('https');
+    expect(config.camsRateLimit).toBe(10);
+    expect(config.camsEndpoint).toBe('cams.ap-southeast-1.aliyuncs.com');
+  });
+
+  it('builds the regional endpoint from CAMS_REGION', () => {
+    expect(loadConfig({ CAMS_REGION: 'cn-hangzhou' }).camsEndpoint).toBe('cams.cn-hangzhou.aliyuncs.com');
+  });
+
+  it('lets CAMS_ENDPOINT override the regional endpoint, with or without a port', () => {
+    expect(loadConfig({ CAMS_ENDPOINT: '127.0.0.1:8080', CAMS_REGION: 'cn-hangzhou' }).camsEndpoint).toBe('127.0.0.1:8080');
+    expect(loadConfig({ CAMS_ENDPOINT: 'cams-proxy.internal' }).camsEndpoint).toBe('cams-proxy.internal');
+  });
+
+  it('reads the values it is given', () => {
+    const config = loadConfig({
+      REDIS_URL: 'redis://cache:6380/3',
+      DATABASE_URL: 'postgresql://app:pw@db:5433/crm',
+      CAMS_PROTOCOL: 'HTTP',
+      CAMS_RATE_LIMIT: '2.5',
+    });
+    expect(config.redisUrl).toBe('redis://cache:6380/3');
+    expect(config.databaseUrl).toBe('postgresql://app:pw@db:5433/crm');
+    expect(config.camsProtocol).toBe('http');
+    expect(config.camsRateLimit).toBe(2.5);
+  });
+
+  it('applies overrides over the environment', () => {
+    const config = loadConfig({ CAMS_RATE_LIMIT: '10' }, { camsRateLimit: 3 });
+    expect(config.camsRateLimit).toBe(3);
+  });
+
+  const bad: [string, string][] = [
+    ['CAMS_RATE_LIMIT', 'abc'],
+    ['CAMS_RATE_LIMIT', '0'],
+    ['CAMS_RATE_LIMIT', '-5'],
+    ['CAMS_PROTOCOL', 'ftp'],
+    ['REDIS_URL', 'http://x'],
+    ['REDIS_URL', 'not a url'],
+    ['DATABASE_URL', 'nope'],
+    ['DATABASE_URL', 'mysql://db/app'],
+    ['CAMS_ENDPOINT', 'http://host'],
+    ['CAMS_ENDPOINT', 'host/path'],
+  ];
+  it.each(bad)('refuses %s=%j with CONFIG_INVALID naming the variable', (name, value) => {
+    const err = configError({ [name]: value });
+    expect(err.code).toBe('CONFIG_INVALID');
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toContain(name);
+    expect(err.message).not.toContain('\n');
+  });
+
+  it('returns a frozen object', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(() => {
+      (config as { camsRateLimit: number }).camsRateLimit = 99;
+    }).toThrow(TypeError);
+    expect(config.camsRateLimit).toBe(10);
+  });
+
+  describe('the AccessKey secret', () => {
+    const config = loadConfig({ ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIexample', ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET });
+
+    it('is kept and can be revealed for signing', () => {
+      expect(config.accessKeyId).toBe('LTAIexample');
+      expect(config.accessKeySecret).toBeInstanceOf(Secret);
+      expect(config.accessKeySecret?.reveal()).toBe(SECRET);
+    });
+
+    it('never shows in JSON', () => {
+      const json = JSON.stringify(config);
+      expect(json).not.toContain(SECRET);
+      expect(json).toContain('LTAIexample');
+    });
+
+    it('never shows as a string or in a template', () => {
+      expect(String(config.accessKeySecret)).not.toContain(SECRET);
+      expect(`${String(config.accessKeySecret)}`).toBe('[redacted]');
+      expect(`${config.accessKeySecret}`).not.toContain(SECRET);
+    });
+
+    it('never shows in util.inspect', () => {
+      const shown = inspect(config, { depth: 5, showHidden: true });
+      expect(shown).not.toContain(SECRET);
+      expect(shown).toContain('redacted');
+    });
+  });
+
+  it('keeps DASHBOARD_TOKEN out of JSON and inspect too', () => {
+    const config = loadConfig({ DASHBOARD_TOKEN: SECRET });
+    expect(JSON.stringify(config)).not.toContain(SECRET);
+    expect(inspect(config, { depth: 5 })).not.toContain(SECRET);
+    expect(config.dashboardToken?.reveal()).toBe(SECRET);
+  });
+});
+
+describe('requireCredentials', () => {
+  it('returns the pair when both are set', () => {
+    const creds = requireCredentials(
+      loadConfig({ ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIexample', ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET }),
+    );
+    expect(creds.accessKeyId).toBe('LTAIexample');
+    expect(creds.accessKeySecret.reveal()).toBe(SECRET);
+  });
+
+  it('names ALIBABA_CLOUD_ACCESS_KEY_ID when nothing is set', () => {
+    const err = credentialsError({});
+    expect(err.code).toBe('CREDENTIALS_MISSING');
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toMatch(/^ALIBABA_CLOUD_ACCESS_KEY_ID /);
+    expect(err.message).not.toContain('\n');
+  });
+
+  it('names ALIBABA_CLOUD_ACCESS_KEY_SECRET when only the id is set', () => {
+    const err = credentialsError({ ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIexample' });
+    expect(err.code).toBe('CREDENTIALS_MISSING');
+    expect(err.message).toMatch(/^ALIBABA_CLOUD_ACCESS_KEY_SECRET /);
+    expect(err.message).not.toContain('LTAIexample');
+  });
+
+  it('treats a blank id as missing', () => {
+    const err = credentialsError({ ALIBABA_CLOUD_ACCESS_KEY_ID: '   ', ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET });
+    expect(err.message).toMatch(/^ALIBABA_CLOUD_ACCESS_KEY_ID /);
+    expect(err.message).not.toContain(SECRET);
+  });
+});
