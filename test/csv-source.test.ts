@@ -116,7 +116,10 @@ describe('readCsvRows', () => {
   });
 
   it('yields every row before a malformed record, however many the parser had buffered', async () => {
-    const good = Array.from({ length: 5_000 }, (_, i) => `${i},+1 415 555 ${String(i % 10_000).padStart(4, '0')}`);
+    const good = Array.from(
+      { length: 5_000 },
+      (_, i) => `${i},+1 415 555 ${String(i % 10_000).padStart(4, '0')}`,
+    );
     const file = await csvFile(`id,phone\n${good.join('\n')}\n5000,"+1 415\n5001,+1 415 555 0000\n`);
     const rows: CsvRow[] = [];
     let caught: unknown;

@@ -130,7 +130,10 @@ function findColumns(
       options.phoneColumn === undefined
         ? `none of ${DEFAULT_PHONE_HEADERS.join(', ')} was found; name it with --phone-column`
         : `--phone-column ${JSON.stringify(options.phoneColumn)} was not found`;
-    throw new AppError('CSV_NO_PHONE_COLUMN', `${file} has no phone column: ${hint} (headers: ${list(headers)})`);
+    throw new AppError(
+      'CSV_NO_PHONE_COLUMN',
+      `${file} has no phone column: ${hint} (headers: ${list(headers)})`,
+    );
   }
   let space: number | undefined;
   if (options.spaceColumn !== undefined) {
