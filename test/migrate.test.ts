@@ -1,0 +1,213 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadMigrations, migrate } from '../src/db/migrate.js';
+import { createPool } from '../src/db/pool.js';
+import type { Pool } from '../src/db/pool.js';
+import { AppError } from '../src/errors.js';
+import { createLogger } from '../src/log.js';
+import { createTestDatabase } from './helpers/services.js';
+import type { TestDatabase } from './helpers/services.js';
+
+const log = createLogger({ level: 'silent' });
+
+let databases: TestDatabase[] = [];
+let pools: Pool[] = [];
+let tempDirs: string[] = [];
+
+afterEach(async () => {
+  const closing = pools;
+  pools = [];
+  await Promise.all(closing.map((p) => p.end()));
+  const dropping = databases;
+  databases = [];
+  await Promise.all(dropping.map((d) => d.drop()));
+  const removing = tempDirs;
+  tempDirs = [];
+  await Promise.all(removing.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function freshDatabase(): Promise<TestDatabase> {
+  const db = await createTestDatabase();
+  databases.push(db);
+  return db;
+}
+
+function poolFor(db: TestDatabase): Pool {
+  const pool = createPool(db.url, log, { max: 2 });
+  pools.push(pool);
+  return pool;
+}
+
+async function migrationsDir(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'cams-migrations-'));
+  tempDirs.push(dir);
+  for (const [name, sql] of Object.entries(files)) await writeFile(join(dir, name), sql);
+  return dir;
+}
+
+async function tableNames(pool: Pool): Promise<string[]> {
+  const { rows } = await pool.query<{ table_name: string }>(
+    `SELECT table_name FROM information_schema.tables
+     WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`,
+  );
+  return rows.map((r) => r.table_name);
+}
+
+async function recorded(pool: Pool): Promise<{ id: number; name: string }[]> {
+  const { rows } = await pool.query<{ id: number; name: string }>('SELECT id, name FROM cams_enrich_migrations ORDER BY id');
+  return rows;
+}
+
+async function catchError(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('migrate', () => {
+  it('applies 0001 on a fresh database and creates business_profiles with the documented columns', async () => {
+    const pool = poolFor(await freshDatabase());
+    const result = await migrate(pool, log);
+    expect(result.applied).toEqual(['0001_init.sql']);
+    expect(result.alreadyApplied).toEqual([]);
+    expect(await recorded(pool)).toEqual([{ id: 1, name: '0001_init.sql' }]);
+
+    const { rows } = await pool.query<{ column_name: string; data_type: string; udt_name: string }>(
+      `SELECT column_name, data_type, udt_name FROM information_schema.columns
+       WHERE table_schema = 'public' AND table_name = 'business_profiles' ORDER BY ordinal_position`,
+    );
+    const columns = Object.fromEntries(rows.map((r) => [r.column_name, `${r.data_type}/${r.udt_name}`]));
+    expect(columns).toEqual({
+      cust_space_id: 'text/text',
+      phone_number: 'text/text',
+      vertical: 'text/text',
+      description: 'text/text',
+      email: 'text/text',
+      address: 'text/text',
+      profile_picture_url: 'text/text',
+      websites: 'ARRAY/_text',
+      about: 'text/text',
+      request_id: 'text/text',
+      fetched_at: 'timestamp with time zone/timestamptz',
+      raw: 'jsonb/jsonb',
+    });
+
+    const pk = await pool.query<{ column_name: string }>(
+      `SELECT k.column_name
+       FROM information_schema.table_constraints c
+       JOIN information_schema.key_column_usage k
+         ON k.constraint_name = c.constraint_name AND k.table_schema = c.table_schema AND k.table_name = c.table_name
+       WHERE c.table_schema = 'public' AND c.table_name = 'business_profiles' AND c.constraint_type = 'PRIMARY KEY'
+       ORDER BY k.ordinal_position`,
+    );
+    expect(pk.rows.map((r) => r.column_name)).toEqual(['cust_space_id', 'phone_number']);
+  });
+
+  it('applies nothing and fails nothing the second time', async () => {
+    const pool = poolFor(await freshDatabase());
+    await migrate(pool, log);
+    const tablesAfterFirst = await tableNames(pool);
+    const second = await migrate(pool, log);
+    expect(second.applied).toEqual([]);
+    expect(second.alreadyApplied).toEqual(['0001_init.sql']);
+    expect(await recorded(pool)).toHaveLength(1);
+    expect(await tableNames(pool)).toEqual(tablesAfterFirst);
+  });
+
+  it('lets two runners start at once on a fresh database: both succeed, the migration is applied once', async () => {
+    const db = await freshDatabase();
+    const a = poolFor(db);
+    const b = poolFor(db);
+    const [ra, rb] = await Promise.all([migrate(a, log), migrate(b, log)]);
+    // One of them applied it, the other found it applied.
+    expect([...ra.applied, ...rb.applied]).toEqual(['0001_init.sql']);
+    expect([...ra.alreadyApplied, ...rb.alreadyApplied]).toEqual(['0001_init.sql']);
+    expect(await recorded(a)).toEqual([{ id: 1, name: '0001_init.sql' }]);
+    const tables = await tableNames(a);
+    expect(tables.filter((t) => t === 'business_profiles')).toHaveLength(1);
+    expect(tables).toEqual(
+      expect.arrayContaining(['business_profiles', 'cams_enrich_migrations', 'queue_alerts', 'run_items', 'run_rejects', 'runs']),
+    );
+  });
+
+  it('rolls a broken migration back whole, records nothing of it, and names its file', async () => {
+    const pool = poolFor(await freshDatabase());
+    const dir = await migrationsDir({
+      '0001_first.sql': 'CREATE TABLE first_table (id integer PRIMARY KEY);',
+      '0002_broken.sql': `CREATE TABLE partial_table (id integer PRIMARY KEY);
+        INSERT INTO partial_table VALUES (1);
+        SELECT no_such_column FROM partial_table;`,
+      '0003_after.sql': 'CREATE TABLE after_table (id integer);',
+    });
+    const migrations = await loadMigrations(dir);
+    expect(migrations.map((m) => [m.id, m.name])).toEqual([
+      [1, '0001_first.sql'],
+      [2, '0002_broken.sql'],
+      [3, '0003_after.sql'],
+    ]);
+
+    const err = await catchError(migrate(pool, log, migrations));
+    expect(err).toBeInstanceOf(AppError);
+    expect((err as AppError).code).toBe('MIGRATION_FAILED');
+    expect((err as AppError).exitCode).toBe(1);
+    expect((err as AppError).message).toContain('0002_broken.sql');
+
+    const tables = await tableNames(pool);
+    expect(tables).toContain('first_table');
+    expect(tables).not.toContain('partial_table');
+    expect(tables).not.toContain('after_table');
+    expect(await recorded(pool)).toEqual([{ id: 1, name: '0001_first.sql' }]);
+
+    // Fixed, it applies on the next run; the first one is not applied again.
+    await writeFile(join(dir, '0002_broken.sql'), 'CREATE TABLE partial_table (id integer PRIMARY KEY);');
+    const retry = await migrate(pool, log, await loadMigrations(dir));
+    expect(retry.applied).toEqual(['0002_broken.sql', '0003_after.sql']);
+    expect(retry.alreadyApplied).toEqual(['0001_first.sql']);
+  });
+
+  it('leaves the connection usable after a failure (the lock is released)', async () => {
+    const pool = poolFor(await freshDatabase());
+    const dir = await migrationsDir({ '0001_bad.sql': 'CREATE TABLE t (;' });
+    await expect(migrate(pool, log, await loadMigrations(dir))).rejects.toMatchObject({ code: 'MIGRATION_FAILED' });
+    // A second runner would wait forever on a lock left behind.
+    const other = poolFor(databases[0]!);
+    const result = await migrate(other, log, []);
+    expect(result).toEqual({ applied: [], alreadyApplied: [] });
+    const locks = await other.query(`SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+       WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()`);
+    expect(locks.rowCount).toBe(0);
+  });
+
+  it('refuses a migration file that is not named NNNN_name.sql', async () => {
+    const dir = await migrationsDir({ 'init.sql': 'SELECT 1;' });
+    await expect(loadMigrations(dir)).rejects.toMatchObject({ code: 'MIGRATION_FAILED', message: expect.stringContaining('init.sql') });
+  });
+});
+
+describe('the runs_accounting constraint', () => {
+  it('rejects an UPDATE that breaks total = invalid + duplicate + skipped + enriched + failed + pending', async () => {
+    const pool = poolFor(await freshDatabase());
+    await migrate(pool, log);
+    const { rows } = await pool.query<{ id: string }>(
+      `INSERT INTO runs (queue, source, max_age, total, pending) VALUES ('q', 'csv:test.csv', interval '30 days', 3, 3) RETURNING id`,
+    );
+    const id = rows[0]!.id;
+
+    // A consistent move of one number from pending to enriched is accepted.
+    await pool.query('UPDATE runs SET pending = pending - 1, enriched = enriched + 1 WHERE id = $1', [id]);
+
+    const err = await catchError(pool.query('UPDATE runs SET pending = pending - 1 WHERE id = $1', [id]));
+    expect(err).toMatchObject({ code: '23514', constraint: 'runs_accounting' });
+
+    const after = await pool.query<{ total: string; pending: string; enriched: string }>(
+      'SELECT total, pending, enriched FROM runs WHERE id = $1',
+      [id],
+    );
+    expect(after.rows[0]).toEqual({ total: '3', pending: '2', enriched: '1' });
+  });
+});
