@@ -71,7 +71,7 @@ export interface EnrichDeps {
 export type EnrichOutcome = 'enriched' | 'fresh' | 'nothing-pending';
 
 export async function enrich(deps: EnrichDeps, job: EnrichJob): Promise<EnrichOutcome> {
-  const { cams, ledger, fleet, throttle } = deps;
+  const { cams, ledger, throttle } = deps;
   const key = job.data;
   const log = deps.log.child({ jobId: job.id, phone: maskPhone(key.phoneNumber) });
 

@@ -8,6 +8,7 @@ import type { Config, ConfigOverrides } from '../config.js';
 import { isAppError } from '../errors.js';
 import { createLogger } from '../log.js';
 import type { CommandContext, ExitCode } from '../commands/context.js';
+import { SIMULATOR_HELP } from '../commands/simulator.js';
 
 function intArg(name: string) {
   return (value: string): number => {
@@ -139,7 +140,8 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     .addOption(
       new Option('--throttle-form <FORM>', 'how throttling is answered').choices(['http400', 'http200', 'mixed']).default('http400'),
     )
-    .option('--fault <RULE>', 'inject an error (repeatable; syntax in docs/simulator.md)', collect, [])
+    .option('--fault <RULE>', 'inject an error (repeatable; syntax below and in docs/simulator.md)', collect, [])
+    .addHelpText('after', SIMULATOR_HELP)
     .action(async (opts: Record<string, unknown>) => {
       const { simulatorCommand } = await import('../commands/simulator.js');
       exitCode = await simulatorCommand(opts, context());

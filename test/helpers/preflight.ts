@@ -13,7 +13,7 @@ export default async function preflight(): Promise<void> {
     await redis.connect();
     await redis.ping();
   } catch (err) {
-    throw new Error(`Redis is not running at ${redisUrl()}: see README, "Services" (${String(err)})`);
+    throw new Error(`Redis is not running at ${redisUrl()}: see README, "Services" (${String(err)})`, { cause: err });
   } finally {
     redis.disconnect();
   }
@@ -23,7 +23,7 @@ export default async function preflight(): Promise<void> {
     await client.connect();
     await client.query('SELECT 1');
   } catch (err) {
-    throw new Error(`PostgreSQL is not running at ${adminDatabaseUrl()}: see README, "Services" (${String(err)})`);
+    throw new Error(`PostgreSQL is not running at ${adminDatabaseUrl()}: see README, "Services" (${String(err)})`, { cause: err });
   } finally {
     await client.end().catch(() => undefined);
   }
