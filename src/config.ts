@@ -114,7 +114,11 @@ const optionalString = z
 
 const envSchema = z.object({
   REDIS_URL: url('REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
-  DATABASE_URL: url('DATABASE_URL', ['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/postgres'),
+  DATABASE_URL: url(
+    'DATABASE_URL',
+    ['postgres:', 'postgresql:'],
+    'postgres://postgres@127.0.0.1:5432/postgres',
+  ),
   ALIBABA_CLOUD_ACCESS_KEY_ID: optionalString,
   ALIBABA_CLOUD_ACCESS_KEY_SECRET: optionalString,
   CAMS_REGION: z
@@ -151,7 +155,10 @@ const envSchema = z.object({
     .transform((v, ctx) => {
       const value = v === undefined || v === '' ? 'cams-enrich' : v;
       if (!/^[A-Za-z0-9_-]+$/.test(value)) {
-        ctx.addIssue({ code: 'custom', message: `CAMS_QUEUE may hold letters, digits, _ and - (got '${v}')` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `CAMS_QUEUE may hold letters, digits, _ and - (got '${v}')`,
+        });
         return z.NEVER;
       }
       return value;
@@ -165,7 +172,10 @@ const envSchema = z.object({
       const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
       const value = v === undefined || v === '' ? 'info' : v.toLowerCase();
       if (!(levels as readonly string[]).includes(value)) {
-        ctx.addIssue({ code: 'custom', message: `LOG_LEVEL must be one of ${levels.join(', ')} (got '${v}')` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `LOG_LEVEL must be one of ${levels.join(', ')} (got '${v}')`,
+        });
         return z.NEVER;
       }
       return value as Config['logLevel'];
@@ -174,7 +184,9 @@ const envSchema = z.object({
 });
 
 /** Values a command line flag may set over the environment. */
-export type ConfigOverrides = Partial<Pick<Config, 'camsRateLimit' | 'queueName' | 'camsEndpoint' | 'camsProtocol'>>;
+export type ConfigOverrides = Partial<
+  Pick<Config, 'camsRateLimit' | 'queueName' | 'camsEndpoint' | 'camsProtocol'>
+>;
 
 /**
  * Reads and validates the environment. Throws `AppError('CONFIG_INVALID')` naming the first bad
@@ -186,10 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     const issue = parsed.error.issues[0];
     const variable = String(issue?.path[0] ?? 'environment');
     const message = issue?.message ?? 'invalid value';
-    throw new AppError(
-      'CONFIG_INVALID',
-      message.includes(variable) ? message : `${variable}: ${message}`,
-    );
+    throw new AppError('CONFIG_INVALID', message.includes(variable) ? message : `${variable}: ${message}`);
   }
   const e = parsed.data;
   const config: Config = {
@@ -197,7 +206,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     databaseUrl: e.DATABASE_URL,
     accessKeyId: e.ALIBABA_CLOUD_ACCESS_KEY_ID,
     accessKeySecret:
-      e.ALIBABA_CLOUD_ACCESS_KEY_SECRET === undefined ? undefined : new Secret(e.ALIBABA_CLOUD_ACCESS_KEY_SECRET),
+      e.ALIBABA_CLOUD_ACCESS_KEY_SECRET === undefined
+        ? undefined
+        : new Secret(e.ALIBABA_CLOUD_ACCESS_KEY_SECRET),
     camsRegion: e.CAMS_REGION,
     camsEndpoint: e.CAMS_ENDPOINT ?? `cams.${e.CAMS_REGION}.aliyuncs.com`,
     camsProtocol: e.CAMS_PROTOCOL,
@@ -209,7 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     attempts: e.CAMS_ATTEMPTS,
     logLevel: e.LOG_LEVEL,
     dashboardToken: e.DASHBOARD_TOKEN === undefined ? undefined : new Secret(e.DASHBOARD_TOKEN),
-    ...overrides,
+    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
   };
   return Object.freeze(config);
 }

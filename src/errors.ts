@@ -14,6 +14,7 @@ export type AppErrorCode =
   | 'RUN_NOT_FOUND'
   | 'SERVICE_UNAVAILABLE'
   | 'MIGRATION_FAILED'
+  | 'SCHEMA_OUTDATED'
   | 'ACCOUNT_PAUSED';
 
 const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
@@ -27,6 +28,7 @@ const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   RUN_NOT_FOUND: 2,
   SERVICE_UNAVAILABLE: 1,
   MIGRATION_FAILED: 1,
+  SCHEMA_OUTDATED: 1,
   ACCOUNT_PAUSED: 1,
 };
 

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { assertDatabase, createPool } from './db/pool.js';
 import type { Pool } from './db/pool.js';
-import { migrate } from './db/migrate.js';
+import { assertMigrated, migrate } from './db/migrate.js';
 import type { Logger } from './log.js';
 import type { EnrichQueue, RedisRole } from './queue/queue.js';
 import { connectRedis, createEnrichQueue, createRedis } from './queue/queue.js';
@@ -39,15 +39,31 @@ export class Resources {
   }
 }
 
-/** A pool that answers, on a migrated schema (migrations are safe to run from every process at once). */
-export async function openDatabase(res: Resources, config: Config, log: Logger, max = 10): Promise<Pool> {
+/**
+ * A pool that answers, on an up-to-date schema. Commands that write (import, worker, demo) apply
+ * missing migrations themselves (safe from every process at once); read-only ones (`readOnly`) only
+ * check and say to run `migrate`, so pointing them at a database never changes it.
+ */
+export async function openDatabase(
+  res: Resources,
+  config: Config,
+  log: Logger,
+  max = 10,
+  options: { readOnly?: boolean } = {},
+): Promise<Pool> {
   const pool = res.own(createPool(config.databaseUrl, log, { max }), (p) => p.end());
   await assertDatabase(pool, config.databaseUrl);
-  await migrate(pool, log);
+  if (options.readOnly) await assertMigrated(pool);
+  else await migrate(pool, log);
   return pool;
 }
 
-export async function openRedis(res: Resources, config: Config, log: Logger, role: RedisRole): Promise<Redis> {
+export async function openRedis(
+  res: Resources,
+  config: Config,
+  log: Logger,
+  role: RedisRole,
+): Promise<Redis> {
   const redis = res.own(createRedis(config.redisUrl, role, log), (r) => r.quit().catch(() => r.disconnect()));
   await connectRedis(redis, config.redisUrl);
   return redis;

@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, deleteQueueKeys, redisUrl, testQueueName, testRedis } from './helpers/services.js';
+import {
+  createTestDatabase,
+  deleteQueueKeys,
+  redisUrl,
+  testQueueName,
+  testRedis,
+} from './helpers/services.js';
 import type { TestDatabase } from './helpers/services.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -82,13 +88,17 @@ afterEach(async () => {
   await Promise.all(removing.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-/** A fresh database and queue name, as the DATABASE_URL and CAMS_QUEUE of a child. */
-async function isolatedServices(): Promise<{ db: TestDatabase; env: Record<string, string> }> {
+/** A fresh database (migrated when asked) and queue name, as the DATABASE_URL and CAMS_QUEUE of a child. */
+async function isolatedServices(
+  options: { migrated?: boolean } = {},
+): Promise<{ db: TestDatabase; env: Record<string, string> }> {
   const db = await createTestDatabase();
   databases.push(db);
   const queue = testQueueName();
   queues.push(queue);
-  return { db, env: { DATABASE_URL: db.url, REDIS_URL: redisUrl(), CAMS_QUEUE: queue } };
+  const env = { DATABASE_URL: db.url, REDIS_URL: redisUrl(), CAMS_QUEUE: queue };
+  if (options.migrated) expect((await run(['migrate'], env)).code).toBe(0);
+  return { db, env };
 }
 
 async function countRuns(url: string): Promise<number> {
@@ -119,7 +129,16 @@ describe('cams-enrich usage', () => {
   it('prints help listing every command and exits 0', async () => {
     const o = await run(['--help']);
     expect(o.code).toBe(0);
-    for (const command of ['migrate', 'lookup', 'import', 'worker', 'status', 'resume', 'simulator', 'demo']) {
+    for (const command of [
+      'migrate',
+      'lookup',
+      'import',
+      'worker',
+      'status',
+      'resume',
+      'simulator',
+      'demo',
+    ]) {
       expect(o.stdout).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));
     }
   });
@@ -155,7 +174,9 @@ describe('cams-enrich configuration errors', () => {
   });
 
   it('fails lookup with only the id set, naming ALIBABA_CLOUD_ACCESS_KEY_SECRET', async () => {
-    const o = await run(['lookup', '8613800001234', '--space', 'S1'], { ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAItest' });
+    const o = await run(['lookup', '8613800001234', '--space', 'S1'], {
+      ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAItest',
+    });
     expect(o.code).toBe(2);
     const lines = stderrLines(o);
     expect(lines).toHaveLength(1);
@@ -204,7 +225,7 @@ describe('cams-enrich configuration errors', () => {
 
 describe('cams-enrich import usage', () => {
   it('exits 2 naming the file when the CSV does not exist, and leaves no run behind', async () => {
-    const { db, env } = await isolatedServices();
+    const { db, env } = await isolatedServices({ migrated: true });
     const o = await run(['import', 'missing.csv', '--space', 'S'], env);
     expect(o.code).toBe(2);
     expect(o.stderr).toContain('missing.csv');
@@ -255,15 +276,24 @@ describe('cams-enrich against PostgreSQL and Redis', () => {
     expect(parsed.queue?.waiting).toBe(0);
   });
 
+  it('exits 1 for status on a database that was never migrated, saying to run migrate', async () => {
+    const { db, env } = await isolatedServices();
+    const o = await run(['status'], env);
+    expect(o.code).toBe(1);
+    expect(o.stderr).toContain('cams-enrich migrate');
+    // A read-only command leaves the database as it found it.
+    await expect(countRuns(db.url)).rejects.toThrow(/runs/);
+  });
+
   it('exits 2 for status --run of a run that does not exist', async () => {
-    const { env } = await isolatedServices();
+    const { env } = await isolatedServices({ migrated: true });
     const o = await run(['status', '--run', '999', '--json'], env);
     expect(o.code).toBe(2);
     expect(o.stderr).toContain('999');
   });
 
   it('exits 1 promptly, saying Redis is not reachable, when nothing listens at REDIS_URL', async () => {
-    const { env } = await isolatedServices();
+    const { env } = await isolatedServices({ migrated: true });
     const o = await run(['status'], { ...env, REDIS_URL: 'redis://127.0.0.1:1' });
     expect(o.code).toBe(1);
     expect(o.ms).toBeLessThan(CHILD_TIMEOUT_MS);

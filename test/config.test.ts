@@ -39,7 +39,13 @@ describe('loadConfig', () => {
   });
 
   it('treats empty strings as unset', () => {
-    const config = loadConfig({ REDIS_URL: '', DATABASE_URL: '', CAMS_PROTOCOL: '', CAMS_RATE_LIMIT: '', CAMS_ENDPOINT: '' });
+    const config = loadConfig({
+      REDIS_URL: '',
+      DATABASE_URL: '',
+      CAMS_PROTOCOL: '',
+      CAMS_RATE_LIMIT: '',
+      CAMS_ENDPOINT: '',
+    });
     expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(config.camsProtocol).toBe('https');
     expect(config.camsRateLimit).toBe(10);
@@ -51,7 +57,9 @@ describe('loadConfig', () => {
   });
 
   it('lets CAMS_ENDPOINT override the regional endpoint, with or without a port', () => {
-    expect(loadConfig({ CAMS_ENDPOINT: '127.0.0.1:8080', CAMS_REGION: 'cn-hangzhou' }).camsEndpoint).toBe('127.0.0.1:8080');
+    expect(loadConfig({ CAMS_ENDPOINT: '127.0.0.1:8080', CAMS_REGION: 'cn-hangzhou' }).camsEndpoint).toBe(
+      '127.0.0.1:8080',
+    );
     expect(loadConfig({ CAMS_ENDPOINT: 'cams-proxy.internal' }).camsEndpoint).toBe('cams-proxy.internal');
   });
 
@@ -103,7 +111,10 @@ describe('loadConfig', () => {
   });
 
   describe('the AccessKey secret', () => {
-    const config = loadConfig({ ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIexample', ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET });
+    const config = loadConfig({
+      ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIexample',
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET,
+    });
 
     it('is kept and can be revealed for signing', () => {
       expect(config.accessKeyId).toBe('LTAIexample');
@@ -163,7 +174,10 @@ describe('requireCredentials', () => {
   });
 
   it('treats a blank id as missing', () => {
-    const err = credentialsError({ ALIBABA_CLOUD_ACCESS_KEY_ID: '   ', ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET });
+    const err = credentialsError({
+      ALIBABA_CLOUD_ACCESS_KEY_ID: '   ',
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET,
+    });
     expect(err.message).toMatch(/^ALIBABA_CLOUD_ACCESS_KEY_ID /);
     expect(err.message).not.toContain(SECRET);
   });

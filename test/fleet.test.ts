@@ -39,7 +39,10 @@ function startWorkerProcess(pipeline: Pipeline, rate: number): ChildProcess {
     ALIBABA_CLOUD_ACCESS_KEY_SECRET: pipeline.accessKeySecret,
     LOG_LEVEL: 'warn',
   };
-  const child = spawn(process.execPath, [BIN, 'worker', '--concurrency', '4'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'worker', '--concurrency', '4'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stderr?.setEncoding('utf8');
   let stderr = '';
   child.stderr?.on('data', (d: string) => (stderr += d));
@@ -68,7 +71,9 @@ describe('a fleet of worker processes', () => {
 
     // Graceful shutdown: SIGTERM lets each process finish and exit 0.
     for (const w of workers) w.kill('SIGTERM');
-    const codes = await Promise.all(workers.map(async (w) => (w.exitCode ?? (await once(w, 'exit'))[0]) as number));
+    const codes = await Promise.all(
+      workers.map(async (w) => (w.exitCode ?? (await once(w, 'exit'))[0]) as number),
+    );
     expect(codes).toEqual([0, 0]);
   });
 });

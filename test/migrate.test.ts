@@ -56,7 +56,9 @@ async function tableNames(pool: Pool): Promise<string[]> {
 }
 
 async function recorded(pool: Pool): Promise<{ id: number; name: string }[]> {
-  const { rows } = await pool.query<{ id: number; name: string }>('SELECT id, name FROM cams_enrich_migrations ORDER BY id');
+  const { rows } = await pool.query<{ id: number; name: string }>(
+    'SELECT id, name FROM cams_enrich_migrations ORDER BY id',
+  );
   return rows;
 }
 
@@ -131,7 +133,14 @@ describe('migrate', () => {
     const tables = await tableNames(a);
     expect(tables.filter((t) => t === 'business_profiles')).toHaveLength(1);
     expect(tables).toEqual(
-      expect.arrayContaining(['business_profiles', 'cams_enrich_migrations', 'queue_alerts', 'run_items', 'run_rejects', 'runs']),
+      expect.arrayContaining([
+        'business_profiles',
+        'cams_enrich_migrations',
+        'queue_alerts',
+        'run_items',
+        'run_rejects',
+        'runs',
+      ]),
     );
   });
 
@@ -173,7 +182,9 @@ describe('migrate', () => {
   it('leaves the connection usable after a failure (the lock is released)', async () => {
     const pool = poolFor(await freshDatabase());
     const dir = await migrationsDir({ '0001_bad.sql': 'CREATE TABLE t (;' });
-    await expect(migrate(pool, log, await loadMigrations(dir))).rejects.toMatchObject({ code: 'MIGRATION_FAILED' });
+    await expect(migrate(pool, log, await loadMigrations(dir))).rejects.toMatchObject({
+      code: 'MIGRATION_FAILED',
+    });
     // A second runner would wait forever on a lock left behind.
     const other = poolFor(databases[0]!);
     const result = await migrate(other, log, []);
@@ -185,7 +196,10 @@ describe('migrate', () => {
 
   it('refuses a migration file that is not named NNNN_name.sql', async () => {
     const dir = await migrationsDir({ 'init.sql': 'SELECT 1;' });
-    await expect(loadMigrations(dir)).rejects.toMatchObject({ code: 'MIGRATION_FAILED', message: expect.stringContaining('init.sql') });
+    await expect(loadMigrations(dir)).rejects.toMatchObject({
+      code: 'MIGRATION_FAILED',
+      message: expect.stringContaining('init.sql'),
+    });
   });
 });
 

@@ -35,7 +35,11 @@ function formatted(n: string, i: number): string {
 }
 
 function csvOf(rows: string[][]): string {
-  return rows.map((r) => r.map((c) => (/[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(',')).join('\n') + '\n';
+  return (
+    rows
+      .map((r) => r.map((c) => (/[",\n]/.test(c) ? `"${c.replace(/"/g, '""')}"` : c)).join(','))
+      .join('\n') + '\n'
+  );
 }
 
 async function storedProfiles(pipeline: Pipeline) {
@@ -62,7 +66,9 @@ describe('the CSV pipeline', () => {
     p = await startPipeline({ rate: 20 });
     const valid = numbers(60);
     const foreign = '8613999999999';
-    p.sim.setFaults([{ match: `^${foreign}$`, answer: { kind: 'error', code: 'Unknown.ResourceOwnerId', form: 'http400' } }]);
+    p.sim.setFaults([
+      { match: `^${foreign}$`, answer: { kind: 'error', code: 'Unknown.ResourceOwnerId', form: 'http400' } },
+    ]);
     const rows = [['name', 'phone']];
     valid.forEach((n, i) => rows.push([`shop ${i}`, formatted(n, i)]));
     rows.push(['foreign', '+86 139 9999 9999']);
@@ -76,7 +82,15 @@ describe('the CSV pipeline', () => {
     p.startWorkers(2);
     const s = await p.waitFinished(runId);
 
-    expect(s).toMatchObject({ total: 71, invalid: 5, duplicate: 5, skipped: 0, enriched: 60, failed: 1, pending: 0 });
+    expect(s).toMatchObject({
+      total: 71,
+      invalid: 5,
+      duplicate: 5,
+      skipped: 0,
+      enriched: 60,
+      failed: 1,
+      pending: 0,
+    });
     const stored = await storedProfiles(p);
     expect(stored.map((r) => r.phone_number)).toEqual([...valid].sort());
     for (const row of stored) {
@@ -90,9 +104,16 @@ describe('the CSV pipeline', () => {
       expect(row.websites).toEqual((data['Websites'] as string[]).map((w) => w.trim()));
       expect(row.raw).toEqual(data); // the API's Data as received, padding included
     }
-    const failed = await p.pool.query('SELECT phone_number, error_code, error_message FROM failed_numbers WHERE run_id = $1', [runId]);
+    const failed = await p.pool.query(
+      'SELECT phone_number, error_code, error_message FROM failed_numbers WHERE run_id = $1',
+      [runId],
+    );
     expect(failed.rows).toEqual([
-      { phone_number: foreign, error_code: 'Unknown.ResourceOwnerId', error_message: 'The resource does not belong to the current user.' },
+      {
+        phone_number: foreign,
+        error_code: 'Unknown.ResourceOwnerId',
+        error_message: 'The resource does not belong to the current user.',
+      },
     ]);
     const c = p.sim.counters();
     expect(Object.values(c.okByNumber).every((n) => n === 1)).toBe(true);
@@ -162,7 +183,9 @@ describe('the CSV pipeline', () => {
     p.startWorkers(1);
     const s = await p.waitFinished(runId);
     expect(s).toMatchObject({ enriched: 1, failed: 1, pending: 0 });
-    const { rows } = await p.pool.query('SELECT error_code FROM failed_numbers WHERE phone_number = $1', [flaky]);
+    const { rows } = await p.pool.query('SELECT error_code FROM failed_numbers WHERE phone_number = $1', [
+      flaky,
+    ]);
     expect(rows[0]?.error_code).toMatch(/503|ServiceUnavailable/);
     expect(p.sim.counters().errors).toBe(3); // exactly the configured attempts, never more
   });
@@ -176,7 +199,9 @@ describe('the CSV pipeline', () => {
     p.startWorkers(1);
     const pool = p.pool;
     const queueName = p.queueName;
-    await expect.poll(() => getAlert(pool, queueName), { timeout: 15_000 }).toMatchObject({ code: 'Product.Unsubscript' });
+    await expect
+      .poll(() => getAlert(pool, queueName), { timeout: 15_000 })
+      .toMatchObject({ code: 'Product.Unsubscript' });
     expect(await p.queue.isPaused()).toBe(true);
     const paused = await p.waitFinished(runId, 1).catch((e: Error) => e.message);
     expect(paused).toContain('"pending":10');
@@ -195,7 +220,10 @@ describe('the CSV pipeline', () => {
     const file = await p.csv('big.csv', csvOf([['phone'], ...valid.map((n) => [n])]));
     const runId = await p.importFile(file);
     expect(await unfinishedJobs(p.queue)).toBe(25);
-    const unfed = await p.pool.query('SELECT count(*)::int AS n FROM run_items WHERE run_id = $1 AND queued_at IS NULL', [runId]);
+    const unfed = await p.pool.query(
+      'SELECT count(*)::int AS n FROM run_items WHERE run_id = $1 AND queued_at IS NULL',
+      [runId],
+    );
     expect(unfed.rows[0]?.n).toBe(95);
 
     p.startWorkers(2);

@@ -90,10 +90,15 @@ describe('simulator command', () => {
   });
 
   it('accepts the configured AccessKey pair and never prints its secret', async () => {
-    const env = { ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIconfigured000000001', ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'configured-secret-value' };
+    const env = {
+      ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIconfigured000000001',
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'configured-secret-value',
+    };
     const r = await start({ rate: 3, fault: ['http503@^1$'] }, env);
     expect(r.out).toEqual([`CAMS_ENDPOINT=${r.endpoint} CAMS_PROTOCOL=http`]);
-    expect(await lookup(r.endpoint, env.ALIBABA_CLOUD_ACCESS_KEY_ID, env.ALIBABA_CLOUD_ACCESS_KEY_SECRET)).toBe('OK');
+    expect(
+      await lookup(r.endpoint, env.ALIBABA_CLOUD_ACCESS_KEY_ID, env.ALIBABA_CLOUD_ACCESS_KEY_SECRET),
+    ).toBe('OK');
     expect([...r.out, ...r.err].join('\n')).not.toContain(env.ALIBABA_CLOUD_ACCESS_KEY_SECRET);
     expect(r.err[0]).toContain('3 calls/s, 1 fault rule(s)');
     expect(await r.stop()).toBe(0);
@@ -105,7 +110,13 @@ describe('simulator command', () => {
     const out: string[] = [];
     const code = await simulatorCommand(
       {},
-      { config: loadConfig({}), log: createLogger({ level: 'silent' }), out: (l) => out.push(l), err: () => undefined, signal: controller.signal },
+      {
+        config: loadConfig({}),
+        log: createLogger({ level: 'silent' }),
+        out: (l) => out.push(l),
+        err: () => undefined,
+        signal: controller.signal,
+      },
     );
     expect(code).toBe(0);
     expect(out.some((l) => l.startsWith('CAMS_ENDPOINT='))).toBe(true);
@@ -126,6 +137,10 @@ describe('simulator command', () => {
       signal: controller.signal,
     });
     await expect(run).rejects.toBeInstanceOf(AppError);
-    await expect(run).rejects.toMatchObject({ code: 'USAGE', exitCode: 2, message: expect.stringMatching(message) as unknown });
+    await expect(run).rejects.toMatchObject({
+      code: 'USAGE',
+      exitCode: 2,
+      message: expect.stringMatching(message) as unknown,
+    });
   });
 });

@@ -37,7 +37,9 @@ interface Outcome {
 }
 
 async function query(sim: Simulator, phoneNumber: string, readTimeout?: number): Promise<Outcome> {
-  const client = new Cams(new OpenApiConfig({ accessKeyId: AK, accessKeySecret: SECRET, endpoint: sim.endpoint, protocol: 'http' }));
+  const client = new Cams(
+    new OpenApiConfig({ accessKeyId: AK, accessKeySecret: SECRET, endpoint: sim.endpoint, protocol: 'http' }),
+  );
   const runtime = new RuntimeOptions(readTimeout === undefined ? {} : { readTimeout, keepAlive: false });
   try {
     const res = await client.queryPhoneBusinessProfileWithOptions(
@@ -67,7 +69,10 @@ describe('fault rule strings', () => {
       timesPer: 'number',
       seed: 7,
     });
-    expect(parseFaultRule('http503%5')).toMatchObject({ answer: { kind: 'http', status: 503 }, probability: 0.05 });
+    expect(parseFaultRule('http503%5')).toMatchObject({
+      answer: { kind: 'http', status: 503 },
+      probability: 0.05,
+    });
     expect(parseFaultRule('slow:3000@^55')).toMatchObject({ answer: { kind: 'slow', delayMs: 3000 } });
     expect(parseFaultRule('hang')).toEqual({ answer: { kind: 'hang' } });
   });
@@ -95,11 +100,21 @@ describe('fault injector', () => {
   });
 
   it('fires only the first N times, for the rule or for each number', () => {
-    const rule = (timesPer: 'rule' | 'number'): FaultRule => ({ answer: { kind: 'hang' }, times: 2, timesPer });
+    const rule = (timesPer: 'rule' | 'number'): FaultRule => ({
+      answer: { kind: 'hang' },
+      times: 2,
+      timesPer,
+    });
     const whole = new FaultInjector([rule('rule')]);
     expect(['1', '2', '1', '2'].map((n) => whole.pick(n) !== undefined)).toEqual([true, true, false, false]);
     const each = new FaultInjector([rule('number')]);
-    expect(['1', '2', '1', '2', '1'].map((n) => each.pick(n) !== undefined)).toEqual([true, true, true, true, false]);
+    expect(['1', '2', '1', '2', '1'].map((n) => each.pick(n) !== undefined)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      false,
+    ]);
   });
 });
 
@@ -112,7 +127,9 @@ describe('faults through the official SDK', () => {
   });
 
   it('answers the HTTP 200 form with the code and message of the reference', async () => {
-    const sim = await simulator({ faults: [{ answer: { kind: 'error', code: 'Product.Unsubscript', form: 'http200' } }] });
+    const sim = await simulator({
+      faults: [{ answer: { kind: 'error', code: 'Product.Unsubscript', form: 'http200' } }],
+    });
     expect(await query(sim, '8613800001234')).toEqual({
       status: 200,
       code: 'Product.Unsubscript',
@@ -124,7 +141,12 @@ describe('faults through the official SDK', () => {
     const sim = await simulator({ faults: [parseFaultRule('System.LimitControlx1')] });
     expect((await query(sim, '8613800001234')).code).toBe('System.LimitControl');
     expect((await query(sim, '8613800001234')).code).toBe('OK');
-    expect(sim.counters()).toMatchObject({ throttled: 1, ok: 1, maxCallsInAnyWindow: 1, maxArrivalsInAnyWindow: 2 });
+    expect(sim.counters()).toMatchObject({
+      throttled: 1,
+      ok: 1,
+      maxCallsInAnyWindow: 1,
+      maxArrivalsInAnyWindow: 2,
+    });
   });
 
   it('fails the seeded share of calls, the same ones on every run', async () => {

@@ -69,16 +69,33 @@ function send(sim: Simulator, b: Build = {}): Promise<Answer> {
     ...(b.body ? { 'content-type': b.body.type } : {}),
     ...b.extraHeaders,
   };
-  headers.authorization = authorizationHeader({ method: 'POST', pathname: '/', query, headers }, headers['x-acs-content-sha256'] ?? '', AK, SECRET);
+  headers.authorization = authorizationHeader(
+    { method: 'POST', pathname: '/', query, headers },
+    headers['x-acs-content-sha256'] ?? '',
+    AK,
+    SECRET,
+  );
   Object.assign(headers, b.unsignedHeaders);
   const sent = b.sentBody ?? payload;
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: sim.host, port: sim.port, method: 'POST', path: `/?${new URLSearchParams(query).toString()}`, headers, agent: false },
+      {
+        host: sim.host,
+        port: sim.port,
+        method: 'POST',
+        path: `/?${new URLSearchParams(query).toString()}`,
+        headers,
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Answer['json'] }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Answer['json'],
+          }),
+        );
         res.on('error', reject);
       },
     );
@@ -100,16 +117,25 @@ describe('ACS3 signature checks on hand-built requests', () => {
       'user-agent': 'not signed',
     };
     const query = { PhoneNumber: '86 138(0000)*1234!', CustSpaceId: "a'b~c" };
-    const ours = authorizationHeader({ method: 'POST', pathname: '/', query, headers }, sha256Hex(''), AK, SECRET);
+    const ours = authorizationHeader(
+      { method: 'POST', pathname: '/', query, headers },
+      sha256Hex(''),
+      AK,
+      SECRET,
+    );
     const theirs = OpenApiUtil.getAuthorization(
-      { method: 'POST', pathname: '/', query, headers } as unknown as Parameters<typeof OpenApiUtil.getAuthorization>[0],
+      { method: 'POST', pathname: '/', query, headers } as unknown as Parameters<
+        typeof OpenApiUtil.getAuthorization
+      >[0],
       'ACS3-HMAC-SHA256',
       sha256Hex(''),
       AK,
       SECRET,
     );
     expect(ours).toBe(theirs);
-    expect(ours).toContain('SignedHeaders=content-type;host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,');
+    expect(ours).toContain(
+      'SignedHeaders=content-type;host;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,',
+    );
   });
 
   it('accepts a hand-built request and answers its number', async () => {
@@ -131,7 +157,9 @@ describe('ACS3 signature checks on hand-built requests', () => {
   it('refuses a date too far in the future the same way', async () => {
     const sim = await simulator();
     expect((await send(sim, { date: new Date(Date.now() + 14 * 60_000) })).json.Code).toBe('OK');
-    expect((await send(sim, { date: new Date(Date.now() + 16 * 60_000) })).json.Code).toBe('InvalidTimeStamp.Expired');
+    expect((await send(sim, { date: new Date(Date.now() + 16 * 60_000) })).json.Code).toBe(
+      'InvalidTimeStamp.Expired',
+    );
   });
 
   it('refuses a reused signature nonce with SignatureNonceUsed', async () => {
@@ -149,7 +177,11 @@ describe('ACS3 signature checks on hand-built requests', () => {
     const body = { type: 'application/x-www-form-urlencoded', data: 'PhoneNumber=6281234567890' };
     const ok = await send(sim, { query: { CustSpaceId: 's' }, body });
     expect(ok.json).toMatchObject({ Code: 'OK', Data: profileFor('6281234567890') });
-    const tampered = await send(sim, { query: { CustSpaceId: 's' }, body, sentBody: 'PhoneNumber=6281234567891' });
+    const tampered = await send(sim, {
+      query: { CustSpaceId: 's' },
+      body,
+      sentBody: 'PhoneNumber=6281234567891',
+    });
     expect(tampered).toMatchObject({ status: 400, json: { Code: 'InvalidContentSha256' } });
   });
 
@@ -176,17 +208,23 @@ describe('ACS3 signature checks on hand-built requests', () => {
 
   it('refuses missing CustSpaceId and PhoneNumber as rejections, not calls', async () => {
     const sim = await simulator();
-    expect((await send(sim, { query: { PhoneNumber: '8613800001234' } })).json.Code).toBe('MissingCustSpaceId');
+    expect((await send(sim, { query: { PhoneNumber: '8613800001234' } })).json.Code).toBe(
+      'MissingCustSpaceId',
+    );
     expect((await send(sim, { query: { CustSpaceId: 's' } })).json.Code).toBe('MissingPhoneNumber');
     expect(sim.counters()).toMatchObject({ calls: 0, rejected: 2 });
   });
 
   it('verifies without a server: an unsigned request is incomplete', () => {
-    const v = verifyAcs3Request({ method: 'POST', pathname: '/', query: {}, headers: { host: 'h' } }, Buffer.alloc(0), {
-      lookupSecret: () => SECRET,
-      now: Date.now(),
-      maxClockSkewMs: 1000,
-    });
+    const v = verifyAcs3Request(
+      { method: 'POST', pathname: '/', query: {}, headers: { host: 'h' } },
+      Buffer.alloc(0),
+      {
+        lookupSecret: () => SECRET,
+        now: Date.now(),
+        maxClockSkewMs: 1000,
+      },
+    );
     expect(v).toMatchObject({ ok: false, reason: 'IncompleteSignature' });
   });
 });

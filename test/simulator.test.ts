@@ -34,7 +34,14 @@ async function simulator(options: Partial<SimulatorOptions> = {}): Promise<Simul
 }
 
 function sdk(sim: Simulator, keyId = AK, secret = SECRET): InstanceType<typeof Cams> {
-  return new Cams(new OpenApiConfig({ accessKeyId: keyId, accessKeySecret: secret, endpoint: sim.endpoint, protocol: 'http' }));
+  return new Cams(
+    new OpenApiConfig({
+      accessKeyId: keyId,
+      accessKeySecret: secret,
+      endpoint: sim.endpoint,
+      protocol: 'http',
+    }),
+  );
 }
 
 interface Outcome {
@@ -45,7 +52,11 @@ interface Outcome {
 }
 
 /** One SDK call; a thrown SDK error becomes its HTTP status and Code. */
-async function query(client: InstanceType<typeof Cams>, phoneNumber: string, runtime = new RuntimeOptions({})): Promise<Outcome> {
+async function query(
+  client: InstanceType<typeof Cams>,
+  phoneNumber: string,
+  runtime = new RuntimeOptions({}),
+): Promise<Outcome> {
   try {
     const res = await client.queryPhoneBusinessProfileWithOptions(
       new $Cams.QueryPhoneBusinessProfileRequest({ custSpaceId: SPACE, phoneNumber }),
@@ -59,7 +70,11 @@ async function query(client: InstanceType<typeof Cams>, phoneNumber: string, run
 }
 
 /** A call through the generic client with any action and version, the way our own client sends it. */
-async function callApi(sim: Simulator, action: string, version: string): Promise<{ status: number; code: string; raw?: unknown }> {
+async function callApi(
+  sim: Simulator,
+  action: string,
+  version: string,
+): Promise<{ status: number; code: string; raw?: unknown }> {
   const client = new OpenApiClient(
     new OpenApiConfig({ accessKeyId: AK, accessKeySecret: SECRET, endpoint: sim.endpoint, protocol: 'http' }),
   );
@@ -75,7 +90,11 @@ async function callApi(sim: Simulator, action: string, version: string): Promise
     bodyType: 'json',
   });
   try {
-    const res = await client.callApi(params, new OpenApiRequest({ query: { CustSpaceId: SPACE, PhoneNumber: '8613800001234' } }), new RuntimeOptions({}));
+    const res = await client.callApi(
+      params,
+      new OpenApiRequest({ query: { CustSpaceId: SPACE, PhoneNumber: '8613800001234' } }),
+      new RuntimeOptions({}),
+    );
     const body = res.body as { Code?: string };
     return { status: Number(res.statusCode), code: body.Code ?? '', raw: body };
   } catch (err) {
@@ -98,11 +117,18 @@ describe('simulator through the official SDK', () => {
     expect(out.body?.data?.email).toBe(expected.Email);
     expect(out.body?.data?.websites).toEqual(expected.Websites);
     expect(out.body?.requestId).toMatch(/^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/);
-    expect(sim.counters()).toMatchObject({ calls: 1, ok: 1, rejected: 0, okByNumber: { '8613800001234': 1 } });
+    expect(sim.counters()).toMatchObject({
+      calls: 1,
+      ok: 1,
+      rejected: 0,
+      okByNumber: { '8613800001234': 1 },
+    });
   });
 
   it('gives different numbers different, stable profiles', () => {
-    const verticals = new Set(Array.from({ length: 60 }, (_, i) => profileFor(`86138000${String(i).padStart(5, '0')}`).Vertical));
+    const verticals = new Set(
+      Array.from({ length: 60 }, (_, i) => profileFor(`86138000${String(i).padStart(5, '0')}`).Vertical),
+    );
     expect(verticals.size).toBeGreaterThan(4);
     expect(profileFor('8613800001234')).toEqual(profileFor('8613800001234'));
     expect(profileFor('8613800001234')).not.toEqual(profileFor('8613800001235'));
@@ -127,8 +153,14 @@ describe('simulator through the official SDK', () => {
     const ok = await callApi(sim, 'QueryPhoneBusinessProfile', '2020-06-06');
     expect(ok).toMatchObject({ status: 200, code: 'OK', raw: { Success: true, AccessDeniedDetail: 'None' } });
     expect(ok.raw).toMatchObject({ Data: profileFor('8613800001234') });
-    expect(await callApi(sim, 'QueryWabaBusinessInfo', '2020-06-06')).toEqual({ status: 404, code: 'InvalidAction.NotFound' });
-    expect(await callApi(sim, 'QueryPhoneBusinessProfile', '2019-01-01')).toEqual({ status: 400, code: 'InvalidVersion' });
+    expect(await callApi(sim, 'QueryWabaBusinessInfo', '2020-06-06')).toEqual({
+      status: 404,
+      code: 'InvalidAction.NotFound',
+    });
+    expect(await callApi(sim, 'QueryPhoneBusinessProfile', '2019-01-01')).toEqual({
+      status: 400,
+      code: 'InvalidVersion',
+    });
     expect(sim.counters()).toMatchObject({ calls: 1, ok: 1, rejected: 2 });
   });
 });

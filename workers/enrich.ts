@@ -88,7 +88,10 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob): Promise<EnrichOu
 
   let profile;
   try {
-    profile = await cams.queryPhoneBusinessProfile({ custSpaceId: key.custSpaceId, phoneNumber: key.phoneNumber });
+    profile = await cams.queryPhoneBusinessProfile({
+      custSpaceId: key.custSpaceId,
+      phoneNumber: key.phoneNumber,
+    });
   } catch (err) {
     throw await handleFailure(deps, job, log, err);
   }
@@ -104,24 +107,41 @@ async function handleFailure(deps: EnrichDeps, job: EnrichJob, log: Logger, err:
   const key = job.data;
   if (!(err instanceof CamsError)) {
     // Not an answer from CAMS (a bug or a database fault): retry like a transient fault.
-    return finalIfLastAttempt(deps, job, log, 'WORKER_ERROR', err instanceof Error ? err.message : String(err), err);
+    return finalIfLastAttempt(
+      deps,
+      job,
+      log,
+      'WORKER_ERROR',
+      err instanceof Error ? err.message : String(err),
+      err,
+    );
   }
   const fields = { code: err.code, requestId: err.requestId, httpStatus: err.httpStatus };
   switch (err.classification) {
     case 'throttled': {
       if (job.attemptsStarted >= (deps.maxThrottledStarts ?? 50)) {
-        await ledger.recordFailure(key, err.code, `throttled on ${job.attemptsStarted} attempts: ${err.upstreamMessage}`);
+        await ledger.recordFailure(
+          key,
+          err.code,
+          `throttled on ${job.attemptsStarted} attempts: ${err.upstreamMessage}`,
+        );
         log.error(fields, 'number throttled too often; failed');
         return new UnrecoverableError(err.message);
       }
       const ms = throttle.next();
-      log.warn({ ...fields, pauseMs: ms, streak: throttle.streak }, 'throttled by CAMS; backing off the whole queue');
+      log.warn(
+        { ...fields, pauseMs: ms, streak: throttle.streak },
+        'throttled by CAMS; backing off the whole queue',
+      );
       await fleet.backOff(ms);
       return Worker.RateLimitError();
     }
     case 'permanent':
       if (err.scope === 'account') {
-        log.fatal(fields, `CAMS refuses this account (${err.code}): queue paused; fix the account, then run "cams-enrich resume"`);
+        log.fatal(
+          fields,
+          `CAMS refuses this account (${err.code}): queue paused; fix the account, then run "cams-enrich resume"`,
+        );
         await fleet.pauseForAccount(err);
         return Worker.RateLimitError();
       }

@@ -3,7 +3,7 @@
  * the fleet controls (back off, pause) and an ordered, idempotent close.
  */
 import { Worker } from 'bullmq';
-import type { Job } from 'bullmq';
+import type { Job, RateLimiterOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CamsClient } from '../src/cams/cams-client.js';
 import type { CamsError } from '../src/cams/cams-error.js';
@@ -36,6 +36,8 @@ export interface EnrichWorkerOptions {
   feedIntervalMs?: number;
   /** First retry delay for transient faults in ms. Default 1000. */
   backoffMs?: number;
+  /** Replaces the limiter shape of `limiterFor(ratePerSecond)`; for measuring other shapes (bench). */
+  limiter?: RateLimiterOptions;
 }
 
 export interface EnrichWorker {
@@ -63,7 +65,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   const worker = new Worker<EnrichJobData>(queueName, (job: Job<EnrichJobData>) => enrich(deps, job), {
     connection,
     concurrency: options.concurrency ?? 4,
-    limiter: limiterFor(options.ratePerSecond),
+    limiter: options.limiter ?? limiterFor(options.ratePerSecond),
     // Finished jobs live on in PostgreSQL; see enrichJobOptions.
     removeOnComplete: { count: 0 },
     removeOnFail: { count: 0 },
@@ -72,7 +74,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   worker.on('failed', (job, err) => {
     // The processor records every final failure it decides. A job BullMQ fails on its own (stalled
     // too often) is recorded here; recordFailure only touches rows still pending, so this is safe.
-    if (!job || job.attemptsMade < (job.opts.attempts ?? 1) && err.name !== 'UnrecoverableError') return;
+    if (!job || (job.attemptsMade < (job.opts.attempts ?? 1) && err.name !== 'UnrecoverableError')) return;
     recordFailure(pool, job.data, 'JOB_FAILED', err.message).catch((e: unknown) =>
       log.error({ err: e, phone: maskPhone(job.data.phoneNumber) }, 'could not record a failed job'),
     );

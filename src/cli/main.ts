@@ -2,11 +2,14 @@
  * The command line: parses flags, builds the context, runs one command, maps errors to exit codes
  * (0 success, 1 runtime failure, 2 bad usage or bad input). It composes; the logic is elsewhere.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config.js';
 import type { Config, ConfigOverrides } from '../config.js';
 import { isAppError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { packageRoot } from '../package-root.js';
 import type { CommandContext, ExitCode } from '../commands/context.js';
 import { SIMULATOR_HELP } from '../commands/simulator.js';
 
@@ -52,7 +55,9 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
       controller.abort();
       return;
     }
-    process.stderr.write(`${signal}: forced exit; jobs in hand return to the queue when their lock expires\n`);
+    process.stderr.write(
+      `${signal}: forced exit; jobs in hand return to the queue when their lock expires\n`,
+    );
     process.exit(130);
   };
   process.on('SIGINT', onSignal);
@@ -61,6 +66,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
   let exitCode: ExitCode = 0;
   const program = new Command('cams-enrich')
     .description('Enrich phone numbers with WhatsApp business profiles from Alibaba Cloud CAMS')
+    .version(packageVersion(), '-V, --version')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -91,10 +97,17 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     .argument('<file.csv>', 'CSV with a header row')
     .option('--space <ID>', 'CustSpaceId for every row')
     .option('--space-column <NAME>', 'header of a per-row CustSpaceId column')
-    .option('--phone-column <NAME>', 'header of the phone column (default: phone, phone_number, mobile or PhoneNumber)')
+    .option(
+      '--phone-column <NAME>',
+      'header of the phone column (default: phone, phone_number, mobile or PhoneNumber)',
+    )
     .option('--default-country <CC>', 'ISO 3166 alpha-2 country for numbers without a country code')
     .option('--rejects <FILE>', 'write invalid rows (line, raw value, reason) to this CSV')
-    .option('--max-age <DURATION>', 'skip numbers fetched more recently than this (0 forces a refresh)', '30d')
+    .option(
+      '--max-age <DURATION>',
+      'skip numbers fetched more recently than this (0 forces a refresh)',
+      '30d',
+    )
     .option('--wait', 'show progress until the run is finished')
     .option('--json', 'print JSON')
     .action(async (file: string, opts: Record<string, string | boolean | undefined>) => {
@@ -106,7 +119,11 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     .command('worker')
     .description('run a worker process (any number may run on any number of machines)')
     .option('--concurrency <N>', 'jobs at once in this process', intArg('--concurrency'), 4)
-    .option('--rate <R>', 'calls per second for the account (overrides CAMS_RATE_LIMIT)', positiveArg('--rate'))
+    .option(
+      '--rate <R>',
+      'calls per second for the account (overrides CAMS_RATE_LIMIT)',
+      positiveArg('--rate'),
+    )
     .action(async (opts: { concurrency: number; rate?: number }) => {
       const { workerCommand } = await import('../commands/worker.js');
       exitCode = await workerCommand(opts, context(opts.rate ? { camsRateLimit: opts.rate } : {}));
@@ -138,9 +155,16 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     .option('--host <H>', 'address to listen on', '127.0.0.1')
     .option('--rate <R>', 'calls per second per AccessKey', positiveArg('--rate'), 10)
     .addOption(
-      new Option('--throttle-form <FORM>', 'how throttling is answered').choices(['http400', 'http200', 'mixed']).default('http400'),
+      new Option('--throttle-form <FORM>', 'how throttling is answered')
+        .choices(['http400', 'http200', 'mixed'])
+        .default('http400'),
     )
-    .option('--fault <RULE>', 'inject an error (repeatable; syntax below and in docs/simulator.md)', collect, [])
+    .option(
+      '--fault <RULE>',
+      'inject an error (repeatable; syntax below and in docs/simulator.md)',
+      collect,
+      [],
+    )
     .addHelpText('after', SIMULATOR_HELP)
     .action(async (opts: Record<string, unknown>) => {
       const { simulatorCommand } = await import('../commands/simulator.js');
@@ -167,9 +191,16 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
   return exitCode;
 }
 
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 function reportError(err: unknown): ExitCode {
   if (err instanceof CommanderError) {
-    return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0 ? 0 : 2;
+    return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0
+      ? 0
+      : 2;
   }
   if (isAppError(err)) {
     process.stderr.write(`cams-enrich: ${err.message}\n`);

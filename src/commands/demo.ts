@@ -52,7 +52,12 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
         accessKeyId,
         accessKeySecret,
         rate: config.camsRateLimit,
-        faults: [{ match: FOREIGN_NUMBER, answer: { kind: 'error', code: 'Unknown.ResourceOwnerId', form: 'http400' } }],
+        faults: [
+          {
+            match: FOREIGN_NUMBER,
+            answer: { kind: 'error', code: 'Unknown.ResourceOwnerId', form: 'http400' },
+          },
+        ],
       }),
       (s) => s.close(),
     );
@@ -93,7 +98,9 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
         (w) => w.close(),
       );
     }
-    const { exitCode, status } = await waitForRun(pool, queue, runId, ctx, { tty: Boolean(process.stderr.isTTY) });
+    const { exitCode, status } = await waitForRun(pool, queue, runId, ctx, {
+      tty: Boolean(process.stderr.isTTY),
+    });
     const c = sim.counters();
     ctx.out('');
     ctx.out(`run ${runId} ${status.finished ? 'finished' : 'stopped'}: ${status.total} rows read`);
@@ -103,19 +110,26 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
     ctx.out(
       `  CAMS calls ${c.calls} (ok ${c.ok}, throttled ${c.throttled}, errors ${c.errors}); most calls in any one second: ${c.maxCallsInAnyWindow} (limit ${config.camsRateLimit})`,
     );
-    const { rows } = await pool.query<{ phone_number: string; vertical: string; email: string; address: string }>(
+    const { rows } = await pool.query<{
+      phone_number: string;
+      vertical: string;
+      email: string;
+      address: string;
+    }>(
       `SELECT phone_number, vertical, email, address FROM business_profiles
        WHERE cust_space_id = $1 ORDER BY fetched_at DESC, phone_number LIMIT 5`,
       [DEMO_SPACE],
     );
     ctx.out('  a few stored profiles (business_profiles):');
-    for (const r of rows) ctx.out(`    ${maskPhone(r.phone_number)}  ${r.vertical}  ${r.email}  ${r.address}`);
+    for (const r of rows)
+      ctx.out(`    ${maskPhone(r.phone_number)}  ${r.vertical}  ${r.email}  ${r.address}`);
     const failed = await pool.query<{ phone_number: string; error_code: string; error_message: string }>(
       'SELECT phone_number, error_code, error_message FROM failed_numbers WHERE run_id = $1 ORDER BY line',
       [runId],
     );
     if (failed.rows.length > 0) ctx.out('  failed numbers (failed_numbers):');
-    for (const f of failed.rows) ctx.out(`    ${maskPhone(f.phone_number)}  ${f.error_code}: ${f.error_message}`);
+    for (const f of failed.rows)
+      ctx.out(`    ${maskPhone(f.phone_number)}  ${f.error_code}: ${f.error_message}`);
     ctx.out(`  next: "cams-enrich status --run ${runId}", or import your own file with "cams-enrich import"`);
     return exitCode;
   } finally {

@@ -1,4 +1,7 @@
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import { parseDuration } from '../duration.js';
+import { AppError } from '../errors.js';
 import { createFeeder } from '../queue/feeder.js';
 import { openDatabase, openQueue, openRedis, Resources } from '../resources.js';
 import { importCsv, validateImportOptions } from '../runs/csv-import.js';
@@ -18,9 +21,14 @@ export interface ImportCommandOptions {
   json?: boolean;
 }
 
-export async function importCommand(file: string, opts: ImportCommandOptions, ctx: CommandContext): Promise<ExitCode> {
+export async function importCommand(
+  file: string,
+  opts: ImportCommandOptions,
+  ctx: CommandContext,
+): Promise<ExitCode> {
   const maxAgeMs = parseDuration(opts.maxAge ?? '30d', '--max-age');
   validateImportOptions(opts);
+  await assertReadableFile(file);
   const res = new Resources();
   try {
     const pool = await openDatabase(res, ctx.config, ctx.log, 4);
@@ -60,5 +68,24 @@ export async function importCommand(file: string, opts: ImportCommandOptions, ct
     return waited.exitCode;
   } finally {
     await res.close();
+  }
+}
+
+/** A missing or unreadable file is bad input (exit 2), found before any service is touched. */
+async function assertReadableFile(file: string): Promise<void> {
+  try {
+    await access(file, constants.R_OK);
+    if (!(await stat(file)).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : String(err);
+    throw new AppError('INPUT_FILE', `cannot read ${file}: ${reason}`, { cause: err });
   }
 }

@@ -10,7 +10,8 @@ export async function migrateCommand(opts: { json?: boolean }, ctx: CommandConte
     await assertDatabase(pool, ctx.config.databaseUrl);
     const result = await migrate(pool, ctx.log);
     if (opts.json) ctx.out(JSON.stringify(result));
-    else if (result.applied.length === 0) ctx.out(`up to date (${result.alreadyApplied.length} migrations applied before)`);
+    else if (result.applied.length === 0)
+      ctx.out(`up to date (${result.alreadyApplied.length} migrations applied before)`);
     else ctx.out(`applied ${result.applied.join(', ')}`);
     return 0;
   } finally {

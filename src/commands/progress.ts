@@ -51,7 +51,8 @@ export async function waitForRun(
         if (!bar) {
           bar = new cliProgress.SingleBar(
             {
-              format: 'run {run} {bar} {percentage}% | {value}/{total} | enriched {enriched} failed {failed} | {rate}/s | ETA {etaText}',
+              format:
+                'run {run} {bar} {percentage}% | {value}/{total} | enriched {enriched} failed {failed} | {rate}/s | ETA {etaText}',
               stream: options.stream ?? process.stderr,
               hideCursor: true,
             },

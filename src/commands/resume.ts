@@ -40,7 +40,13 @@ export async function resumeCommand(opts: { json?: boolean }, ctx: CommandContex
       jobOptions: { attempts: ctx.config.attempts },
     });
     const fed = await feeder.fill();
-    const result = { queue: queue.name, requeued, fed, resumed: wasPaused, clearedAlert: alert?.code ?? null };
+    const result = {
+      queue: queue.name,
+      requeued,
+      fed,
+      resumed: wasPaused,
+      clearedAlert: alert?.code ?? null,
+    };
     if (opts.json) ctx.out(JSON.stringify(result));
     else {
       ctx.out(

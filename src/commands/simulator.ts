@@ -43,18 +43,27 @@ See docs/simulator.md.`;
 
 const THROTTLE_FORMS = ['http400', 'http200', 'mixed'] as const;
 
-function checkOptions(opts: SimulatorCommandOptions, defaultRate: number): Omit<SimulatorOptions, 'accessKeyId' | 'accessKeySecret'> {
+function checkOptions(
+  opts: SimulatorCommandOptions,
+  defaultRate: number,
+): Omit<SimulatorOptions, 'accessKeyId' | 'accessKeySecret'> {
   const port = opts.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new AppError('USAGE', `--port must be a whole number from 0 to 65535 (got '${String(opts.port)}')`);
   }
   const rate = opts.rate ?? defaultRate;
   if (!Number.isFinite(rate) || rate <= 0) {
-    throw new AppError('USAGE', `--rate must be a positive number of calls per second (got '${String(opts.rate)}')`);
+    throw new AppError(
+      'USAGE',
+      `--rate must be a positive number of calls per second (got '${String(opts.rate)}')`,
+    );
   }
   const throttleForm = opts.throttleForm ?? 'http400';
   if (!THROTTLE_FORMS.includes(throttleForm)) {
-    throw new AppError('USAGE', `--throttle-form must be one of ${THROTTLE_FORMS.join(', ')} (got '${String(throttleForm)}')`);
+    throw new AppError(
+      'USAGE',
+      `--throttle-form must be one of ${THROTTLE_FORMS.join(', ')} (got '${String(throttleForm)}')`,
+    );
   }
   const host = opts.host ?? '127.0.0.1';
   if (host.trim() === '') throw new AppError('USAGE', '--host must not be empty');
@@ -71,15 +80,23 @@ function checkOptions(opts: SimulatorCommandOptions, defaultRate: number): Omit<
 /** A made-up pair shaped like Alibaba Cloud's (`LTAI` + 20 characters, 30-character secret). */
 function madeUpKeyPair(): { accessKeyId: string; accessKeySecret: string } {
   const alnum = (n: number) =>
-    [...randomBytes(n)].map((b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[b % 62]).join('');
+    [...randomBytes(n)]
+      .map((b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[b % 62])
+      .join('');
   return { accessKeyId: `LTAI${alnum(20)}`, accessKeySecret: alnum(30) };
 }
 
-export async function simulatorCommand(opts: SimulatorCommandOptions, ctx: CommandContext): Promise<ExitCode> {
+export async function simulatorCommand(
+  opts: SimulatorCommandOptions,
+  ctx: CommandContext,
+): Promise<ExitCode> {
   const settings = checkOptions(opts, ctx.config.camsRateLimit);
   const configured = ctx.config.accessKeyId !== undefined && ctx.config.accessKeySecret !== undefined;
   const pair = configured
-    ? { accessKeyId: ctx.config.accessKeyId ?? '', accessKeySecret: ctx.config.accessKeySecret?.reveal() ?? '' }
+    ? {
+        accessKeyId: ctx.config.accessKeyId ?? '',
+        accessKeySecret: ctx.config.accessKeySecret?.reveal() ?? '',
+      }
     : madeUpKeyPair();
 
   let sim;
@@ -88,9 +105,13 @@ export async function simulatorCommand(opts: SimulatorCommandOptions, ctx: Comma
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw new AppError('USAGE', `cannot listen on ${settings.host}:${settings.port} (${code}): choose another --port or --host`, {
-        cause: err,
-      });
+      throw new AppError(
+        'USAGE',
+        `cannot listen on ${settings.host}:${settings.port} (${code}): choose another --port or --host`,
+        {
+          cause: err,
+        },
+      );
     }
     throw err;
   }

@@ -13,7 +13,11 @@ function describeQueue(q: QueueStatus): string[] {
   const lines = [
     `queue ${q.name}: ${q.waiting} waiting, ${q.active} active, ${q.delayed} delayed${q.paused ? ', PAUSED' : ''}`,
   ];
-  if (q.alert) lines.push(`  PAUSED by ${q.alert.code} at ${q.alert.raisedAt}: ${q.alert.message}`, '  fix the account, then run "cams-enrich resume"');
+  if (q.alert)
+    lines.push(
+      `  PAUSED by ${q.alert.code} at ${q.alert.raisedAt}: ${q.alert.message}`,
+      '  fix the account, then run "cams-enrich resume"',
+    );
   return lines;
 }
 
@@ -21,11 +25,12 @@ export async function statusCommand(opts: StatusCommandOptions, ctx: CommandCont
   let runId: number | undefined;
   if (opts.run !== undefined) {
     runId = Number(opts.run);
-    if (!Number.isInteger(runId) || runId <= 0) throw new AppError('USAGE', `--run must be a run id such as 12 (got '${opts.run}')`);
+    if (!Number.isInteger(runId) || runId <= 0)
+      throw new AppError('USAGE', `--run must be a run id such as 12 (got '${opts.run}')`);
   }
   const res = new Resources();
   try {
-    const pool = await openDatabase(res, ctx.config, ctx.log, 2);
+    const pool = await openDatabase(res, ctx.config, ctx.log, 2, { readOnly: true });
     const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
     const queue = openQueue(res, ctx.config, redis, ctx.log);
     const q = await queueStatus(pool, queue);
@@ -41,7 +46,8 @@ export async function statusCommand(opts: StatusCommandOptions, ctx: CommandCont
       return 0;
     }
     for (const line of describeQueue(q)) ctx.out(line);
-    if (runs.length === 0) ctx.out('no runs yet: start one with "cams-enrich import <file.csv> --space <CustSpaceId>"');
+    if (runs.length === 0)
+      ctx.out('no runs yet: start one with "cams-enrich import <file.csv> --space <CustSpaceId>"');
     for (const s of runs) for (const line of describeRun(s)) ctx.out(line);
     return 0;
   } finally {

@@ -37,10 +37,17 @@ export async function workerCommand(opts: WorkerCommandOptions, ctx: CommandCont
       (w) => w.close(),
     );
     ctx.log.info(
-      { queue: ctx.config.queueName, concurrency, rate: ctx.config.camsRateLimit, endpoint: ctx.config.camsEndpoint },
+      {
+        queue: ctx.config.queueName,
+        concurrency,
+        rate: ctx.config.camsRateLimit,
+        endpoint: ctx.config.camsEndpoint,
+      },
       'worker started',
     );
-    await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+    await new Promise<void>((resolve) =>
+      ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
     ctx.log.info('stopping: finishing the jobs in hand (send the signal again to force)');
     await worker.close();
     return 0;

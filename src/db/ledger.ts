@@ -127,7 +127,12 @@ export async function settleFromStore(pool: Pool, key: NumberKey): Promise<numbe
 }
 
 /** Records a final failure for every pending row of the number, with the error code and message. */
-export async function recordFailure(pool: Pool, key: NumberKey, code: string, message: string): Promise<number> {
+export async function recordFailure(
+  pool: Pool,
+  key: NumberKey,
+  code: string,
+  message: string,
+): Promise<number> {
   return withTransaction(pool, (client) =>
     settle(client, key, `state = 'failed', error_code = $3, error_message = $4`, [code, message]),
   );
@@ -138,25 +143,27 @@ export interface FeedItem extends NumberKey {
 }
 
 /**
- * Claims up to `limit` pending, not yet queued numbers of the queue's ready runs (oldest run first,
- * file order), hands them to `enqueue`, and marks them queued only if `enqueue` resolved — all in one
- * transaction under an advisory lock, so two feeders never feed at once and a crash between the two
- * steps leaves the rows to feed again (job ids make the second add a no-op).
+ * Claims pending, not yet queued numbers of the queue's ready runs (oldest run first, file order), as
+ * many as `room()` allows, hands them to `enqueue`, and marks them queued only if `enqueue` resolved;
+ * all in one transaction under an advisory lock. `room` is asked after the lock is taken, so two
+ * feeders never both fill the same space, and a crash between the two steps leaves the rows to feed
+ * again (job ids make the second add a no-op).
  * Returns the number of rows fed, or -1 when another feeder holds the lock.
  */
 export async function feedPending(
   pool: Pool,
   queue: string,
-  limit: number,
+  room: () => Promise<number>,
   enqueue: (items: FeedItem[]) => Promise<void>,
 ): Promise<number> {
-  if (limit <= 0) return 0;
   return withTransaction(pool, async (client) => {
     const { rows: lock } = await client.query<{ locked: boolean }>(
       'SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked',
       [`cams-enrich:feed:${queue}`],
     );
     if (!lock[0]?.locked) return -1;
+    const limit = await room();
+    if (limit <= 0) return 0;
     const { rows } = await client.query<{ run_id: string; cust_space_id: string; phone_number: string }>(
       `SELECT i.run_id, i.cust_space_id, i.phone_number
        FROM run_items i JOIN runs r ON r.id = i.run_id

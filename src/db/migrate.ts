@@ -78,3 +78,22 @@ export async function migrate(pool: Pool, log: Logger, migrations?: Migration[])
   }
   return result;
 }
+
+/** For read-only commands: fails with SCHEMA_OUTDATED, saying what to run, unless every migration is applied. */
+export async function assertMigrated(pool: Pool, migrations?: Migration[]): Promise<void> {
+  const all = migrations ?? (await loadMigrations());
+  let applied = new Set<number>();
+  try {
+    const { rows } = await pool.query<{ id: number }>('SELECT id FROM cams_enrich_migrations');
+    applied = new Set(rows.map((r) => r.id));
+  } catch (err) {
+    if ((err as { code?: string }).code !== '42P01') throw err; // undefined_table: nothing applied yet
+  }
+  const missing = all.filter((m) => !applied.has(m.id));
+  if (missing.length > 0) {
+    throw new AppError(
+      'SCHEMA_OUTDATED',
+      `the database lacks migration ${missing.map((m) => m.name).join(', ')}: run "cams-enrich migrate" first`,
+    );
+  }
+}

@@ -26,7 +26,11 @@ export async function queuedPendingNumbers(
 }
 
 /** Marks the numbers' pending rows as not queued; returns the rows changed. */
-export async function markUnqueued(db: Queryable, queue: string, keys: readonly NumberKey[]): Promise<number> {
+export async function markUnqueued(
+  db: Queryable,
+  queue: string,
+  keys: readonly NumberKey[],
+): Promise<number> {
   if (keys.length === 0) return 0;
   const { rowCount } = await db.query(
     `UPDATE run_items i SET queued_at = NULL

@@ -194,7 +194,9 @@ export async function getRun(db: Queryable, runId: number): Promise<Run | undefi
 
 /** Newest first. */
 export async function listRuns(db: Queryable, limit = 50): Promise<Run[]> {
-  const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1`, [limit]);
+  const { rows } = await db.query<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT $1`, [
+    limit,
+  ]);
   return rows.map(toRun);
 }
 

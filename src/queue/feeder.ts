@@ -56,10 +56,9 @@ export function createFeeder(options: FeederOptions): Feeder {
 
   async function fillOnce(): Promise<number> {
     let fed = 0;
+    const room = async () => Math.min(batchSize, highWater - (await unfinishedJobs(queue)));
     for (;;) {
-      const room = highWater - (await unfinishedJobs(queue));
-      if (room <= 0) break;
-      const n = await feedPending(pool, queue.name, Math.min(room, batchSize), enqueue);
+      const n = await feedPending(pool, queue.name, room, enqueue);
       if (n <= 0) break;
       fed += n;
     }

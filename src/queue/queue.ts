@@ -35,7 +35,10 @@ export function createRedis(url: string, role: RedisRole, log: Logger): Redis {
   redis.on('error', (err) => {
     if (reported) return; // ioredis repeats the same error on every reconnect attempt
     reported = true;
-    log.error({ err: { message: err.message, code: (err as { code?: string }).code } }, 'Redis connection error');
+    const fields = { err: { message: err.message, code: (err as { code?: string }).code } };
+    // A worker keeps running through an outage, so it says so; a producer's caller reports the failure itself.
+    if (role === 'worker') log.error(fields, 'Redis connection error; reconnecting');
+    else log.debug(fields, 'Redis connection error');
   });
   redis.on('ready', () => {
     reported = false;
@@ -69,7 +72,10 @@ export function createEnrichQueue(name: string, connection: Redis): EnrichQueue 
  * separators in a space id nor the phone number itself end up in Redis key names.
  */
 export function jobIdFor(custSpaceId: string, phoneNumber: string): string {
-  return 'n' + createHash('sha256').update(custSpaceId).update('\u0000').update(phoneNumber).digest('hex').slice(0, 32);
+  return (
+    'n' +
+    createHash('sha256').update(custSpaceId).update('\u0000').update(phoneNumber).digest('hex').slice(0, 32)
+  );
 }
 
 export interface JobOptionsConfig {

@@ -39,20 +39,33 @@ export interface CsvImportResult {
   invalid: number;
 }
 
-export function validateImportOptions(o: Pick<CsvImportOptions, 'space' | 'spaceColumn' | 'defaultCountry'>): void {
+export function validateImportOptions(
+  o: Pick<CsvImportOptions, 'space' | 'spaceColumn' | 'defaultCountry'>,
+): void {
   if ((o.space === undefined) === (o.spaceColumn === undefined)) {
     throw new AppError('USAGE', 'give exactly one of --space ID or --space-column NAME');
   }
-  if (o.space !== undefined && o.space.trim() === '') throw new AppError('USAGE', '--space must not be empty');
+  if (o.space !== undefined && o.space.trim() === '')
+    throw new AppError('USAGE', '--space must not be empty');
   if (o.defaultCountry !== undefined && !isCountryCode(o.defaultCountry)) {
-    throw new AppError('USAGE', `--default-country must be an ISO 3166 alpha-2 code such as CN or US (got '${o.defaultCountry}')`);
+    throw new AppError(
+      'USAGE',
+      `--default-country must be an ISO 3166 alpha-2 code such as CN or US (got '${o.defaultCountry}')`,
+    );
   }
 }
 
-export async function importCsv(pool: Pool, log: Logger, options: CsvImportOptions): Promise<CsvImportResult> {
+export async function importCsv(
+  pool: Pool,
+  log: Logger,
+  options: CsvImportOptions,
+): Promise<CsvImportResult> {
   validateImportOptions(options);
   const batchSize = options.batchSize ?? 1000;
-  const rows = readCsvRows(options.file, { phoneColumn: options.phoneColumn, spaceColumn: options.spaceColumn });
+  const rows = readCsvRows(options.file, {
+    phoneColumn: options.phoneColumn,
+    spaceColumn: options.spaceColumn,
+  });
   const iterator = rows[Symbol.asyncIterator]();
   // Read the first row before creating the run, so a missing file or header is a usage error with no run left behind.
   const first = await iterator.next();
@@ -79,7 +92,11 @@ export async function importCsv(pool: Pool, log: Logger, options: CsvImportOptio
       count += 1;
       const space = options.space ?? row.space?.trim() ?? '';
       const phone = normalisePhone(row.phone, options.defaultCountry);
-      const reason = !phone.ok ? phone.reason : space === '' ? `empty ${options.spaceColumn} (CustSpaceId)` : undefined;
+      const reason = !phone.ok
+        ? phone.reason
+        : space === ''
+          ? `empty ${options.spaceColumn} (CustSpaceId)`
+          : undefined;
       if (reason !== undefined || !phone.ok) {
         const reject = { line: row.line, raw: row.phone, reason: reason ?? 'invalid' };
         rejected.push(reject);
@@ -96,7 +113,9 @@ export async function importCsv(pool: Pool, log: Logger, options: CsvImportOptio
   } catch (err) {
     await rejects?.close().catch(() => undefined);
     const message = err instanceof Error ? err.message : String(err);
-    await abortRun(pool, runId, message).catch((e: unknown) => runLog.error({ err: e }, 'could not abort the run'));
+    await abortRun(pool, runId, message).catch((e: unknown) =>
+      runLog.error({ err: e }, 'could not abort the run'),
+    );
     runLog.error({ code: (err as { code?: string }).code }, 'import aborted; its rows were not queued');
     throw err;
   }

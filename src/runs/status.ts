@@ -72,7 +72,11 @@ async function toStatus(db: Queryable, run: Run): Promise<RunStatus> {
 
 export async function runStatus(db: Queryable, runId: number): Promise<RunStatus> {
   const run = await getRun(db, runId);
-  if (!run) throw new AppError('RUN_NOT_FOUND', `run ${runId} does not exist (see "cams-enrich status" for the list)`);
+  if (!run)
+    throw new AppError(
+      'RUN_NOT_FOUND',
+      `run ${runId} does not exist (see "cams-enrich status" for the list)`,
+    );
   return toStatus(db, run);
 }
 
@@ -108,7 +112,11 @@ export function formatSeconds(seconds: number | null): string {
   const h = Math.floor(seconds / 3600);
   const m = Math.floor((seconds % 3600) / 60);
   const s = Math.floor(seconds % 60);
-  return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m ${String(s).padStart(2, '0')}s` : `${s}s`;
+  return h > 0
+    ? `${h}h ${String(m).padStart(2, '0')}m`
+    : m > 0
+      ? `${m}m ${String(s).padStart(2, '0')}s`
+      : `${s}s`;
 }
 
 /** The human form of one run's status, a few lines. */

@@ -125,7 +125,9 @@ export interface ParsedAuthorization {
 }
 
 export function parseAuthorization(value: string): ParsedAuthorization | undefined {
-  const m = /^(\S+) Credential=([^,\s]*),SignedHeaders=([^,\s]*),Signature=([0-9a-fA-F]*)$/.exec(value.trim());
+  const m = /^(\S+) Credential=([^,\s]*),SignedHeaders=([^,\s]*),Signature=([0-9a-fA-F]*)$/.exec(
+    value.trim(),
+  );
   if (!m) return undefined;
   return {
     algorithm: m[1] ?? '',
@@ -163,7 +165,14 @@ export interface VerifyOptions {
 }
 
 /** Headers that must be present and signed on every request. */
-const REQUIRED_SIGNED = ['host', 'x-acs-action', 'x-acs-version', 'x-acs-date', 'x-acs-signature-nonce', 'x-acs-content-sha256'];
+const REQUIRED_SIGNED = [
+  'host',
+  'x-acs-action',
+  'x-acs-version',
+  'x-acs-date',
+  'x-acs-signature-nonce',
+  'x-acs-content-sha256',
+];
 
 function fail(reason: Acs3FailureReason, message: string): Acs3Verification {
   return { ok: false, reason, message };
@@ -173,7 +182,11 @@ function fail(reason: Acs3FailureReason, message: string): Acs3Verification {
  * Checks one request as the CAMS gateway would: Authorization shape, AccessKey id, timestamp, payload
  * hash against the body bytes, signature, nonce. Pure: recording the nonce is the caller's job.
  */
-export function verifyAcs3Request(request: SignableRequest, body: Uint8Array, options: VerifyOptions): Acs3Verification {
+export function verifyAcs3Request(
+  request: SignableRequest,
+  body: Uint8Array,
+  options: VerifyOptions,
+): Acs3Verification {
   const authValue = headerValues(request.headers, 'authorization')[0];
   if (!authValue) return fail('IncompleteSignature', 'The Authorization header is missing.');
   const auth = parseAuthorization(authValue);
@@ -199,17 +212,19 @@ export function verifyAcs3Request(request: SignableRequest, body: Uint8Array, op
   const signed = [...auth.signedHeaders];
   const sorted = [...signed].sort();
   const acsHeaders = signableHeaderNames(request.headers).filter((h) => h.startsWith('x-acs-'));
-  const missing = [...new Set([...REQUIRED_SIGNED, ...acsHeaders])].filter(
-    (h) => !signed.includes(h),
-  );
+  const missing = [...new Set([...REQUIRED_SIGNED, ...acsHeaders])].filter((h) => !signed.includes(h));
   if (signed.some((h, i) => h !== sorted[i] || h !== h.toLowerCase())) {
     return fail('IncompleteSignature', 'SignedHeaders must be lower-case and sorted.');
   }
-  if (missing.length > 0) return fail('IncompleteSignature', `These headers must be signed: ${missing.join(', ')}.`);
+  if (missing.length > 0)
+    return fail('IncompleteSignature', `These headers must be signed: ${missing.join(', ')}.`);
 
   const claimedHash = headerValues(request.headers, 'x-acs-content-sha256')[0] ?? '';
   if (claimedHash.toLowerCase() !== sha256Hex(body)) {
-    return fail('InvalidContentSha256', 'x-acs-content-sha256 does not match the sha256 of the request body.');
+    return fail(
+      'InvalidContentSha256',
+      'x-acs-content-sha256 does not match the sha256 of the request body.',
+    );
   }
 
   const toSign = stringToSign(canonicalRequest(request, signed, claimedHash));

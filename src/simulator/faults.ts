@@ -69,12 +69,16 @@ interface RuleState {
 /** Checks a rule's values; throws a RangeError naming the problem. */
 export function validateFaultRule(rule: FaultRule): void {
   const p = rule.probability;
-  if (p !== undefined && !(p >= 0 && p <= 1)) throw new RangeError(`fault probability must be in [0, 1] (got ${p})`);
+  if (p !== undefined && !(p >= 0 && p <= 1))
+    throw new RangeError(`fault probability must be in [0, 1] (got ${p})`);
   const t = rule.times;
-  if (t !== undefined && !(Number.isInteger(t) && t >= 0)) throw new RangeError(`fault times must be a whole number (got ${t})`);
+  if (t !== undefined && !(Number.isInteger(t) && t >= 0))
+    throw new RangeError(`fault times must be a whole number (got ${t})`);
   const a = rule.answer;
-  if (a.kind === 'error' && !CAMS_ERROR_CODES.includes(a.code)) throw new RangeError(`unknown error code ${String(a.code)}`);
-  if (a.kind === 'http' && ![500, 502, 503].includes(a.status)) throw new RangeError(`fault status must be 500, 502 or 503`);
+  if (a.kind === 'error' && !CAMS_ERROR_CODES.includes(a.code))
+    throw new RangeError(`unknown error code ${String(a.code)}`);
+  if (a.kind === 'http' && ![500, 502, 503].includes(a.status))
+    throw new RangeError(`fault status must be 500, 502 or 503`);
   if (a.kind === 'slow' && !(Number.isFinite(a.delayMs) && a.delayMs >= 0)) {
     throw new RangeError(`slow fault needs a delay in ms (got ${a.delayMs})`);
   }
@@ -90,7 +94,12 @@ export class FaultInjector {
       validateFaultRule(rule);
       return {
         rule,
-        match: rule.match === undefined ? undefined : typeof rule.match === 'string' ? new RegExp(rule.match) : rule.match,
+        match:
+          rule.match === undefined
+            ? undefined
+            : typeof rule.match === 'string'
+              ? new RegExp(rule.match)
+              : rule.match,
         random: seededRandom(rule.seed ?? Math.floor(Math.random() * 2 ** 32)),
         fired: 0,
         firedByNumber: new Map(),
@@ -108,7 +117,8 @@ export class FaultInjector {
       const perNumber = s.rule.timesPer === 'number';
       const firedSoFar = perNumber ? (s.firedByNumber.get(phoneNumber) ?? 0) : s.fired;
       if (s.rule.times !== undefined && firedSoFar >= s.rule.times) continue;
-      if (s.rule.probability !== undefined && s.rule.probability < 1 && s.random() >= s.rule.probability) continue;
+      if (s.rule.probability !== undefined && s.rule.probability < 1 && s.random() >= s.rule.probability)
+        continue;
       s.fired += 1;
       if (perNumber) {
         s.firedByNumber.delete(phoneNumber);
@@ -149,7 +159,8 @@ export function parseFaultRule(text: string): FaultRule {
   let rest = m[2] ?? '';
   while (rest !== '') {
     const mod = /^(?:%(\d+(?:\.\d+)?)|x(\d+)(\/number)?|#(\d+))/.exec(rest);
-    if (!mod) throw new RangeError(`cannot read fault '${text}' at '${rest}': expected %PERCENT, xCOUNT or #SEED`);
+    if (!mod)
+      throw new RangeError(`cannot read fault '${text}' at '${rest}': expected %PERCENT, xCOUNT or #SEED`);
     if (mod[1] !== undefined) rule.probability = Number(mod[1]) / 100;
     if (mod[2] !== undefined) {
       rule.times = Number(mod[2]);

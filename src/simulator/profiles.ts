@@ -30,8 +30,30 @@ const VERTICALS = [
   'Other',
 ] as const;
 
-const NAMES = ['Lotus', 'Harbor', 'Jade', 'Summit', 'Maple', 'Coral', 'Golden Gate', 'Bamboo', 'Orchid', 'Pioneer'];
-const NOUNS = ['Trading', 'Studio', 'Kitchen', 'Clinic', 'Academy', 'Travel', 'Motors', 'Partners', 'House', 'Works'];
+const NAMES = [
+  'Lotus',
+  'Harbor',
+  'Jade',
+  'Summit',
+  'Maple',
+  'Coral',
+  'Golden Gate',
+  'Bamboo',
+  'Orchid',
+  'Pioneer',
+];
+const NOUNS = [
+  'Trading',
+  'Studio',
+  'Kitchen',
+  'Clinic',
+  'Academy',
+  'Travel',
+  'Motors',
+  'Partners',
+  'House',
+  'Works',
+];
 const CITIES = [
   'Changsha',
   'Hangzhou',
@@ -44,7 +66,14 @@ const CITIES = [
   'Mumbai',
   'Madrid',
 ];
-const STREETS = ['Market Street', 'Harbour Road', 'Station Avenue', 'Garden Lane', 'Riverside Drive', 'Hill Road'];
+const STREETS = [
+  'Market Street',
+  'Harbour Road',
+  'Station Avenue',
+  'Garden Lane',
+  'Riverside Drive',
+  'Hill Road',
+];
 const ABOUTS = [
   'business profile',
   'Available',
@@ -65,7 +94,10 @@ function pick<T>(list: readonly T[], byte: number | undefined): T {
 }
 
 function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 }
 
 /** The profile the simulator answers for `phoneNumber`. */

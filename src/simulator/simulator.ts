@@ -76,7 +76,8 @@ class SlidingWindow {
   #head = 0;
 
   count(now: number): number {
-    while (this.#head < this.#times.length && (this.#times[this.#head] ?? 0) <= now - WINDOW_MS) this.#head += 1;
+    while (this.#head < this.#times.length && (this.#times[this.#head] ?? 0) <= now - WINDOW_MS)
+      this.#head += 1;
     if (this.#head > 1024 && this.#head * 2 > this.#times.length) {
       this.#times = this.#times.slice(this.#head);
       this.#head = 0;
@@ -119,7 +120,13 @@ function send(res: ServerResponse, status: number, requestId: string, body: unkn
 }
 
 /** Alibaba Cloud's gateway error form (HTTP 4xx/5xx). */
-function sendError(res: ServerResponse, status: number, requestId: string, code: string, message: string): void {
+function sendError(
+  res: ServerResponse,
+  status: number,
+  requestId: string,
+  code: string,
+  message: string,
+): void {
   send(res, status, requestId, {
     RequestId: requestId,
     HostId: HOST_ID,
@@ -141,7 +148,10 @@ function sendError200(res: ServerResponse, requestId: string, code: CamsErrorCod
 }
 
 const SERVER_ERRORS = {
-  500: ['InternalError', 'The request processing has failed due to some unknown error, exception or failure.'],
+  500: [
+    'InternalError',
+    'The request processing has failed due to some unknown error, exception or failure.',
+  ],
   502: ['BadGateway', 'The gateway received an invalid response from the upstream server.'],
   503: ['ServiceUnavailable', 'The request has failed due to a temporary failure of the server.'],
 } as const;
@@ -184,7 +194,8 @@ function bodyParams(req: IncomingMessage, body: Buffer): Record<string, string> 
 
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
   const rate = options.rate ?? 10;
-  if (!(Number.isFinite(rate) && rate > 0)) throw new RangeError(`rate must be a positive number (got ${rate})`);
+  if (!(Number.isFinite(rate) && rate > 0))
+    throw new RangeError(`rate must be a positive number (got ${rate})`);
   const throttleForm = options.throttleForm ?? 'http400';
   const maxClockSkewMs = options.maxClockSkewMs ?? 15 * 60_000;
   let injector = new FaultInjector(options.faults ?? []);
@@ -217,7 +228,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     else sendError(res, 400, requestId, 'System.LimitControl', CAMS_ERROR_MESSAGES['System.LimitControl']);
   }
 
-  function refuse(res: ServerResponse, requestId: string, status: number, code: string, message: string): void {
+  function refuse(
+    res: ServerResponse,
+    requestId: string,
+    status: number,
+    code: string,
+    message: string,
+  ): void {
     counters.rejected += 1;
     sendError(res, status, requestId, code, message);
   }
@@ -225,7 +242,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID().toUpperCase();
     const body = await readBody(req);
-    if (body === undefined) return refuse(res, requestId, 413, 'RequestTooLarge', 'The request body is too large.');
+    if (body === undefined)
+      return refuse(res, requestId, 413, 'RequestTooLarge', 'The request body is too large.');
     const url = new URL(req.url ?? '/', 'http://simulator');
     const query: Record<string, string> = {};
     for (const [k, v] of url.searchParams) query[k] ??= v;
@@ -239,19 +257,27 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         nonceUsed: (id, nonce) => nonces.has(id, nonce, Date.now()),
       },
     );
-    if (!verdict.ok) return refuse(res, requestId, REJECTION_STATUS[verdict.reason] ?? 400, verdict.reason, verdict.message);
+    if (!verdict.ok)
+      return refuse(res, requestId, REJECTION_STATUS[verdict.reason] ?? 400, verdict.reason, verdict.message);
     nonces.add(verdict.accessKeyId, verdict.nonce, verdict.dateMs, Date.now());
 
     const action = req.headers['x-acs-action'];
     if (action !== CAMS_ACTION || url.pathname !== '/' || (req.method !== 'POST' && req.method !== 'GET')) {
-      return refuse(res, requestId, 404, 'InvalidAction.NotFound', 'Specified api is not found, please check your url and method.');
+      return refuse(
+        res,
+        requestId,
+        404,
+        'InvalidAction.NotFound',
+        'Specified api is not found, please check your url and method.',
+      );
     }
     if (req.headers['x-acs-version'] !== CAMS_VERSION) {
       return refuse(res, requestId, 400, 'InvalidVersion', 'Specified parameter Version is not valid.');
     }
     const params = { ...bodyParams(req, body), ...query };
     for (const name of ['CustSpaceId', 'PhoneNumber'] as const) {
-      if (!params[name]) return refuse(res, requestId, 400, `Missing${name}`, `${name} is mandatory for this action.`);
+      if (!params[name])
+        return refuse(res, requestId, 400, `Missing${name}`, `${name} is mandatory for this action.`);
     }
     const phone = params.PhoneNumber ?? '';
 
@@ -261,11 +287,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     let window = limiter.get(verdict.accessKeyId);
     if (!window) limiter.set(verdict.accessKeyId, (window = new SlidingWindow()));
     if (window.count(now) >= rate) {
-      const form = throttleForm === 'mixed' ? (throttleCount++ % 2 === 0 ? 'http400' : 'http200') : throttleForm;
+      const form =
+        throttleForm === 'mixed' ? (throttleCount++ % 2 === 0 ? 'http400' : 'http200') : throttleForm;
       return answerThrottle(res, requestId, form);
     }
     const fault = injector.pick(phone);
-    if (fault?.kind === 'error' && fault.code === 'System.LimitControl') return answerThrottle(res, requestId, fault.form);
+    if (fault?.kind === 'error' && fault.code === 'System.LimitControl')
+      return answerThrottle(res, requestId, fault.form);
     window.add(now);
     counters.maxCallsInAnyWindow = Math.max(counters.maxCallsInAnyWindow, admittedStats.add(now));
 

@@ -119,7 +119,13 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
         ...(importOptions.spaceColumn ? {} : { space: 'S1' }),
         ...importOptions,
       });
-      await createFeeder({ pool, queue, log, highWater: options.highWater, jobOptions: { attempts, backoffMs } }).fill();
+      await createFeeder({
+        pool,
+        queue,
+        log,
+        highWater: options.highWater,
+        jobOptions: { attempts, backoffMs },
+      }).fill();
       return runId;
     },
     startWorkers(count = options.workers ?? 2) {
@@ -151,7 +157,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
         if (!invariantHolds(s)) throw new Error(`accounting invariant broken: ${JSON.stringify(s)}`);
         onPoll?.(s);
         if (s.finished) return s;
-        if (Date.now() > deadline) throw new Error(`run ${runId} not finished in ${timeoutMs} ms: ${JSON.stringify(s)}`);
+        if (Date.now() > deadline)
+          throw new Error(`run ${runId} not finished in ${timeoutMs} ms: ${JSON.stringify(s)}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },

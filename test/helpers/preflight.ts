@@ -7,13 +7,19 @@ import pg from 'pg';
 import { adminDatabaseUrl, redisUrl } from './services.js';
 
 export default async function preflight(): Promise<void> {
-  const redis = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+  const redis = new Redis(redisUrl(), {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+  });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
     await redis.ping();
   } catch (err) {
-    throw new Error(`Redis is not running at ${redisUrl()}: see README, "Services" (${String(err)})`, { cause: err });
+    throw new Error(`Redis is not running at ${redisUrl()}: see README, "Services" (${String(err)})`, {
+      cause: err,
+    });
   } finally {
     redis.disconnect();
   }
@@ -23,7 +29,10 @@ export default async function preflight(): Promise<void> {
     await client.connect();
     await client.query('SELECT 1');
   } catch (err) {
-    throw new Error(`PostgreSQL is not running at ${adminDatabaseUrl()}: see README, "Services" (${String(err)})`, { cause: err });
+    throw new Error(
+      `PostgreSQL is not running at ${adminDatabaseUrl()}: see README, "Services" (${String(err)})`,
+      { cause: err },
+    );
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -8,7 +8,9 @@ import pg from 'pg';
 
 /** The PostgreSQL server tests create their databases on (`TEST_DATABASE_URL`, else `DATABASE_URL`). */
 export function adminDatabaseUrl(): string {
-  return process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  return (
+    process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
+  );
 }
 
 export function redisUrl(): string {

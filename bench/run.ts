@@ -1,0 +1,161 @@
+/**
+ * `npm run bench`: throughput and throttling of the worker fleet against the simulator's strict
+ * sliding one-second window, for cams-enrich's limiter shape and, as the reference measured in the same
+ * run, BullMQ's stock `{max: rate, duration: 1000}`. Results are ratios, so they compare across machines.
+ *
+ * Environment: BENCH_NUMBERS (per variant, default 300), BENCH_RATE (default 10), BENCH_WORKERS
+ * (in-process workers, default 2), BENCH_LATENCY_MS (simulated CAMS latency, default 80), and the usual
+ * REDIS_URL / DATABASE_URL (a database `cams_bench_<random>` is created there and dropped).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { RateLimiterOptions } from 'bullmq';
+import pg from 'pg';
+import { startEnrichWorker } from '../workers/worker.js';
+import { createCamsClient } from '../src/cams/cams-client.js';
+import { loadConfig, Secret } from '../src/config.js';
+import { migrate } from '../src/db/migrate.js';
+import { createPool } from '../src/db/pool.js';
+import { createLogger } from '../src/log.js';
+import { createFeeder } from '../src/queue/feeder.js';
+import { createEnrichQueue, createRedis, limiterFor } from '../src/queue/queue.js';
+import { importCsv } from '../src/runs/csv-import.js';
+import { runStatus } from '../src/runs/status.js';
+import { startSimulator } from '../src/simulator/simulator.js';
+
+const N = Number(process.env.BENCH_NUMBERS ?? 300);
+const RATE = Number(process.env.BENCH_RATE ?? 10);
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
+const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 80);
+
+interface Result {
+  variant: string;
+  limiter: RateLimiterOptions;
+  numbers: number;
+  seconds: number;
+  callsPerSecond: number;
+  quotaUsed: number;
+  calls: number;
+  throttled: number;
+  throttledShare: number;
+  maxInAnySecond: number;
+  fetchedTwice: number;
+}
+
+async function measure(
+  variant: string,
+  limiter: RateLimiterOptions,
+  databaseUrl: string,
+  offset: number,
+): Promise<Result> {
+  const config = loadConfig();
+  const log = createLogger({ level: 'silent' });
+  const pool = createPool(databaseUrl, log, { max: 4 + WORKERS * 2 });
+  await migrate(pool, log);
+  const queueName = `bench-${randomBytes(6).toString('hex')}`;
+  const redis = createRedis(config.redisUrl, 'worker', log);
+  const queue = createEnrichQueue(queueName, redis);
+  const accessKeyId = `LTAIbench${randomBytes(4).toString('hex')}`;
+  const accessKeySecret = randomBytes(15).toString('base64url');
+  const sim = await startSimulator({
+    accessKeyId,
+    accessKeySecret,
+    rate: RATE,
+    faults: LATENCY > 0 ? [{ answer: { kind: 'slow', delayMs: LATENCY } }] : [],
+  });
+  const cams = createCamsClient({
+    credentials: { accessKeyId, accessKeySecret: new Secret(accessKeySecret) },
+    endpoint: sim.endpoint,
+    protocol: 'http',
+    regionId: 'ap-southeast-1',
+    connectTimeoutMs: 5000,
+    readTimeoutMs: 10000,
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'cams-enrich-bench-'));
+  const file = join(dir, 'numbers.csv');
+  const numbers = Array.from(
+    { length: N },
+    (_, i) => `86139${String(10_000_000 + offset + i * 13).slice(-8)}`,
+  );
+  await writeFile(file, 'phone\n' + numbers.join('\n') + '\n');
+  const { runId } = await importCsv(pool, log, { file, queue: queueName, space: 'bench', maxAgeMs: 0 });
+  await createFeeder({ pool, queue, log, jobOptions: { attempts: 6 } }).fill();
+
+  const connections = Array.from({ length: WORKERS }, () => createRedis(config.redisUrl, 'worker', log));
+  const started = Date.now();
+  const workers = connections.map((connection) =>
+    startEnrichWorker({ queueName, connection, pool, cams, log, ratePerSecond: RATE, attempts: 6, limiter }),
+  );
+  for (;;) {
+    const s = await runStatus(pool, runId);
+    if (s.finished) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const c = sim.counters();
+  for (const w of workers) await w.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  for (const r of [...connections, redis]) await r.quit();
+  await sim.close();
+  await pool.end();
+  await rm(dir, { recursive: true, force: true });
+  const callsPerSecond = c.ok / seconds;
+  return {
+    variant,
+    limiter,
+    numbers: N,
+    seconds: Math.round(seconds * 10) / 10,
+    callsPerSecond: Math.round(callsPerSecond * 100) / 100,
+    quotaUsed: Math.round((callsPerSecond / RATE) * 1000) / 1000,
+    calls: c.calls,
+    throttled: c.throttled,
+    throttledShare: Math.round((c.throttled / Math.max(1, c.calls)) * 1000) / 1000,
+    maxInAnySecond: c.maxCallsInAnyWindow,
+    fetchedTwice: Object.values(c.okByNumber).filter((n) => n > 1).length,
+  };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const dbName = `cams_bench_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: config.databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  const url = new URL(config.databaseUrl);
+  url.pathname = `/${dbName}`;
+  try {
+    console.log(
+      `bench: ${N} numbers per variant, quota ${RATE}/s, ${WORKERS} workers, ${LATENCY} ms simulated latency`,
+    );
+    const reference = await measure(
+      'BullMQ stock {max: rate, duration: 1000} (reference)',
+      { max: RATE, duration: 1000 },
+      url.toString(),
+      0,
+    );
+    const ours = await measure('cams-enrich limiterFor(rate)', limiterFor(RATE), url.toString(), 5_000_000);
+    console.log('');
+    console.log(
+      '| variant | limiter | calls/s | share of quota | throttled share | max calls in any 1 s | fetched twice |',
+    );
+    console.log('| --- | --- | --- | --- | --- | --- | --- |');
+    for (const r of [reference, ours]) {
+      console.log(
+        `| ${r.variant} | max ${r.limiter.max} / ${r.limiter.duration} ms | ${r.callsPerSecond} | ${(r.quotaUsed * 100).toFixed(1)}% | ${(r.throttledShare * 100).toFixed(1)}% (${r.throttled}/${r.calls}) | ${r.maxInAnySecond} | ${r.fetchedTwice} |`,
+      );
+    }
+    console.log('');
+    console.log(
+      `ratio of useful throughput, cams-enrich / reference: ${(ours.callsPerSecond / reference.callsPerSecond).toFixed(2)}`,
+    );
+    console.log(JSON.stringify({ reference, ours }));
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+await main();
