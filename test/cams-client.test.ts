@@ -71,22 +71,25 @@ function expectNoSecret(err: unknown, secret: string): void {
   }
 }
 
-const trimmed = (s: string): string | null => (s.trim() === '' ? null : s.trim());
+const trimmed = (s: string): string => s.trim();
 
 describe('profileFromData', () => {
-  it('trims text, turns blanks into null and keeps raw as received', () => {
+  it('trims text, keeps a blank as an empty string, a missing field as null, and raw as received', () => {
     const data = { Vertical: 'Retail\n', Description: '  \n', Websites: null, Email: 7 };
     const p = profileFromData(data, 'R1');
     expect(p).toMatchObject({
       vertical: 'Retail',
-      description: null,
+      description: '',
       email: null,
+      address: null,
       websites: [],
       requestId: 'R1',
     });
     expect(p.raw).toBe(data);
-    expect(profileFromData({ Websites: [' https://a.example ', '', '\n'] }, 'R2').websites).toEqual([
+    expect(profileFromData({ Websites: [' https://a.example ', '', 3, '\n'] }, 'R2').websites).toEqual([
       'https://a.example',
+      '',
+      '',
     ]);
   });
 });

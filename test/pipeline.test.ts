@@ -58,7 +58,7 @@ async function storedProfiles(pipeline: Pipeline) {
 }
 
 function trimmed(v: unknown): string | null {
-  return typeof v === 'string' && v.trim() !== '' ? v.trim() : null;
+  return typeof v === 'string' ? v.trim() : null;
 }
 
 describe('the CSV pipeline', () => {

@@ -226,3 +226,16 @@ describe('simulator rate limit', () => {
     expect(sim.counters().okByNumber).toEqual({ '8613800001234': 1 });
   });
 });
+
+describe('the counters endpoint', () => {
+  it('serves the same counters over HTTP for a simulator in another process', async () => {
+    const sim = await simulator({ rate: 2 });
+    const client = sdk(sim);
+    for (let i = 0; i < 3; i++) await query(client, '8613800001234');
+    const res = await fetch(`http://${sim.endpoint}/_simulator/counters`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toEqual(JSON.parse(JSON.stringify(sim.counters())));
+    expect(body).toMatchObject({ calls: 3, ok: 2, throttled: 1, okByNumber: { '8613800001234': 2 } });
+  });
+});

@@ -1,6 +1,7 @@
 /**
  * The `Data` object of a QueryPhoneBusinessProfile answer, turned into the shape we store
- * (CONTRACT.md, `business_profiles`): text trimmed, empty text as null, `raw` kept as received.
+ * (CONTRACT.md, `business_profiles`): text trimmed (an empty string stays an empty string, a missing
+ * field is null), `raw` kept as received.
  */
 
 /** A business profile as stored: text fields trimmed (the API pads some with "\n"); raw keeps the API's Data object as received. */
@@ -16,21 +17,15 @@ export interface BusinessProfile {
   raw: Record<string, unknown>;
 }
 
-/** A trimmed string, or null when the value is missing, not a string, or blank. */
+/** The value trimmed, or null when it is missing or not a string. */
 function text(value: unknown): string | null {
-  if (typeof value !== 'string') return null;
-  const trimmed = value.trim();
-  return trimmed === '' ? null : trimmed;
+  return typeof value === 'string' ? value.trim() : null;
 }
 
+/** Each website trimmed, in the API's order; entries that are not strings are dropped. */
 function websites(value: unknown): string[] {
   if (!Array.isArray(value)) return [];
-  const out: string[] = [];
-  for (const item of value) {
-    const site = text(item);
-    if (site !== null) out.push(site);
-  }
-  return out;
+  return value.filter((item): item is string => typeof item === 'string').map((site) => site.trim());
 }
 
 export function profileFromData(data: Record<string, unknown>, requestId: string): BusinessProfile {

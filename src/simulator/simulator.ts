@@ -15,6 +15,8 @@ export type { FaultRule } from './faults.js';
 
 export const CAMS_ACTION = 'QueryPhoneBusinessProfile';
 export const CAMS_VERSION = '2020-06-06';
+/** `GET` here returns the counters as JSON (a simulator extension, unsigned). */
+export const COUNTERS_PATH = '/_simulator/counters';
 const HOST_ID = 'cams.ap-southeast-1.aliyuncs.com';
 const WINDOW_MS = 1000;
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -245,6 +247,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     if (body === undefined)
       return refuse(res, requestId, 413, 'RequestTooLarge', 'The request body is too large.');
     const url = new URL(req.url ?? '/', 'http://simulator');
+    if (req.method === 'GET' && url.pathname === COUNTERS_PATH) {
+      // Not part of CAMS: lets a benchmark or a test read the counters of a simulator in another process.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ...counters, okByNumber: { ...counters.okByNumber } }));
+      return;
+    }
     const query: Record<string, string> = {};
     for (const [k, v] of url.searchParams) query[k] ??= v;
     const verdict = verifyAcs3Request(
