@@ -1,0 +1,154 @@
+/**
+ * The processor on its own: a function of its dependencies and the job, no Worker involved. The
+ * ledger is the real one on a fresh database and CAMS is the simulator; only the fleet controls
+ * (which act on Redis in production) are recorded here.
+ */
+import { UnrecoverableError } from 'bullmq';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EnrichJob, FleetControl } from '../workers/enrich.js';
+import { enrich, ThrottleBackoff } from '../workers/enrich.js';
+import type { CamsError } from '../src/cams/cams-error.js';
+import { createLedger } from '../src/db/ledger.js';
+import type { Pipeline } from './helpers/pipeline.js';
+import { startPipeline } from './helpers/pipeline.js';
+
+let p: Pipeline | undefined;
+afterEach(async () => {
+  await p?.close();
+  p = undefined;
+});
+
+interface Recorded extends FleetControl {
+  backOffs: number[];
+  pauses: string[];
+}
+
+function recordingFleet(): Recorded {
+  const fleet: Recorded = {
+    backOffs: [],
+    pauses: [],
+    backOff: async (ms) => {
+      fleet.backOffs.push(ms);
+    },
+    pauseForAccount: async (err: CamsError) => {
+      fleet.pauses.push(err.code);
+    },
+  };
+  return fleet;
+}
+
+function job(phoneNumber: string, over: Partial<EnrichJob> = {}): EnrichJob {
+  return {
+    id: 'j1',
+    data: { custSpaceId: 'S1', phoneNumber },
+    attemptsMade: 0,
+    attemptsStarted: 1,
+    opts: { attempts: 3 },
+    ...over,
+  };
+}
+
+async function setUp(numbers: string[]) {
+  p = await startPipeline({ rate: 50 });
+  const file = await p.csv('n.csv', 'phone\n' + numbers.join('\n') + '\n');
+  const runId = await p.importFile(file);
+  const fleet = recordingFleet();
+  const deps = {
+    cams: p.cams,
+    ledger: createLedger(p.pool),
+    log: p.log,
+    fleet,
+    throttle: new ThrottleBackoff(1000, 30_000),
+  };
+  return { runId, fleet, deps, pipeline: p };
+}
+
+describe('enrich()', () => {
+  it('fetches, stores and settles a pending number', async () => {
+    const { deps, runId, pipeline } = await setUp(['8613800001234']);
+    await expect(enrich(deps, job('8613800001234'))).resolves.toBe('enriched');
+    const s = await pipeline.waitFinished(runId, 1000);
+    expect(s).toMatchObject({ enriched: 1, pending: 0 });
+  });
+
+  it('makes no call for a number no run waits for any more', async () => {
+    const { deps, pipeline } = await setUp(['8613800001234']);
+    await enrich(deps, job('8613800001234'));
+    const calls = pipeline.sim.counters().calls;
+    await expect(enrich(deps, job('8613800001234'))).resolves.toBe('nothing-pending');
+    expect(pipeline.sim.counters().calls).toBe(calls);
+  });
+
+  it('serves every run waiting for the number with one call', async () => {
+    const { deps, pipeline } = await setUp(['8613800001234']);
+    const second = await pipeline.importFile(await pipeline.csv('again.csv', 'phone\n8613800001234\n'));
+    await enrich(deps, job('8613800001234'));
+    expect(pipeline.sim.counters().calls).toBe(1);
+    expect(await pipeline.waitFinished(second, 1000)).toMatchObject({ enriched: 1, pending: 0 });
+  });
+
+  it('settles from the store without a call when another worker fetched the number after the run asked', async () => {
+    const { deps, pipeline } = await setUp(['8613800001234']);
+    await enrich(deps, job('8613800001234'));
+    const forced = await pipeline.importFile(await pipeline.csv('forced.csv', 'phone\n8613800001234\n'), {
+      maxAgeMs: 0,
+    });
+    // As if another worker's fetch committed just after this run was created.
+    await pipeline.pool.query(`UPDATE business_profiles SET fetched_at = now() + interval '1 second'`);
+    await expect(enrich(deps, job('8613800001234'))).resolves.toBe('fresh');
+    expect(pipeline.sim.counters().calls).toBe(1);
+    expect(await pipeline.waitFinished(forced, 1000)).toMatchObject({ enriched: 1, pending: 0 });
+  });
+
+  it('backs off the whole queue with a growing pause on consecutive throttles, keeping the number pending', async () => {
+    const { deps, fleet, runId, pipeline } = await setUp(['8613800001234']);
+    pipeline.sim.setFaults([{ answer: { kind: 'error', code: 'System.LimitControl', form: 'http200' } }]);
+    for (let i = 0; i < 3; i++) {
+      const err = await enrich(deps, job('8613800001234')).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).name).toBe('RateLimitError');
+    }
+    expect(fleet.backOffs).toHaveLength(3);
+    expect(fleet.backOffs[2]!).toBeGreaterThan(fleet.backOffs[0]!); // 1 s, 2 s, 4 s ± 20%
+    expect(fleet.backOffs[2]!).toBeGreaterThanOrEqual(3200);
+    await expect(pipeline.waitFinished(runId, 1)).rejects.toThrow(/"pending":1/);
+
+    pipeline.sim.setFaults([]);
+    await enrich(deps, job('8613800001234'));
+    expect(deps.throttle.streak).toBe(0);
+  });
+
+  it('fails a number throttled on too many starts instead of retrying it forever', async () => {
+    const { deps, runId, pipeline } = await setUp(['8613800001234']);
+    pipeline.sim.setFaults([{ answer: { kind: 'error', code: 'System.LimitControl', form: 'http400' } }]);
+    const err = await enrich(
+      { ...deps, maxThrottledStarts: 5 },
+      job('8613800001234', { attemptsStarted: 5 }),
+    ).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(UnrecoverableError);
+    expect(await pipeline.waitFinished(runId, 1000)).toMatchObject({ failed: 1, pending: 0 });
+  });
+
+  it('pauses the fleet on an account-wide refusal and leaves the number pending', async () => {
+    const { deps, fleet, runId, pipeline } = await setUp(['8613800001234']);
+    pipeline.sim.setFaults([{ answer: { kind: 'error', code: 'Ram.PermissionDeny', form: 'http400' } }]);
+    const err = await enrich(deps, job('8613800001234')).catch((e: Error) => e);
+    expect((err as Error).name).toBe('RateLimitError');
+    expect(fleet.pauses).toEqual(['Ram.PermissionDeny']);
+    await expect(pipeline.waitFinished(runId, 1)).rejects.toThrow(/"failed":0,"pending":1/);
+  });
+
+  it('rethrows a transient fault for a retry, and records it as the failure on the last attempt', async () => {
+    const { deps, runId, pipeline } = await setUp(['8613800001234']);
+    pipeline.sim.setFaults([{ answer: { kind: 'http', status: 502 } }]);
+    const first = await enrich(deps, job('8613800001234', { attemptsMade: 0 })).catch((e: Error) => e);
+    expect(first).not.toBeInstanceOf(UnrecoverableError);
+    expect((first as CamsError).classification).toBe('transient');
+    const last = await enrich(deps, job('8613800001234', { attemptsMade: 2 })).catch((e: Error) => e);
+    expect(last).toBeInstanceOf(UnrecoverableError);
+    const { rows } = await pipeline.pool.query('SELECT error_code FROM failed_numbers WHERE run_id = $1', [
+      runId,
+    ]);
+    expect(rows).toHaveLength(1);
+  });
+});
