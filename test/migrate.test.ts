@@ -71,13 +71,17 @@ async function catchError(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection');
 }
 
+/** The migrations in migrations/, in the order they must apply. */
+const SHIPPED = ['0001_init.sql', '0002_number_failures.sql'];
+const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
+
 describe('migrate', () => {
-  it('applies 0001 on a fresh database and creates business_profiles with the documented columns', async () => {
+  it('applies every migration in order on a fresh database and creates business_profiles with the documented columns', async () => {
     const pool = poolFor(await freshDatabase());
     const result = await migrate(pool, log);
-    expect(result.applied).toEqual(['0001_init.sql']);
+    expect(result.applied).toEqual(SHIPPED);
     expect(result.alreadyApplied).toEqual([]);
-    expect(await recorded(pool)).toEqual([{ id: 1, name: '0001_init.sql' }]);
+    expect(await recorded(pool)).toEqual(SHIPPED_RECORDS);
 
     const { rows } = await pool.query<{ column_name: string; data_type: string; udt_name: string }>(
       `SELECT column_name, data_type, udt_name FROM information_schema.columns
@@ -116,8 +120,8 @@ describe('migrate', () => {
     const tablesAfterFirst = await tableNames(pool);
     const second = await migrate(pool, log);
     expect(second.applied).toEqual([]);
-    expect(second.alreadyApplied).toEqual(['0001_init.sql']);
-    expect(await recorded(pool)).toHaveLength(1);
+    expect(second.alreadyApplied).toEqual(SHIPPED);
+    expect(await recorded(pool)).toHaveLength(SHIPPED.length);
     expect(await tableNames(pool)).toEqual(tablesAfterFirst);
   });
 
@@ -127,9 +131,9 @@ describe('migrate', () => {
     const b = poolFor(db);
     const [ra, rb] = await Promise.all([migrate(a, log), migrate(b, log)]);
     // One of them applied it, the other found it applied.
-    expect([...ra.applied, ...rb.applied]).toEqual(['0001_init.sql']);
-    expect([...ra.alreadyApplied, ...rb.alreadyApplied]).toEqual(['0001_init.sql']);
-    expect(await recorded(a)).toEqual([{ id: 1, name: '0001_init.sql' }]);
+    expect([...ra.applied, ...rb.applied].sort()).toEqual(SHIPPED);
+    expect([...ra.alreadyApplied, ...rb.alreadyApplied].sort()).toEqual(SHIPPED);
+    expect(await recorded(a)).toEqual(SHIPPED_RECORDS);
     const tables = await tableNames(a);
     expect(tables.filter((t) => t === 'business_profiles')).toHaveLength(1);
     expect(tables).toEqual(

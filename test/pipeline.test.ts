@@ -157,21 +157,31 @@ describe('the CSV pipeline', () => {
   it('makes no call when the same file is imported again within --max-age, and refetches with --max-age 0', async () => {
     p = await startPipeline({ rate: 50 });
     const valid = numbers(20, 11);
-    const file = await p.csv('again.csv', csvOf([['phone_number'], ...valid.map((n) => [`+${n}`])]));
+    const foreign = '8613999999999';
+    p.sim.setFaults([
+      { match: `^${foreign}$`, answer: { kind: 'error', code: 'Unknown.ResourceOwnerId', form: 'http400' } },
+    ]);
+    const file = await p.csv(
+      'again.csv',
+      csvOf([['phone_number'], ...[...valid, foreign].map((n) => [`+${n}`])]),
+    );
     p.startWorkers(1);
     await p.waitFinished(await p.importFile(file));
     const callsAfterFirst = p.sim.counters().calls;
-    expect(callsAfterFirst).toBe(20);
+    expect(callsAfterFirst).toBe(21);
 
+    // The profiles are fresh, and so is CAMS's refusal of the foreign number: no call at all.
     const second = await p.importFile(file);
     const s2 = await p.waitFinished(second);
-    expect(s2).toMatchObject({ total: 20, skipped: 20, enriched: 0, pending: 0, finished: true });
+    expect(s2).toMatchObject({ total: 21, skipped: 20, failed: 1, enriched: 0, pending: 0, finished: true });
     expect(p.sim.counters().calls).toBe(callsAfterFirst);
+    const { rows } = await p.pool.query('SELECT error_code FROM failed_numbers WHERE run_id = $1', [second]);
+    expect(rows).toEqual([{ error_code: 'Unknown.ResourceOwnerId' }]);
 
     const third = await p.importFile(file, { maxAgeMs: 0 });
     const s3 = await p.waitFinished(third);
-    expect(s3).toMatchObject({ total: 20, skipped: 0, enriched: 20 });
-    expect(p.sim.counters().calls).toBe(callsAfterFirst + 20);
+    expect(s3).toMatchObject({ total: 21, skipped: 0, enriched: 20, failed: 1 });
+    expect(p.sim.counters().calls).toBe(callsAfterFirst + 21);
   });
 
   it('fails a number with its last code once the transient attempts are spent', async () => {

@@ -145,7 +145,7 @@ async function handleFailure(deps: EnrichDeps, job: EnrichJob, log: Logger, err:
         await fleet.pauseForAccount(err);
         return Worker.RateLimitError();
       }
-      await ledger.recordFailure(key, err.code, err.upstreamMessage);
+      await ledger.recordFailure(key, err.code, err.upstreamMessage, { final: true });
       log.warn(fields, 'CAMS refused this number; failed');
       return new UnrecoverableError(err.message);
     case 'transient':

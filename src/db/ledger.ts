@@ -104,6 +104,10 @@ export async function recordProfile(pool: Pool, key: NumberKey, profile: Busines
         JSON.stringify(profile.raw),
       ],
     );
+    await client.query('DELETE FROM number_failures WHERE cust_space_id = $1 AND phone_number = $2', [
+      key.custSpaceId,
+      key.phoneNumber,
+    ]);
     return settle(client, key, `state = 'enriched', error_code = NULL, error_message = NULL`, []);
   });
 }
@@ -126,16 +130,30 @@ export async function settleFromStore(pool: Pool, key: NumberKey): Promise<numbe
   );
 }
 
-/** Records a final failure for every pending row of the number, with the error code and message. */
+/**
+ * Records a final failure for every pending row of the number, with the error code and message.
+ * With `final`, the answer concerns the number itself (CAMS refused it): it is remembered in
+ * `number_failures` so later runs within their max age fail it without a call.
+ */
 export async function recordFailure(
   pool: Pool,
   key: NumberKey,
   code: string,
   message: string,
+  options: { final?: boolean } = {},
 ): Promise<number> {
-  return withTransaction(pool, (client) =>
-    settle(client, key, `state = 'failed', error_code = $3, error_message = $4`, [code, message]),
-  );
+  return withTransaction(pool, async (client) => {
+    if (options.final) {
+      await client.query(
+        `INSERT INTO number_failures (cust_space_id, phone_number, error_code, error_message)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (cust_space_id, phone_number) DO UPDATE SET
+           error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message, failed_at = now()`,
+        [key.custSpaceId, key.phoneNumber, code, message],
+      );
+    }
+    return settle(client, key, `state = 'failed', error_code = $3, error_message = $4`, [code, message]);
+  });
 }
 
 export interface FeedItem extends NumberKey {
@@ -233,7 +251,12 @@ export interface Ledger {
   checkPending(key: NumberKey): Promise<PendingCheck>;
   recordProfile(key: NumberKey, profile: BusinessProfile): Promise<number>;
   settleFromStore(key: NumberKey): Promise<number>;
-  recordFailure(key: NumberKey, code: string, message: string): Promise<number>;
+  recordFailure(
+    key: NumberKey,
+    code: string,
+    message: string,
+    options?: { final?: boolean },
+  ): Promise<number>;
 }
 
 export function createLedger(pool: Pool): Ledger {
@@ -241,6 +264,6 @@ export function createLedger(pool: Pool): Ledger {
     checkPending: (key) => checkPending(pool, key),
     recordProfile: (key, profile) => recordProfile(pool, key, profile),
     settleFromStore: (key) => settleFromStore(pool, key),
-    recordFailure: (key, code, message) => recordFailure(pool, key, code, message),
+    recordFailure: (key, code, message, options) => recordFailure(pool, key, code, message, options),
   };
 }

@@ -100,9 +100,9 @@ export async function createRun(db: Queryable, run: NewRun): Promise<number> {
 
 /**
  * Records one batch of rows read by an import, in one transaction: accepted numbers become run items
- * (pending, or skipped when a profile fresher than the run's max age is stored; a number already in
- * the run counts as duplicate), rejected rows are kept with their reason, and the counters move
- * together.
+ * (pending; skipped when a profile fresher than the run's max age is stored; failed, with the stored
+ * code, when CAMS refused the number itself more recently than that; a number already in the run
+ * counts as duplicate), rejected rows are kept with their reason, and the counters move together.
  */
 export async function recordBatch(
   pool: Pool,
@@ -124,17 +124,25 @@ export async function recordBatch(
       `WITH input AS (
          SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[]) AS t(cust_space_id, phone_number, line)
        ), inserted AS (
-         INSERT INTO run_items (run_id, cust_space_id, phone_number, line, state)
+         INSERT INTO run_items (run_id, cust_space_id, phone_number, line, state, error_code, error_message)
          SELECT $1, i.cust_space_id, i.phone_number, i.line,
-                CASE WHEN bp.fetched_at > now() - r.max_age THEN 'skipped' ELSE 'pending' END
+                CASE WHEN bp.fetched_at > now() - r.max_age THEN 'skipped'
+                     WHEN nf.failed_at > now() - r.max_age THEN 'failed'
+                     ELSE 'pending' END,
+                CASE WHEN bp.fetched_at > now() - r.max_age THEN NULL
+                     WHEN nf.failed_at > now() - r.max_age THEN nf.error_code END,
+                CASE WHEN bp.fetched_at > now() - r.max_age THEN NULL
+                     WHEN nf.failed_at > now() - r.max_age THEN nf.error_message END
          FROM input i
          JOIN runs r ON r.id = $1
          LEFT JOIN business_profiles bp USING (cust_space_id, phone_number)
+         LEFT JOIN number_failures nf USING (cust_space_id, phone_number)
          ORDER BY i.line
          ON CONFLICT DO NOTHING
          RETURNING state
        ), counted AS (
          SELECT count(*) FILTER (WHERE state = 'skipped') AS skipped,
+                count(*) FILTER (WHERE state = 'failed') AS failed,
                 count(*) FILTER (WHERE state = 'pending') AS pending,
                 count(*) AS inserted
          FROM inserted
@@ -144,6 +152,7 @@ export async function recordBatch(
          invalid = invalid + $6,
          duplicate = duplicate + ($5 - counted.inserted),
          skipped = runs.skipped + counted.skipped,
+         failed = runs.failed + counted.failed,
          pending = runs.pending + counted.pending
        FROM counted
        WHERE runs.id = $1`,
