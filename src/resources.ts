@@ -9,6 +9,7 @@ import type { Pool } from './db/pool.js';
 import { assertMigrated, migrate } from './db/migrate.js';
 import type { Logger } from './log.js';
 import type { EnrichQueue, RedisRole } from './queue/queue.js';
+import { createFeeder } from './queue/feeder.js';
 import { connectRedis, createEnrichQueue, createRedis } from './queue/queue.js';
 
 export class Resources {
@@ -73,4 +74,15 @@ export function openQueue(res: Resources, config: Config, redis: Redis, log: Log
   const queue = res.own(createEnrichQueue(config.queueName, redis), (q) => q.close());
   queue.on('error', (err) => log.error({ err }, 'queue error'));
   return queue;
+}
+
+/** Feeds the queue's Redis buffer from the ledger up to `CAMS_QUEUE_HIGH_WATER`, once. */
+export async function feedOnce(config: Config, pool: Pool, queue: EnrichQueue, log: Logger): Promise<number> {
+  return createFeeder({
+    pool,
+    queue,
+    log,
+    highWater: config.queueHighWater,
+    jobOptions: { attempts: config.attempts },
+  }).fill();
 }

@@ -11,8 +11,7 @@ import { createCamsClient } from '../cams/cams-client.js';
 import { Secret } from '../config.js';
 import { maskPhone } from '../log.js';
 import { packageRoot } from '../package-root.js';
-import { createFeeder } from '../queue/feeder.js';
-import { openDatabase, openQueue, openRedis, Resources } from '../resources.js';
+import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
 import { importCsv } from '../runs/csv-import.js';
 import { startSimulator } from '../simulator/simulator.js';
 import { AppError } from '../errors.js';
@@ -34,8 +33,8 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
   const workers = opts.workers ?? 2;
   if (!Number.isInteger(workers) || workers < 1) throw new AppError('USAGE', '--workers must be at least 1');
   const { config } = ctx;
-  // Progress and the summary tell the story; per-job log lines would drown them (LOG_LEVEL=debug shows them).
-  const log = config.logLevel === 'info' ? ctx.log.child({}, { level: 'warn' }) : ctx.log;
+  // Progress and the summary tell the story; per-number warnings would break the progress bar (LOG_LEVEL=debug shows them).
+  const log = config.logLevel === 'info' ? ctx.log.child({}, { level: 'error' }) : ctx.log;
   // The demo uses a queue of its own, so it never takes work from (or gives work to) a real fleet.
   const demoConfig = { ...config, queueName: `${config.queueName}-demo` };
   const file = opts.file ?? join(packageRoot(), 'src', 'demo', 'sample.csv');
@@ -81,7 +80,7 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
       maxAgeMs: 0, // always fetch, so the demo shows the calls
     });
     ctx.err(`imported ${file} as run ${runId}; invalid rows in ${rejectsFile}`);
-    await createFeeder({ pool, queue, log, jobOptions: { attempts: config.attempts } }).fill();
+    await feedOnce(demoConfig, pool, queue, log);
 
     for (let i = 0; i < workers; i++) {
       const connection = await openRedis(res, config, log, 'worker');

@@ -2,8 +2,7 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { parseDuration } from '../duration.js';
 import { AppError } from '../errors.js';
-import { createFeeder } from '../queue/feeder.js';
-import { openDatabase, openQueue, openRedis, Resources } from '../resources.js';
+import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
 import { importCsv, validateImportOptions } from '../runs/csv-import.js';
 import { runStatus } from '../runs/status.js';
 import type { CommandContext, ExitCode } from './context.js';
@@ -45,14 +44,7 @@ export async function importCommand(
       maxAgeMs,
     });
     // Put the first window of work in Redis now; the workers' feeders keep it topped up.
-    const feeder = createFeeder({
-      pool,
-      queue,
-      log: ctx.log,
-      highWater: ctx.config.queueHighWater,
-      jobOptions: { attempts: ctx.config.attempts },
-    });
-    await feeder.fill();
+    await feedOnce(ctx.config, pool, queue, ctx.log);
     const status = await runStatus(pool, result.runId);
     if (!opts.wait) {
       if (opts.json) ctx.out(JSON.stringify(status));

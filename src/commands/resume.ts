@@ -1,9 +1,8 @@
 import { clearAlert, getAlert } from '../db/ledger.js';
 import { markUnqueued, queuedPendingNumbers } from '../db/recovery.js';
 import type { NumberKey } from '../db/ledger.js';
-import { createFeeder } from '../queue/feeder.js';
 import { jobIdFor } from '../queue/queue.js';
-import { openDatabase, openQueue, openRedis, Resources } from '../resources.js';
+import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
 import type { CommandContext, ExitCode } from './context.js';
 
 /**
@@ -32,14 +31,7 @@ export async function resumeCommand(opts: { json?: boolean }, ctx: CommandContex
     const wasPaused = await queue.isPaused();
     if (alert) await clearAlert(pool, queue.name);
     if (wasPaused) await queue.resume();
-    const feeder = createFeeder({
-      pool,
-      queue,
-      log: ctx.log,
-      highWater: ctx.config.queueHighWater,
-      jobOptions: { attempts: ctx.config.attempts },
-    });
-    const fed = await feeder.fill();
+    const fed = await feedOnce(ctx.config, pool, queue, ctx.log);
     const result = {
       queue: queue.name,
       requeued,

@@ -5,23 +5,16 @@
 import type { Queryable } from '../db/pool.js';
 import type { QueueAlert } from '../db/ledger.js';
 import { getAlert } from '../db/ledger.js';
-import type { Run } from '../db/runs.js';
+import type { Run, RunCounts } from '../db/runs.js';
 import { getRun, listRuns, recentlyDone } from '../db/runs.js';
 import { AppError } from '../errors.js';
 import type { EnrichQueue } from '../queue/queue.js';
 
-export interface RunStatus {
+export interface RunStatus extends RunCounts {
   run: number;
   source: string;
   createdAt: string;
   state: Run['state'];
-  total: number;
-  invalid: number;
-  duplicate: number;
-  skipped: number;
-  enriched: number;
-  failed: number;
-  pending: number;
   finished: boolean;
   finishedAt: string | null;
   /** Numbers settled per second over the last `RATE_WINDOW_SECONDS`. */
