@@ -9,6 +9,7 @@ import type { EnrichJob, FleetControl } from '../workers/enrich.js';
 import { enrich, ThrottleBackoff } from '../workers/enrich.js';
 import type { CamsError } from '../src/cams/cams-error.js';
 import { createLedger } from '../src/db/ledger.js';
+import { createCallWindow } from '../src/queue/call-window.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 
@@ -53,8 +54,10 @@ async function setUp(numbers: string[]) {
   const file = await p.csv('n.csv', 'phone\n' + numbers.join('\n') + '\n');
   const runId = await p.importFile(file);
   const fleet = recordingFleet();
+  const gate = createCallWindow({ redis: p.redis, key: `${p.queueName}:cams-calls`, rate: 50 });
   const deps = {
     cams: p.cams,
+    gate,
     ledger: createLedger(p.pool),
     log: p.log,
     fleet,

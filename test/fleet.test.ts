@@ -56,18 +56,18 @@ function startWorkerProcess(pipeline: Pipeline, rate: number): ChildProcess {
 describe('a fleet of worker processes', () => {
   it('shares one rate limit: never over the quota in any second, at most 1% throttled, each number fetched once', async () => {
     p = await startPipeline({ rate: 10 });
-    const numbers = Array.from({ length: 60 }, (_, i) => `4479${String(11_000_000 + i * 37).slice(-8)}`);
+    const numbers = Array.from({ length: 100 }, (_, i) => `4479${String(11_000_000 + i * 37).slice(-8)}`);
     const file = await p.csv('fleet.csv', 'phone\n' + numbers.map((n) => `+${n}`).join('\n') + '\n');
     const runId = await p.importFile(file);
     const workers = [startWorkerProcess(p, 10), startWorkerProcess(p, 10)];
 
     const s = await p.waitFinished(runId, 60_000);
-    expect(s).toMatchObject({ total: 60, enriched: 60, failed: 0, pending: 0 });
+    expect(s).toMatchObject({ total: 100, enriched: 100, failed: 0, pending: 0 });
     const c = p.sim.counters();
     expect(c.maxCallsInAnyWindow).toBeLessThanOrEqual(10);
     expect(c.throttled).toBeLessThanOrEqual(Math.floor(c.calls * 0.01));
     expect(Object.values(c.okByNumber).filter((n) => n > 1)).toEqual([]);
-    expect(Object.keys(c.okByNumber)).toHaveLength(60);
+    expect(Object.keys(c.okByNumber)).toHaveLength(100);
 
     // Graceful shutdown: SIGTERM lets each process finish and exit 0.
     for (const w of workers) w.kill('SIGTERM');

@@ -58,8 +58,15 @@ export class ThrottleBackoff {
   }
 }
 
+/** Admits one CAMS call at a time under the account's quota (`src/queue/call-window.ts`). */
+export interface CallGate {
+  acquire(): Promise<void>;
+}
+
 export interface EnrichDeps {
   cams: CamsClient;
+  /** Taken right before each call. */
+  gate: CallGate;
   ledger: Ledger;
   log: Logger;
   fleet: FleetControl;
@@ -88,6 +95,7 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob): Promise<EnrichOu
 
   let profile;
   try {
+    await deps.gate.acquire();
     profile = await cams.queryPhoneBusinessProfile({
       custSpaceId: key.custSpaceId,
       phoneNumber: key.phoneNumber,

@@ -11,6 +11,7 @@ import { createLedger, raiseAlert, recordFailure } from '../src/db/ledger.js';
 import type { Pool } from '../src/db/pool.js';
 import type { Logger } from '../src/log.js';
 import { maskPhone } from '../src/log.js';
+import { createCallWindow } from '../src/queue/call-window.js';
 import { createFeeder } from '../src/queue/feeder.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
 import { createEnrichQueue, limiterFor } from '../src/queue/queue.js';
@@ -58,7 +59,12 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
       await queue.pause();
     },
   };
-  const deps = { cams: options.cams, ledger, log, fleet, throttle: new ThrottleBackoff() };
+  const gate = createCallWindow({
+    redis: connection,
+    key: queue.toKey('cams-calls'),
+    rate: options.ratePerSecond,
+  });
+  const deps = { cams: options.cams, gate, ledger, log, fleet, throttle: new ThrottleBackoff() };
   const jobOptions = { attempts: options.attempts, backoffMs: options.backoffMs };
   const feeder = createFeeder({ pool, queue, log, highWater: options.highWater, jobOptions });
 
