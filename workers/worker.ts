@@ -39,6 +39,8 @@ export interface EnrichWorkerOptions {
   backoffMs?: number;
   /** Replaces the limiter shape of `limiterFor(ratePerSecond)`; for measuring other shapes (bench). */
   limiter?: RateLimiterOptions;
+  /** Take a slot in the shared call window before each call. Default true; false only to measure without it (bench). */
+  callWindow?: boolean;
 }
 
 export interface EnrichWorker {

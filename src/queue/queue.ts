@@ -99,14 +99,15 @@ export function enrichJobOptions(config: JobOptionsConfig): JobsOptions {
 }
 
 /**
- * The limiter given to every Worker. BullMQ's limiter is a fixed window counting job starts, so
- * `{max: rate, duration: 1000}` can start 2×rate jobs within a few ms across a window edge, which a
- * server counting a sliding one-second window throttles. One start per `1000/rate` ms, stretched by
- * `margin`, keeps any one-second window at `rate` calls or fewer even with some network jitter between
- * the start of a job and the arrival of its call.
+ * The limiter given to every Worker: one job start per `1000/rate` ms. BullMQ's limiter is a fixed
+ * window counting job starts, so the stock `{max: rate, duration: 1000}` can start 2×rate jobs within
+ * a few ms across a window edge, which a server counting a sliding one-second window throttles. Even
+ * spacing avoids those bursts; the guarantee that no one-second window at CAMS holds more than `rate`
+ * calls is the call window each call passes through just before it is sent (`call-window.ts`), which
+ * also covers what happens between a job's start and its call.
  */
-export function limiterFor(ratePerSecond: number, margin = 0.05): RateLimiterOptions {
-  return { max: 1, duration: Math.max(1, Math.ceil((1000 / ratePerSecond) * (1 + margin))) };
+export function limiterFor(ratePerSecond: number): RateLimiterOptions {
+  return { max: 1, duration: Math.max(1, Math.ceil(1000 / ratePerSecond)) };
 }
 
 /** Jobs in Redis that are not finished: what the high-water mark bounds. */
