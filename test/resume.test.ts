@@ -54,6 +54,16 @@ describe('cams-enrich resume', () => {
     expect(p.sim.counters().calls).toBe(15);
   });
 
+  it('lets the workers put back, on their own, numbers whose job Redis lost', async () => {
+    p = await startPipeline({ rate: 50, sweepIntervalMs: 300 });
+    const numbers = Array.from({ length: 8 }, (_, i) => `86138${String(31_000_000 + i * 101)}`);
+    const runId = await p.importFile(await p.csv('swept.csv', 'phone\n' + numbers.join('\n') + '\n'));
+    await deleteQueueKeys(p.redis, p.queueName);
+    p.startWorkers(1);
+    expect(await p.waitFinished(runId, 20_000)).toMatchObject({ enriched: 8, pending: 0 });
+    expect(p.sim.counters().calls).toBe(8);
+  });
+
   it('clears an account alert and resumes a paused queue', async () => {
     p = await startPipeline({ rate: 50 });
     await raiseAlert(

@@ -13,6 +13,7 @@ import type { Logger } from '../src/log.js';
 import { maskPhone } from '../src/log.js';
 import { createCallWindow } from '../src/queue/call-window.js';
 import { createFeeder } from '../src/queue/feeder.js';
+import { requeueLost } from '../src/queue/lost-jobs.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
 import { createEnrichQueue, limiterFor } from '../src/queue/queue.js';
 import type { FleetControl } from './enrich.js';
@@ -35,6 +36,8 @@ export interface EnrichWorkerOptions {
   highWater?: number;
   /** How often the feeder tops Redis up, in ms. Default 1000. */
   feedIntervalMs?: number;
+  /** How often queued numbers whose job Redis lost are put back, in ms. Default 60000. */
+  sweepIntervalMs?: number;
   /** First retry delay for transient faults in ms. Default 1000. */
   backoffMs?: number;
   /** Replaces the limiter shape of `limiterFor(ratePerSecond)`; for measuring other shapes (bench). */
@@ -90,13 +93,33 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   feeder.start(options.feedIntervalMs ?? 1000);
   void feeder.fill().catch((err: unknown) => log.warn({ err }, 'first feed failed; will retry'));
 
+  // A number fed again for another run just as its job finished, or a job lost with Redis's data,
+  // would leave its rows queued with no job; this sweep puts them back. Rows queued under a minute ago
+  // are left alone, so it never races the feeder.
+  let sweeping: Promise<unknown> | undefined;
+  const sweepMs = options.sweepIntervalMs ?? 60_000;
+  const sweep = setInterval(() => {
+    sweeping ??= requeueLost({ pool, queue, redis: connection, queuedBeforeSeconds: sweepMs / 1000 })
+      .then((n) => n > 0 && log.warn({ requeued: n }, 'put back numbers whose job Redis no longer had'))
+      .catch((err: unknown) => log.warn({ err }, 'looking for lost jobs failed; will retry'))
+      .finally(() => (sweeping = undefined));
+  }, sweepMs);
+  sweep.unref();
+
   let closing: Promise<void> | undefined;
   return {
     worker,
     close(force = false) {
       closing ??= (async () => {
         const errors: unknown[] = [];
-        for (const step of [() => feeder.stop(), () => worker.close(force), () => queue.close()]) {
+        clearInterval(sweep);
+        const steps = [
+          () => feeder.stop(),
+          async () => sweeping,
+          () => worker.close(force),
+          () => queue.close(),
+        ];
+        for (const step of steps) {
           try {
             await step();
           } catch (err) {

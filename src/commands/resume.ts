@@ -1,7 +1,5 @@
 import { clearAlert, getAlert } from '../db/ledger.js';
-import { markUnqueued, queuedPendingNumbers } from '../db/recovery.js';
-import type { NumberKey } from '../db/ledger.js';
-import { jobIdFor } from '../queue/queue.js';
+import { requeueLost } from '../queue/lost-jobs.js';
 import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
 import type { CommandContext, ExitCode } from './context.js';
 
@@ -15,18 +13,7 @@ export async function resumeCommand(opts: { json?: boolean }, ctx: CommandContex
     const pool = await openDatabase(res, ctx.config, ctx.log, 2);
     const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
     const queue = openQueue(res, ctx.config, redis, ctx.log);
-    let requeued = 0;
-    let after: NumberKey | undefined;
-    for (;;) {
-      const keys = await queuedPendingNumbers(pool, queue.name, 1000, after);
-      if (keys.length === 0) break;
-      after = keys[keys.length - 1];
-      const pipeline = redis.pipeline();
-      for (const k of keys) pipeline.exists(queue.toKey(jobIdFor(k.custSpaceId, k.phoneNumber)));
-      const exists = (await pipeline.exec()) ?? [];
-      const missing = keys.filter((_, i) => exists[i]?.[1] === 0);
-      requeued += await markUnqueued(pool, queue.name, missing);
-    }
+    const requeued = await requeueLost({ pool, queue, redis });
     const alert = await getAlert(pool, queue.name);
     const wasPaused = await queue.isPaused();
     if (alert) await clearAlert(pool, queue.name);

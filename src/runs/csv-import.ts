@@ -92,18 +92,14 @@ export async function importCsv(
       count += 1;
       const space = options.space ?? row.space?.trim() ?? '';
       const phone = normalisePhone(row.phone, options.defaultCountry);
-      const reason = !phone.ok
-        ? phone.reason
-        : space === ''
-          ? `empty ${options.spaceColumn} (CustSpaceId)`
-          : undefined;
-      if (reason !== undefined || !phone.ok) {
-        const reject = { line: row.line, raw: row.phone, reason: reason ?? 'invalid' };
+      if (phone.ok && space !== '') {
+        accepted.push({ line: row.line, custSpaceId: space, phoneNumber: phone.phone });
+      } else {
+        const reason = phone.ok ? `empty ${options.spaceColumn} (CustSpaceId)` : phone.reason;
+        const reject = { line: row.line, raw: row.phone, reason };
         rejected.push(reject);
         invalid += 1;
         await rejects?.write(reject);
-      } else {
-        accepted.push({ line: row.line, custSpaceId: space, phoneNumber: phone.phone });
       }
       if (accepted.length + rejected.length >= batchSize) await flush();
     }

@@ -40,6 +40,8 @@ export interface PipelineOptions {
   backoffMs?: number;
   highWater?: number;
   readTimeoutMs?: number;
+  /** Workers' lost-job sweep interval in ms. Default: the workers' own default. */
+  sweepIntervalMs?: number;
 }
 
 export interface Pipeline {
@@ -144,6 +146,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
           backoffMs,
           highWater: options.highWater,
           feedIntervalMs: 200,
+          sweepIntervalMs: options.sweepIntervalMs,
         });
         workers.push(w);
         started.push(w);
