@@ -8,8 +8,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { NonceCache, verifyAcs3Request, type Acs3FailureReason } from './acs3-signature.js';
-import { CAMS_ERROR_MESSAGES, FaultInjector, type CamsErrorCode, type FaultRule } from './faults.js';
+import { CAMS_ERROR_MESSAGES, FaultInjector, type FaultRule } from './faults.js';
+import { bodyParams, readBody, send, sendError, sendError200, SERVER_ERRORS } from './http-io.js';
 import { profileFor } from './profiles.js';
+import { SlidingWindow } from './sliding-window.js';
 
 export type { FaultRule } from './faults.js';
 
@@ -17,9 +19,6 @@ export const CAMS_ACTION = 'QueryPhoneBusinessProfile';
 export const CAMS_VERSION = '2020-06-06';
 /** `GET` here returns the counters as JSON (a simulator extension, unsigned). */
 export const COUNTERS_PATH = '/_simulator/counters';
-const HOST_ID = 'cams.ap-southeast-1.aliyuncs.com';
-const WINDOW_MS = 1000;
-const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface SimulatorOptions {
   /** The one AccessKey pair the simulator accepts. */
@@ -73,27 +72,6 @@ export interface Simulator {
 }
 
 /** Timestamps of the last second, oldest first, pruned on every use. */
-class SlidingWindow {
-  #times: number[] = [];
-  #head = 0;
-
-  count(now: number): number {
-    while (this.#head < this.#times.length && (this.#times[this.#head] ?? 0) <= now - WINDOW_MS)
-      this.#head += 1;
-    if (this.#head > 1024 && this.#head * 2 > this.#times.length) {
-      this.#times = this.#times.slice(this.#head);
-      this.#head = 0;
-    }
-    return this.#times.length - this.#head;
-  }
-
-  /** Records `now` and returns how many fall in the window ending at `now`. */
-  add(now: number): number {
-    this.#times.push(now);
-    return this.count(now);
-  }
-}
-
 const REJECTION_STATUS: Partial<Record<Acs3FailureReason, number>> = { 'InvalidAccessKeyId.NotFound': 404 };
 
 function emptyCounters(): SimulatorCounters {
@@ -108,90 +86,6 @@ function emptyCounters(): SimulatorCounters {
     maxArrivalsInAnyWindow: 0,
     okByNumber: {},
   };
-}
-
-function send(res: ServerResponse, status: number, requestId: string, body: unknown): void {
-  if (res.destroyed || res.writableEnded) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json;charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'x-acs-request-id': requestId,
-  });
-  res.end(text);
-}
-
-/** Alibaba Cloud's gateway error form (HTTP 4xx/5xx). */
-function sendError(
-  res: ServerResponse,
-  status: number,
-  requestId: string,
-  code: string,
-  message: string,
-): void {
-  send(res, status, requestId, {
-    RequestId: requestId,
-    HostId: HOST_ID,
-    Code: code,
-    Message: message,
-    Recommend: `https://api.aliyun.com/troubleshoot?q=${encodeURIComponent(code)}&product=cams&requestId=${requestId}`,
-  });
-}
-
-/** The product's own error form: HTTP 200 with `Success: false`. */
-function sendError200(res: ServerResponse, requestId: string, code: CamsErrorCode): void {
-  send(res, 200, requestId, {
-    RequestId: requestId,
-    Code: code,
-    Message: CAMS_ERROR_MESSAGES[code],
-    Success: false,
-    AccessDeniedDetail: code === 'Ram.PermissionDeny' ? 'cams:QueryPhoneBusinessProfile' : 'None',
-  });
-}
-
-const SERVER_ERRORS = {
-  500: [
-    'InternalError',
-    'The request processing has failed due to some unknown error, exception or failure.',
-  ],
-  502: ['BadGateway', 'The gateway received an invalid response from the upstream server.'],
-  503: ['ServiceUnavailable', 'The request has failed due to a temporary failure of the server.'],
-} as const;
-
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) resolve(undefined);
-      else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
-/** Parameters of an RPC call: the query, then a form or JSON body for what the query lacks. */
-function bodyParams(req: IncomingMessage, body: Buffer): Record<string, string> {
-  if (body.length === 0) return {};
-  const type = (req.headers['content-type'] ?? '').toLowerCase();
-  const params: Record<string, string> = {};
-  if (type.startsWith('application/x-www-form-urlencoded')) {
-    for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params[k] ??= v;
-  } else if (type.startsWith('application/json')) {
-    try {
-      const parsed: unknown = JSON.parse(body.toString('utf8'));
-      if (parsed && typeof parsed === 'object') {
-        for (const [k, v] of Object.entries(parsed)) {
-          if (typeof v === 'string' || typeof v === 'number') params[k] = String(v);
-        }
-      }
-    } catch {
-      // Not JSON: no parameters from the body.
-    }
-  }
-  return params;
 }
 
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
