@@ -184,6 +184,22 @@ describe('the CSV pipeline', () => {
     expect(p.sim.counters().calls).toBe(callsAfterFirst + 21);
   });
 
+  it('settles overlapping runs of the same numbers with one call per number', async () => {
+    p = await startPipeline({ rate: 100 });
+    const shared = numbers(40, 51);
+    const extra = numbers(10, 900_001);
+    const first = await p.importFile(await p.csv('a.csv', csvOf([['phone'], ...shared.map((n) => [n])])));
+    const second = await p.importFile(
+      await p.csv('b.csv', csvOf([['phone'], ...[...extra, ...shared].map((n) => [n])])),
+    );
+    p.startWorkers(2);
+    expect(await p.waitFinished(first)).toMatchObject({ enriched: 40, pending: 0 });
+    expect(await p.waitFinished(second)).toMatchObject({ enriched: 50, pending: 0 });
+    const c = p.sim.counters();
+    expect(c.ok).toBe(50);
+    expect(Object.values(c.okByNumber).every((n) => n === 1)).toBe(true);
+  });
+
   it('fails a number with its last code once the transient attempts are spent', async () => {
     p = await startPipeline({ rate: 50, attempts: 3, backoffMs: 50 });
     const [flaky, ok] = numbers(2, 21) as [string, string];

@@ -26,34 +26,36 @@ async function settle(
   setSql: string,
   params: unknown[],
 ): Promise<number> {
-  const { rows } = await client.query<{ moved: string }>(
+  const { rows } = await client.query<{ run_id: string; state: string; n: string }>(
     `WITH moved AS (
        UPDATE run_items i SET ${setSql}, updated_at = now()
        WHERE i.cust_space_id = $1 AND i.phone_number = $2 AND i.state = 'pending'
        RETURNING i.run_id, i.state
-     ), per_run AS (
-       SELECT run_id, state, count(*) AS n FROM moved GROUP BY run_id, state
-     ), bumped AS (
-       UPDATE runs r SET
-         pending = r.pending - sums.n,
-         enriched = r.enriched + sums.enriched,
-         skipped = r.skipped + sums.skipped,
-         failed = r.failed + sums.failed,
-         finished_at = CASE WHEN r.pending - sums.n = 0 AND r.state = 'ready' THEN now() ELSE r.finished_at END
-       FROM (
-         SELECT run_id, sum(n) AS n,
-                coalesce(sum(n) FILTER (WHERE state = 'enriched'), 0) AS enriched,
-                coalesce(sum(n) FILTER (WHERE state = 'skipped'), 0) AS skipped,
-                coalesce(sum(n) FILTER (WHERE state = 'failed'), 0) AS failed
-         FROM per_run GROUP BY run_id
-       ) sums
-       WHERE r.id = sums.run_id
-       RETURNING 1
      )
-     SELECT (SELECT count(*) FROM moved) AS moved`,
+     SELECT run_id, state, count(*) AS n FROM moved GROUP BY run_id, state`,
     [key.custSpaceId, key.phoneNumber, ...params],
   );
-  return Number(rows[0]?.moved ?? 0);
+  const perRun = new Map<number, { enriched: number; skipped: number; failed: number }>();
+  for (const r of rows) {
+    const counts = perRun.get(Number(r.run_id)) ?? { enriched: 0, skipped: 0, failed: 0 };
+    counts[r.state as 'enriched' | 'skipped' | 'failed'] += Number(r.n);
+    perRun.set(Number(r.run_id), counts);
+  }
+  // Runs are locked in id order, so two workers settling numbers of the same runs never deadlock.
+  let moved = 0;
+  for (const runId of [...perRun.keys()].sort((a, b) => a - b)) {
+    const c = perRun.get(runId)!;
+    const n = c.enriched + c.skipped + c.failed;
+    moved += n;
+    await client.query(
+      `UPDATE runs SET
+         pending = pending - $2, enriched = enriched + $3, skipped = skipped + $4, failed = failed + $5,
+         finished_at = CASE WHEN pending - $2 = 0 AND state = 'ready' THEN now() ELSE finished_at END
+       WHERE id = $1`,
+      [runId, n, c.enriched, c.skipped, c.failed],
+    );
+  }
+  return moved;
 }
 
 /**
