@@ -10,12 +10,10 @@ export type AppErrorCode =
   | 'INPUT_FILE'
   | 'CSV_MALFORMED'
   | 'CSV_NO_PHONE_COLUMN'
-  | 'SOURCE_QUERY'
   | 'RUN_NOT_FOUND'
   | 'SERVICE_UNAVAILABLE'
   | 'MIGRATION_FAILED'
-  | 'SCHEMA_OUTDATED'
-  | 'ACCOUNT_PAUSED';
+  | 'SCHEMA_OUTDATED';
 
 const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   CONFIG_INVALID: 2,
@@ -24,12 +22,10 @@ const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   INPUT_FILE: 2,
   CSV_MALFORMED: 2,
   CSV_NO_PHONE_COLUMN: 2,
-  SOURCE_QUERY: 2,
   RUN_NOT_FOUND: 2,
   SERVICE_UNAVAILABLE: 1,
   MIGRATION_FAILED: 1,
   SCHEMA_OUTDATED: 1,
-  ACCOUNT_PAUSED: 1,
 };
 
 export class AppError extends Error {

@@ -210,16 +210,6 @@ export async function feedPending(
   });
 }
 
-/** Whether any ready run of the queue still has numbers to feed. */
-export async function hasUnfed(db: Queryable, queue: string): Promise<boolean> {
-  const { rows } = await db.query(
-    `SELECT 1 FROM run_items i JOIN runs r ON r.id = i.run_id
-     WHERE r.queue = $1 AND r.state = 'ready' AND i.state = 'pending' AND i.queued_at IS NULL LIMIT 1`,
-    [queue],
-  );
-  return rows.length > 0;
-}
-
 export interface QueueAlert {
   code: string;
   message: string;
