@@ -229,6 +229,9 @@ describe('the CSV pipeline', () => {
       .poll(() => getAlert(pool, queueName), { timeout: 15_000 })
       .toMatchObject({ code: 'Product.Unsubscript' });
     expect(await p.queue.isPaused()).toBe(true);
+    // Calls in flight when the pause came answer too (and pause again); wait for them to settle.
+    const queue = p.queue;
+    await expect.poll(() => queue.getActiveCount(), { timeout: 15_000 }).toBe(0);
     const paused = await p.waitFinished(runId, 1).catch((e: Error) => e.message);
     expect(paused).toContain('"pending":10');
     expect(paused).toContain('"failed":0');
