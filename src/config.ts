@@ -59,33 +59,22 @@ export interface Config {
   readonly dashboardToken: Secret | undefined;
 }
 
-const positiveInt = (name: string, def: number) =>
+/** A positive number (a whole one when `integer`), `def` when unset. */
+const positive = (name: string, def: number, integer: boolean) =>
   z
     .string()
     .optional()
     .transform((v, ctx) => {
       if (v === undefined || v === '') return def;
       const n = Number(v);
-      if (!Number.isInteger(n) || n <= 0) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be a positive whole number (got '${v}')` });
+      if (!(integer ? Number.isInteger(n) : Number.isFinite(n)) || n <= 0) {
+        const what = integer ? 'a positive whole number' : 'a positive number';
+        ctx.addIssue({ code: 'custom', message: `${name} must be ${what} (got '${v}')` });
         return z.NEVER;
       }
       return n;
     });
-
-const positiveNumber = (name: string, def: number) =>
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined || v === '') return def;
-      const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be a positive number (got '${v}')` });
-        return z.NEVER;
-      }
-      return n;
-    });
+const positiveInt = (name: string, def: number) => positive(name, def, true);
 
 const url = (name: string, protocols: string[], def: string) =>
   z
@@ -146,7 +135,7 @@ const envSchema = z.object({
       }
       return value as 'https' | 'http';
     }),
-  CAMS_RATE_LIMIT: positiveNumber('CAMS_RATE_LIMIT', 10),
+  CAMS_RATE_LIMIT: positive('CAMS_RATE_LIMIT', 10, false),
   CAMS_CONNECT_TIMEOUT_MS: positiveInt('CAMS_CONNECT_TIMEOUT_MS', 5000),
   CAMS_READ_TIMEOUT_MS: positiveInt('CAMS_READ_TIMEOUT_MS', 10000),
   CAMS_QUEUE: z
