@@ -11,6 +11,7 @@
  */
 import { isSupportedCountry, parsePhoneNumberFromString, validatePhoneNumberLength } from 'libphonenumber-js';
 import type { CountryCode, PhoneNumber, ValidatePhoneNumberLengthResult } from 'libphonenumber-js';
+import { fastInternational, fastNational } from './phone-fast.js';
 
 export type PhoneResult = { ok: true; phone: string } | { ok: false; reason: string };
 
@@ -24,6 +25,13 @@ const DIGITS = /^[0-9]+$/;
  * national number written with a trunk prefix ('0', '1', '8') is at most that long.
  */
 const MAX_DIGITS = 17;
+
+/**
+ * Answers for recently seen inputs: a file repeats numbers, and a repeated one costs a lookup instead of
+ * a parse. Bounded; emptied when full (cheaper than tracking use, and a file's repeats are usually near).
+ */
+const recent = new Map<string, PhoneResult>();
+const CACHE_SIZE = 50_000;
 
 const REASON_NO_COUNTRY = 'no country code and no --default-country';
 
@@ -51,11 +59,23 @@ const LENGTH_REASONS: Record<ValidatePhoneNumberLengthResult, string> = {
  * `not a valid number for <CC>`, `no country code and no --default-country`, `unknown default country <CC>`.
  */
 export function normalisePhone(raw: string, defaultCountry?: string): PhoneResult {
+  const key = defaultCountry === undefined ? raw : `${defaultCountry}\u0000${raw}`;
+  const known = recent.get(key);
+  if (known !== undefined) return known;
+  const result = normaliseUncached(raw, defaultCountry);
+  if (recent.size >= CACHE_SIZE) recent.clear();
+  recent.set(key, result);
+  return result;
+}
+
+function normaliseUncached(raw: string, defaultCountry?: string): PhoneResult {
   const text = raw.trim();
   if (text === '') return reject('empty');
-  if (LETTER.test(text)) return reject('contains letters');
+  // Plain digits, the usual case, need neither the letter test nor the formatting pass.
+  const plain = DIGITS.test(text);
+  if (!plain && LETTER.test(text)) return reject('contains letters');
 
-  let digits = text.replace(FORMATTING, '');
+  let digits = plain ? text : text.replace(FORMATTING, '');
   let international = false;
   if (digits.startsWith('+')) {
     international = true;
@@ -68,15 +88,19 @@ export function normalisePhone(raw: string, defaultCountry?: string): PhoneResul
   if (!DIGITS.test(digits)) return reject('contains invalid characters');
   if (digits.length > MAX_DIGITS) return reject('too long');
 
-  if (international) return readInternational(digits);
+  if (international) return fast(fastInternational(digits)) ?? readInternational(digits);
 
   if (!defaultCountry) {
+    const quick = fast(fastInternational(digits));
+    if (quick) return quick;
     const asInternational = parsePhoneNumberFromString(`+${digits}`);
     return asInternational?.isValid() ? accept(asInternational) : reject(REASON_NO_COUNTRY);
   }
 
   const country = defaultCountry.toUpperCase();
   if (!isSupportedCountry(country)) return reject(`unknown default country ${defaultCountry}`);
+  const quick = fast(fastNational(digits, country));
+  if (quick) return quick;
   const national = parsePhoneNumberFromString(digits, country);
   if (national?.isValid()) return accept(national);
   const asInternational = parsePhoneNumberFromString(`+${digits}`);
@@ -107,6 +131,10 @@ function lengthReason(text: string, country?: CountryCode): string | undefined {
 function accept(parsed: PhoneNumber): PhoneResult {
   // `number` is E.164 ('+' and digits).
   return { ok: true, phone: parsed.number.slice(1) };
+}
+
+function fast(phone: string | undefined): PhoneResult | undefined {
+  return phone === undefined ? undefined : { ok: true, phone };
 }
 
 function reject(reason: string): PhoneResult {
