@@ -1,9 +1,11 @@
 /**
  * Structured logs (pino) on stderr, so stdout stays free for a command's own output (`--json`).
- * Phone numbers are masked with `maskPhone` before they reach a log line or a metric label.
+ * Phone numbers are masked (`src/mask.ts`) before they reach a log line or a metric label; the
+ * logger masks the known phone fields itself too, and drops secrets.
  */
 import { pino } from 'pino';
 import type { Logger } from 'pino';
+import { maskPhone } from './mask.js';
 
 export type { Logger };
 
@@ -14,24 +16,30 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream | number;
 }
 
+const SECRET_KEYS = ['accessKeySecret', 'secret', 'securityToken', 'token', 'password'];
+const PHONE_KEYS = ['phone', 'phoneNumber', 'phone_number'];
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const destination = options.destination ?? 2;
   return pino(
     {
       level: options.level ?? 'info',
       base: { pid: process.pid },
-      // Belt and braces: even if a caller logs an object holding these keys, the value is dropped.
+      // Belt and braces: even if a caller logs an object holding these keys, a secret is dropped and
+      // a phone number masked (masking twice gives the same text).
       redact: {
-        paths: ['accessKeySecret', '*.accessKeySecret', 'secret', '*.secret', 'token', '*.token', 'password'],
-        censor: '[redacted]',
+        paths: [
+          ...SECRET_KEYS,
+          ...SECRET_KEYS.map((k) => `*.${k}`),
+          ...PHONE_KEYS,
+          ...PHONE_KEYS.map((k) => `*.${k}`),
+        ],
+        censor: (value: unknown, path: string[]) =>
+          PHONE_KEYS.includes(path[path.length - 1] ?? '') && typeof value === 'string'
+            ? maskPhone(value)
+            : '[redacted]',
       },
     },
     typeof destination === 'number' ? pino.destination({ fd: destination, sync: true }) : destination,
   );
-}
-
-/** `8613800001234` → `8613*******34`: enough to tell numbers apart in a log, not enough to dial. */
-export function maskPhone(phone: string): string {
-  if (phone.length <= 6) return '*'.repeat(phone.length);
-  return phone.slice(0, 4) + '*'.repeat(phone.length - 6) + phone.slice(-2);
 }

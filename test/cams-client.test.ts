@@ -153,9 +153,11 @@ describe('CamsClient against the simulator', () => {
   it('is throttled by the rate limiter itself past the per-second limit', async () => {
     const s = await simulator({ rate: 1 });
     const c = client(s.endpoint);
-    await c.queryPhoneBusinessProfile(INPUT);
-    const err = await failure(c);
-    expect(err.classification).toBe('throttled');
+    // Sent together, so they reach the simulator within one second however loaded the machine is.
+    const outcomes = await Promise.allSettled([1, 2, 3].map(() => c.queryPhoneBusinessProfile(INPUT)));
+    const errors = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as CamsError] : []));
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    for (const err of errors) expect(err.classification).toBe('throttled');
   });
 
   it('fails only this number on Unknown.ResourceOwnerId', async () => {
@@ -169,9 +171,12 @@ describe('CamsClient against the simulator', () => {
       scope: 'number',
       httpStatus: 400,
     });
+    expect(err.requestId).toMatch(/^[0-9A-F-]{36}$/);
     expect(err.message).toMatch(
       /^CAMS Unknown\.ResourceOwnerId \(HTTP 400, RequestId [0-9A-F-]+\): The resource does not belong/,
     );
+    // The id a user quotes to support is shown whole, whatever digits it holds.
+    expect(err.message).toContain(`RequestId ${err.requestId ?? 'missing'})`);
   });
 
   it('pauses the account on Product.Unsubscript sent with HTTP 200', async () => {
@@ -195,26 +200,24 @@ describe('CamsClient against the simulator', () => {
 
   it('gives up on a hung answer after the read timeout, also on a reused connection', async () => {
     const s = await simulator();
-    const c = client(s.endpoint, { readTimeoutMs: 300 });
+    // The socket's idle timeout is the connect timeout: a minute, longer than the test may run, so
+    // only the read deadline can end the hung call.
+    const c = client(s.endpoint, { readTimeoutMs: 300, connectTimeoutMs: 60_000 });
     // A first call leaves a kept-alive socket behind; the hung call reuses it.
     await c.queryPhoneBusinessProfile(INPUT);
     s.setFaults([{ answer: { kind: 'hang' } }]);
-    const started = Date.now();
     const err = await failure(c);
-    const elapsed = Date.now() - started;
     expect(err).toMatchObject({ code: 'Transport.Timeout', classification: 'transient' });
-    expect(elapsed).toBeGreaterThanOrEqual(250);
-    expect(elapsed).toBeLessThan(1500);
+    expect(err.upstreamMessage).toBe('no answer within the read timeout (300 ms)');
     expect(s.counters().hung).toBe(1);
     expectNoSecret(err, SECRET);
   });
 
   it('gives up on a hung answer on a fresh connection', async () => {
     const s = await simulator({ faults: [{ answer: { kind: 'hang' } }] });
-    const started = Date.now();
-    const err = await failure(client(s.endpoint, { readTimeoutMs: 300 }));
+    const err = await failure(client(s.endpoint, { readTimeoutMs: 300, connectTimeoutMs: 60_000 }));
     expect(err.code).toBe('Transport.Timeout');
-    expect(Date.now() - started).toBeLessThan(1500);
+    expect(err.upstreamMessage).toBe('no answer within the read timeout (300 ms)');
   });
 
   it('retries a refused connection as transient', async () => {

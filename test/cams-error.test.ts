@@ -108,6 +108,35 @@ describe('CamsError', () => {
     expect(inspect(err)).not.toContain('8613800001234');
   });
 
+  it('never masks a RequestId, whatever digit runs it holds', () => {
+    const requestId = '5E4A3B2C-9D1F-4E2A-8B7C-1563076C3F46';
+    const err = new CamsError({
+      code: 'InternalError',
+      upstreamMessage: `The request ${requestId} failed.`,
+      requestId,
+      httpStatus: 500,
+      phoneNumber: '8613800001234',
+    });
+    expect(err.requestId).toBe(requestId);
+    expect(err.message).toBe(
+      `CAMS InternalError (HTTP 500, RequestId ${requestId}): The request ${requestId} failed.`,
+    );
+  });
+
+  it('masks the number being processed wherever the message echoes it, and nothing else', () => {
+    const err = new CamsError({
+      code: 'InvalidParameter',
+      upstreamMessage: 'Number +8613800001234 in space 2934839388494 was refused (8613800001234).',
+      httpStatus: 400,
+      phoneNumber: '8613800001234',
+    });
+    expect(err.upstreamMessage).toBe(
+      'Number +8613*******34 in space 2934839388494 was refused (8613*******34).',
+    );
+    expect(JSON.stringify(err)).not.toContain('8613800001234');
+    expect(inspect(err)).not.toContain('8613800001234');
+  });
+
   it('serialises to JSON with its fields', () => {
     const err = new CamsError({
       code: 'Unknown.ResourceOwnerId',

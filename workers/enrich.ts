@@ -15,7 +15,7 @@ import type { CamsClient } from '../src/cams/cams-client.js';
 import { CamsError } from '../src/cams/cams-error.js';
 import type { Ledger } from '../src/db/ledger.js';
 import type { Logger } from '../src/log.js';
-import { maskPhone } from '../src/log.js';
+import { maskPhone } from '../src/mask.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
 
 /** The parts of a BullMQ job the processor reads. */

@@ -10,7 +10,7 @@ import type { CamsError } from '../src/cams/cams-error.js';
 import { createLedger, raiseAlert, recordFailure } from '../src/db/ledger.js';
 import type { Pool } from '../src/db/pool.js';
 import type { Logger } from '../src/log.js';
-import { maskPhone } from '../src/log.js';
+import { maskPhone } from '../src/mask.js';
 import { createCallWindow } from '../src/queue/call-window.js';
 import { createFeeder } from '../src/queue/feeder.js';
 import { requeueLost } from '../src/queue/lost-jobs.js';

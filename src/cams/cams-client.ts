@@ -229,15 +229,20 @@ export function createCamsClient(options: CamsClientOptions): CamsClient {
     maxAttempts: 1,
   });
 
-  /** Defence in depth: whatever text reaches an error, the secret does not. */
-  const scrub = (err: CamsError): CamsError =>
-    secret !== '' && (err.message.includes(secret) || err.requestId?.includes(secret))
-      ? new CamsError({
-          code: err.code,
-          upstreamMessage: err.upstreamMessage.split(secret).join('[redacted]'),
-          httpStatus: err.httpStatus,
-        })
-      : err;
+  /**
+   * Every error leaves with the number masked wherever its message echoes it, and (defence in
+   * depth) without the secret, whatever text reached it.
+   */
+  const finish = (err: CamsError, phoneNumber: string): CamsError => {
+    const leaks = secret !== '' && (err.message.includes(secret) || err.requestId?.includes(secret));
+    return new CamsError({
+      code: err.code,
+      upstreamMessage: leaks ? err.upstreamMessage.split(secret).join('[redacted]') : err.upstreamMessage,
+      requestId: leaks ? undefined : err.requestId,
+      httpStatus: err.httpStatus,
+      phoneNumber,
+    });
+  };
 
   return {
     async queryPhoneBusinessProfile(input: QueryInput): Promise<BusinessProfile> {
@@ -248,14 +253,14 @@ export function createCamsClient(options: CamsClientOptions): CamsClient {
       try {
         response = await withDeadline(sdk.callApi(params, request, runtime), options);
       } catch (err) {
-        throw err instanceof CamsError ? scrub(err) : scrub(errorFromSdk(err, options));
+        throw finish(err instanceof CamsError ? err : errorFromSdk(err, options), input.phoneNumber);
       }
       const r = isRecord(response) ? response : {};
       const status = typeof r['statusCode'] === 'number' ? r['statusCode'] : undefined;
       try {
         return profileFromBody(r['body'], status);
       } catch (err) {
-        throw err instanceof CamsError ? scrub(err) : err;
+        throw err instanceof CamsError ? finish(err, input.phoneNumber) : err;
       }
     },
   };

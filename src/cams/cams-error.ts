@@ -5,6 +5,7 @@
  *
  * A pattern ending in `*` matches every code that starts with what precedes it.
  */
+import { maskPhonesIn } from '../mask.js';
 
 export type CamsErrorClassification = 'throttled' | 'permanent' | 'transient';
 
@@ -95,16 +96,16 @@ export interface CamsErrorFields {
   upstreamMessage: string;
   requestId?: string | undefined;
   httpStatus?: number | undefined;
+  /**
+   * The number the call was for (digits only). Masked wherever the upstream message echoes it;
+   * not kept on the error.
+   */
+  phoneNumber?: string | undefined;
 }
 
-/** Runs of 7 or more digits look like phone numbers: keep them out of messages. */
-function maskDigits(text: string): string {
-  return text.replace(/\d{7,}/g, (d) => d.slice(0, 4) + '*'.repeat(d.length - 6) + d.slice(-2));
-}
-
-/** One line, no phone numbers, bounded length. */
+/** One line, bounded length. */
 function oneLine(text: string): string {
-  const flat = maskDigits(text.replace(/\s+/g, ' ').trim());
+  const flat = text.replace(/\s+/g, ' ').trim();
   return flat.length > 300 ? `${flat.slice(0, 297)}...` : flat;
 }
 
@@ -118,7 +119,10 @@ export class CamsError extends Error {
   readonly scope: CamsErrorScope;
 
   constructor(fields: CamsErrorFields) {
-    const upstreamMessage = oneLine(fields.upstreamMessage);
+    // The message may echo the number; the RequestId is an opaque id a user quotes to support and
+    // stays whole.
+    const phones = fields.phoneNumber === undefined ? [] : [fields.phoneNumber];
+    const upstreamMessage = oneLine(maskPhonesIn(fields.upstreamMessage, phones));
     const where: string[] = [];
     if (fields.httpStatus !== undefined) where.push(`HTTP ${fields.httpStatus}`);
     if (fields.requestId) where.push(`RequestId ${oneLine(fields.requestId)}`);

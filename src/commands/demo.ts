@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { startEnrichWorker } from '../../workers/worker.js';
 import { createCamsClient } from '../cams/cams-client.js';
 import { Secret } from '../config.js';
-import { maskPhone } from '../log.js';
+import { maskPhone } from '../mask.js';
 import { packageRoot } from '../package-root.js';
 import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
 import { importCsv } from '../runs/csv-import.js';

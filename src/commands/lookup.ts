@@ -7,7 +7,7 @@ import type { CamsError } from '../cams/cams-error.js';
 import { camsClientFromConfig } from '../cams/cams-client.js';
 import type { BusinessProfile } from '../cams/profile.js';
 import { AppError } from '../errors.js';
-import { maskPhone } from '../log.js';
+import { maskPhone } from '../mask.js';
 import { normalisePhone } from '../phone.js';
 import type { CommandContext, ExitCode } from './context.js';
 
