@@ -1,18 +1,15 @@
 /**
- * A CSV file becomes a run: rows are streamed, normalised and recorded in batches (the run stays
- * `importing`, nothing queued), then the run is marked ready for the feeder. Bad input aborts the
- * run with every accepted row failed as IMPORT_ABORTED, so nothing is silently lost.
+ * A CSV file becomes a run: the CSV source's rows go through the one import path (`importRows`), with the
+ * file's name as the run's source. The file and its header are checked by the source before the run exists.
  */
 import { basename } from 'node:path';
 import type { Pool } from '../db/pool.js';
-import type { AcceptedRow, RejectedRow } from '../db/runs.js';
-import { abortRun, createRun, markReady, recordBatch } from '../db/runs.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { normalisePhone, isCountryCode } from '../phone.js';
+import { isCountryCode } from '../phone.js';
 import { readCsvRows } from '../sources/csv-source.js';
-import type { RejectsWriter } from '../sources/rejects-writer.js';
-import { createRejectsWriter } from '../sources/rejects-writer.js';
+import type { ImportResult } from './import-run.js';
+import { importRows } from './import-run.js';
 
 export interface CsvImportOptions {
   file: string;
@@ -33,11 +30,7 @@ export interface CsvImportOptions {
   batchSize?: number;
 }
 
-export interface CsvImportResult {
-  runId: number;
-  rows: number;
-  invalid: number;
-}
+export type CsvImportResult = ImportResult;
 
 export function validateImportOptions(
   o: Pick<CsvImportOptions, 'space' | 'spaceColumn' | 'defaultCountry'>,
@@ -61,60 +54,18 @@ export async function importCsv(
   options: CsvImportOptions,
 ): Promise<CsvImportResult> {
   validateImportOptions(options);
-  const batchSize = options.batchSize ?? 1000;
-  const rows = readCsvRows(options.file, {
-    phoneColumn: options.phoneColumn,
-    spaceColumn: options.spaceColumn,
-  });
-  const iterator = rows[Symbol.asyncIterator]();
-  // Read the first row before creating the run, so a missing file or header is a usage error with no run left behind.
-  const first = await iterator.next();
-  const runId = await createRun(pool, {
+  return importRows(pool, log, {
     queue: options.queue,
     source: `csv:${basename(options.file)}`,
+    rows: readCsvRows(options.file, {
+      phoneColumn: options.phoneColumn,
+      spaceColumn: options.spaceColumn,
+    }),
+    space: options.space,
+    spaceColumnLabel: options.spaceColumn,
+    defaultCountry: options.defaultCountry,
+    rejectsFile: options.rejectsFile,
     maxAgeMs: options.maxAgeMs,
+    batchSize: options.batchSize,
   });
-  const runLog = log.child({ run: runId });
-  let rejects: RejectsWriter | undefined;
-  let accepted: AcceptedRow[] = [];
-  let rejected: RejectedRow[] = [];
-  let count = 0;
-  let invalid = 0;
-  const flush = async () => {
-    await recordBatch(pool, runId, accepted, rejected);
-    accepted = [];
-    rejected = [];
-  };
-  try {
-    if (options.rejectsFile) rejects = createRejectsWriter(options.rejectsFile);
-    for (let next = first; !next.done; next = await iterator.next()) {
-      const row = next.value;
-      count += 1;
-      const space = options.space ?? row.space?.trim() ?? '';
-      const phone = normalisePhone(row.phone, options.defaultCountry);
-      if (phone.ok && space !== '') {
-        accepted.push({ line: row.line, custSpaceId: space, phoneNumber: phone.phone });
-      } else {
-        const reason = phone.ok ? `empty ${options.spaceColumn} (CustSpaceId)` : phone.reason;
-        const reject = { line: row.line, raw: row.phone, reason };
-        rejected.push(reject);
-        invalid += 1;
-        await rejects?.write(reject);
-      }
-      if (accepted.length + rejected.length >= batchSize) await flush();
-    }
-    await flush();
-    await rejects?.close();
-    await markReady(pool, runId);
-  } catch (err) {
-    await rejects?.close().catch(() => undefined);
-    const message = err instanceof Error ? err.message : String(err);
-    await abortRun(pool, runId, message).catch((e: unknown) =>
-      runLog.error({ err: e }, 'could not abort the run'),
-    );
-    runLog.error({ code: (err as { code?: string }).code }, 'import aborted; its rows were not queued');
-    throw err;
-  }
-  runLog.info({ rows: count, invalid }, 'import recorded');
-  return { runId, rows: count, invalid };
 }

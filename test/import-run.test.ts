@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../src/db/migrate.js';
+import type { Pool } from '../src/db/pool.js';
+import { createPool } from '../src/db/pool.js';
+import { getRun } from '../src/db/runs.js';
+import { createLogger } from '../src/log.js';
+import type { SourceRow } from '../src/runs/import-run.js';
+import { importRows } from '../src/runs/import-run.js';
+import type { TestDatabase } from './helpers/services.js';
+import { createTestDatabase, testQueueName } from './helpers/services.js';
+
+const log = createLogger({ level: 'silent' });
+let db: TestDatabase;
+let pool: Pool;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  pool = createPool(db.url, log, { max: 4 });
+  await migrate(pool, log);
+});
+
+afterAll(async () => {
+  await pool.end();
+  await db.drop();
+});
+
+async function* rowsOf(rows: SourceRow[], failAfter?: Error): AsyncIterable<SourceRow> {
+  for (const row of rows) yield row;
+  if (failAfter) throw failAfter;
+}
+
+describe('importRows', () => {
+  it('records the rows of any source as a ready run, with per-row spaces and exact accounting', async () => {
+    const { runId, rows, invalid } = await importRows(pool, log, {
+      queue: testQueueName(),
+      source: 'db:contacts',
+      rows: rowsOf([
+        { line: 1, phone: '+86 138 0000 1234', space: 'A' },
+        { line: 2, phone: '8613800001234', space: 'A' },
+        { line: 3, phone: '8613800001234', space: 'B' },
+        { line: 4, phone: 'not a number', space: 'A' },
+        { line: 5, phone: '+86 138 0000 5678', space: ' ' },
+      ]),
+      spaceColumnLabel: 'cust_space_id',
+      maxAgeMs: 0,
+      batchSize: 2,
+    });
+    expect({ rows, invalid }).toEqual({ rows: 5, invalid: 2 });
+    const run = await getRun(pool, runId);
+    expect(run).toMatchObject({
+      source: 'db:contacts',
+      state: 'ready',
+      total: 5,
+      invalid: 2,
+      duplicate: 1,
+      pending: 2,
+    });
+    const { rows: rejects } = await pool.query<{ line: string; reason: string }>(
+      'SELECT line, reason FROM run_rejects WHERE run_id = $1 ORDER BY line',
+      [runId],
+    );
+    expect(rejects.map((r) => [Number(r.line), r.reason])).toEqual([
+      [4, 'contains letters'],
+      [5, 'empty cust_space_id (CustSpaceId)'],
+    ]);
+  });
+
+  it('creates no run when the source fails before its first row', async () => {
+    const before = await pool.query<{ n: string }>('SELECT count(*) AS n FROM runs');
+    await expect(
+      importRows(pool, log, {
+        queue: testQueueName(),
+        source: 'db:query',
+        rows: rowsOf([], new Error('relation "nope" does not exist')),
+        space: 'S1',
+        maxAgeMs: 0,
+      }),
+    ).rejects.toThrow('relation "nope" does not exist');
+    const after = await pool.query<{ n: string }>('SELECT count(*) AS n FROM runs');
+    expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
+  });
+
+  it('aborts the run when the source fails midway, failing what it had accepted as IMPORT_ABORTED', async () => {
+    const queue = testQueueName();
+    await expect(
+      importRows(pool, log, {
+        queue,
+        source: 'db:query',
+        rows: rowsOf([{ line: 1, phone: '8613800001234' }], new Error('connection lost')),
+        space: 'S1',
+        maxAgeMs: 0,
+      }),
+    ).rejects.toThrow('connection lost');
+    const { rows } = await pool.query<{ id: string }>('SELECT id FROM runs WHERE queue = $1', [queue]);
+    const run = await getRun(pool, Number(rows[0]!.id));
+    expect(run).toMatchObject({ state: 'aborted', total: 1, failed: 1, pending: 0 });
+  });
+});
