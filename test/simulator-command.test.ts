@@ -5,7 +5,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import CamsModule, * as $Cams from '@alicloud/cams20200606';
 import { Config as OpenApiConfig } from '@alicloud/openapi-client';
 import { simulatorCommand } from '../src/commands/simulator.js';
-import type { SimulatorCommandOptions } from '../src/commands/simulator.js';
+import type { SimulatorFlags } from '../src/cli/flags.js';
 import type { CommandContext, ExitCode } from '../src/commands/context.js';
 import { loadConfig } from '../src/config.js';
 import { AppError } from '../src/errors.js';
@@ -29,7 +29,7 @@ afterEach(async () => {
   running = [];
 });
 
-async function start(opts: SimulatorCommandOptions, env: NodeJS.ProcessEnv = {}): Promise<Running> {
+async function start(opts: SimulatorFlags, env: NodeJS.ProcessEnv = {}): Promise<Running> {
   const out: string[] = [];
   const err: string[] = [];
   const controller = new AbortController();
@@ -122,7 +122,7 @@ describe('simulator command', () => {
     expect(out.some((l) => l.startsWith('CAMS_ENDPOINT='))).toBe(true);
   });
 
-  it.each<[string, SimulatorCommandOptions, RegExp]>([
+  it.each<[string, SimulatorFlags, RegExp]>([
     ['a port out of range', { port: 70000 }, /--port/],
     ['a rate of zero', { rate: 0 }, /--rate/],
     ['an unknown throttle form', { throttleForm: 'http429' as 'http400' }, /--throttle-form/],

@@ -15,15 +15,14 @@ import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../reso
 import { importCsv } from '../runs/csv-import.js';
 import { startSimulator } from '../simulator/simulator.js';
 import { AppError } from '../errors.js';
+import type { DemoFlags } from '../cli/flags.js';
 import type { CommandContext, ExitCode } from './context.js';
 import { waitForRun } from './progress.js';
 
-export interface DemoOptions {
-  /** In-process workers. Default 2. */
-  workers?: number;
+export type DemoOptions = DemoFlags & {
   /** The CSV to import. Default: the bundled sample. */
   file?: string;
-}
+};
 
 /** The sample's one number that CAMS says does not belong to the account. */
 const FOREIGN_NUMBER = /^8613999999999$/;

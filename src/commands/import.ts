@@ -5,26 +5,11 @@ import { AppError } from '../errors.js';
 import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
 import { importCsv, validateImportOptions } from '../runs/csv-import.js';
 import { runStatus } from '../runs/status.js';
+import type { ImportFlags } from '../cli/flags.js';
 import type { CommandContext, ExitCode } from './context.js';
 import { waitForRun } from './progress.js';
 
-export interface ImportCommandOptions {
-  space?: string;
-  spaceColumn?: string;
-  phoneColumn?: string;
-  defaultCountry?: string;
-  rejects?: string;
-  /** Default `30d`; `0` forces a refresh. */
-  maxAge?: string;
-  wait?: boolean;
-  json?: boolean;
-}
-
-export async function importCommand(
-  file: string,
-  opts: ImportCommandOptions,
-  ctx: CommandContext,
-): Promise<ExitCode> {
+export async function importCommand(file: string, opts: ImportFlags, ctx: CommandContext): Promise<ExitCode> {
   const maxAgeMs = parseDuration(opts.maxAge ?? '30d', '--max-age');
   validateImportOptions(opts);
   await assertReadableFile(file);

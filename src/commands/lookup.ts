@@ -9,14 +9,8 @@ import type { BusinessProfile } from '../cams/profile.js';
 import { AppError } from '../errors.js';
 import { maskPhone } from '../mask.js';
 import { normalisePhone } from '../phone.js';
+import type { LookupFlags } from '../cli/flags.js';
 import type { CommandContext, ExitCode } from './context.js';
-
-export interface LookupOptions {
-  /** The CustSpaceId to query in. */
-  space: string;
-  /** Print one JSON object instead of `key: value` lines. Default false. */
-  json?: boolean;
-}
 
 /** Digits only, country code first (`+86 138-0000-1234` → `8613800001234`); anything else is a usage error. */
 function lookupPhone(raw: string): string {
@@ -82,7 +76,7 @@ function printError(ctx: CommandContext, err: CamsError, json: boolean): void {
 
 export async function lookupCommand(
   phone: string,
-  opts: LookupOptions,
+  opts: LookupFlags,
   ctx: CommandContext,
 ): Promise<ExitCode> {
   const custSpaceId = opts.space.trim();

@@ -1,9 +1,10 @@
 import { assertDatabase, createPool } from '../db/pool.js';
 import { migrate } from '../db/migrate.js';
 import { Resources } from '../resources.js';
+import type { MigrateFlags } from '../cli/flags.js';
 import type { CommandContext, ExitCode } from './context.js';
 
-export async function migrateCommand(opts: { json?: boolean }, ctx: CommandContext): Promise<ExitCode> {
+export async function migrateCommand(opts: MigrateFlags, ctx: CommandContext): Promise<ExitCode> {
   const res = new Resources();
   try {
     const pool = res.own(createPool(ctx.config.databaseUrl, ctx.log, { max: 1 }), (p) => p.end());

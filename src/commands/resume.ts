@@ -1,13 +1,14 @@
 import { clearAlert, getAlert } from '../db/ledger.js';
 import { requeueLost } from '../queue/lost-jobs.js';
 import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
+import type { ResumeFlags } from '../cli/flags.js';
 import type { CommandContext, ExitCode } from './context.js';
 
 /**
  * Puts back into Redis every pending number whose job is missing, clears an account alert and
  * resumes a paused queue. Doing it when nothing is missing changes nothing.
  */
-export async function resumeCommand(opts: { json?: boolean }, ctx: CommandContext): Promise<ExitCode> {
+export async function resumeCommand(opts: ResumeFlags, ctx: CommandContext): Promise<ExitCode> {
   const res = new Resources();
   try {
     const pool = await openDatabase(res, ctx.config, ctx.log, 2);

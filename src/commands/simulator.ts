@@ -6,45 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
 import { parseFaultRule, type FaultRule } from '../simulator/faults.js';
 import { startSimulator, type SimulatorOptions } from '../simulator/simulator.js';
+import { THROTTLE_FORMS } from '../cli/flags.js';
+import type { SimulatorFlags } from '../cli/flags.js';
 import type { CommandContext, ExitCode } from './context.js';
 
-export interface SimulatorCommandOptions {
-  /** Port to listen on; 0 picks a free one. Default 0. */
-  port?: number;
-  /** Address to listen on. Default `127.0.0.1`. */
-  host?: string;
-  /** Calls per second allowed for the AccessKey. Default: `CAMS_RATE_LIMIT` (10). */
-  rate?: number;
-  /** How throttles are answered: `http400` (default), `http200` or `mixed`. */
-  throttleForm?: 'http400' | 'http200' | 'mixed';
-  /** Fault rules in the string form below. Default none. */
-  fault?: string[];
-}
-
-/** The part of `--help` that explains the flags' values, for the CLI to append. */
-export const SIMULATOR_HELP = `
-Serves QueryPhoneBusinessProfile (2020-06-06) on http://HOST:PORT with ACS3-HMAC-SHA256 checks.
-It accepts the AccessKey pair in ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET, or prints the one it made up.
-
---throttle-form  http400 (HTTP 400 System.LimitControl), http200 (HTTP 200, Success false) or mixed
-
---fault RULE (repeatable; first matching rule answers):
-  RULE    = ANSWER [%PERCENT] [xCOUNT[/number]] [#SEED] [@REGEX]
-  ANSWER  = Product.Unsubscript | Ram.PermissionDeny | System.LimitControl | Unknown.ResourceOwnerId
-            (HTTP 400; add :200 for the HTTP 200 Success=false form)
-          | http500 | http502 | http503 | slow:MS | hang
-  %PERCENT  hit this share of matching calls (seeded by #SEED for repeatable runs)
-  xCOUNT    hit only the first COUNT matching calls (/number: the first COUNT per phone number)
-  @REGEX    only phone numbers matching REGEX (the rest of the rule, so put it last)
-Examples:
-  --fault 'Unknown.ResourceOwnerId@^8613900000'   --fault 'http503%5#42'
-  --fault 'slow:3000@^55'   --fault 'hang@^8613800000$'   --fault 'http503x2/number'
-See docs/simulator.md.`;
-
-const THROTTLE_FORMS = ['http400', 'http200', 'mixed'] as const;
-
 function checkOptions(
-  opts: SimulatorCommandOptions,
+  opts: SimulatorFlags,
   defaultRate: number,
 ): Omit<SimulatorOptions, 'accessKeyId' | 'accessKeySecret'> {
   const port = opts.port ?? 0;
@@ -86,10 +53,7 @@ function madeUpKeyPair(): { accessKeyId: string; accessKeySecret: string } {
   return { accessKeyId: `LTAI${alnum(20)}`, accessKeySecret: alnum(30) };
 }
 
-export async function simulatorCommand(
-  opts: SimulatorCommandOptions,
-  ctx: CommandContext,
-): Promise<ExitCode> {
+export async function simulatorCommand(opts: SimulatorFlags, ctx: CommandContext): Promise<ExitCode> {
   const settings = checkOptions(opts, ctx.config.camsRateLimit);
   const configured = ctx.config.accessKeyId !== undefined && ctx.config.accessKeySecret !== undefined;
   const pair = configured

@@ -2,12 +2,8 @@ import { openDatabase, openQueue, openRedis, Resources } from '../resources.js';
 import { allRunStatuses, describeRun, queueStatus, runStatus } from '../runs/status.js';
 import type { QueueStatus } from '../runs/status.js';
 import { AppError } from '../errors.js';
+import type { StatusFlags } from '../cli/flags.js';
 import type { CommandContext, ExitCode } from './context.js';
-
-export interface StatusCommandOptions {
-  run?: string;
-  json?: boolean;
-}
 
 function describeQueue(q: QueueStatus): string[] {
   const lines = [
@@ -21,7 +17,7 @@ function describeQueue(q: QueueStatus): string[] {
   return lines;
 }
 
-export async function statusCommand(opts: StatusCommandOptions, ctx: CommandContext): Promise<ExitCode> {
+export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Promise<ExitCode> {
   let runId: number | undefined;
   if (opts.run !== undefined) {
     runId = Number(opts.run);

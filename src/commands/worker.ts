@@ -3,15 +3,11 @@ import { camsClientFromConfig } from '../cams/cams-client.js';
 import { requireCredentials } from '../config.js';
 import { AppError } from '../errors.js';
 import { openDatabase, openRedis, Resources } from '../resources.js';
+import type { WorkerFlags } from '../cli/flags.js';
 import type { CommandContext, ExitCode } from './context.js';
 
-export interface WorkerCommandOptions {
-  /** Jobs at once in this process. Default 4. */
-  concurrency?: number;
-}
-
 /** Runs one worker process until SIGINT/SIGTERM; any number may share a Redis and a database. */
-export async function workerCommand(opts: WorkerCommandOptions, ctx: CommandContext): Promise<ExitCode> {
+export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Promise<ExitCode> {
   const concurrency = opts.concurrency ?? 4;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new AppError('USAGE', `--concurrency must be a whole number of at least 1 (got ${concurrency})`);

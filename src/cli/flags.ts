@@ -1,0 +1,147 @@
+/**
+ * Every command's name, arguments and flags, defined once. The option object each command function
+ * takes is derived from its definition here (`FlagsOf`), so renaming or dropping a flag without
+ * changing the code that reads it fails `npm run typecheck`. A new command adds a definition here,
+ * a `…Flags` type beside it, and takes that type in its command function.
+ */
+import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
+
+type Definition = () => { opts(): object };
+/** The option values commander parses for the command a definition function builds. */
+type Parsed<Define extends Definition> = ReturnType<ReturnType<Define>['opts']>;
+/**
+ * The option object a command function takes: the parsed values of its definition, each optional
+ * for in-process callers (tests, the demo) except the `Needed` ones, which the command relies on.
+ */
+export type FlagsOf<Define extends Definition, Needed extends keyof Parsed<Define> = never> = Partial<
+  Parsed<Define>
+> &
+  Pick<Parsed<Define>, Needed>;
+
+function intArg(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number`);
+    return n;
+  };
+}
+
+function positiveArg(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export const migrateDefinition = () =>
+  new Command('migrate')
+    .description('apply the SQL migrations (safe to run twice and concurrently)')
+    .option('--json', 'print the result as JSON');
+export type MigrateFlags = FlagsOf<typeof migrateDefinition>;
+
+export const lookupDefinition = () =>
+  new Command('lookup')
+    .description('one QueryPhoneBusinessProfile call, printed')
+    .argument('<phone>', 'phone number, country code first (e.g. 8613800001234)')
+    .requiredOption('--space <CustSpaceId>', 'customer space id')
+    .option('--json', 'print JSON');
+export type LookupFlags = FlagsOf<typeof lookupDefinition, 'space'>;
+
+export const importDefinition = () =>
+  new Command('import')
+    .description('stream a CSV of phone numbers into a new run; prints the run id')
+    .argument('<file.csv>', 'CSV with a header row')
+    .option('--space <ID>', 'CustSpaceId for every row')
+    .option('--space-column <NAME>', 'header of a per-row CustSpaceId column')
+    .option(
+      '--phone-column <NAME>',
+      'header of the phone column (default: phone, phone_number, mobile or PhoneNumber)',
+    )
+    .option('--default-country <CC>', 'ISO 3166 alpha-2 country for numbers without a country code')
+    .option('--rejects <FILE>', 'write invalid rows (line, raw value, reason) to this CSV')
+    .option(
+      '--max-age <DURATION>',
+      'skip numbers fetched more recently than this (0 forces a refresh)',
+      '30d',
+    )
+    .option('--wait', 'show progress until the run is finished')
+    .option('--json', 'print JSON');
+export type ImportFlags = FlagsOf<typeof importDefinition>;
+
+export const workerDefinition = () =>
+  new Command('worker')
+    .description('run a worker process (any number may run on any number of machines)')
+    .option('--concurrency <N>', 'jobs at once in this process', intArg('--concurrency'), 4)
+    .option(
+      '--rate <R>',
+      'calls per second for the account (overrides CAMS_RATE_LIMIT)',
+      positiveArg('--rate'),
+    );
+export type WorkerFlags = FlagsOf<typeof workerDefinition>;
+
+export const statusDefinition = () =>
+  new Command('status')
+    .description('per-run accounting, queue depth, rate and ETA')
+    .option('--run <ID>', 'one run')
+    .option('--json', 'print JSON');
+export type StatusFlags = FlagsOf<typeof statusDefinition>;
+
+export const resumeDefinition = () =>
+  new Command('resume')
+    .description('put back into Redis what it lost, clear an account alert and resume a paused queue')
+    .option('--json', 'print JSON');
+export type ResumeFlags = FlagsOf<typeof resumeDefinition>;
+
+/** The part of the simulator's `--help` that explains the flags' values. */
+const SIMULATOR_HELP = `
+Serves QueryPhoneBusinessProfile (2020-06-06) on http://HOST:PORT with ACS3-HMAC-SHA256 checks.
+It accepts the AccessKey pair in ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET, or prints the one it made up.
+
+--throttle-form  http400 (HTTP 400 System.LimitControl), http200 (HTTP 200, Success false) or mixed
+
+--fault RULE (repeatable; first matching rule answers):
+  RULE    = ANSWER [%PERCENT] [xCOUNT[/number]] [#SEED] [@REGEX]
+  ANSWER  = Product.Unsubscript | Ram.PermissionDeny | System.LimitControl | Unknown.ResourceOwnerId
+            (HTTP 400; add :200 for the HTTP 200 Success=false form)
+          | http500 | http502 | http503 | slow:MS | hang
+  %PERCENT  hit this share of matching calls (seeded by #SEED for repeatable runs)
+  xCOUNT    hit only the first COUNT matching calls (/number: the first COUNT per phone number)
+  @REGEX    only phone numbers matching REGEX (the rest of the rule, so put it last)
+Examples:
+  --fault 'Unknown.ResourceOwnerId@^8613900000'   --fault 'http503%5#42'
+  --fault 'slow:3000@^55'   --fault 'hang@^8613800000$'   --fault 'http503x2/number'
+See docs/simulator.md.`;
+
+/** How the simulator answers a throttled call. */
+export const THROTTLE_FORMS = ['http400', 'http200', 'mixed'] as const;
+
+export const simulatorDefinition = () =>
+  new Command('simulator')
+    .description('a local CAMS-compatible endpoint for demos, tests and benchmarks (see docs/simulator.md)')
+    .option('--port <P>', 'port (0: any free port)', intArg('--port'), 0)
+    .option('--host <H>', 'address to listen on', '127.0.0.1')
+    .option('--rate <R>', 'calls per second per AccessKey', positiveArg('--rate'), 10)
+    .addOption(
+      new Option('--throttle-form <FORM>', 'how throttling is answered')
+        .choices(THROTTLE_FORMS)
+        .default('http400'),
+    )
+    .option(
+      '--fault <RULE>',
+      'inject an error (repeatable; syntax below and in docs/simulator.md)',
+      collect,
+      [],
+    )
+    .addHelpText('after', SIMULATOR_HELP);
+export type SimulatorFlags = FlagsOf<typeof simulatorDefinition>;
+
+export const demoDefinition = () =>
+  new Command('demo')
+    .description('a whole import of a bundled sample CSV against the built-in simulator, then a summary')
+    .option('--workers <N>', 'in-process workers', intArg('--workers'), 2);
+export type DemoFlags = FlagsOf<typeof demoDefinition>;
