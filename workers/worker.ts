@@ -9,6 +9,8 @@ import type { CamsClient } from '../src/cams/cams-client.js';
 import type { CamsError } from '../src/cams/cams-error.js';
 import { createLedger, raiseAlert, recordFailure } from '../src/db/ledger.js';
 import type { Pool } from '../src/db/pool.js';
+import { pgErrorFields } from '../src/db/pool.js';
+import { retryingLedger } from '../src/db/retry.js';
 import type { Logger } from '../src/log.js';
 import { maskPhone } from '../src/mask.js';
 import { createCallWindow } from '../src/queue/call-window.js';
@@ -44,6 +46,11 @@ export interface EnrichWorkerOptions {
   limiter?: RateLimiterOptions;
   /** Take a slot in the shared call window before each call. Default true; false only to measure without it (bench). */
   callWindow?: boolean;
+  /**
+   * How long a job keeps retrying a ledger operation through a PostgreSQL outage, in ms, before it is
+   * given back to the queue (a fetched profile is kept in memory meanwhile). Default 60000.
+   */
+  databaseRetryMs?: number;
 }
 
 export interface EnrichWorker {
@@ -56,7 +63,11 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   const { pool, log, connection, queueName } = options;
   const queue = createEnrichQueue(queueName, connection);
   queue.on('error', (err) => log.error({ err }, 'queue error'));
-  const ledger = createLedger(pool);
+  const ledger = retryingLedger(createLedger(pool), {
+    budgetMs: options.databaseRetryMs,
+    onRetry: (err, ms) =>
+      log.warn({ err: pgErrorFields(err), retryInMs: ms }, 'PostgreSQL unavailable; retrying'),
+  });
   const fleet: FleetControl = {
     backOff: (ms) => queue.rateLimit(ms),
     async pauseForAccount(error: CamsError) {

@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { AppError } from '../errors.js';
 import { packageRoot } from '../package-root.js';
 import type { Pool } from './pool.js';
+import { withClient } from './pool.js';
 
 const LOCK_KEY = 'cams-enrich:migrate';
 const MIGRATION_FILE = /^(\d{4})_[a-z0-9_]+\.sql$/;
@@ -39,9 +40,8 @@ export async function loadMigrations(dir = join(packageRoot(), 'migrations')): P
 
 export async function migrate(pool: Pool, log: Logger, migrations?: Migration[]): Promise<MigrateResult> {
   const all = migrations ?? (await loadMigrations());
-  const client = await pool.connect();
   const result: MigrateResult = { applied: [], alreadyApplied: [] };
-  try {
+  await withClient(pool, async (client, discard) => {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [LOCK_KEY]);
     try {
       await client.query(`CREATE TABLE IF NOT EXISTS cams_enrich_migrations (
@@ -65,17 +65,15 @@ export async function migrate(pool: Pool, log: Logger, migrations?: Migration[])
           result.applied.push(m.name);
           log.info({ migration: m.name }, 'migration applied');
         } catch (err) {
-          await client.query('ROLLBACK').catch(() => undefined);
+          await client.query('ROLLBACK').catch(discard);
           const detail = err instanceof Error ? err.message : String(err);
           throw new AppError('MIGRATION_FAILED', `migration ${m.name} failed: ${detail}`, { cause: err });
         }
       }
     } finally {
-      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [LOCK_KEY]).catch(() => undefined);
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [LOCK_KEY]).catch(discard);
     }
-  } finally {
-    client.release();
-  }
+  });
   return result;
 }
 

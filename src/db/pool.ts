@@ -17,7 +17,21 @@ export interface PoolOptions {
   applicationName?: string;
 }
 
-/** Creates a pool with an `'error'` listener attached; the caller closes it with `pool.end()`. */
+/**
+ * The loggable part of a PostgreSQL or socket error: message and code only. A `pg` error event also
+ * carries the client, whose connection parameters and cancel key must never reach a log.
+ */
+export function pgErrorFields(err: unknown): { message: string; code?: string } {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? { message, code } : { message };
+}
+
+/**
+ * Creates a pool where every client, idle or checked out, has an `'error'` listener, so a connection
+ * that dies (server restart, network cut) is logged and discarded instead of crashing the process.
+ * The caller closes it with `pool.end()`.
+ */
 export function createPool(databaseUrl: string, log: Logger, options: PoolOptions = {}): Pool {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
@@ -25,7 +39,13 @@ export function createPool(databaseUrl: string, log: Logger, options: PoolOption
     application_name: options.applicationName ?? 'cams-enrich',
     connectionTimeoutMillis: 10_000,
   });
-  pool.on('error', (err) => log.error({ err }, 'idle PostgreSQL client failed'));
+  // The pool listens to its idle clients and removes a broken one; it re-emits the error here.
+  pool.on('error', (err) => log.warn({ err: pgErrorFields(err) }, 'idle PostgreSQL connection lost'));
+  // A checked-out client has no listener of the pool's: this one stays for the client's life. The
+  // query in progress fails on its own, and `withClient` discards the client.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log.debug({ err: pgErrorFields(err) }, 'PostgreSQL connection lost'));
+  });
   return pool;
 }
 
@@ -42,18 +62,43 @@ export async function assertDatabase(pool: Pool, databaseUrl: string): Promise<v
   }
 }
 
-/** Runs `fn` in a transaction: COMMIT when it resolves, ROLLBACK when it throws. */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with a client of its own. A client whose connection failed while held (its `'error'`
+ * event, or a failure `fn` reports through `discard`) goes back with `release(err)`, so the pool
+ * closes it instead of handing a dead connection to the next caller.
+ */
+export async function withClient<T>(
+  pool: Pool,
+  fn: (client: PoolClient, discard: (err: unknown) => void) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
+  let broken: Error | undefined;
+  const discard = (err: unknown) => {
+    broken ??= err instanceof Error ? err : new Error(String(err));
+  };
+  client.on('error', discard);
   try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
+    return await fn(client, discard);
   } finally {
-    client.release();
+    client.off('error', discard);
+    client.release(broken);
   }
+}
+
+/**
+ * Runs `fn` in a transaction: COMMIT when it resolves, ROLLBACK when it throws. A client whose
+ * ROLLBACK fails is discarded, never reused in an unknown state.
+ */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, async (client, discard) => {
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(discard);
+      throw err;
+    }
+  });
 }

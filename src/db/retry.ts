@@ -1,0 +1,91 @@
+/**
+ * Riding out PostgreSQL blips: which errors are worth retrying (a lost connection, a server shutting
+ * down or refusing connections, a deadlock) and a bounded retry with exponential backoff. Used by the
+ * workers, so a database hiccup neither kills a process nor costs a second CAMS call.
+ */
+import type { Ledger } from './ledger.js';
+
+/** Node's error codes for a connection that failed or was never made. */
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * SQLSTATEs that say "try again": class 08 (connection exception), 57P01-57P03 (admin shutdown, crash
+ * shutdown, cannot connect now), 53300 (too many connections), 40001 and 40P01 (serialization failure,
+ * deadlock: the transaction was rolled back whole).
+ */
+const RETRYABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '40001', '40P01']);
+
+/**
+ * True for a failure of the database connection rather than of the statement. `pg` and `pg-pool` raise
+ * plain `Error`s without a code for a connection that ended ("Connection terminated unexpectedly", a
+ * connect timeout, a client that is no longer queryable); a statement the server rejected carries its
+ * SQLSTATE and is not retried, nor is a bug (TypeError and the like).
+ */
+export function isTransientDatabaseError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && code !== '') {
+    if (NETWORK_CODES.has(code)) return true;
+    return code.startsWith('08') || RETRYABLE_SQLSTATES.has(code);
+  }
+  return err.constructor === Error;
+}
+
+export interface DatabaseRetryOptions {
+  /** Longest total wait across the retries, in ms. Default 60000 (a server restart fits in it). */
+  budgetMs?: number;
+  /** First delay in ms; doubles on each retry. Default 200. */
+  baseMs?: number;
+  /** Longest single delay in ms. Default 5000. */
+  maxDelayMs?: number;
+  /** Told about each retry (the error and the delay before the next try). */
+  onRetry?: (err: unknown, delayMs: number) => void;
+}
+
+/**
+ * Runs `fn` until it resolves, retrying transient database errors with exponential backoff while the
+ * total wait stays within the budget; any other error, or the last transient one, is thrown.
+ */
+export async function retryDatabase<T>(fn: () => Promise<T>, options: DatabaseRetryOptions = {}): Promise<T> {
+  const budget = options.budgetMs ?? 60_000;
+  const maxDelay = options.maxDelayMs ?? 5000;
+  let delay = options.baseMs ?? 200;
+  let waited = 0;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransientDatabaseError(err) || waited >= budget) throw err;
+      const ms = Math.min(delay, maxDelay, budget - waited);
+      options.onRetry?.(err, ms);
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      waited += ms;
+      delay *= 2;
+    }
+  }
+}
+
+/**
+ * The ledger with every operation retried through a database blip. Each one is a single transaction
+ * (rolled back whole when the connection dies), so running it again is safe; a profile fetched from
+ * CAMS is kept in memory and written again rather than fetched again.
+ */
+export function retryingLedger(ledger: Ledger, options: DatabaseRetryOptions = {}): Ledger {
+  return {
+    checkPending: (key) => retryDatabase(() => ledger.checkPending(key), options),
+    recordProfile: (key, profile) => retryDatabase(() => ledger.recordProfile(key, profile), options),
+    settleFromStore: (key) => retryDatabase(() => ledger.settleFromStore(key), options),
+    recordFailure: (key, code, message, opts) =>
+      retryDatabase(() => ledger.recordFailure(key, code, message, opts), options),
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * The pool and the retry helper against a real PostgreSQL behind a proxy that cuts connections:
+ * a client that dies while checked out neither crashes the process nor goes back into the pool,
+ * connection failures are retried, rejected statements are not.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool, withTransaction } from '../src/db/pool.js';
+import type { Pool } from '../src/db/pool.js';
+import { isTransientDatabaseError, retryDatabase } from '../src/db/retry.js';
+import { createLogger } from '../src/log.js';
+import type { PgProxy } from './helpers/pg-proxy.js';
+import { startPgProxy } from './helpers/pg-proxy.js';
+import { adminDatabaseUrl } from './helpers/services.js';
+
+let proxy: PgProxy;
+let pool: Pool;
+const lines: string[] = [];
+
+beforeAll(async () => {
+  proxy = await startPgProxy(adminDatabaseUrl());
+  const log = createLogger({ level: 'debug', destination: { write: (l: string) => lines.push(l) } as never });
+  pool = createPool(proxy.url, log, { max: 2 });
+});
+
+afterAll(async () => {
+  await pool.end();
+  await proxy.close();
+});
+
+describe('a PostgreSQL connection cut', () => {
+  it('fails the transaction in progress, discards its client and logs no client object', async () => {
+    const inside = withTransaction(pool, async (client) => {
+      await client.query('SELECT 1');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return client.query('SELECT 2');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await proxy.cut(100);
+    await expect(inside).rejects.toThrow();
+    expect(pool.totalCount).toBe(0);
+    expect(pool.idleCount).toBe(0);
+    // The pool works again once the server is back.
+    await expect(pool.query('SELECT 3 AS n')).resolves.toMatchObject({ rows: [{ n: 3 }] });
+    // An idle client cut: logged with message and code only.
+    await proxy.cut(50);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const logged = lines.join('');
+    expect(logged).toContain('ECONNRESET');
+    expect(logged).not.toContain('secretKey');
+    expect(logged).not.toContain('connectionParameters');
+  });
+
+  it('retries connection failures within the budget and not rejected statements', async () => {
+    let tries = 0;
+    const cutting = proxy.cut(300);
+    const n = await retryDatabase(
+      async () => {
+        tries += 1;
+        return (await pool.query<{ n: number }>('SELECT 4 AS n')).rows[0]!.n;
+      },
+      { baseMs: 50, budgetMs: 5000 },
+    );
+    await cutting;
+    expect(n).toBe(4);
+    expect(tries).toBeGreaterThan(1);
+
+    let syntaxTries = 0;
+    const err = await retryDatabase(
+      () => {
+        syntaxTries += 1;
+        return pool.query('SELEC 1');
+      },
+      { baseMs: 10 },
+    ).catch((e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('42601');
+    expect(syntaxTries).toBe(1);
+    expect(isTransientDatabaseError(new TypeError('x'))).toBe(false);
+    expect(isTransientDatabaseError(Object.assign(new Error('x'), { code: '57P01' }))).toBe(true);
+  });
+});

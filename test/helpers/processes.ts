@@ -1,0 +1,83 @@
+/**
+ * The built CLI as users run it, as child processes of a test: a worker (or any command) pointed at a
+ * test pipeline's services. Every process started here is killed by `killAll`.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import type { Pipeline } from './pipeline.js';
+import { redisUrl } from './services.js';
+
+export const BIN = 'dist/src/cli/bin.js';
+
+export interface CliProcess {
+  child: ChildProcess;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  stdout(): string;
+  /** Resolves to the exit code (null when killed by a signal) and the signal. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const started: CliProcess[] = [];
+
+export function assertBuilt(): void {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run "npm run build" (npm test does it first)`);
+}
+
+/** The environment that points the CLI at `pipeline`'s Redis, database (or `databaseUrl`), queue and simulator. */
+export function pipelineEnv(pipeline: Pipeline, over: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    REDIS_URL: redisUrl(),
+    DATABASE_URL: pipeline.db.url,
+    CAMS_QUEUE: pipeline.queueName,
+    CAMS_ENDPOINT: pipeline.sim.endpoint,
+    CAMS_PROTOCOL: 'http',
+    ALIBABA_CLOUD_ACCESS_KEY_ID: pipeline.accessKeyId,
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: pipeline.accessKeySecret,
+    LOG_LEVEL: 'warn',
+    ...over,
+  };
+}
+
+/** Starts `cams-enrich <args>` with `env`. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
+  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stderr?.setEncoding('utf8');
+  child.stdout?.setEncoding('utf8');
+  child.stderr?.on('data', (d: string) => (stderr += d));
+  child.stdout?.on('data', (d: string) => (stdout += d));
+  const exited = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
+  const p: CliProcess = { child, stderr: () => stderr, stdout: () => stdout, exited };
+  started.push(p);
+  return p;
+}
+
+/** Starts a `cams-enrich worker` process on `pipeline`. */
+export function startWorkerProcess(
+  pipeline: Pipeline,
+  options: { rate?: number; concurrency?: number; env?: NodeJS.ProcessEnv; args?: string[] } = {},
+): CliProcess {
+  const env = pipelineEnv(pipeline, { CAMS_RATE_LIMIT: String(options.rate ?? 10), ...options.env });
+  return startCli(
+    ['worker', '--concurrency', String(options.concurrency ?? 4), ...(options.args ?? [])],
+    env,
+  );
+}
+
+/** Kills (SIGKILL) every process started here that is still running. */
+export async function killAll(): Promise<void> {
+  for (const p of started.splice(0)) {
+    if (p.child.exitCode === null && p.child.signalCode === null) {
+      p.child.kill('SIGKILL');
+      await p.exited;
+    }
+  }
+}
