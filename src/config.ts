@@ -32,9 +32,11 @@ export interface Config {
   readonly redisUrl: string;
   /** PostgreSQL of record. Default `postgres://postgres@127.0.0.1:5432/postgres`. */
   readonly databaseUrl: string;
-  /** AccessKey pair; absent until a command that needs CAMS asks for it with `requireCredentials`. */
+  /** AccessKey pair from the environment; one of the credential chain's sources (`src/cams/credentials.ts`). */
   readonly accessKeyId: string | undefined;
   readonly accessKeySecret: Secret | undefined;
+  /** The rest of what the credential chain reads (profiles, RRSA, ECS RAM role). */
+  readonly credentialSources: CredentialSources;
   /** Region of the regional endpoint `cams.<region>.aliyuncs.com`. Default `ap-southeast-1`. */
   readonly camsRegion: string;
   /** `host[:port]` of the CAMS endpoint: `CAMS_ENDPOINT`, else the regional endpoint. */
@@ -57,6 +59,41 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Opens the dashboard to the network when set (`DASHBOARD_TOKEN`). */
   readonly dashboardToken: Secret | undefined;
+}
+
+/**
+ * Where Alibaba Cloud credentials may come from besides the AccessKey pair, named as the Alibaba Cloud
+ * SDKs and CLI name them. The chain that reads them lives in `src/cams/credentials.ts`.
+ */
+export interface CredentialSources {
+  /** STS token that goes with a temporary AccessKey pair (`ALIBABA_CLOUD_SECURITY_TOKEN`). */
+  readonly securityToken: Secret | undefined;
+  /**
+   * Profile name in `~/.aliyun/config.json` and `~/.alibabacloud/credentials`: `--profile`, else
+   * `ALIBABA_CLOUD_PROFILE`; unset means the CLI's current profile and the ini file's `default`.
+   */
+  readonly profile: string | undefined;
+  /** True when `profile` came from `--profile`: then that profile is the only source. */
+  readonly profileFromFlag: boolean;
+  /** The home directory holding `.aliyun/` and `.alibabacloud/` (`HOME`). */
+  readonly home: string | undefined;
+  /** ini credentials file (`ALIBABA_CLOUD_CREDENTIALS_FILE`). Default `~/.alibabacloud/credentials`. */
+  readonly credentialsFile: string | undefined;
+  /** RRSA/OIDC: `ALIBABA_CLOUD_ROLE_ARN`, `ALIBABA_CLOUD_OIDC_PROVIDER_ARN`, `ALIBABA_CLOUD_OIDC_TOKEN_FILE`. */
+  readonly roleArn: string | undefined;
+  readonly oidcProviderArn: string | undefined;
+  readonly oidcTokenFile: string | undefined;
+  /** `ALIBABA_CLOUD_ROLE_SESSION_NAME`, `ALIBABA_CLOUD_STS_REGION` for the OIDC role session. */
+  readonly roleSessionName: string | undefined;
+  readonly stsRegion: string | undefined;
+  /** ECS RAM role name (`ALIBABA_CLOUD_ECS_METADATA`); unset asks the instance metadata service. */
+  readonly ecsRoleName: string | undefined;
+  /** `ALIBABA_CLOUD_ECS_METADATA_DISABLED=true` skips the ECS RAM role. */
+  readonly ecsMetadataDisabled: boolean;
+  /** `ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true` skips `~/.aliyun/config.json`. */
+  readonly cliProfileDisabled: boolean;
+  /** A URL serving credentials (`ALIBABA_CLOUD_CREDENTIALS_URI`). */
+  readonly credentialsUri: string | undefined;
 }
 
 /** A positive number (a whole one when `integer`), `def` when unset. */
@@ -170,12 +207,28 @@ const envSchema = z.object({
       return value as Config['logLevel'];
     }),
   DASHBOARD_TOKEN: optionalString,
+  ALIBABA_CLOUD_SECURITY_TOKEN: optionalString,
+  ALIBABA_CLOUD_PROFILE: optionalString,
+  HOME: optionalString,
+  ALIBABA_CLOUD_CREDENTIALS_FILE: optionalString,
+  ALIBABA_CLOUD_ROLE_ARN: optionalString,
+  ALIBABA_CLOUD_OIDC_PROVIDER_ARN: optionalString,
+  ALIBABA_CLOUD_OIDC_TOKEN_FILE: optionalString,
+  ALIBABA_CLOUD_ROLE_SESSION_NAME: optionalString,
+  ALIBABA_CLOUD_STS_REGION: optionalString,
+  ALIBABA_CLOUD_ECS_METADATA: optionalString,
+  ALIBABA_CLOUD_ECS_METADATA_DISABLED: optionalString,
+  ALIBABA_CLOUD_CLI_PROFILE_DISABLED: optionalString,
+  ALIBABA_CLOUD_CREDENTIALS_URI: optionalString,
 });
 
 /** Values a command line flag may set over the environment. */
 export type ConfigOverrides = Partial<
   Pick<Config, 'camsRateLimit' | 'queueName' | 'camsEndpoint' | 'camsProtocol'>
->;
+> & {
+  /** `--profile NAME`: the credential profile, over `ALIBABA_CLOUD_PROFILE`. */
+  profile?: string | undefined;
+};
 
 /**
  * Reads and validates the environment. Throws `AppError('CONFIG_INVALID')` naming the first bad
@@ -190,6 +243,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     throw new AppError('CONFIG_INVALID', message.includes(variable) ? message : `${variable}: ${message}`);
   }
   const e = parsed.data;
+  const { profile, ...flags } = overrides;
   const config: Config = {
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,
@@ -209,7 +263,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     attempts: e.CAMS_ATTEMPTS,
     logLevel: e.LOG_LEVEL,
     dashboardToken: e.DASHBOARD_TOKEN === undefined ? undefined : new Secret(e.DASHBOARD_TOKEN),
-    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+    credentialSources: Object.freeze({
+      securityToken:
+        e.ALIBABA_CLOUD_SECURITY_TOKEN === undefined ? undefined : new Secret(e.ALIBABA_CLOUD_SECURITY_TOKEN),
+      profile: profile ?? e.ALIBABA_CLOUD_PROFILE,
+      profileFromFlag: profile !== undefined,
+      home: e.HOME,
+      credentialsFile: e.ALIBABA_CLOUD_CREDENTIALS_FILE,
+      roleArn: e.ALIBABA_CLOUD_ROLE_ARN,
+      oidcProviderArn: e.ALIBABA_CLOUD_OIDC_PROVIDER_ARN,
+      oidcTokenFile: e.ALIBABA_CLOUD_OIDC_TOKEN_FILE,
+      roleSessionName: e.ALIBABA_CLOUD_ROLE_SESSION_NAME,
+      stsRegion: e.ALIBABA_CLOUD_STS_REGION,
+      ecsRoleName: e.ALIBABA_CLOUD_ECS_METADATA,
+      ecsMetadataDisabled: e.ALIBABA_CLOUD_ECS_METADATA_DISABLED?.toLowerCase() === 'true',
+      cliProfileDisabled: e.ALIBABA_CLOUD_CLI_PROFILE_DISABLED?.toLowerCase() === 'true',
+      credentialsUri: e.ALIBABA_CLOUD_CREDENTIALS_URI,
+    }),
+    ...Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined)),
   };
   return Object.freeze(config);
 }
@@ -217,14 +288,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
 export interface Credentials {
   readonly accessKeyId: string;
   readonly accessKeySecret: Secret;
+  /** Present for temporary (STS) credentials. */
+  readonly securityToken?: Secret | undefined;
 }
 
-/** The AccessKey pair, or one clear line naming the missing variable. */
-export function requireCredentials(config: Config): Credentials {
+/**
+ * The AccessKey pair from the environment, undefined when neither half is set. Half a pair is a
+ * mistake worth naming: one clear line naming the missing variable.
+ */
+export function environmentCredentials(config: Config): Credentials | undefined {
+  if (config.accessKeyId === undefined && config.accessKeySecret === undefined) return undefined;
   if (!config.accessKeyId) {
     throw new AppError(
       'CREDENTIALS_MISSING',
-      'ALIBABA_CLOUD_ACCESS_KEY_ID is not set: export the AccessKey pair (ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET)',
+      'ALIBABA_CLOUD_ACCESS_KEY_ID is not set: export the AccessKey id that belongs to ALIBABA_CLOUD_ACCESS_KEY_SECRET',
     );
   }
   if (!config.accessKeySecret) {
@@ -233,5 +310,9 @@ export function requireCredentials(config: Config): Credentials {
       'ALIBABA_CLOUD_ACCESS_KEY_SECRET is not set: export the AccessKey secret that belongs to ALIBABA_CLOUD_ACCESS_KEY_ID',
     );
   }
-  return { accessKeyId: config.accessKeyId, accessKeySecret: config.accessKeySecret };
+  return {
+    accessKeyId: config.accessKeyId,
+    accessKeySecret: config.accessKeySecret,
+    securityToken: config.credentialSources.securityToken,
+  };
 }

@@ -235,6 +235,21 @@ describe('CamsClient against the simulator', () => {
     expectNoSecret(err, SECRET);
   });
 
+  it('fails a call as Credentials.Unavailable, transient, when the credential source has nothing', async () => {
+    const s = await simulator();
+    const c = createCamsClient({
+      credentials: { get: () => Promise.reject(new Error('no provider answered')) },
+      endpoint: s.endpoint,
+      protocol: 'http',
+      regionId: 'ap-southeast-1',
+      connectTimeoutMs: 5000,
+      readTimeoutMs: 5000,
+    });
+    const err = await failure(c);
+    expect(err).toMatchObject({ code: 'Credentials.Unavailable', classification: 'transient' });
+    expect(s.counters().calls).toBe(0);
+  });
+
   it('does not show the secret when the client itself is inspected', async () => {
     const s = await simulator();
     const c = client(s.endpoint);
@@ -324,7 +339,7 @@ describe('lookupCommand', () => {
   });
 
   it('fails at once without credentials, naming the variable', async () => {
-    const { ctx } = context({});
+    const { ctx } = context({ ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true' });
     const outcome = await lookupCommand(PHONE, { space: SPACE }, ctx).catch((e: unknown) => e);
     expect(outcome).toBeInstanceOf(AppError);
     expect(outcome).toMatchObject({ code: 'CREDENTIALS_MISSING', exitCode: 2 });

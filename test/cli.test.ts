@@ -3,13 +3,13 @@
  * commands that talk to PostgreSQL and Redis against a database and a queue of their own.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createTestDatabase,
   deleteQueueKeys,
@@ -22,6 +22,8 @@ import type { TestDatabase } from './helpers/services.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'dist', 'src', 'cli', 'bin.js');
 const CHILD_TIMEOUT_MS = 20_000;
+const EMPTY_HOME = mkdtempSync(join(tmpdir(), 'cams-enrich-home-'));
+afterAll(() => rm(EMPTY_HOME, { recursive: true, force: true }));
 
 interface Outcome {
   /** Exit code; null when the child was killed (it hung past the timeout). */
@@ -43,6 +45,9 @@ function baseEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   }
   env.DATABASE_URL = 'postgres://postgres@127.0.0.1:1/nowhere';
   env.REDIS_URL = 'redis://127.0.0.1:1';
+  // No credential files and no ECS instance metadata service either.
+  env.HOME = EMPTY_HOME;
+  env.ALIBABA_CLOUD_ECS_METADATA_DISABLED = 'true';
   return { ...env, ...extra };
 }
 
@@ -164,12 +169,20 @@ describe('cams-enrich usage', () => {
 });
 
 describe('cams-enrich configuration errors', () => {
-  it('fails lookup without credentials at once, with one line naming ALIBABA_CLOUD_ACCESS_KEY_ID', async () => {
+  it('fails lookup without credentials at once, with one line naming the ways to provide them', async () => {
     const o = await run(['lookup', '8613800001234', '--space', 'S1']);
     expect(o.code).toBe(2);
     const lines = stderrLines(o);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain('ALIBABA_CLOUD_ACCESS_KEY_ID');
+    for (const way of [
+      'ALIBABA_CLOUD_ACCESS_KEY_ID',
+      '--profile',
+      '~/.aliyun/config.json',
+      '~/.alibabacloud/credentials',
+      'ALIBABA_CLOUD_OIDC_TOKEN_FILE',
+      'ECS',
+    ])
+      expect(lines[0]).toContain(way);
     expect(o.stdout).toBe('');
   });
 

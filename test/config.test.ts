@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, requireCredentials, Secret } from '../src/config.js';
+import { environmentCredentials, loadConfig, Secret } from '../src/config.js';
 import { AppError } from '../src/errors.js';
 
 const SECRET = 'sEcReT-value-1234567890';
@@ -17,12 +17,12 @@ function configError(env: NodeJS.ProcessEnv): AppError {
 
 function credentialsError(env: NodeJS.ProcessEnv): AppError {
   try {
-    requireCredentials(loadConfig(env));
+    environmentCredentials(loadConfig(env));
   } catch (err) {
     expect(err).toBeInstanceOf(AppError);
     return err as AppError;
   }
-  throw new Error(`requireCredentials accepted ${JSON.stringify(env)}`);
+  throw new Error(`environmentCredentials accepted ${JSON.stringify(env)}`);
 }
 
 describe('loadConfig', () => {
@@ -149,28 +149,36 @@ describe('loadConfig', () => {
   });
 });
 
-describe('requireCredentials', () => {
-  it('returns the pair when both are set', () => {
-    const creds = requireCredentials(
+describe('environmentCredentials', () => {
+  it('returns the pair when both are set, with the STS token when there is one', () => {
+    const creds = environmentCredentials(
       loadConfig({ ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIexample', ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET }),
     );
-    expect(creds.accessKeyId).toBe('LTAIexample');
-    expect(creds.accessKeySecret.reveal()).toBe(SECRET);
+    expect(creds?.accessKeyId).toBe('LTAIexample');
+    expect(creds?.accessKeySecret.reveal()).toBe(SECRET);
+    expect(creds?.securityToken).toBeUndefined();
+    const sts = environmentCredentials(
+      loadConfig({
+        ALIBABA_CLOUD_ACCESS_KEY_ID: 'STS.example',
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET,
+        ALIBABA_CLOUD_SECURITY_TOKEN: 'token-value',
+      }),
+    );
+    expect(sts?.securityToken?.reveal()).toBe('token-value');
+    expect(inspect(sts)).not.toMatch(/token-value|sEcReT/);
   });
 
-  it('names ALIBABA_CLOUD_ACCESS_KEY_ID when nothing is set', () => {
-    const err = credentialsError({});
-    expect(err.code).toBe('CREDENTIALS_MISSING');
-    expect(err.exitCode).toBe(2);
-    expect(err.message).toMatch(/^ALIBABA_CLOUD_ACCESS_KEY_ID /);
-    expect(err.message).not.toContain('\n');
+  it('is undefined when neither half is set (the chain then looks elsewhere)', () => {
+    expect(environmentCredentials(loadConfig({}))).toBeUndefined();
   });
 
   it('names ALIBABA_CLOUD_ACCESS_KEY_SECRET when only the id is set', () => {
     const err = credentialsError({ ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIexample' });
     expect(err.code).toBe('CREDENTIALS_MISSING');
+    expect(err.exitCode).toBe(2);
     expect(err.message).toMatch(/^ALIBABA_CLOUD_ACCESS_KEY_SECRET /);
     expect(err.message).not.toContain('LTAIexample');
+    expect(err.message).not.toContain('\n');
   });
 
   it('treats a blank id as missing', () => {
@@ -180,5 +188,30 @@ describe('requireCredentials', () => {
     });
     expect(err.message).toMatch(/^ALIBABA_CLOUD_ACCESS_KEY_ID /);
     expect(err.message).not.toContain(SECRET);
+  });
+});
+
+describe('credential sources', () => {
+  it('reads HOME, the profile and the RRSA settings from the environment it is given', () => {
+    const c = loadConfig({
+      HOME: '/tmp/some-home',
+      ALIBABA_CLOUD_PROFILE: 'prod',
+      ALIBABA_CLOUD_ROLE_ARN: 'acs:ram::1:role/r',
+      ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'TRUE',
+    }).credentialSources;
+    expect(c).toMatchObject({
+      home: '/tmp/some-home',
+      profile: 'prod',
+      profileFromFlag: false,
+      roleArn: 'acs:ram::1:role/r',
+      ecsMetadataDisabled: true,
+      cliProfileDisabled: false,
+    });
+  });
+
+  it('lets --profile win over ALIBABA_CLOUD_PROFILE and marks it as given on the command line', () => {
+    const c = loadConfig({ ALIBABA_CLOUD_PROFILE: 'prod' }, { profile: 'staging' }).credentialSources;
+    expect(c.profile).toBe('staging');
+    expect(c.profileFromFlag).toBe(true);
   });
 });

@@ -40,7 +40,7 @@ async function start(opts: SimulatorFlags, env: NodeJS.ProcessEnv = {}): Promise
     log: createLogger({ level: 'silent' }),
     out: (line) => {
       out.push(line);
-      const m = /^CAMS_ENDPOINT=(\S+) CAMS_PROTOCOL=http$/.exec(line);
+      const m = /^export CAMS_ENDPOINT=(\S+)$/.exec(line);
       if (m?.[1]) seen(m[1]);
     },
     err: (line) => err.push(line),
@@ -63,8 +63,15 @@ async function start(opts: SimulatorFlags, env: NodeJS.ProcessEnv = {}): Promise
   return r;
 }
 
-async function lookup(endpoint: string, accessKeyId: string, accessKeySecret: string): Promise<string> {
-  const client = new Cams(new OpenApiConfig({ accessKeyId, accessKeySecret, endpoint, protocol: 'http' }));
+async function lookup(
+  endpoint: string,
+  accessKeyId: string,
+  accessKeySecret: string,
+  securityToken?: string,
+): Promise<string> {
+  const client = new Cams(
+    new OpenApiConfig({ accessKeyId, accessKeySecret, securityToken, endpoint, protocol: 'http' }),
+  );
   try {
     const res = await client.queryPhoneBusinessProfile(
       new $Cams.QueryPhoneBusinessProfileRequest({ custSpaceId: 'space', phoneNumber: '8613800001234' }),
@@ -89,13 +96,45 @@ describe('simulator command', () => {
     expect(r.err.at(-1)).toMatch(/simulator stopped: 1 calls, 1 ok, 0 throttled, 0 errors, 1 rejected/);
   });
 
+  it('prints only export lines, each of them a shell assignment', async () => {
+    const r = await start({});
+    expect(r.out).toHaveLength(4);
+    for (const line of r.out) expect(line).toMatch(/^export [A-Z_]+=\S+$/);
+    expect(r.out.slice(2)).toEqual([`export CAMS_ENDPOINT=${r.endpoint}`, 'export CAMS_PROTOCOL=http']);
+  });
+
+  it('accepts a configured STS triple only with its security token', async () => {
+    const env = {
+      ALIBABA_CLOUD_ACCESS_KEY_ID: 'STS.configured000000001',
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'sts-secret-value',
+      ALIBABA_CLOUD_SECURITY_TOKEN: 'sts-token-value',
+    };
+    const r = await start({}, env);
+    expect(r.err[0]).toContain('with its security token');
+    expect(
+      await lookup(r.endpoint, env.ALIBABA_CLOUD_ACCESS_KEY_ID, env.ALIBABA_CLOUD_ACCESS_KEY_SECRET),
+    ).toBe('InvalidSecurityToken.MismatchWithAccessKey');
+    expect(
+      await lookup(
+        r.endpoint,
+        env.ALIBABA_CLOUD_ACCESS_KEY_ID,
+        env.ALIBABA_CLOUD_ACCESS_KEY_SECRET,
+        env.ALIBABA_CLOUD_SECURITY_TOKEN,
+      ),
+    ).toBe('OK');
+    expect(
+      await lookup(r.endpoint, env.ALIBABA_CLOUD_ACCESS_KEY_ID, env.ALIBABA_CLOUD_ACCESS_KEY_SECRET, 'other'),
+    ).toBe('InvalidSecurityToken.MismatchWithAccessKey');
+    expect([...r.out, ...r.err].join('\n')).not.toMatch(/sts-secret-value|sts-token-value/);
+  });
+
   it('accepts the configured AccessKey pair and never prints its secret', async () => {
     const env = {
       ALIBABA_CLOUD_ACCESS_KEY_ID: 'LTAIconfigured000000001',
       ALIBABA_CLOUD_ACCESS_KEY_SECRET: 'configured-secret-value',
     };
     const r = await start({ rate: 3, fault: ['http503@^1$'] }, env);
-    expect(r.out).toEqual([`CAMS_ENDPOINT=${r.endpoint} CAMS_PROTOCOL=http`]);
+    expect(r.out).toEqual([`export CAMS_ENDPOINT=${r.endpoint}`, 'export CAMS_PROTOCOL=http']);
     expect(
       await lookup(r.endpoint, env.ALIBABA_CLOUD_ACCESS_KEY_ID, env.ALIBABA_CLOUD_ACCESS_KEY_SECRET),
     ).toBe('OK');
@@ -119,7 +158,7 @@ describe('simulator command', () => {
       },
     );
     expect(code).toBe(0);
-    expect(out.some((l) => l.startsWith('CAMS_ENDPOINT='))).toBe(true);
+    expect(out.some((l) => l.startsWith('export CAMS_ENDPOINT='))).toBe(true);
   });
 
   it.each<[string, SimulatorFlags, RegExp]>([

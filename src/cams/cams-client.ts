@@ -3,15 +3,17 @@
  * (RPC style, ACS3-HMAC-SHA256 signature, the SDK's default), every failure turned into a `CamsError`.
  *
  * The SDK does not retry here (`autoretry: false`): retries happen at queue level, where the
- * classification decides how. The AccessKey secret lives only inside the SDK client, which this
- * module keeps in a closure; no error built here carries an SDK error, a request or its headers.
+ * classification decides how. Credentials come from a source asked before each request and live only
+ * inside the SDK client, which this module keeps in a closure; no error built here carries an SDK
+ * error, a request or its headers.
  */
 import OpenApiModule, { Config as OpenApiConfig, OpenApiRequest, Params } from '@alicloud/openapi-client';
 import OpenApiUtilModule from '@alicloud/openapi-util';
 import { RuntimeOptions } from '@alicloud/tea-util';
-import { requireCredentials } from '../config.js';
 import type { Config, Credentials } from '../config.js';
 import { CamsError, LOCAL_CODES } from './cams-error.js';
+import { requireCredentialSource, staticCredentials } from './credentials.js';
+import type { CredentialSource, ResolvedCredentials } from './credentials.js';
 import { profileFromData } from './profile.js';
 import type { BusinessProfile } from './profile.js';
 
@@ -25,8 +27,11 @@ const OpenApiClient = cjsDefault(OpenApiModule);
 const OpenApiUtil = cjsDefault(OpenApiUtilModule);
 
 export interface CamsClientOptions {
-  /** The AccessKey pair; the secret is revealed once, to build the SDK config. */
-  credentials: Credentials;
+  /**
+   * A fixed AccessKey pair (and STS token), or a source asked once per call (the credential chain,
+   * which refreshes temporary credentials before they expire).
+   */
+  credentials: Credentials | CredentialSource;
   /** `host[:port]` of the CAMS endpoint, e.g. `cams.ap-southeast-1.aliyuncs.com`. */
   endpoint: string;
   /** `https` for Alibaba Cloud, `http` for a local simulator. */
@@ -198,12 +203,55 @@ function profileFromBody(body: unknown, status: number | undefined): BusinessPro
   return profileFromData(data, requestId ?? '');
 }
 
+/**
+ * What `@alicloud/openapi-client` asks for credentials before signing each request (the shape of
+ * `@alicloud/credentials`' `Credential`). Failures become a `CamsError`, which the client passes on.
+ */
+function sdkCredential(source: CredentialSource, seen: (c: ResolvedCredentials) => void) {
+  const current = async (): Promise<ResolvedCredentials> => {
+    try {
+      const c = await source.get();
+      seen(c);
+      return c;
+    } catch (err) {
+      throw new CamsError({
+        code: LOCAL_CODES.credentialsUnavailable,
+        upstreamMessage: err instanceof Error ? err.message : 'no credentials',
+      });
+    }
+  };
+  return {
+    async getCredential() {
+      const c = await current();
+      return {
+        accessKeyId: c.accessKeyId,
+        accessKeySecret: c.accessKeySecret.reveal(),
+        securityToken: c.securityToken?.reveal(),
+        bearerToken: undefined,
+        type: c.securityToken ? 'sts' : 'access_key',
+        providerName: c.provider,
+      };
+    },
+    getType: () => 'credential_chain',
+    getBearerToken: () => undefined,
+    getAccessKeyId: async () => (await current()).accessKeyId,
+    getAccessKeySecret: async () => (await current()).accessKeySecret.reveal(),
+    getSecurityToken: async () => (await current()).securityToken?.reveal(),
+  };
+}
+
 export function createCamsClient(options: CamsClientOptions): CamsClient {
-  const secret = options.credentials.accessKeySecret.reveal();
+  const source = 'get' in options.credentials ? options.credentials : staticCredentials(options.credentials);
+  /** Every secret and token used so far, to keep out of errors. */
+  const secrets = new Set<string>();
+  const credential = sdkCredential(source, (c) => {
+    secrets.add(c.accessKeySecret.reveal());
+    if (c.securityToken) secrets.add(c.securityToken.reveal());
+  });
   const sdk = new OpenApiClient(
     new OpenApiConfig({
-      accessKeyId: options.credentials.accessKeyId,
-      accessKeySecret: secret,
+      // The SDK types this as `@alicloud/credentials`' class; it only calls the methods above.
+      credential: credential as unknown as OpenApiConfig['credential'],
       endpoint: options.endpoint,
       protocol: options.protocol,
       regionId: options.regionId,
@@ -231,14 +279,20 @@ export function createCamsClient(options: CamsClientOptions): CamsClient {
 
   /**
    * Every error leaves with the number masked wherever its message echoes it, and (defence in
-   * depth) without the secret, whatever text reached it.
+   * depth) without a secret or token, whatever text reached it.
    */
   const finish = (err: CamsError, phoneNumber: string): CamsError => {
-    const leaks = secret !== '' && (err.message.includes(secret) || err.requestId?.includes(secret));
+    let upstreamMessage = err.upstreamMessage;
+    let requestId = err.requestId;
+    for (const secret of secrets) {
+      if (secret === '') continue;
+      upstreamMessage = upstreamMessage.split(secret).join('[redacted]');
+      if (requestId?.includes(secret)) requestId = undefined;
+    }
     return new CamsError({
       code: err.code,
-      upstreamMessage: leaks ? err.upstreamMessage.split(secret).join('[redacted]') : err.upstreamMessage,
-      requestId: leaks ? undefined : err.requestId,
+      upstreamMessage,
+      requestId,
       httpStatus: err.httpStatus,
       phoneNumber,
     });
@@ -266,10 +320,13 @@ export function createCamsClient(options: CamsClientOptions): CamsClient {
   };
 }
 
-/** A client for the configured endpoint; throws `AppError('CREDENTIALS_MISSING')` without a key pair. */
-export function camsClientFromConfig(config: Config): CamsClient {
+/**
+ * A client for the configured endpoint with credentials from the chain (`src/cams/credentials.ts`);
+ * throws `AppError('CREDENTIALS_MISSING')` when the chain finds none now.
+ */
+export async function camsClientFromConfig(config: Config): Promise<CamsClient> {
   return createCamsClient({
-    credentials: requireCredentials(config),
+    credentials: await requireCredentialSource(config),
     endpoint: config.camsEndpoint,
     protocol: config.camsProtocol,
     regionId: config.camsRegion,

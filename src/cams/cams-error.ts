@@ -56,6 +56,7 @@ export const TRANSIENT_CODES: readonly string[] = Object.freeze([
   'SignatureNonceUsed',
   'Transport.*',
   'Response.Malformed',
+  'Credentials.Unavailable',
 ]);
 
 /** Local codes for calls that got no usable answer (not sent by CAMS). */
@@ -64,6 +65,8 @@ export const LOCAL_CODES = Object.freeze({
   connectionReset: 'Transport.ConnectionReset',
   connectionRefused: 'Transport.ConnectionRefused',
   transportUnknown: 'Transport.Unknown',
+  /** The credential chain had nothing to sign with (an STS refresh failed, a profile went away). */
+  credentialsUnavailable: 'Credentials.Unavailable',
   /** HTTP 200 with `Code: OK` but no `Data` object. */
   noData: 'Response.NoData',
   /** A body that is not the JSON object the API documents. */

@@ -38,6 +38,9 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+const PROFILE_HELP =
+  'credentials from this profile of ~/.aliyun/config.json or ~/.alibabacloud/credentials only (default: the credential chain)';
+
 export const migrateDefinition = () =>
   new Command('migrate')
     .description('apply the SQL migrations (safe to run twice and concurrently)')
@@ -49,6 +52,7 @@ export const lookupDefinition = () =>
     .description('one QueryPhoneBusinessProfile call, printed')
     .argument('<phone>', 'phone number, country code first (e.g. 8613800001234)')
     .requiredOption('--space <CustSpaceId>', 'customer space id')
+    .option('--profile <NAME>', PROFILE_HELP)
     .option('--json', 'print JSON');
 export type LookupFlags = FlagsOf<typeof lookupDefinition, 'space'>;
 
@@ -81,7 +85,8 @@ export const workerDefinition = () =>
       '--rate <R>',
       'calls per second for the account (overrides CAMS_RATE_LIMIT)',
       positiveArg('--rate'),
-    );
+    )
+    .option('--profile <NAME>', PROFILE_HELP);
 export type WorkerFlags = FlagsOf<typeof workerDefinition>;
 
 export const statusDefinition = () =>
@@ -100,7 +105,9 @@ export type ResumeFlags = FlagsOf<typeof resumeDefinition>;
 /** The part of the simulator's `--help` that explains the flags' values. */
 const SIMULATOR_HELP = `
 Serves QueryPhoneBusinessProfile (2020-06-06) on http://HOST:PORT with ACS3-HMAC-SHA256 checks.
-It accepts the AccessKey pair in ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET, or prints the one it made up.
+It accepts the AccessKey pair in ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET (with ALIBABA_CLOUD_SECURITY_TOKEN
+set, only requests carrying that token), or prints the one it made up. Every line it prints is an
+\`export\`: paste them into the shell that runs lookup or the workers.
 
 --throttle-form  http400 (HTTP 400 System.LimitControl), http200 (HTTP 200, Success false) or mixed
 

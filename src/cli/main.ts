@@ -75,7 +75,7 @@ export async function runCli(argv: string[], env?: NodeJS.ProcessEnv): Promise<E
   add(
     lookupDefinition().action(async (phone, opts) => {
       const { lookupCommand } = await import('../commands/lookup.js');
-      exitCode = await lookupCommand(phone, opts, context());
+      exitCode = await lookupCommand(phone, opts, context({ profile: opts.profile }));
     }),
   );
   add(
@@ -87,7 +87,10 @@ export async function runCli(argv: string[], env?: NodeJS.ProcessEnv): Promise<E
   add(
     workerDefinition().action(async (opts) => {
       const { workerCommand } = await import('../commands/worker.js');
-      exitCode = await workerCommand(opts, context(opts.rate ? { camsRateLimit: opts.rate } : {}));
+      exitCode = await workerCommand(
+        opts,
+        context({ ...(opts.rate ? { camsRateLimit: opts.rate } : {}), profile: opts.profile }),
+      );
     }),
   );
   add(

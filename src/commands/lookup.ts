@@ -82,7 +82,7 @@ export async function lookupCommand(
   const custSpaceId = opts.space.trim();
   if (custSpaceId === '') throw new AppError('USAGE', '--space <CustSpaceId> is required');
   const phoneNumber = lookupPhone(phone);
-  const cams = camsClientFromConfig(ctx.config);
+  const cams = await camsClientFromConfig(ctx.config);
   const log = ctx.log.child({ command: 'lookup', phone: maskPhone(phoneNumber) });
   let profile: BusinessProfile;
   try {

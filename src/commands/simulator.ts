@@ -60,6 +60,8 @@ export async function simulatorCommand(opts: SimulatorFlags, ctx: CommandContext
     ? {
         accessKeyId: ctx.config.accessKeyId ?? '',
         accessKeySecret: ctx.config.accessKeySecret?.reveal() ?? '',
+        // A configured STS triple: requests must then carry its token too, as CAMS checks it.
+        securityToken: ctx.config.credentialSources.securityToken?.reveal(),
       }
     : madeUpKeyPair();
 
@@ -80,15 +82,18 @@ export async function simulatorCommand(opts: SimulatorFlags, ctx: CommandContext
     throw err;
   }
   try {
+    // Every line is an `export`, so pasting them all points this shell's lookup and workers here.
     if (!configured) {
       // The simulator's own made-up pair: printing it is the point, it opens nothing else.
       ctx.out(`export ALIBABA_CLOUD_ACCESS_KEY_ID=${pair.accessKeyId}`);
       ctx.out(`export ALIBABA_CLOUD_ACCESS_KEY_SECRET=${pair.accessKeySecret}`);
     }
-    ctx.out(`CAMS_ENDPOINT=${sim.endpoint} CAMS_PROTOCOL=http`);
+    ctx.out(`export CAMS_ENDPOINT=${sim.endpoint}`);
+    ctx.out('export CAMS_PROTOCOL=http');
     ctx.err(
       `simulator listening on http://${sim.endpoint} for AccessKey ${pair.accessKeyId}` +
-        `${configured ? ' (from ALIBABA_CLOUD_ACCESS_KEY_ID)' : ''}, ${settings.rate} calls/s, ` +
+        `${configured ? ' (from ALIBABA_CLOUD_ACCESS_KEY_ID)' : ''}` +
+        `${'securityToken' in pair && pair.securityToken ? ' with its security token' : ''}, ${settings.rate} calls/s, ` +
         `${settings.faults?.length ?? 0} fault rule(s); Ctrl-C stops`,
     );
     await new Promise<void>((resolve) => {

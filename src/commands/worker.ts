@@ -1,6 +1,5 @@
 import { startEnrichWorker } from '../../workers/worker.js';
 import { camsClientFromConfig } from '../cams/cams-client.js';
-import { requireCredentials } from '../config.js';
 import { AppError } from '../errors.js';
 import { openDatabase, openRedis, Resources } from '../resources.js';
 import type { WorkerFlags } from '../cli/flags.js';
@@ -12,8 +11,7 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new AppError('USAGE', `--concurrency must be a whole number of at least 1 (got ${concurrency})`);
   }
-  requireCredentials(ctx.config);
-  const cams = camsClientFromConfig(ctx.config);
+  const cams = await camsClientFromConfig(ctx.config);
   const res = new Resources();
   try {
     const pool = await openDatabase(res, ctx.config, ctx.log, concurrency + 2);

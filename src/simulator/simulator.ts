@@ -20,10 +20,17 @@ export const CAMS_VERSION = '2020-06-06';
 /** `GET` here returns the counters as JSON (a simulator extension, unsigned). */
 export const COUNTERS_PATH = '/_simulator/counters';
 
-export interface SimulatorOptions {
-  /** The one AccessKey pair the simulator accepts. */
+/** An AccessKey the simulator accepts; with `securityToken`, an STS triple. */
+export interface SimulatorKey {
   accessKeyId: string;
   accessKeySecret: string;
+  /** When set, every request signed with this key must carry it, signed, in `x-acs-security-token`. */
+  securityToken?: string | undefined;
+}
+
+export interface SimulatorOptions extends SimulatorKey {
+  /** More keys accepted besides the one above (e.g. STS triples that replace each other). Default none. */
+  moreKeys?: SimulatorKey[];
   /** Calls per second per AccessKey, sliding one-second window. Default 10. */
   rate?: number;
   /** How a throttle is answered: `http400` (default), `http200` (Success false) or `mixed` (alternating). */
@@ -71,7 +78,7 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-/** Timestamps of the last second, oldest first, pruned on every use. */
+/** HTTP status of a refusal other than 400. */
 const REJECTION_STATUS: Partial<Record<Acs3FailureReason, number>> = { 'InvalidAccessKeyId.NotFound': 404 };
 
 function emptyCounters(): SimulatorCounters {
@@ -103,6 +110,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   let throttleCount = 0;
   const timers = new Set<NodeJS.Timeout>();
   let closing: Promise<void> | undefined;
+  const keys = new Map<string, SimulatorKey>();
+  for (const key of [options, ...(options.moreKeys ?? [])]) keys.set(key.accessKeyId, key);
 
   function answerOk(res: ServerResponse, requestId: string, phone: string): void {
     if (closing || res.destroyed) return;
@@ -153,7 +162,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       { method: req.method ?? 'GET', pathname: url.pathname, query, headers: req.headersDistinct },
       body,
       {
-        lookupSecret: (id) => (id === options.accessKeyId ? options.accessKeySecret : undefined),
+        lookupSecret: (id) => keys.get(id)?.accessKeySecret,
         now: Date.now(),
         maxClockSkewMs,
         nonceUsed: (id, nonce) => nonces.has(id, nonce, Date.now()),
@@ -162,6 +171,14 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     if (!verdict.ok)
       return refuse(res, requestId, REJECTION_STATUS[verdict.reason] ?? 400, verdict.reason, verdict.message);
     nonces.add(verdict.accessKeyId, verdict.nonce, verdict.dateMs, Date.now());
+    // The signature check already made sure an `x-acs-security-token` sent is also signed.
+    const expectedToken = keys.get(verdict.accessKeyId)?.securityToken;
+    if (expectedToken !== undefined && req.headers['x-acs-security-token'] !== expectedToken) {
+      const message = req.headers['x-acs-security-token']
+        ? 'The security token does not belong to this AccessKey.'
+        : 'This temporary AccessKey needs its security token (x-acs-security-token).';
+      return refuse(res, requestId, 400, 'InvalidSecurityToken.MismatchWithAccessKey', message);
+    }
 
     const action = req.headers['x-acs-action'];
     if (action !== CAMS_ACTION || url.pathname !== '/' || (req.method !== 'POST' && req.method !== 'GET')) {
