@@ -33,6 +33,9 @@ const MAX_DIGITS = 17;
 const recent = new Map<string, PhoneResult>();
 const CACHE_SIZE = 50_000;
 
+/** Longest cell read as a phone number (formatting included); longer ones are `too long`. */
+const MAX_INPUT_LENGTH = 100;
+
 const REASON_NO_COUNTRY = 'no country code and no --default-country';
 
 const LENGTH_REASONS: Record<ValidatePhoneNumberLengthResult, string> = {
@@ -55,10 +58,12 @@ const LENGTH_REASONS: Record<ValidatePhoneNumberLengthResult, string> = {
  *   (the API's own form, `8613800001234`), else rejected with `no country code and no --default-country`.
  *
  * A rejection carries a short reason meant for the rejects file: `empty`, `contains letters`,
- * `contains invalid characters`, `too short`, `too long`, `invalid length`, `invalid country code`,
+ * `contains invalid characters`, `starts with a minus sign`, `too short`, `too long`, `invalid length`, `invalid country code`,
  * `not a valid number for <CC>`, `no country code and no --default-country`, `unknown default country <CC>`.
  */
 export function normalisePhone(raw: string, defaultCountry?: string): PhoneResult {
+  // No number is written in this many characters; a huge cell is neither parsed nor cached.
+  if (raw.length > MAX_INPUT_LENGTH) return reject('too long');
   const key = defaultCountry === undefined ? raw : `${defaultCountry}\u0000${raw}`;
   const known = recent.get(key);
   if (known !== undefined) return known;
@@ -74,6 +79,8 @@ function normaliseUncached(raw: string, defaultCountry?: string): PhoneResult {
   // Plain digits, the usual case, need neither the letter test nor the formatting pass.
   const plain = DIGITS.test(text);
   if (!plain && LETTER.test(text)) return reject('contains letters');
+  // A spreadsheet's negative number, not a number written with a dash.
+  if (/^[-\u2212]/.test(text)) return reject('starts with a minus sign');
 
   let digits = plain ? text : text.replace(FORMATTING, '');
   let international = false;

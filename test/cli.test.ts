@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -255,6 +255,19 @@ describe('cams-enrich import usage', () => {
     expect(o.code).toBe(2);
     expect(o.stderr).toContain('--space');
     expect(o.stderr).toContain('--space-column');
+  });
+
+  it('refuses the input file as its own --rejects before touching any service, leaving it intact', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cams-cli-'));
+    tempDirs.push(dir);
+    const file = join(dir, 'f.csv');
+    await writeFile(file, 'phone\n8613800001234\n');
+    const o = await run(['import', file, '--space', 'S', '--rejects', file]);
+    expect(o.code).toBe(2);
+    expect(stderrLines(o)).toEqual([
+      `cams-enrich: cannot write rejects file ${file}: it is the input file; name another file`,
+    ]);
+    expect(await readFile(file, 'utf8')).toBe('phone\n8613800001234\n');
   });
 
   it('exits 2 with both --space and --space-column', async () => {

@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../src/db/migrate.js';
 import type { Pool } from '../src/db/pool.js';
@@ -5,7 +8,7 @@ import { createPool } from '../src/db/pool.js';
 import { getRun } from '../src/db/runs.js';
 import { createLogger } from '../src/log.js';
 import type { SourceRow } from '../src/runs/import-run.js';
-import { importRows } from '../src/runs/import-run.js';
+import { importRows, MAX_SPACE_LENGTH, MAX_STORED_RAW } from '../src/runs/import-run.js';
 import type { TestDatabase } from './helpers/services.js';
 import { createTestDatabase, testQueueName } from './helpers/services.js';
 
@@ -94,5 +97,87 @@ describe('importRows', () => {
     const { rows } = await pool.query<{ id: string }>('SELECT id FROM runs WHERE queue = $1', [queue]);
     const run = await getRun(pool, Number(rows[0]!.id));
     expect(run).toMatchObject({ state: 'aborted', total: 1, failed: 1, pending: 0 });
+  });
+
+  it('stores text PostgreSQL refuses cleaned, huge cells cut with a marker, and rejects bad space ids with their line', async () => {
+    const huge = `x${'9'.repeat(300_000)}`;
+    const { runId } = await importRows(pool, log, {
+      queue: testQueueName(),
+      source: 'db:hostile',
+      rows: rowsOf([
+        { line: 1, phone: '86138\u000000001234', space: 'A' },
+        { line: 2, phone: huge, space: 'A' },
+        { line: 3, phone: '8613800001234', space: 'A\u0000B' },
+        { line: 4, phone: '8613800005678', space: 'S'.repeat(MAX_SPACE_LENGTH + 1) },
+        { line: 5, phone: '8613800005678', space: 'S1' },
+      ]),
+      spaceColumnLabel: 'space_id',
+      maxAgeMs: 0,
+    });
+    const run = await getRun(pool, runId);
+    expect(run).toMatchObject({ state: 'ready', total: 5, invalid: 4, pending: 1 });
+    const { rows } = await pool.query<{ line: string; raw: string; reason: string }>(
+      'SELECT line, raw, reason FROM run_rejects WHERE run_id = $1 ORDER BY line',
+      [runId],
+    );
+    expect(rows.map((r) => [Number(r.line), r.reason])).toEqual([
+      [1, 'contains invalid characters'],
+      [2, 'too long'],
+      [3, 'space_id (CustSpaceId) contains control characters'],
+      [4, `space_id (CustSpaceId) longer than ${MAX_SPACE_LENGTH} characters`],
+    ]);
+    expect(rows[0]!.raw).toBe('86138\u240000001234');
+    expect(rows[1]!.raw).toBe(`${huge.slice(0, MAX_STORED_RAW)}… [${huge.length} characters]`);
+  });
+
+  it('writes the rejects of an aborted import, agreeing with its invalid count', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cams-enrich-import-run-'));
+    try {
+      const rejectsFile = join(dir, 'rejects.csv');
+      const bad = Array.from({ length: 1500 }, (_, i) => ({ line: i + 2, phone: `bad ${i}` }));
+      await expect(
+        importRows(pool, log, {
+          queue: testQueueName(),
+          source: 'db:query',
+          rows: rowsOf([...bad, { line: 1502, phone: '8613800001234' }], new Error('cut off')),
+          space: 'S1',
+          rejectsFile,
+          maxAgeMs: 0,
+        }),
+      ).rejects.toThrow('cut off');
+      const lines = (await readFile(rejectsFile, 'utf8')).trimEnd().split('\n');
+      expect(lines).toHaveLength(1 + 1500);
+      const { rows } = await pool.query<{ invalid: string; failed: string; total: string }>(
+        "SELECT invalid, failed, total FROM runs WHERE source = 'db:query' ORDER BY id DESC LIMIT 1",
+      );
+      expect(rows[0]).toEqual({ invalid: '1500', failed: '1', total: '1501' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a rejects file that is the input before creating a run, and leaves the input intact', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cams-enrich-import-run-'));
+    try {
+      const input = join(dir, 'in.csv');
+      await writeFile(input, 'phone\n8613800001234\n');
+      const queue = testQueueName();
+      await expect(
+        importRows(pool, log, {
+          queue,
+          source: 'csv:in.csv',
+          rows: rowsOf([{ line: 2, phone: '8613800001234' }]),
+          space: 'S1',
+          rejectsFile: input,
+          inputFile: input,
+          maxAgeMs: 0,
+        }),
+      ).rejects.toMatchObject({ code: 'INPUT_FILE' });
+      const { rows } = await pool.query('SELECT id FROM runs WHERE queue = $1', [queue]);
+      expect(rows).toEqual([]);
+      expect(await readFile(input, 'utf8')).toBe('phone\n8613800001234\n');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -37,6 +37,11 @@ describe('normalisePhone', () => {
     ['415/555/2671', 'US', 'contains invalid characters'],
     ['+1 415 +555 2671', undefined, 'contains invalid characters'],
     ['4155552671', 'ZZ', 'unknown default country ZZ'],
+    ['-8613800001234', undefined, 'starts with a minus sign'],
+    [' -86 138 0000 1234', 'CN', 'starts with a minus sign'],
+    ['\u22128613800001234', undefined, 'starts with a minus sign'],
+    ['8613800001234\u0000', undefined, 'contains invalid characters'],
+    ['8'.repeat(300_000), undefined, 'too long'],
   ];
   it.each(rejected)('rejects %j (default country %s) as %j', (raw, country, reason) => {
     expect(normalisePhone(raw, country)).toEqual({ ok: false, reason });

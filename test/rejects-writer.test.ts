@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { link, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AppError } from '../src/errors.js';
-import { createRejectsWriter } from '../src/sources/rejects-writer.js';
+import { checkRejectsPath, openRejectsWriter } from '../src/sources/rejects-writer.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -17,10 +16,10 @@ afterAll(async () => {
 
 const tempPath = (): string => join(dir, `${randomUUID()}.csv`);
 
-describe('createRejectsWriter', () => {
+describe('openRejectsWriter', () => {
   it('writes the header line,raw,reason even when nothing is rejected', async () => {
     const path = tempPath();
-    const writer = createRejectsWriter(path);
+    const writer = await openRejectsWriter(path);
     await writer.close();
     expect(await readFile(path, 'utf8')).toBe('line,raw,reason\n');
     expect(writer.count).toBe(0);
@@ -28,7 +27,7 @@ describe('createRejectsWriter', () => {
 
   it('writes one row per reject and counts them', async () => {
     const path = tempPath();
-    const writer = createRejectsWriter(path);
+    const writer = await openRejectsWriter(path);
     await writer.write({ line: 2, raw: '415 555 2671', reason: 'no country code and no --default-country' });
     await writer.write({ line: 9, raw: '', reason: 'empty' });
     expect(writer.count).toBe(2);
@@ -38,11 +37,11 @@ describe('createRejectsWriter', () => {
     );
   });
 
-  it.each(['=', '+', '-', '@', '\t', '\r'])(
+  it.each(['=', '+', '-', '@', '\t', '\r', ' =', '  +', ' \t-', '\u00a0@'])(
     'prefixes a cell beginning with %j with a single quote',
     async (c) => {
       const path = tempPath();
-      const writer = createRejectsWriter(path);
+      const writer = await openRejectsWriter(path);
       const raw = `${c}1+2 86 138`;
       await writer.write({ line: 3, raw, reason: 'contains invalid characters' });
       await writer.close();
@@ -53,8 +52,8 @@ describe('createRejectsWriter', () => {
 
   it('leaves other cells verbatim, quoting commas, quotes and line breaks', async () => {
     const path = tempPath();
-    const writer = createRejectsWriter(path);
-    const raws = ['13800001234', '1,234', 'say "hi"', 'two\nlines', "'already quoted", ' +86 leading space'];
+    const writer = await openRejectsWriter(path);
+    const raws = ['13800001234', '1,234', 'say "hi"', 'two\nlines', "'already quoted", ' 86 leading space'];
     for (const [i, raw] of raws.entries()) await writer.write({ line: i + 2, raw, reason: 'too short' });
     await writer.close();
     const text = await readFile(path, 'utf8');
@@ -66,7 +65,7 @@ describe('createRejectsWriter', () => {
 
   it('closes once, however often close is called', async () => {
     const path = tempPath();
-    const writer = createRejectsWriter(path);
+    const writer = await openRejectsWriter(path);
     await writer.write({ line: 2, raw: 'x', reason: 'contains letters' });
     const first = writer.close();
     expect(writer.close()).toBe(first);
@@ -78,7 +77,7 @@ describe('createRejectsWriter', () => {
 
   it('writes many rows under backpressure without losing any', async () => {
     const path = tempPath();
-    const writer = createRejectsWriter(path);
+    const writer = await openRejectsWriter(path);
     const rows = 50_000;
     for (let i = 0; i < rows; i++)
       await writer.write({ line: i + 2, raw: `bad number ${i}`, reason: 'contains letters' });
@@ -89,21 +88,62 @@ describe('createRejectsWriter', () => {
     expect(writer.count).toBe(rows);
   });
 
-  it('reports a file it cannot create as INPUT_FILE, at the latest on close', async () => {
+  it('refuses a path whose directory does not exist, when opening', async () => {
     const path = join(dir, 'no-such-directory', 'rejects.csv');
-    const writer = createRejectsWriter(path);
-    let caught: unknown;
-    try {
-      await writer.write({ line: 2, raw: 'x', reason: 'contains letters' });
-      await writer.close();
-    } catch (err) {
-      caught = err;
+    await expect(openRejectsWriter(path)).rejects.toMatchObject({
+      code: 'INPUT_FILE',
+      message: `cannot write rejects file ${path}: its directory does not exist`,
+    });
+  });
+
+  it('refuses the input file, under its own name, a symbolic link or a hard link, and leaves it intact', async () => {
+    const input = tempPath();
+    await writeFile(input, 'phone\n8613800001234\n');
+    const hard = tempPath();
+    await link(input, hard);
+    const soft = tempPath();
+    await symlink(input, soft);
+    for (const path of [input, hard, soft]) {
+      await expect(openRejectsWriter(path, { input })).rejects.toMatchObject({
+        code: 'INPUT_FILE',
+        message: expect.stringMatching(/it is the input file/) as unknown,
+      });
     }
-    expect(caught).toBeInstanceOf(AppError);
-    expect((caught as AppError).code).toBe('INPUT_FILE');
-    expect((caught as AppError).message).toBe(
-      `cannot write rejects file ${path}: its directory does not exist`,
-    );
-    await expect(writer.close()).rejects.toMatchObject({ code: 'INPUT_FILE' });
+    expect(await readFile(input, 'utf8')).toBe('phone\n8613800001234\n');
+    expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('refuses an existing file that is not a rejects file, and a directory', async () => {
+    const other = tempPath();
+    await writeFile(other, 'precious,data\n1,2\n');
+    await expect(checkRejectsPath(other)).rejects.toThrow(/exists and is not a rejects file/);
+    expect(await readFile(other, 'utf8')).toBe('precious,data\n1,2\n');
+    await expect(checkRejectsPath(dir)).rejects.toThrow(/it is a directory/);
+  });
+
+  it('replaces an empty file or a previous rejects file', async () => {
+    for (const before of ['', 'line,raw,reason\n2,x,contains letters\n', 'line,raw,reason\r\n']) {
+      const path = tempPath();
+      await writeFile(path, before);
+      const writer = await openRejectsWriter(path);
+      await writer.write({ line: 5, raw: 'y', reason: 'contains letters' });
+      await writer.close();
+      expect(await readFile(path, 'utf8')).toBe('line,raw,reason\n5,y,contains letters\n');
+    }
+  });
+
+  it('writes beside the destination and renames at close; a discarded writer leaves the destination as it was', async () => {
+    const path = tempPath();
+    await writeFile(path, 'line,raw,reason\n2,old,too short\n');
+    const writer = await openRejectsWriter(path);
+    await writer.write({ line: 3, raw: 'new', reason: 'too short' });
+    expect(await readFile(path, 'utf8')).toBe('line,raw,reason\n2,old,too short\n');
+    await writer.discard();
+    expect(await readFile(path, 'utf8')).toBe('line,raw,reason\n2,old,too short\n');
+    const kept = await openRejectsWriter(path);
+    await kept.write({ line: 3, raw: 'new', reason: 'too short' });
+    await kept.close();
+    expect(await readFile(path, 'utf8')).toBe('line,raw,reason\n3,new,too short\n');
+    expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });

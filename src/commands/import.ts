@@ -6,6 +6,7 @@ import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../reso
 import { importCsv, validateImportOptions } from '../runs/csv-import.js';
 import { runStatus } from '../runs/status.js';
 import type { ImportFlags } from '../cli/flags.js';
+import { checkRejectsPath } from '../sources/rejects-writer.js';
 import type { CommandContext, ExitCode } from './context.js';
 import { waitForRun } from './progress.js';
 
@@ -13,6 +14,7 @@ export async function importCommand(file: string, opts: ImportFlags, ctx: Comman
   const maxAgeMs = parseDuration(opts.maxAge ?? '30d', '--max-age');
   validateImportOptions(opts);
   await assertReadableFile(file);
+  if (opts.rejects !== undefined) await checkRejectsPath(opts.rejects, { input: file });
   const res = new Resources();
   try {
     const pool = await openDatabase(res, ctx.config, ctx.log, 4);

@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { isCountryCode } from '../phone.js';
 import { readCsvRows } from '../sources/csv-source.js';
 import type { ImportResult } from './import-run.js';
-import { importRows } from './import-run.js';
+import { importRows, MAX_SPACE_LENGTH, spaceProblem } from './import-run.js';
 
 export interface CsvImportOptions {
   file: string;
@@ -38,8 +38,14 @@ export function validateImportOptions(
   if ((o.space === undefined) === (o.spaceColumn === undefined)) {
     throw new AppError('USAGE', 'give exactly one of --space ID or --space-column NAME');
   }
-  if (o.space !== undefined && o.space.trim() === '')
-    throw new AppError('USAGE', '--space must not be empty');
+  const badSpace = o.space === undefined ? undefined : spaceProblem(o.space);
+  if (badSpace !== undefined)
+    throw new AppError(
+      'USAGE',
+      badSpace === 'empty'
+        ? '--space must not be empty'
+        : `--space must be a CustSpaceId of at most ${MAX_SPACE_LENGTH} characters without control characters`,
+    );
   if (o.defaultCountry !== undefined && !isCountryCode(o.defaultCountry)) {
     throw new AppError(
       'USAGE',
@@ -65,6 +71,7 @@ export async function importCsv(
     spaceColumnLabel: options.spaceColumn,
     defaultCountry: options.defaultCountry,
     rejectsFile: options.rejectsFile,
+    inputFile: options.file,
     maxAgeMs: options.maxAgeMs,
     batchSize: options.batchSize,
   });

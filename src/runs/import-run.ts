@@ -10,7 +10,7 @@ import { abortRun, createRun, markReady, recordBatch } from '../db/runs.js';
 import type { Logger } from '../log.js';
 import { normalisePhone } from '../phone.js';
 import type { RejectsWriter } from '../sources/rejects-writer.js';
-import { createRejectsWriter } from '../sources/rejects-writer.js';
+import { openRejectsWriter } from '../sources/rejects-writer.js';
 
 /** One row read by a source. */
 export interface SourceRow {
@@ -38,12 +38,50 @@ export interface ImportOptions {
   spaceColumnLabel?: string | undefined;
   /** ISO 3166 alpha-2 country for numbers written without a country code. Default: none. */
   defaultCountry?: string | undefined;
-  /** Where invalid rows are written (line, raw, reason). Default: none (they are still in run_rejects). */
+  /**
+   * Where invalid rows are written (line, raw, reason), through a temporary file renamed at the end. It is
+   * checked before the run is created: never the input, never an existing file that is not a rejects file.
+   * Default: none (they are still in run_rejects).
+   */
   rejectsFile?: string | undefined;
+  /** The input as a path or a file descriptor, which `rejectsFile` must not be. Default: none. */
+  inputFile?: string | number | undefined;
   /** Numbers fetched more recently than this are skipped; 0 always fetches. */
   maxAgeMs: number;
   /** Rows per transaction. Default 1000. */
   batchSize?: number | undefined;
+  /** A batch is also recorded once its text reaches this many characters. Default 1 MiB. */
+  batchChars?: number | undefined;
+}
+
+/** Longest `raw` kept in run_rejects; a longer cell is cut and marked (the rejects file keeps it whole). */
+export const MAX_STORED_RAW = 1000;
+/** Longest CustSpaceId accepted. */
+export const MAX_SPACE_LENGTH = 256;
+const CONTROL = /\p{Cc}/u;
+
+/** Why `space` cannot be a CustSpaceId, or undefined when it can (it is trimmed first). */
+export function spaceProblem(space: string): string | undefined {
+  const s = space.trim();
+  if (s === '') return 'empty';
+  if (s.length > MAX_SPACE_LENGTH) return `longer than ${MAX_SPACE_LENGTH} characters`;
+  if (CONTROL.test(s)) return 'contains control characters';
+  return undefined;
+}
+
+/**
+ * Text as PostgreSQL stores it: NUL (which a text column refuses) becomes U+2400 `␀`, and a value longer
+ * than `max` is cut with the marker `… [N characters]` giving the original length.
+ */
+export function storableText(text: string, max = MAX_STORED_RAW): string {
+  let out = text.includes('\0') ? text.replace(/\0/g, '\u2400') : text;
+  if (out.length > max) {
+    let cut = max;
+    const c = out.charCodeAt(cut - 1);
+    if (c >= 0xd800 && c <= 0xdbff) cut -= 1;
+    out = `${out.slice(0, cut)}… [${text.length} characters]`;
+  }
+  return out;
 }
 
 export interface ImportResult {
@@ -56,42 +94,62 @@ export interface ImportResult {
 /** Normalises and records every row of `options.rows` as a new run, then marks it ready. */
 export async function importRows(pool: Pool, log: Logger, options: ImportOptions): Promise<ImportResult> {
   const batchSize = options.batchSize ?? 1000;
+  const batchChars = options.batchChars ?? 1024 * 1024;
   const spaceLabel = options.spaceColumnLabel ?? 'space';
   const iterator = options.rows[Symbol.asyncIterator]();
-  const first = await iterator.next();
-  const runId = await createRun(pool, {
-    queue: options.queue,
-    source: options.source,
-    maxAgeMs: options.maxAgeMs,
-  });
-  const runLog = log.child({ run: runId });
+  // The rejects path is checked and its temporary file created before anything is read or recorded.
   let rejects: RejectsWriter | undefined;
+  if (options.rejectsFile) {
+    rejects = await openRejectsWriter(options.rejectsFile, { input: options.inputFile });
+  }
+  let first: IteratorResult<SourceRow>;
+  let runId: number;
+  try {
+    first = await iterator.next();
+    runId = await createRun(pool, {
+      queue: options.queue,
+      source: options.source,
+      maxAgeMs: options.maxAgeMs,
+    });
+  } catch (err) {
+    await rejects?.discard();
+    throw err;
+  }
+  const runLog = log.child({ run: runId });
   let accepted: AcceptedRow[] = [];
   let rejected: RejectedRow[] = [];
+  let chars = 0;
   let count = 0;
   let invalid = 0;
   const flush = async () => {
     await recordBatch(pool, runId, accepted, rejected);
     accepted = [];
     rejected = [];
+    chars = 0;
   };
   try {
-    if (options.rejectsFile) rejects = createRejectsWriter(options.rejectsFile);
     for (let next = first; !next.done; next = await iterator.next()) {
       const row = next.value;
       count += 1;
       const space = options.space ?? row.space?.trim() ?? '';
       const phone = normalisePhone(row.phone, options.defaultCountry);
-      if (phone.ok && space !== '') {
+      const badSpace = phone.ok ? spaceProblem(space) : undefined;
+      if (phone.ok && badSpace === undefined) {
         accepted.push({ line: row.line, custSpaceId: space, phoneNumber: phone.phone });
+        chars += space.length + phone.phone.length;
       } else {
-        const reason = phone.ok ? `empty ${spaceLabel} (CustSpaceId)` : phone.reason;
-        const reject = { line: row.line, raw: row.phone, reason };
-        rejected.push(reject);
+        const reason = phone.ok
+          ? badSpace === 'empty'
+            ? `empty ${spaceLabel} (CustSpaceId)`
+            : `${spaceLabel} (CustSpaceId) ${badSpace}`
+          : phone.reason;
+        const raw = storableText(row.phone);
+        rejected.push({ line: row.line, raw, reason });
+        chars += raw.length + reason.length;
         invalid += 1;
-        await rejects?.write(reject);
+        await rejects?.write({ line: row.line, raw: row.phone, reason });
       }
-      if (accepted.length + rejected.length >= batchSize) await flush();
+      if (accepted.length + rejected.length >= batchSize || chars >= batchChars) await flush();
     }
     await flush();
     await rejects?.close();
@@ -102,7 +160,7 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
       runLog.error({ err: e }, 'could not record the rows read before the failure'),
     );
     await rejects?.close().catch(() => undefined);
-    const message = err instanceof Error ? err.message : String(err);
+    const message = storableText(err instanceof Error ? err.message : String(err));
     await abortRun(pool, runId, message).catch((e: unknown) =>
       runLog.error({ err: e }, 'could not abort the run'),
     );

@@ -1,8 +1,14 @@
 /**
  * The rejects file: one CSV row per input row that was not a valid number, so a user can fix and re-import.
+ * It is written to a temporary file beside its destination and renamed into place when the import ends, and
+ * it never replaces the input or any file that is not a previous rejects file.
  */
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { fstatSync } from 'node:fs';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import { AppError } from '../errors.js';
@@ -19,33 +25,103 @@ export interface Reject {
 export interface RejectsWriter {
   /** Appends one row; resolves once the file stream can take more (backpressure). */
   write(reject: Reject): Promise<void>;
-  /** Flushes and closes the file; idempotent. Rejects with `AppError('INPUT_FILE')` if any write failed. */
+  /**
+   * Flushes the rows and renames the temporary file onto the destination; idempotent. Rejects with
+   * `AppError('INPUT_FILE')` if any write failed (the temporary file is then removed).
+   */
   close(): Promise<void>;
+  /** Stops writing and removes the temporary file, leaving the destination as it was; idempotent. */
+  discard(): Promise<void>;
   /** Rows written so far. */
   readonly count: number;
 }
 
+export interface RejectsFileOptions {
+  /**
+   * The input being imported, as a path or an open file descriptor (`0` for standard input): a rejects path
+   * that is the same file (same device and inode, whatever the name or link) is refused. Default: none.
+   */
+  input?: string | number | undefined;
+}
+
+/** The header every rejects file starts with; an existing file starting with it may be replaced. */
+export const REJECTS_HEADER = 'line,raw,reason';
+
 /**
- * Creates (or truncates) a CSV file with the header `line,raw,reason` and returns a writer for it.
- *
- * Cells are quoted when they hold a comma, a quote or a line break. A cell beginning with `=`, `+`, `-`,
- * `@`, a tab or a carriage return gets a single quote `'` prepended (csv-stringify's `escape_formulas`, after
- * OWASP's CSV injection advice) so a spreadsheet shows it instead of evaluating it: `+86 138…` is written as
- * `'+86 138…`. Apart from that prefix, `raw` is written verbatim.
- *
- * A failure to open or write the file (missing directory, no permission, full disk) surfaces as
- * `AppError('INPUT_FILE', 'cannot write rejects file <path>: …')` from the next `write()`, or from `close()`.
+ * Checks that `path` may receive a rejects file, without writing anything: it must not be the input, an
+ * existing file there must be empty or a previous rejects file (its first line `line,raw,reason`), and its
+ * directory must exist. Throws `AppError('INPUT_FILE')` naming the path and the reason.
  */
-export function createRejectsWriter(path: string): RejectsWriter {
-  const stringifier = stringify({ header: true, columns: ['line', 'raw', 'reason'], escape_formulas: true });
+export async function checkRejectsPath(path: string, options: RejectsFileOptions = {}): Promise<void> {
+  const refuse = (reason: string, cause?: unknown) =>
+    new AppError('INPUT_FILE', `cannot write rejects file ${path}: ${reason}`, { cause });
+  const existing = await statOrUndefined(path).catch((err: unknown) => {
+    throw refuse(writeReason(err), err);
+  });
+  const input = await inputStats(options.input);
+  if (existing !== undefined) {
+    if (input !== undefined && existing.dev === input.dev && existing.ino === input.ino) {
+      throw refuse('it is the input file; name another file');
+    }
+    if (existing.isDirectory()) throw refuse('it is a directory');
+    if (!existing.isFile()) throw refuse('it is not a regular file');
+    if (existing.size > 0 && !(await startsWithRejectsHeader(path))) {
+      throw refuse(
+        `the file exists and is not a rejects file (its first line is not ${REJECTS_HEADER}); remove it or name another file`,
+      );
+    }
+  }
+  const dir = await statOrUndefined(dirname(path)).catch(() => undefined);
+  if (dir === undefined) throw refuse('its directory does not exist');
+  if (!dir.isDirectory()) throw refuse(`${dirname(path)} is not a directory`);
+}
+
+/**
+ * Checks `path` (see `checkRejectsPath`), creates the temporary file beside it, writes the header
+ * `line,raw,reason` and returns a writer. An unwritable directory fails here, before anything is read.
+ *
+ * Cells are quoted when they hold a comma, a quote or a line break. A `raw` cell beginning with `=`, `+`,
+ * `-` or `@` (also after leading white space), a tab or a carriage return gets a single quote `'` prepended
+ * (OWASP's CSV injection advice) so a spreadsheet shows it instead of evaluating it: `+86 138…` is written
+ * as `'+86 138…`. Apart from that prefix, `raw` is written verbatim.
+ *
+ * A failure to write (full disk) surfaces as `AppError('INPUT_FILE', 'cannot write rejects file <path>: …')`
+ * from the next `write()`, or from `close()`.
+ */
+export async function openRejectsWriter(
+  path: string,
+  options: RejectsFileOptions = {},
+): Promise<RejectsWriter> {
+  await checkRejectsPath(path, options);
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
+  const handle = await open(temp, 'wx').catch((err: unknown) => {
+    throw new AppError('INPUT_FILE', `cannot write rejects file ${path}: ${writeReason(err)}`, {
+      cause: err,
+    });
+  });
+  const stringifier = stringify({ header: true, columns: REJECTS_HEADER.split(',') });
   let failure: AppError | undefined;
-  const finished: Promise<void> = pipeline(stringifier, createWriteStream(path)).catch((err: unknown) => {
+  const finished: Promise<void> = pipeline(stringifier, handle.createWriteStream()).catch((err: unknown) => {
     failure ??= new AppError('INPUT_FILE', `cannot write rejects file ${path}: ${writeReason(err)}`, {
       cause: err,
     });
   });
   let count = 0;
   let closing: Promise<void> | undefined;
+  const end = (keep: boolean) =>
+    (closing ??= (async () => {
+      stringifier.end();
+      await finished;
+      if (failure === undefined && keep) {
+        await rename(temp, path).catch((err: unknown) => {
+          failure = new AppError('INPUT_FILE', `cannot write rejects file ${path}: ${writeReason(err)}`, {
+            cause: err,
+          });
+        });
+      }
+      if (failure !== undefined || !keep) await unlink(temp).catch(() => undefined);
+      if (failure && keep) throw failure;
+    })());
 
   return {
     get count() {
@@ -56,22 +132,57 @@ export function createRejectsWriter(path: string): RejectsWriter {
       if (failure) throw failure;
       if (closing) throw new Error(`rejects file ${path} is already closed`);
       count++;
-      if (!stringifier.write([reject.line, reject.raw, reject.reason])) {
+      if (!stringifier.write([reject.line, guardFormula(reject.raw), reject.reason])) {
         // 'drain' never comes once the pipeline has failed, so wait for whichever happens first.
         await Promise.race([once(stringifier, 'drain').catch(() => undefined), finished]);
       }
       if (failure) throw failure;
     },
 
-    close(): Promise<void> {
-      closing ??= (async () => {
-        stringifier.end();
-        await finished;
-        if (failure) throw failure;
-      })();
-      return closing;
-    },
+    close: () => end(true),
+    discard: () => end(false).catch(() => undefined),
   };
+}
+
+/** A cell a spreadsheet would read as a formula, even after leading white space. */
+const FORMULA_START = /^(?:[\t\r]|\s*[=+\-@])/;
+
+function guardFormula(cell: string): string {
+  return FORMULA_START.test(cell) ? `'${cell}` : cell;
+}
+
+async function statOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await stat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+async function inputStats(input: string | number | undefined): Promise<Stats | undefined> {
+  if (input === undefined) return undefined;
+  try {
+    return typeof input === 'number' ? fstatSync(input) : await stat(input);
+  } catch {
+    return undefined;
+  }
+}
+
+async function startsWithRejectsHeader(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(REJECTS_HEADER.length + 2);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    const head = buf.subarray(0, bytesRead).toString('latin1');
+    return (
+      head === REJECTS_HEADER ||
+      head.startsWith(`${REJECTS_HEADER}\n`) ||
+      head.startsWith(`${REJECTS_HEADER}\r\n`)
+    );
+  } finally {
+    await handle.close();
+  }
 }
 
 function writeReason(err: unknown): string {
@@ -80,6 +191,7 @@ function writeReason(err: unknown): string {
       return 'its directory does not exist';
     case 'EACCES':
     case 'EPERM':
+    case 'EROFS':
       return 'permission denied';
     case 'EISDIR':
       return 'it is a directory';
