@@ -6,10 +6,11 @@
 import { UnrecoverableError } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EnrichJob, FleetControl } from '../workers/enrich.js';
-import { enrich, ThrottleBackoff } from '../workers/enrich.js';
+import { enrich } from '../workers/enrich.js';
 import type { CamsError } from '../src/cams/cams-error.js';
 import { createLedger } from '../src/db/ledger.js';
-import { createCallWindow } from '../src/queue/call-window.js';
+import { createRateController, limiterKey } from '../src/queue/rate-controller.js';
+import { createStockGate } from '../src/queue/stock-gate.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 
@@ -22,12 +23,20 @@ afterEach(async () => {
 interface Recorded extends FleetControl {
   backOffs: number[];
   pauses: string[];
+  alerts: string[];
 }
 
 function recordingFleet(): Recorded {
   const fleet: Recorded = {
     backOffs: [],
     pauses: [],
+    alerts: [],
+    alertUnreachable: async (err: CamsError) => {
+      fleet.alerts.push(err.code);
+    },
+    clearUnreachable: async () => {
+      fleet.alerts.push('cleared');
+    },
     backOff: async (ms) => {
       fleet.backOffs.push(ms);
     },
@@ -54,15 +63,8 @@ async function setUp(numbers: string[]) {
   const file = await p.csv('n.csv', 'phone\n' + numbers.join('\n') + '\n');
   const runId = await p.importFile(file);
   const fleet = recordingFleet();
-  const gate = createCallWindow({ redis: p.redis, key: `${p.queueName}:cams-calls`, rate: 50 });
-  const deps = {
-    cams: p.cams,
-    gate,
-    ledger: createLedger(p.pool),
-    log: p.log,
-    fleet,
-    throttle: new ThrottleBackoff(1000, 30_000),
-  };
+  const gate = createRateController({ redis: p.redis, key: limiterKey(p.queueName), quota: 50 });
+  const deps = { cams: p.cams, gate, ledger: createLedger(p.pool), log: p.log, fleet };
   return { runId, fleet, deps, pipeline: p };
 }
 
@@ -103,22 +105,30 @@ describe('enrich()', () => {
     expect(await pipeline.waitFinished(forced, 1000)).toMatchObject({ enriched: 1, pending: 0 });
   });
 
-  it('backs off the whole queue with a growing pause on consecutive throttles, keeping the number pending', async () => {
+  it('retries a throttled call through the rate controller, without a queue back-off or a spent attempt', async () => {
     const { deps, fleet, runId, pipeline } = await setUp(['8613800001234']);
+    pipeline.sim.setFaults([
+      { answer: { kind: 'error', code: 'System.LimitControl', form: 'http200' }, times: 2 },
+    ]);
+    await expect(enrich(deps, job('8613800001234'))).resolves.toBe('enriched');
+    expect(pipeline.sim.counters()).toMatchObject({ throttled: 2, ok: 1 });
+    expect(fleet.backOffs).toEqual([]);
+    expect(await pipeline.waitFinished(runId, 1000)).toMatchObject({ enriched: 1, failed: 0 });
+  });
+
+  it("with BullMQ's own way (the bench's reference), backs the whole queue off with a growing pause", async () => {
+    const { deps, fleet, runId, pipeline } = await setUp(['8613800001234']);
+    const stock = { ...deps, gate: createStockGate() };
     pipeline.sim.setFaults([{ answer: { kind: 'error', code: 'System.LimitControl', form: 'http200' } }]);
     for (let i = 0; i < 3; i++) {
-      const err = await enrich(deps, job('8613800001234')).catch((e: Error) => e);
-      expect(err).toBeInstanceOf(Error);
+      const err = await enrich(stock, job('8613800001234')).catch((e: Error) => e);
       expect((err as Error).name).toBe('RateLimitError');
     }
     expect(fleet.backOffs).toHaveLength(3);
-    expect(fleet.backOffs[2]!).toBeGreaterThan(fleet.backOffs[0]!); // 1 s, 2 s, 4 s ± 20%
-    expect(fleet.backOffs[2]!).toBeGreaterThanOrEqual(3200);
+    expect(fleet.backOffs[2]!).toBeGreaterThanOrEqual(3200); // 1 s, 2 s, 4 s ± 20%
     await expect(pipeline.waitFinished(runId, 1)).rejects.toThrow(/"pending":1/);
-
     pipeline.sim.setFaults([]);
-    await enrich(deps, job('8613800001234'));
-    expect(deps.throttle.streak).toBe(0);
+    await expect(enrich(stock, job('8613800001234'))).resolves.toBe('enriched');
   });
 
   it('fails a number throttled on too many starts instead of retrying it forever', async () => {

@@ -2,13 +2,16 @@
  * The processor: one job = one number. A function of its dependencies and the job, so it is tested
  * without a running Worker. BullMQ's meaning of each outcome is decided here, once:
  *
- * | CAMS answer                     | ledger                      | BullMQ                                   |
- * | ------------------------------- | --------------------------- | ---------------------------------------- |
- * | profile                         | upsert + enriched           | completed                                |
- * | throttled (System.LimitControl) | still pending               | queue.rateLimit(backoff) + RateLimitError |
- * | transient (5xx, timeout, …)     | pending; failed on last try | throw → retried with exponential backoff |
- * | permanent for this number       | failed (code, message)      | UnrecoverableError                       |
- * | permanent for the account       | still pending, alert raised | queue paused + RateLimitError            |
+ * | CAMS answer                       | ledger                      | BullMQ                                       |
+ * | --------------------------------- | --------------------------- | -------------------------------------------- |
+ * | profile                           | upsert + enriched           | completed                                    |
+ * | throttled (System.LimitControl)   | still pending               | gate adjusts the fleet's rate; call retried  |
+ * | endpoint unreachable (refused, …) | still pending; alert later  | gate pauses the fleet; call retried          |
+ * | transient (5xx, timeout, …)       | pending; failed on last try | throw → retried with exponential backoff     |
+ * | permanent for this number         | failed (code, message)      | UnrecoverableError                           |
+ * | permanent for the account         | still pending, alert raised | queue paused + RateLimitError                |
+ *
+ * Neither a throttle nor an unreachable endpoint spends one of the number's attempts.
  */
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { CamsClient } from '../src/cams/cams-client.js';
@@ -33,34 +36,23 @@ export interface FleetControl {
   backOff(ms: number): Promise<void>;
   /** Pauses the queue for an account-wide failure and records why. */
   pauseForAccount(error: CamsError): Promise<void>;
+  /** Records that the endpoint has been unreachable for a while (queue_alerts, `status`). */
+  alertUnreachable(error: CamsError, downForMs: number): Promise<void>;
+  /** Clears that alert once the endpoint answers again. */
+  clearUnreachable(): Promise<void>;
 }
 
-/** Consecutive throttles grow the pause; a success resets it. One per worker process. */
-export class ThrottleBackoff {
-  #streak = 0;
-  constructor(
-    /** First pause in ms. Default 1000: a sliding one-second window is empty again by then. */
-    readonly baseMs = 1000,
-    /** Longest pause in ms. Default 30000. */
-    readonly maxMs = 30_000,
-  ) {}
-  /** The pause for one more throttle, with ±20% jitter so a fleet does not resume in lockstep. */
-  next(): number {
-    this.#streak += 1;
-    const ms = Math.min(this.maxMs, this.baseMs * 2 ** (this.#streak - 1));
-    return Math.round(ms * (0.8 + Math.random() * 0.4));
-  }
-  reset(): void {
-    this.#streak = 0;
-  }
-  get streak(): number {
-    return this.#streak;
-  }
-}
-
-/** Admits one CAMS call at a time under the account's quota (`src/queue/call-window.ts`). */
+/** The gate every CAMS call passes (`src/queue/rate-controller.ts`, or BullMQ's own way in the bench). */
 export interface CallGate {
-  acquire(): Promise<void>;
+  acquire(signal?: AbortSignal): Promise<void>;
+  /** A throttle came back; `queueBackOffMs` > 0 hands the job back and backs the whole queue off. */
+  throttled(retryAfterMs?: number): Promise<{ kind: string; pauseMs: number; queueBackOffMs?: number }>;
+  /** The endpoint could not be reached; `retry` false treats it like any transient failure. */
+  unreachable(): Promise<{ pauseMs: number; raiseAlert: boolean; downForMs: number; retry?: boolean }>;
+  /** The endpoint answered after `unreachable`; true when an endpoint-down alert should be cleared. */
+  reachable(): Promise<boolean>;
+  /** A call got its answer (local bookkeeping only). */
+  succeeded?(): void;
 }
 
 export interface EnrichDeps {
@@ -70,15 +62,14 @@ export interface EnrichDeps {
   ledger: Ledger;
   log: Logger;
   fleet: FleetControl;
-  throttle: ThrottleBackoff;
-  /** A number throttled on this many starts fails with System.LimitControl instead of running forever. Default 50. */
+  /** A number throttled this many times fails with System.LimitControl instead of running forever. Default 50. */
   maxThrottledStarts?: number;
 }
 
 export type EnrichOutcome = 'enriched' | 'fresh' | 'nothing-pending';
 
-export async function enrich(deps: EnrichDeps, job: EnrichJob): Promise<EnrichOutcome> {
-  const { cams, ledger, throttle } = deps;
+export async function enrich(deps: EnrichDeps, job: EnrichJob, signal?: AbortSignal): Promise<EnrichOutcome> {
+  const { cams, ledger } = deps;
   const key = job.data;
   const log = deps.log.child({ jobId: job.id, phone: maskPhone(key.phoneNumber) });
 
@@ -94,16 +85,68 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob): Promise<EnrichOu
   }
 
   let profile;
-  try {
-    await deps.gate.acquire();
-    profile = await cams.queryPhoneBusinessProfile({
-      custSpaceId: key.custSpaceId,
-      phoneNumber: key.phoneNumber,
-    });
-  } catch (err) {
-    throw await handleFailure(deps, job, log, err);
+  let throttles = 0;
+  let unreachable = false;
+  for (;;) {
+    try {
+      signal?.throwIfAborted();
+      await deps.gate.acquire(signal);
+      profile = await cams.queryPhoneBusinessProfile({
+        custSpaceId: key.custSpaceId,
+        phoneNumber: key.phoneNumber,
+      });
+      break;
+    } catch (err) {
+      // Stopping: the job goes back to the queue without spending an attempt.
+      if (signal?.aborted) throw Worker.RateLimitError();
+      if (err instanceof CamsError && err.classification === 'throttled') {
+        throttles += 1;
+        const fields = { code: err.code, requestId: err.requestId, httpStatus: err.httpStatus };
+        if (job.attemptsStarted - 1 + throttles >= (deps.maxThrottledStarts ?? 50)) {
+          await ledger.recordFailure(
+            key,
+            err.code,
+            `throttled ${job.attemptsStarted - 1 + throttles} times: ${err.upstreamMessage}`,
+          );
+          log.error(fields, 'number throttled too often; failed');
+          throw new UnrecoverableError(err.message);
+        }
+        const verdict = await deps.gate.throttled(err.retryAfterMs);
+        if (verdict.queueBackOffMs !== undefined && verdict.queueBackOffMs > 0) {
+          log.warn(
+            { ...fields, pauseMs: verdict.queueBackOffMs },
+            'throttled by CAMS; backing off the whole queue',
+          );
+          await deps.fleet.backOff(verdict.queueBackOffMs);
+          throw Worker.RateLimitError();
+        }
+        log.warn(
+          { ...fields, adjustment: verdict.kind, pauseMs: verdict.pauseMs },
+          'throttled by CAMS; retrying',
+        );
+        continue;
+      }
+      if (err instanceof CamsError && err.unreachable) {
+        const verdict = await deps.gate.unreachable();
+        if (verdict.retry !== false) {
+          unreachable = true;
+          if (verdict.raiseAlert) await deps.fleet.alertUnreachable(err, verdict.downForMs);
+          if (verdict.pauseMs > 0)
+            log.warn(
+              { code: err.code, pauseMs: verdict.pauseMs },
+              'CAMS endpoint unreachable; pausing every call',
+            );
+          continue;
+        }
+      }
+      throw await handleFailure(deps, job, log, err);
+    }
   }
-  throttle.reset();
+  deps.gate.succeeded?.();
+  if (unreachable && (await deps.gate.reachable())) {
+    await deps.fleet.clearUnreachable();
+    log.warn('CAMS endpoint reachable again; alert cleared');
+  }
   const settled = await ledger.recordProfile(key, profile);
   log.debug({ requestId: profile.requestId, runs: settled }, 'profile stored');
   return 'enriched';
@@ -111,7 +154,7 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob): Promise<EnrichOu
 
 /** Records what must be recorded and returns the error that tells BullMQ what to do next. */
 async function handleFailure(deps: EnrichDeps, job: EnrichJob, log: Logger, err: unknown): Promise<Error> {
-  const { ledger, fleet, throttle } = deps;
+  const { ledger, fleet } = deps;
   const key = job.data;
   if (!(err instanceof CamsError)) {
     // Not an answer from CAMS (a bug or a database fault): retry like a transient fault.
@@ -126,24 +169,9 @@ async function handleFailure(deps: EnrichDeps, job: EnrichJob, log: Logger, err:
   }
   const fields = { code: err.code, requestId: err.requestId, httpStatus: err.httpStatus };
   switch (err.classification) {
-    case 'throttled': {
-      if (job.attemptsStarted >= (deps.maxThrottledStarts ?? 50)) {
-        await ledger.recordFailure(
-          key,
-          err.code,
-          `throttled on ${job.attemptsStarted} attempts: ${err.upstreamMessage}`,
-        );
-        log.error(fields, 'number throttled too often; failed');
-        return new UnrecoverableError(err.message);
-      }
-      const ms = throttle.next();
-      log.warn(
-        { ...fields, pauseMs: ms, streak: throttle.streak },
-        'throttled by CAMS; backing off the whole queue',
-      );
-      await fleet.backOff(ms);
-      return Worker.RateLimitError();
-    }
+    case 'throttled': // only with a gate that neither retries nor backs off; like a transient fault
+    case 'transient':
+      return finalIfLastAttempt(deps, job, log, err.code, err.upstreamMessage, err);
     case 'permanent':
       if (err.scope === 'account') {
         log.fatal(
@@ -156,8 +184,6 @@ async function handleFailure(deps: EnrichDeps, job: EnrichJob, log: Logger, err:
       await ledger.recordFailure(key, err.code, err.upstreamMessage, { final: true });
       log.warn(fields, 'CAMS refused this number; failed');
       return new UnrecoverableError(err.message);
-    case 'transient':
-      return finalIfLastAttempt(deps, job, log, err.code, err.upstreamMessage, err);
   }
 }
 

@@ -7,19 +7,28 @@ import type { Job, RateLimiterOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CamsClient } from '../src/cams/cams-client.js';
 import type { CamsError } from '../src/cams/cams-error.js';
-import { createLedger, raiseAlert, recordFailure } from '../src/db/ledger.js';
+import {
+  clearAlertWithCode,
+  createLedger,
+  raiseAlert,
+  raiseAlertIfNone,
+  recordFailure,
+} from '../src/db/ledger.js';
+import { UNREACHABLE_CODES } from '../src/cams/cams-error.js';
 import type { Pool } from '../src/db/pool.js';
 import { pgErrorFields } from '../src/db/pool.js';
 import { retryingLedger } from '../src/db/retry.js';
 import type { Logger } from '../src/log.js';
 import { maskPhone } from '../src/mask.js';
-import { createCallWindow } from '../src/queue/call-window.js';
+import { createRateController, limiterKey } from '../src/queue/rate-controller.js';
+import type { RateTuning } from '../src/queue/rate-controller.js';
+import { createStockGate } from '../src/queue/stock-gate.js';
 import { createFeeder } from '../src/queue/feeder.js';
 import { requeueLost } from '../src/queue/lost-jobs.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
 import { createEnrichQueue, limiterFor } from '../src/queue/queue.js';
 import type { FleetControl } from './enrich.js';
-import { enrich, ThrottleBackoff } from './enrich.js';
+import { enrich } from './enrich.js';
 
 export interface EnrichWorkerOptions {
   queueName: string;
@@ -44,13 +53,18 @@ export interface EnrichWorkerOptions {
   backoffMs?: number;
   /** Replaces the limiter shape of `limiterFor(ratePerSecond)`; for measuring other shapes (bench). */
   limiter?: RateLimiterOptions;
-  /** Take a slot in the shared call window before each call. Default true; false only to measure without it (bench). */
+  /**
+   * Pass every call through the fleet's rate controller (`src/queue/rate-controller.ts`). Default true.
+   * false measures BullMQ's own way instead (bench): no gate, and a throttle backs the whole queue off.
+   */
   callWindow?: boolean;
   /**
    * How long a job keeps retrying a ledger operation through a PostgreSQL outage, in ms, before it is
    * given back to the queue (a fetched profile is kept in memory meanwhile). Default 60000.
    */
   databaseRetryMs?: number;
+  /** Overrides of the rate controller's tuning (`DEFAULT_TUNING`). Default none. */
+  tuning?: Partial<RateTuning>;
 }
 
 export interface EnrichWorker {
@@ -74,24 +88,40 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
       await raiseAlert(pool, queueName, error.code, error.message);
       await queue.pause();
     },
+    alertUnreachable: (error, downForMs) =>
+      raiseAlertIfNone(
+        pool,
+        queueName,
+        error.code,
+        `CAMS endpoint unreachable for ${Math.round(downForMs / 1000)} s (${error.upstreamMessage}); every call waits, no attempt is spent`,
+      ),
+    clearUnreachable: () => clearAlertWithCode(pool, queueName, UNREACHABLE_CODES),
   };
-  const gate = createCallWindow({
-    redis: connection,
-    key: queue.toKey('cams-calls'),
-    rate: options.ratePerSecond,
-  });
-  const deps = { cams: options.cams, gate, ledger, log, fleet, throttle: new ThrottleBackoff() };
+  const gate =
+    options.callWindow === false
+      ? createStockGate()
+      : createRateController({
+          redis: connection,
+          key: limiterKey(queueName),
+          quota: options.ratePerSecond,
+          tuning: options.tuning,
+        });
+  const deps = { cams: options.cams, gate, ledger, log, fleet };
   const jobOptions = { attempts: options.attempts, backoffMs: options.backoffMs };
   const feeder = createFeeder({ pool, queue, log, highWater: options.highWater, jobOptions });
 
-  const worker = new Worker<EnrichJobData>(queueName, (job: Job<EnrichJobData>) => enrich(deps, job), {
-    connection,
-    concurrency: options.concurrency ?? 4,
-    limiter: options.limiter ?? limiterFor(options.ratePerSecond),
-    // Finished jobs live on in PostgreSQL; see enrichJobOptions.
-    removeOnComplete: { count: 0 },
-    removeOnFail: { count: 0 },
-  });
+  const worker = new Worker<EnrichJobData>(
+    queueName,
+    (job: Job<EnrichJobData>, _token?: string, signal?: AbortSignal) => enrich(deps, job, signal),
+    {
+      connection,
+      concurrency: options.concurrency ?? 4,
+      limiter: options.limiter ?? limiterFor(options.ratePerSecond),
+      // Finished jobs live on in PostgreSQL; see enrichJobOptions.
+      removeOnComplete: { count: 0 },
+      removeOnFail: { count: 0 },
+    },
+  );
   worker.on('error', (err) => log.error({ err }, 'worker error'));
   worker.on('failed', (job, err) => {
     // The processor records every final failure it decides. A job BullMQ fails on its own (stalled

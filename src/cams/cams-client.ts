@@ -66,6 +66,40 @@ const ACTION = 'QueryPhoneBusinessProfile';
 const RESET_ERRNOS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 const REFUSED_ERRNOS = new Set(['ECONNREFUSED']);
 const TIMEOUT_ERRNOS = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT']);
+const DNS_ERRNOS = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME']);
+const UNREACHABLE_ERRNOS = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN']);
+
+/** OpenSSL and Node certificate and handshake errors. */
+function isTlsErrno(errno: string): boolean {
+  return (
+    /^(ERR_TLS_|ERR_SSL_|CERT_|ERR_OSSL_)/.test(errno) ||
+    [
+      'EPROTO',
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+      'SELF_SIGNED_CERT_IN_CHAIN',
+      'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+    ].includes(errno)
+  );
+}
+
+/**
+ * CAMS's hint of when to retry, in ms, from `x-acs-retry-after` or `retry-after` (seconds, or an HTTP
+ * date). The SDK exposes response headers only on HTTP 200 answers, so a hint on an HTTP 4xx throttle
+ * cannot be read.
+ */
+export function retryAfterMs(headers: unknown, now = Date.now()): number | undefined {
+  if (!isRecord(headers)) return undefined;
+  for (const name of ['x-acs-retry-after', 'retry-after']) {
+    const value = headers[name];
+    const text = typeof value === 'string' ? value.trim() : Array.isArray(value) ? String(value[0]) : '';
+    if (text === '') continue;
+    if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+    const date = Date.parse(text);
+    if (!Number.isNaN(date)) return Math.max(0, date - now);
+  }
+  return undefined;
+}
 
 /**
  * Races a call against the read timeout. httpx (under the SDK) keys its read timer on the socket and
@@ -138,6 +172,24 @@ function errorFromSdk(err: unknown, options: CamsClientOptions): CamsError {
       upstreamMessage: `connection to ${options.endpoint} was refused (${errno})`,
     });
   }
+  if (errno !== undefined && DNS_ERRNOS.has(errno)) {
+    return new CamsError({
+      code: LOCAL_CODES.dnsFailure,
+      upstreamMessage: `the endpoint's name ${options.endpoint} did not resolve (${errno})`,
+    });
+  }
+  if (errno !== undefined && UNREACHABLE_ERRNOS.has(errno)) {
+    return new CamsError({
+      code: LOCAL_CODES.hostUnreachable,
+      upstreamMessage: `no route to ${options.endpoint} (${errno})`,
+    });
+  }
+  if (errno !== undefined && isTlsErrno(errno)) {
+    return new CamsError({
+      code: LOCAL_CODES.tlsFailure,
+      upstreamMessage: `TLS with ${options.endpoint} failed (${errno})`,
+    });
+  }
   // HTTP >= 400: the SDK throws a Tea ResponseError whose `data` is the parsed error body plus
   // `statusCode`; its own `message` is "<Code>: code: <status>, <Message> request id: <RequestId>".
   const data = e['data'];
@@ -172,7 +224,7 @@ function errorFromSdk(err: unknown, options: CamsClientOptions): CamsError {
  * A success without a `Data` object is `Response.NoData`, permanent for this number: the call
  * worked and there is nothing to store, so asking again would only spend quota.
  */
-function profileFromBody(body: unknown, status: number | undefined): BusinessProfile {
+function profileFromBody(body: unknown, status: number | undefined, headers?: unknown): BusinessProfile {
   if (!isRecord(body)) {
     throw new CamsError({
       code: LOCAL_CODES.malformed,
@@ -189,6 +241,7 @@ function profileFromBody(body: unknown, status: number | undefined): BusinessPro
       upstreamMessage: upstreamMessage || 'the call did not succeed',
       requestId,
       httpStatus: status,
+      retryAfterMs: retryAfterMs(headers),
     });
   }
   const data = body['Data'];
@@ -294,6 +347,7 @@ export function createCamsClient(options: CamsClientOptions): CamsClient {
       upstreamMessage,
       requestId,
       httpStatus: err.httpStatus,
+      retryAfterMs: err.retryAfterMs,
       phoneNumber,
     });
   };
@@ -312,7 +366,7 @@ export function createCamsClient(options: CamsClientOptions): CamsClient {
       const r = isRecord(response) ? response : {};
       const status = typeof r['statusCode'] === 'number' ? r['statusCode'] : undefined;
       try {
-        return profileFromBody(r['body'], status);
+        return profileFromBody(r['body'], status, r['headers']);
       } catch (err) {
         throw err instanceof CamsError ? finish(err, input.phoneNumber) : err;
       }

@@ -64,6 +64,12 @@ export const LOCAL_CODES = Object.freeze({
   timeout: 'Transport.Timeout',
   connectionReset: 'Transport.ConnectionReset',
   connectionRefused: 'Transport.ConnectionRefused',
+  /** The endpoint's name did not resolve (ENOTFOUND, EAI_AGAIN). */
+  dnsFailure: 'Transport.DnsFailure',
+  /** The TLS handshake failed (certificate, protocol). */
+  tlsFailure: 'Transport.TlsFailure',
+  /** No route to the endpoint's host or network (EHOSTUNREACH, ENETUNREACH). */
+  hostUnreachable: 'Transport.HostUnreachable',
   transportUnknown: 'Transport.Unknown',
   /** The credential chain had nothing to sign with (an STS refresh failed, a profile went away). */
   credentialsUnavailable: 'Credentials.Unavailable',
@@ -74,6 +80,17 @@ export const LOCAL_CODES = Object.freeze({
   /** HTTP 200 with `Success: false` and no error `Code`. */
   unsuccessful: 'Response.Unsuccessful',
 } as const);
+
+/**
+ * Failures of the connection itself, which every call to the endpoint meets alike: the fleet pauses
+ * instead of spending each number's attempts on them.
+ */
+export const UNREACHABLE_CODES: readonly string[] = Object.freeze([
+  LOCAL_CODES.connectionRefused,
+  LOCAL_CODES.dnsFailure,
+  LOCAL_CODES.tlsFailure,
+  LOCAL_CODES.hostUnreachable,
+]);
 
 function matches(patterns: readonly string[], code: string): boolean {
   return patterns.some((p) => (p.endsWith('*') ? code.startsWith(p.slice(0, -1)) : code === p));
@@ -104,6 +121,8 @@ export interface CamsErrorFields {
    * not kept on the error.
    */
   phoneNumber?: string | undefined;
+  /** How long CAMS asked the caller to wait before retrying, in ms, when it said so. */
+  retryAfterMs?: number | undefined;
 }
 
 /** One line, bounded length. */
@@ -120,6 +139,7 @@ export class CamsError extends Error {
   readonly httpStatus: number | undefined;
   readonly classification: CamsErrorClassification;
   readonly scope: CamsErrorScope;
+  readonly retryAfterMs: number | undefined;
 
   constructor(fields: CamsErrorFields) {
     // The message may echo the number; the RequestId is an opaque id a user quotes to support and
@@ -138,6 +158,12 @@ export class CamsError extends Error {
     this.httpStatus = fields.httpStatus;
     this.classification = classification;
     this.scope = scope;
+    this.retryAfterMs = fields.retryAfterMs;
+  }
+
+  /** True when the call never reached CAMS because the endpoint cannot be reached at all. */
+  get unreachable(): boolean {
+    return UNREACHABLE_CODES.includes(this.code);
   }
 }
 

@@ -122,6 +122,11 @@ set, only requests carrying that token), or prints the one it made up. Every lin
 Examples:
   --fault 'Unknown.ResourceOwnerId@^8613900000'   --fault 'http503%5#42'
   --fault 'slow:3000@^55'   --fault 'hang@^8613800000$'   --fault 'http503x2/number'
+
+--jitter MS | MIN-MAX   each request waits a random MIN..MAX ms (MIN 0) before the limiter counts it
+--background RATE[:FOR_S[:AFTER_S]]
+                        another client of the same AccessKey sends RATE calls/s (evenly spaced),
+                        for FOR_S seconds (default: all along), starting AFTER_S seconds in (default 0)
 See docs/simulator.md.`;
 
 /** How the simulator answers a throttled call. */
@@ -144,6 +149,8 @@ export const simulatorDefinition = () =>
       collect,
       [],
     )
+    .option('--jitter <MS>', "random delay on each request's way in: MAX or MIN-MAX ms")
+    .option('--background <SPEC>', 'another client on the AccessKey: RATE[:FOR_S[:AFTER_S]]')
     .addHelpText('after', SIMULATOR_HELP);
 export type SimulatorFlags = FlagsOf<typeof simulatorDefinition>;
 

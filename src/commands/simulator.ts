@@ -1,11 +1,17 @@
 /**
- * `cams-enrich simulator [--port P] [--host H] [--rate R] [--throttle-form F] [--fault RULE ...]`:
+ * `cams-enrich simulator [--port P] [--host H] [--rate R] [--throttle-form F] [--fault RULE ...]
+ * [--jitter MS] [--background SPEC]`:
  * a local CAMS endpoint for demos, tests and benchmarks, served until SIGINT/SIGTERM.
  */
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors.js';
 import { parseFaultRule, type FaultRule } from '../simulator/faults.js';
-import { startSimulator, type SimulatorOptions } from '../simulator/simulator.js';
+import {
+  startSimulator,
+  type BackgroundClient,
+  type InboundDelay,
+  type SimulatorOptions,
+} from '../simulator/simulator.js';
 import { THROTTLE_FORMS } from '../cli/flags.js';
 import type { SimulatorFlags } from '../cli/flags.js';
 import type { CommandContext, ExitCode } from './context.js';
@@ -41,7 +47,45 @@ function checkOptions(
       throw new AppError('USAGE', `--fault: ${err instanceof Error ? err.message : String(err)}`);
     }
   });
-  return { port, host, rate, throttleForm, faults };
+  return {
+    port,
+    host,
+    rate,
+    throttleForm,
+    faults,
+    inboundDelay: opts.jitter === undefined ? undefined : parseJitter(opts.jitter),
+    background: opts.background === undefined ? undefined : parseBackground(opts.background),
+  };
+}
+
+/** `80` (0–80 ms) or `20-80`. */
+export function parseJitter(text: string): InboundDelay {
+  const m = /^\s*(\d+(?:\.\d+)?)(?:\s*-\s*(\d+(?:\.\d+)?))?\s*$/.exec(text);
+  const min = m?.[2] === undefined ? 0 : Number(m[1]);
+  const max = m?.[2] === undefined ? Number(m?.[1]) : Number(m[2]);
+  if (!m || max < min)
+    throw new AppError(
+      'USAGE',
+      `--jitter must be MAX or MIN-MAX milliseconds, e.g. 80 or 20-80 (got '${text}')`,
+    );
+  return { minMs: min, maxMs: max };
+}
+
+/** `4` (all along), `4:30` (for 30 s), `4:30:10` (for 30 s, starting 10 s in). */
+export function parseBackground(text: string): BackgroundClient {
+  const parts = text.split(':').map((p) => p.trim());
+  const nums = parts.map(Number);
+  const ok = parts.length <= 3 && parts.every((p) => /^\d+(\.\d+)?$/.test(p)) && (nums[0] ?? 0) > 0;
+  if (!ok)
+    throw new AppError(
+      'USAGE',
+      `--background must be RATE[:FOR_SECONDS[:AFTER_SECONDS]] with a positive RATE, e.g. 4 or 4:30 or 4:30:10 (got '${text}')`,
+    );
+  return {
+    rate: nums[0] ?? 0,
+    durationMs: nums[1] === undefined ? undefined : nums[1] * 1000,
+    startAfterMs: nums[2] === undefined ? undefined : nums[2] * 1000,
+  };
 }
 
 /** A made-up pair shaped like Alibaba Cloud's (`LTAI` + 20 characters, 30-character secret). */
@@ -94,7 +138,12 @@ export async function simulatorCommand(opts: SimulatorFlags, ctx: CommandContext
       `simulator listening on http://${sim.endpoint} for AccessKey ${pair.accessKeyId}` +
         `${configured ? ' (from ALIBABA_CLOUD_ACCESS_KEY_ID)' : ''}` +
         `${'securityToken' in pair && pair.securityToken ? ' with its security token' : ''}, ${settings.rate} calls/s, ` +
-        `${settings.faults?.length ?? 0} fault rule(s); Ctrl-C stops`,
+        `${settings.faults?.length ?? 0} fault rule(s)` +
+        (settings.inboundDelay
+          ? `, ${settings.inboundDelay.minMs ?? 0}-${settings.inboundDelay.maxMs} ms delay on the way in`
+          : '') +
+        (settings.background ? `, another client at ${settings.background.rate} calls/s` : '') +
+        '; Ctrl-C stops',
     );
     await new Promise<void>((resolve) => {
       if (ctx.signal.aborted) resolve();
@@ -103,7 +152,10 @@ export async function simulatorCommand(opts: SimulatorFlags, ctx: CommandContext
     const c = sim.counters();
     ctx.err(
       `simulator stopped: ${c.calls} calls, ${c.ok} ok, ${c.throttled} throttled, ${c.errors} errors, ` +
-        `${c.rejected} rejected, at most ${c.maxCallsInAnyWindow} admitted in any second`,
+        `${c.rejected} rejected, at most ${c.maxCallsInAnyWindow} admitted in any second` +
+        (c.background.calls > 0
+          ? `; the other client: ${c.background.ok} admitted, ${c.background.throttled} throttled`
+          : ''),
     );
   } finally {
     await sim.close();

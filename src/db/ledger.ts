@@ -229,6 +229,28 @@ export async function clearAlert(db: Queryable, queue: string): Promise<void> {
   await db.query('DELETE FROM queue_alerts WHERE queue = $1', [queue]);
 }
 
+/** Records an alert unless one is already raised for the queue (an account failure stays the one shown). */
+export async function raiseAlertIfNone(
+  db: Queryable,
+  queue: string,
+  code: string,
+  message: string,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO queue_alerts (queue, code, message) VALUES ($1, $2, $3) ON CONFLICT (queue) DO NOTHING`,
+    [queue, code, message],
+  );
+}
+
+/** Clears the queue's alert only when its code is one of `codes`. */
+export async function clearAlertWithCode(
+  db: Queryable,
+  queue: string,
+  codes: readonly string[],
+): Promise<void> {
+  await db.query('DELETE FROM queue_alerts WHERE queue = $1 AND code = ANY($2::text[])', [queue, [...codes]]);
+}
+
 export async function getAlert(db: Queryable, queue: string): Promise<QueueAlert | undefined> {
   const { rows } = await db.query<{ code: string; message: string; raised_at: Date }>(
     'SELECT code, message, raised_at FROM queue_alerts WHERE queue = $1',

@@ -99,15 +99,14 @@ export function enrichJobOptions(config: JobOptionsConfig): JobsOptions {
 }
 
 /**
- * The limiter given to every Worker: one job start per `1000/rate` ms. BullMQ's limiter is a fixed
- * window counting job starts, so the stock `{max: rate, duration: 1000}` can start 2×rate jobs within
- * a few ms across a window edge, which a server counting a sliding one-second window throttles. Even
- * spacing avoids those bursts; the guarantee that no one-second window at CAMS holds more than `rate`
- * calls is the call window each call passes through just before it is sent (`call-window.ts`), which
- * also covers what happens between a job's start and its call.
+ * The limiter given to every Worker: BullMQ's stock shape, at most `rate` job starts per second. It
+ * only keeps job starts in proportion; what keeps the calls to the quota is the rate controller each
+ * call passes just before it is sent (`rate-controller.ts`), since BullMQ's limiter is a fixed window
+ * counting job starts (it can start 2×rate jobs within a few ms across a window edge) and cannot see
+ * what happens between a job's start and its call.
  */
 export function limiterFor(ratePerSecond: number): RateLimiterOptions {
-  return { max: 1, duration: Math.max(1, Math.ceil(1000 / ratePerSecond)) };
+  return { max: Math.max(1, Math.ceil(ratePerSecond)), duration: 1000 };
 }
 
 /** Jobs in Redis that are not finished: what the high-water mark bounds. */

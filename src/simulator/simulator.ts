@@ -12,8 +12,19 @@ import { CAMS_ERROR_MESSAGES, FaultInjector, type FaultRule } from './faults.js'
 import { bodyParams, readBody, send, sendError, sendError200, SERVER_ERRORS } from './http-io.js';
 import { profileFor } from './profiles.js';
 import { SlidingWindow } from './sliding-window.js';
+import {
+  drawDelay,
+  PerSecond,
+  startBackground,
+  validateBackground,
+  validateInboundDelay,
+  type BackgroundClient,
+  type BackgroundCounters,
+  type InboundDelay,
+} from './field.js';
 
 export type { FaultRule } from './faults.js';
+export type { BackgroundClient, InboundDelay } from './field.js';
 
 export const CAMS_ACTION = 'QueryPhoneBusinessProfile';
 export const CAMS_VERSION = '2020-06-06';
@@ -43,6 +54,10 @@ export interface SimulatorOptions extends SimulatorKey {
   port?: number;
   /** Allowed |now - x-acs-date|. Default 15 minutes. */
   maxClockSkewMs?: number;
+  /** A random delay on each request's way in, before the rate limiter counts it. Default none. */
+  inboundDelay?: InboundDelay;
+  /** Another client using part of the AccessKey's quota. Default none. */
+  background?: BackgroundClient;
 }
 
 export interface SimulatorCounters {
@@ -58,12 +73,22 @@ export interface SimulatorCounters {
   rejected: number;
   /** Calls injected with `hang` (never answered). */
   hung: number;
-  /** Most admitted calls (answered other than by a throttle) in any sliding 1000 ms window. */
+  /**
+   * Most admitted calls (answered other than by a throttle) in any sliding 1000 ms window, the other
+   * client's included: what the AccessKey used at most in any second.
+   */
   maxCallsInAnyWindow: number;
   /** Most calls reaching the limiter, admitted or not, in any sliding 1000 ms window. */
   maxArrivalsInAnyWindow: number;
   /** Successful answers per phone number. */
   okByNumber: Record<string, number>;
+  /**
+   * Calls admitted per whole second since the start (or the last reset), by the time they reached the
+   * limiter: this client's use of the quota over time, counted independently of the limiter.
+   */
+  admittedPerSecond: number[];
+  /** The other client's calls (`background`); never in the counters above except `maxCallsInAnyWindow`. */
+  background: BackgroundCounters;
 }
 
 export interface Simulator {
@@ -74,6 +99,10 @@ export interface Simulator {
   counters(): SimulatorCounters;
   resetCounters(): void;
   setFaults(rules: FaultRule[]): void;
+  /** Starts another client on the AccessKey (replacing any), or stops it with `undefined`. */
+  setBackground(background: BackgroundClient | undefined): void;
+  /** Replaces the delay on the way in (`undefined`: none). */
+  setInboundDelay(delay: InboundDelay | undefined): void;
   /** Idempotent; also ends hung and idle connections. */
   close(): Promise<void>;
 }
@@ -92,6 +121,8 @@ function emptyCounters(): SimulatorCounters {
     maxCallsInAnyWindow: 0,
     maxArrivalsInAnyWindow: 0,
     okByNumber: {},
+    admittedPerSecond: [],
+    background: { calls: 0, ok: 0, throttled: 0, running: false },
   };
 }
 
@@ -107,11 +138,24 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   let admittedStats = new SlidingWindow();
   let arrivalStats = new SlidingWindow();
   let counters = emptyCounters();
+  let perSecond = new PerSecond(performance.now());
+  let inboundDelay = options.inboundDelay;
+  if (inboundDelay) validateInboundDelay(inboundDelay);
+  if (options.background) validateBackground(options.background);
   let throttleCount = 0;
   const timers = new Set<NodeJS.Timeout>();
   let closing: Promise<void> | undefined;
   const keys = new Map<string, SimulatorKey>();
   for (const key of [options, ...(options.moreKeys ?? [])]) keys.set(key.accessKeyId, key);
+
+  function snapshot(): SimulatorCounters {
+    return {
+      ...counters,
+      okByNumber: { ...counters.okByNumber },
+      admittedPerSecond: [...perSecond.counts],
+      background: { ...counters.background },
+    };
+  }
 
   function answerOk(res: ServerResponse, requestId: string, phone: string): void {
     if (closing || res.destroyed) return;
@@ -153,7 +197,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     if (req.method === 'GET' && url.pathname === COUNTERS_PATH) {
       // Not part of CAMS: lets a benchmark or a test read the counters of a simulator in another process.
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ ...counters, okByNumber: { ...counters.okByNumber } }));
+      res.end(JSON.stringify(snapshot()));
       return;
     }
     const query: Record<string, string> = {};
@@ -200,6 +244,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     }
     const phone = params.PhoneNumber ?? '';
 
+    const delay = drawDelay(inboundDelay);
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    if (closing || res.destroyed) return;
     const now = performance.now();
     counters.calls += 1;
     counters.maxArrivalsInAnyWindow = Math.max(counters.maxArrivalsInAnyWindow, arrivalStats.add(now));
@@ -215,6 +262,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       return answerThrottle(res, requestId, fault.form);
     window.add(now);
     counters.maxCallsInAnyWindow = Math.max(counters.maxCallsInAnyWindow, admittedStats.add(now));
+    perSecond.add(now);
 
     if (fault === undefined) return answerOk(res, requestId, phone);
     switch (fault.kind) {
@@ -259,6 +307,23 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       resolve();
     });
   });
+  /** A call of the other client: admitted when the AccessKey's window has room. */
+  function admitBackground(): boolean {
+    const now = performance.now();
+    let window = limiter.get(options.accessKeyId);
+    if (!window) limiter.set(options.accessKeyId, (window = new SlidingWindow()));
+    if (window.count(now) >= rate) return false;
+    window.add(now);
+    counters.maxCallsInAnyWindow = Math.max(counters.maxCallsInAnyWindow, admittedStats.add(now));
+    return true;
+  }
+  let background: { stop(): void } | undefined;
+  const setBackground = (b: BackgroundClient | undefined) => {
+    background?.stop();
+    background = b ? startBackground(b, admitBackground, counters.background) : undefined;
+  };
+  setBackground(options.background);
+
   const address = server.address() as AddressInfo;
   const host = options.host ?? '127.0.0.1';
 
@@ -266,17 +331,27 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     port: address.port,
     host,
     endpoint: `${host.includes(':') ? `[${host}]` : host}:${address.port}`,
-    counters: () => ({ ...counters, okByNumber: { ...counters.okByNumber } }),
+    counters: () => snapshot(),
     resetCounters() {
+      const bg = counters.background;
       counters = emptyCounters();
+      // A running other client keeps counting into the new counters.
+      counters.background = Object.assign(bg, { calls: 0, ok: 0, throttled: 0 });
+      perSecond = new PerSecond(performance.now());
       admittedStats = new SlidingWindow();
       arrivalStats = new SlidingWindow();
     },
     setFaults(rules) {
       injector = new FaultInjector(rules);
     },
+    setBackground,
+    setInboundDelay(delay) {
+      if (delay) validateInboundDelay(delay);
+      inboundDelay = delay;
+    },
     close() {
       closing ??= new Promise<void>((resolve) => {
+        background?.stop();
         for (const timer of timers) clearTimeout(timer);
         timers.clear();
         server.close(() => resolve());
