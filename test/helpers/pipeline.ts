@@ -19,6 +19,7 @@ import { createLogger } from '../../src/log.js';
 import type { Logger } from '../../src/log.js';
 import { createFeeder } from '../../src/queue/feeder.js';
 import type { EnrichQueue } from '../../src/queue/queue.js';
+import type { RateTuning } from '../../src/queue/rate-controller.js';
 import { createEnrichQueue, createRedis } from '../../src/queue/queue.js';
 import type { CsvImportOptions } from '../../src/runs/csv-import.js';
 import { importCsv } from '../../src/runs/csv-import.js';
@@ -42,6 +43,8 @@ export interface PipelineOptions {
   readTimeoutMs?: number;
   /** Workers' lost-job sweep interval in ms. Default: the workers' own default. */
   sweepIntervalMs?: number;
+  /** Workers' rate controller tuning. Default: the controller's own. */
+  tuning?: Partial<RateTuning>;
 }
 
 export interface Pipeline {
@@ -147,6 +150,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
           highWater: options.highWater,
           feedIntervalMs: 200,
           sweepIntervalMs: options.sweepIntervalMs,
+          tuning: options.tuning,
         });
         workers.push(w);
         started.push(w);
