@@ -14,6 +14,8 @@ import { createLogger } from '../src/log.js';
 import { startSimulator } from '../src/simulator/simulator.js';
 import type { FaultRule, Simulator } from '../src/simulator/simulator.js';
 import { profileFor } from '../src/simulator/profiles.js';
+import { limiterKey, limiterKeys, readLimiterState } from '../src/queue/rate-controller.js';
+import { deleteQueueKeys, redisUrl, testQueueName, testRedis } from './helpers/services.js';
 
 const KEY_ID = 'LTAI5tTestKeyId0001';
 const SECRET = 'sEcReT-0123456789abcdefghijklmnop';
@@ -271,11 +273,42 @@ describe('lookupCommand', () => {
     };
     return { ctx, out, err };
   }
-  const envFor = (s: Simulator) => ({
-    ALIBABA_CLOUD_ACCESS_KEY_ID: KEY_ID,
-    ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET,
-    CAMS_ENDPOINT: s.endpoint,
-    CAMS_PROTOCOL: 'http',
+  // Each test's lookups use a queue name of their own, so their rate controller state is theirs.
+  const queues: string[] = [];
+  afterEach(async () => {
+    const redis = testRedis();
+    for (const q of queues.splice(0)) await deleteQueueKeys(redis, q);
+    await redis.quit();
+  });
+  const envFor = (s: Simulator) => {
+    const queue = testQueueName();
+    queues.push(queue);
+    return {
+      ALIBABA_CLOUD_ACCESS_KEY_ID: KEY_ID,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: SECRET,
+      CAMS_ENDPOINT: s.endpoint,
+      CAMS_PROTOCOL: 'http',
+      CAMS_QUEUE: queue,
+      REDIS_URL: redisUrl(),
+    };
+  };
+
+  it("takes a slot from the fleet's rate controller, and reports a throttle to it", async () => {
+    const s = await simulator({
+      faults: [{ answer: { kind: 'error', code: 'System.LimitControl', form: 'http400' }, times: 1 }],
+    });
+    const env = envFor(s);
+    const redis = testRedis();
+    try {
+      const key = limiterKey(env.CAMS_QUEUE);
+      expect((await readLimiterState(redis, key, 10)).active).toBe(false);
+      expect(await lookupCommand(PHONE, { space: SPACE }, context(env).ctx)).toBe(1);
+      expect((await readLimiterState(redis, key, 10)).throttlesLastMinute).toBe(1);
+      expect(await lookupCommand(PHONE, { space: SPACE }, context(env).ctx)).toBe(0);
+      expect(await redis.zcard(limiterKeys(key)[1])).toBe(2);
+    } finally {
+      await redis.quit();
+    }
   });
 
   it('prints one JSON object with trimmed fields', async () => {

@@ -296,10 +296,19 @@ describe('cams-enrich against PostgreSQL and Redis', () => {
     const o = await run(['status', '--json'], env);
     expect(o.code).toBe(0);
     expect(o.stdout.trim().startsWith('{"runs":[]')).toBe(true);
-    const parsed = JSON.parse(o.stdout) as { runs: unknown[]; queue?: { name?: string; waiting?: number } };
+    const parsed = JSON.parse(o.stdout) as {
+      runs: unknown[];
+      queue?: { name?: string; waiting?: number };
+      limiter?: { quota: number; allowedRate: number; throttlesLastMinute: number; active: boolean };
+    };
     expect(parsed.runs).toEqual([]);
     expect(parsed.queue?.name).toBe(env.CAMS_QUEUE);
     expect(parsed.queue?.waiting).toBe(0);
+    // No call went through the rate controller yet: its starting point, under the quota.
+    expect(parsed.limiter).toMatchObject({ throttlesLastMinute: 0, active: false });
+    expect(parsed.limiter!.allowedRate).toBeLessThanOrEqual(parsed.limiter!.quota);
+    const text = await run(['status'], env);
+    expect(text.stdout).toMatch(/rate: [\d.]+\/s allowed of [\d.]+\/s quota/);
   });
 
   it('exits 1 for status on a database that was never migrated, saying to run migrate', async () => {

@@ -1,6 +1,6 @@
 /**
  * `cams-enrich lookup <phone> --space <CustSpaceId> [--json]`: one QueryPhoneBusinessProfile call,
- * printed. Exit 0 with a profile, 1 when CAMS or the network failed, 2 for a bad number or no credentials.
+ * printed, through the fleet's rate controller in Redis. Exit 0 with a profile, 1 when CAMS or the network failed, 2 for a bad number or no credentials.
  */
 import { isCamsError } from '../cams/cams-error.js';
 import type { CamsError } from '../cams/cams-error.js';
@@ -10,6 +10,8 @@ import { AppError } from '../errors.js';
 import { maskPhone } from '../mask.js';
 import { normalisePhone } from '../phone.js';
 import type { LookupFlags } from '../cli/flags.js';
+import { createRateController, limiterKey } from '../queue/rate-controller.js';
+import { openRedis, Resources } from '../resources.js';
 import type { CommandContext, ExitCode } from './context.js';
 
 /** Digits only, country code first (`+86 138-0000-1234` → `8613800001234`); anything else is a usage error. */
@@ -84,9 +86,24 @@ export async function lookupCommand(
   const phoneNumber = lookupPhone(phone);
   const cams = await camsClientFromConfig(ctx.config);
   const log = ctx.log.child({ command: 'lookup', phone: maskPhone(phoneNumber) });
+  const res = new Resources();
   let profile: BusinessProfile;
   try {
-    profile = await cams.queryPhoneBusinessProfile({ custSpaceId, phoneNumber });
+    // The call takes a slot from the fleet's rate controller like a worker's call, so a lookup during
+    // a run never pushes the account over its quota; a throttle it meets adjusts the fleet's rate.
+    const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
+    const gate = createRateController({
+      redis,
+      key: limiterKey(ctx.config.queueName),
+      quota: ctx.config.camsRateLimit,
+    });
+    await gate.acquire(ctx.signal);
+    try {
+      profile = await cams.queryPhoneBusinessProfile({ custSpaceId, phoneNumber });
+    } catch (err) {
+      if (isCamsError(err) && err.classification === 'throttled') await gate.throttled(err.retryAfterMs);
+      throw err;
+    }
   } catch (err) {
     if (!isCamsError(err)) throw err;
     log.debug(
@@ -95,6 +112,8 @@ export async function lookupCommand(
     );
     printError(ctx, err, opts.json === true);
     return 1;
+  } finally {
+    await res.close();
   }
   log.debug({ requestId: profile.requestId }, 'lookup succeeded');
   if (opts.json) {

@@ -3,13 +3,22 @@ import { allRunStatuses, describeRun, queueStatus, runStatus } from '../runs/sta
 import type { QueueStatus } from '../runs/status.js';
 import { AppError } from '../errors.js';
 import type { StatusFlags } from '../cli/flags.js';
+import { UNREACHABLE_CODES } from '../cams/cams-error.js';
+import { describeLimiter, limiterKey, readLimiterState } from '../queue/rate-controller.js';
+import type { LimiterState } from '../queue/rate-controller.js';
 import type { CommandContext, ExitCode } from './context.js';
 
-function describeQueue(q: QueueStatus): string[] {
+function describeQueue(q: QueueStatus, limiter: LimiterState): string[] {
   const lines = [
     `queue ${q.name}: ${q.waiting} waiting, ${q.active} active, ${q.delayed} delayed${q.paused ? ', PAUSED' : ''}`,
+    ...describeLimiter(limiter),
   ];
-  if (q.alert)
+  if (q.alert && UNREACHABLE_CODES.includes(q.alert.code))
+    lines.push(
+      `  CAMS UNREACHABLE (${q.alert.code}) since ${q.alert.raisedAt}: ${q.alert.message}`,
+      '  check CAMS_ENDPOINT and the network; calls resume and this clears by itself once it answers',
+    );
+  else if (q.alert)
     lines.push(
       `  PAUSED by ${q.alert.code} at ${q.alert.raisedAt}: ${q.alert.message}`,
       '  fix the account, then run "cams-enrich resume"',
@@ -30,18 +39,19 @@ export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Pro
     const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
     const queue = openQueue(res, ctx.config, redis, ctx.log);
     const q = await queueStatus(pool, queue);
+    const limiter = await readLimiterState(redis, limiterKey(ctx.config.queueName), ctx.config.camsRateLimit);
     if (runId !== undefined) {
       const s = await runStatus(pool, runId);
-      if (opts.json) ctx.out(JSON.stringify({ ...s, queue: q }));
-      else for (const line of [...describeRun(s), ...describeQueue(q)]) ctx.out(line);
+      if (opts.json) ctx.out(JSON.stringify({ ...s, queue: q, limiter }));
+      else for (const line of [...describeRun(s), ...describeQueue(q, limiter)]) ctx.out(line);
       return 0;
     }
     const runs = await allRunStatuses(pool);
     if (opts.json) {
-      ctx.out(JSON.stringify({ runs, queue: q }));
+      ctx.out(JSON.stringify({ runs, queue: q, limiter }));
       return 0;
     }
-    for (const line of describeQueue(q)) ctx.out(line);
+    for (const line of describeQueue(q, limiter)) ctx.out(line);
     if (runs.length === 0)
       ctx.out('no runs yet: start one with "cams-enrich import <file.csv> --space <CustSpaceId>"');
     for (const s of runs) for (const line of describeRun(s)) ctx.out(line);

@@ -240,6 +240,19 @@ export async function readLimiterState(
   };
 }
 
+/** The human form of a controller's figures, one line. */
+export function describeLimiter(s: LimiterState): string[] {
+  const parts = [
+    `  rate: ${s.allowedRate}/s allowed of ${s.quota}/s quota (${Math.round(s.allowedShare * 100)}%)`,
+    `margin ${s.marginMs} ms`,
+    `${s.throttlesLastMinute} throttle${s.throttlesLastMinute === 1 ? '' : 's'} in the last minute`,
+  ];
+  if (s.pausedForMs > 0) parts.push(`every call paused for ${Math.ceil(s.pausedForMs / 1000)} s more`);
+  if (s.unreachableForMs !== null)
+    parts.push(`endpoint unreachable for ${Math.round(s.unreachableForMs / 1000)} s`);
+  return [parts.join(', ')];
+}
+
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
