@@ -159,3 +159,42 @@ export const demoDefinition = () =>
     .description('a whole import of a bundled sample CSV against the built-in simulator, then a summary')
     .option('--workers <N>', 'in-process workers', intArg('--workers'), 2);
 export type DemoFlags = FlagsOf<typeof demoDefinition>;
+
+export const enqueueDbDefinition = () =>
+  new Command('enqueue-db')
+    .description('a run from a PostgreSQL table or query (nightly CRM enrichment); prints the run id')
+    .option('--source-url <URL>', 'PostgreSQL holding the contacts (default: DATABASE_URL)')
+    .option('--table <NAME>', 'table or schema.table to read')
+    .option('--phone-column <COLUMN>', 'column of the table holding the phone number')
+    .option('--space <ID>', 'CustSpaceId for every row')
+    .option('--space-column <COLUMN>', "column of the table holding each row's CustSpaceId")
+    .option('--where <SQL>', 'filter on the table, run read-only')
+    .option('--query <SQL>', 'a SELECT returning phone_number and optionally cust_space_id, run read-only')
+    .option('--default-country <CC>', 'ISO 3166 alpha-2 country for numbers without a country code')
+    .option(
+      '--max-age <DURATION>',
+      'skip numbers fetched more recently than this (0 forces a refresh)',
+      '30d',
+    )
+    .option('--json', 'print JSON');
+export type EnqueueDbFlags = FlagsOf<typeof enqueueDbDefinition>;
+
+export const refreshDefinition = () =>
+  new Command('refresh')
+    .description(
+      'a run of stored profiles older than the duration and of numbers whose last failure was transient',
+    )
+    .requiredOption(
+      '--older-than <DURATION>',
+      'profiles fetched longer ago than this are fetched again (e.g. 7d)',
+    )
+    .option('--space <ID>', 'only this CustSpaceId')
+    .option('--json', 'print JSON');
+export type RefreshFlags = FlagsOf<typeof refreshDefinition, 'olderThan'>;
+
+export const pruneDefinition = () =>
+  new Command('prune')
+    .description('delete the per-number rows of runs finished longer ago than the duration; counters stay')
+    .requiredOption('--older-than <DURATION>', 'runs finished longer ago than this (e.g. 30d)')
+    .option('--json', 'print JSON');
+export type PruneFlags = FlagsOf<typeof pruneDefinition, 'olderThan'>;

@@ -14,9 +14,12 @@ import { packageRoot } from '../package-root.js';
 import type { CommandContext, ExitCode } from '../commands/context.js';
 import {
   demoDefinition,
+  enqueueDbDefinition,
   importDefinition,
   lookupDefinition,
   migrateDefinition,
+  pruneDefinition,
+  refreshDefinition,
   resumeDefinition,
   simulatorDefinition,
   statusDefinition,
@@ -115,6 +118,25 @@ export async function runCli(argv: string[], env?: NodeJS.ProcessEnv): Promise<E
     demoDefinition().action(async (opts) => {
       const { demoCommand } = await import('../commands/demo.js');
       exitCode = await demoCommand(opts, context());
+    }),
+  );
+
+  add(
+    enqueueDbDefinition().action(async (opts) => {
+      const { enqueueDbCommand } = await import('../commands/enqueue-db.js');
+      exitCode = await enqueueDbCommand(opts, context());
+    }),
+  );
+  add(
+    refreshDefinition().action(async (opts) => {
+      const { refreshCommand } = await import('../commands/refresh.js');
+      exitCode = await refreshCommand(opts, context());
+    }),
+  );
+  add(
+    pruneDefinition().action(async (opts) => {
+      const { pruneCommand } = await import('../commands/prune.js');
+      exitCode = await pruneCommand(opts, context());
     }),
   );
 

@@ -1,0 +1,95 @@
+/**
+ * A PostgreSQL table or query becomes a run: the database source's rows go through the one import
+ * path (`importRows`), with `db:<table>` (or `db:query`) as the run's source. The source database is
+ * read on a client of its own, inside a READ ONLY transaction.
+ */
+import pg from 'pg';
+import type { Pool } from '../db/pool.js';
+import { AppError, serviceUnavailable } from '../errors.js';
+import type { Logger } from '../log.js';
+import { isCountryCode } from '../phone.js';
+import type { DbSourceSpec } from '../sources/db-source.js';
+import { dbSourceName, readDbRows } from '../sources/db-source.js';
+import type { ImportResult } from './import-run.js';
+import { importRows } from './import-run.js';
+
+export interface DbImportOptions {
+  /** The queue the run's numbers go to. */
+  queue: string;
+  /** PostgreSQL holding the contacts (a password may come from PGPASSWORD or ~/.pgpass). */
+  sourceUrl: string;
+  spec: DbSourceSpec;
+  /** One CustSpaceId for every row; else the table's `spaceColumn` or the query's `cust_space_id`. */
+  space?: string | undefined;
+  /** ISO 3166 alpha-2 country for numbers written without a country code. Default: none. */
+  defaultCountry?: string | undefined;
+  /** Numbers fetched more recently than this are skipped; 0 always fetches. */
+  maxAgeMs: number;
+  /** The run's `source`. Default `db:<table>` or `db:query`. */
+  runSource?: string | undefined;
+  /** Rows per cursor round trip and per ledger transaction. Default 1000. */
+  batchSize?: number | undefined;
+}
+
+/** Checks the flags that do not need a database: which space, which country. */
+export function validateDbImport(o: Pick<DbImportOptions, 'spec' | 'space' | 'defaultCountry'>): void {
+  if ('query' in o.spec) {
+    if (o.spec.query.trim() === '') throw new AppError('USAGE', '--query must not be empty');
+  } else if ((o.space === undefined) === (o.spec.spaceColumn === undefined)) {
+    throw new AppError('USAGE', 'give exactly one of --space ID or --space-column COLUMN with --table');
+  }
+  if (o.space !== undefined && o.space.trim() === '')
+    throw new AppError('USAGE', '--space must not be empty');
+  if (o.defaultCountry !== undefined && !isCountryCode(o.defaultCountry)) {
+    throw new AppError(
+      'USAGE',
+      `--default-country must be an ISO 3166 alpha-2 code such as CN or US (got '${o.defaultCountry}')`,
+    );
+  }
+}
+
+/** Connects a client of its own to the source database; the caller ends it. */
+async function connectSource(url: string, log: Logger): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, application_name: 'cams-enrich-source' });
+  client.on('error', (err) =>
+    log.error({ err: { message: err.message } }, 'source database connection failed'),
+  );
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    const code = (err as { code?: string }).code;
+    if (code === '3D000') {
+      throw new AppError('DB_SOURCE', `--source-url: ${(err as Error).message}`, { cause: err });
+    }
+    throw serviceUnavailable('PostgreSQL', url, err);
+  }
+  return client;
+}
+
+export async function importFromDatabase(
+  pool: Pool,
+  log: Logger,
+  options: DbImportOptions,
+): Promise<ImportResult> {
+  validateDbImport(options);
+  const client = await connectSource(options.sourceUrl, log);
+  try {
+    const spaceColumn = 'query' in options.spec ? 'cust_space_id' : options.spec.spaceColumn;
+    return await importRows(pool, log, {
+      queue: options.queue,
+      source: options.runSource ?? dbSourceName(options.spec),
+      rows: readDbRows(client, options.spec, {
+        spaceGiven: options.space !== undefined,
+        batchSize: options.batchSize,
+      }),
+      space: options.space,
+      spaceColumnLabel: spaceColumn,
+      defaultCountry: options.defaultCountry,
+      maxAgeMs: options.maxAgeMs,
+      batchSize: options.batchSize,
+    });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
