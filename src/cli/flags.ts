@@ -198,3 +198,28 @@ export const pruneDefinition = () =>
     .requiredOption('--older-than <DURATION>', 'runs finished longer ago than this (e.g. 30d)')
     .option('--json', 'print JSON');
 export type PruneFlags = FlagsOf<typeof pruneDefinition, 'olderThan'>;
+
+export const scheduleAddDefinition = () =>
+  new Command('add')
+    .description(
+      'add (or replace) a schedule: NAME --cron EXPR [--tz ZONE] -- <enqueue-db … | refresh … | prune …>',
+    )
+    .argument('<name>', 'name of the schedule; its runs have source schedule:<name>')
+    .argument('<command...>', 'the command to run at each tick, after --')
+    .requiredOption('--cron <EXPR>', 'cron expression: 5 fields, or 6 with seconds first (*/5 * * * * *)')
+    .option('--tz <ZONE>', 'time zone of the cron expression (default: the worker machine’s)')
+    .option('--json', 'print JSON');
+export type ScheduleAddFlags = FlagsOf<typeof scheduleAddDefinition, 'cron'>;
+
+export const scheduleListDefinition = () =>
+  new Command('list')
+    .description('every schedule with its next tick, its last tick and the last run it started')
+    .option('--json', 'print JSON');
+export type ScheduleListFlags = FlagsOf<typeof scheduleListDefinition>;
+
+export const scheduleRemoveDefinition = () =>
+  new Command('remove')
+    .description('remove a schedule')
+    .argument('<name>', 'name of the schedule')
+    .option('--json', 'print JSON');
+export type ScheduleRemoveFlags = FlagsOf<typeof scheduleRemoveDefinition>;

@@ -21,6 +21,9 @@ import {
   pruneDefinition,
   refreshDefinition,
   resumeDefinition,
+  scheduleAddDefinition,
+  scheduleListDefinition,
+  scheduleRemoveDefinition,
   simulatorDefinition,
   statusDefinition,
   workerDefinition,
@@ -139,6 +142,29 @@ export async function runCli(argv: string[], env?: NodeJS.ProcessEnv): Promise<E
       exitCode = await pruneCommand(opts, context());
     }),
   );
+  const schedule = new Command('schedule')
+    .description('recurring runs, carried out by the worker fleet once per tick (no daemon, no host cron)')
+    .copyInheritedSettings(program);
+  const addSub = (command: CommandUnknownOpts) => schedule.addCommand(command.copyInheritedSettings(program));
+  addSub(
+    scheduleAddDefinition().action(async (name, command, opts) => {
+      const { scheduleAddCommand } = await import('../commands/schedule.js');
+      exitCode = await scheduleAddCommand(name, command, opts, context());
+    }),
+  );
+  addSub(
+    scheduleListDefinition().action(async (opts) => {
+      const { scheduleListCommand } = await import('../commands/schedule.js');
+      exitCode = await scheduleListCommand(opts, context());
+    }),
+  );
+  addSub(
+    scheduleRemoveDefinition().action(async (name, opts) => {
+      const { scheduleRemoveCommand } = await import('../commands/schedule.js');
+      exitCode = await scheduleRemoveCommand(name, opts, context());
+    }),
+  );
+  program.addCommand(schedule);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,3 +1,4 @@
+import { startScheduleWorker } from '../../workers/schedules.js';
 import { startEnrichWorker } from '../../workers/worker.js';
 import { camsClientFromConfig } from '../cams/cams-client.js';
 import { AppError } from '../errors.js';
@@ -14,7 +15,8 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
   const cams = await camsClientFromConfig(ctx.config);
   const res = new Resources();
   try {
-    const pool = await openDatabase(res, ctx.config, ctx.log, concurrency + 2);
+    // Two more connections for a schedule's tick (its source cursor on the ledger, its batches).
+    const pool = await openDatabase(res, ctx.config, ctx.log, concurrency + 4);
     const connection = await openRedis(res, ctx.config, ctx.log, 'worker');
     const worker = res.own(
       startEnrichWorker({
@@ -30,6 +32,8 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
       }),
       (w) => w.close(),
     );
+    // Schedules' ticks are carried out by the workers: one tick is one job, taken by one process.
+    res.own(startScheduleWorker({ connection, pool, log: ctx.log, config: ctx.config }), (w) => w.close());
     ctx.log.info(
       {
         queue: ctx.config.queueName,

@@ -1,0 +1,106 @@
+import type { ScheduleAddFlags, ScheduleListFlags, ScheduleRemoveFlags } from '../cli/flags.js';
+import { AppError } from '../errors.js';
+import { openDatabase, openRedis, Resources } from '../resources.js';
+import type { ScheduleInfo } from '../schedules/schedules.js';
+import {
+  checkScheduleName,
+  createScheduleQueue,
+  listSchedules,
+  removeSchedule,
+  upsertSchedule,
+} from '../schedules/schedules.js';
+import { checkStoredCommand, parseStoredCommand } from '../schedules/stored-command.js';
+import type { CommandContext, ExitCode } from './context.js';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { nextTick } from '../schedules/schedules.js';
+
+async function openScheduleQueue(res: Resources, config: Config, log: Logger) {
+  const redis = await openRedis(res, config, log, 'producer');
+  const queue = res.own(createScheduleQueue(config.queueName, redis), (q) => q.close());
+  queue.on('error', (err) => log.error({ err }, 'schedules queue error'));
+  return queue;
+}
+
+/** Stores a schedule (replacing one of the same name) after checking its name, cron, zone and command. */
+export async function scheduleAddCommand(
+  name: string,
+  command: string[],
+  flags: ScheduleAddFlags,
+  ctx: CommandContext,
+): Promise<ExitCode> {
+  checkScheduleName(name);
+  nextTick(flags.cron, flags.tz);
+  checkStoredCommand(parseStoredCommand(command), ctx.config);
+  const res = new Resources();
+  try {
+    const queue = await openScheduleQueue(res, ctx.config, ctx.log);
+    const next = await upsertSchedule(queue, { name, cron: flags.cron, tz: flags.tz, command });
+    if (flags.json) ctx.out(JSON.stringify({ name, cron: flags.cron, tz: flags.tz ?? null, command, next }));
+    else ctx.out(`schedule ${name}: ${command.join(' ')}; next tick ${next.toISOString()}`);
+    return 0;
+  } finally {
+    await res.close();
+  }
+}
+
+function describeSchedule(s: ScheduleInfo): string[] {
+  const lines = [
+    `${s.name}: ${s.cron}${s.tz ? ` (${s.tz})` : ''}, next ${s.next ?? '—'}`,
+    `  runs: ${s.command.join(' ')}`,
+  ];
+  if (s.lastTick === null) lines.push('  no tick yet');
+  else if (s.lastTick.outcome === 'skipped')
+    lines.push(`  last tick ${s.lastTick.at} skipped: ${s.lastTick.message ?? ''}`);
+  else if (s.lastTick.outcome === 'failed')
+    lines.push(`  last tick ${s.lastTick.at} failed: ${s.lastTick.message ?? ''}`);
+  else lines.push(`  last tick ${s.lastTick.at} ${s.lastTick.outcome}: ${s.lastTick.message ?? ''}`);
+  if (s.lastRun) {
+    const r = s.lastRun;
+    const state = r.finished ? (r.state === 'aborted' ? 'aborted' : 'finished') : `${r.pending} pending`;
+    lines.push(
+      `  last run ${r.run} ${state}: total ${r.total}, enriched ${r.enriched}, failed ${r.failed}, skipped ${r.skipped}, duplicate ${r.duplicate}, invalid ${r.invalid}`,
+    );
+  }
+  if (s.skippedTicks > 0) lines.push(`  ${s.skippedTicks} ticks skipped while a previous run was pending`);
+  return lines;
+}
+
+/** Every schedule with its next tick, its last tick and the last run it started. */
+export async function scheduleListCommand(flags: ScheduleListFlags, ctx: CommandContext): Promise<ExitCode> {
+  const res = new Resources();
+  try {
+    const pool = await openDatabase(res, ctx.config, ctx.log, 2, { readOnly: true });
+    const queue = await openScheduleQueue(res, ctx.config, ctx.log);
+    const schedules = await listSchedules(queue, pool);
+    if (flags.json) ctx.out(JSON.stringify({ schedules }));
+    else if (schedules.length === 0)
+      ctx.out('no schedules: add one with "cams-enrich schedule add NAME --cron EXPR -- <command>"');
+    else for (const s of schedules) for (const line of describeSchedule(s)) ctx.out(line);
+    return 0;
+  } finally {
+    await res.close();
+  }
+}
+
+/** Removes a schedule; a name that is not a schedule is bad input (exit 2). */
+export async function scheduleRemoveCommand(
+  name: string,
+  flags: ScheduleRemoveFlags,
+  ctx: CommandContext,
+): Promise<ExitCode> {
+  const res = new Resources();
+  try {
+    const queue = await openScheduleQueue(res, ctx.config, ctx.log);
+    if (!(await removeSchedule(queue, name))) {
+      throw new AppError(
+        'USAGE',
+        `no schedule named ${JSON.stringify(name)} (see "cams-enrich schedule list")`,
+      );
+    }
+    ctx.out(flags.json ? JSON.stringify({ removed: name }) : `schedule ${name} removed`);
+    return 0;
+  } finally {
+    await res.close();
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Schedules are BullMQ job schedulers on a queue of their own (`<queue>-schedules`): BullMQ keeps each
+ * schedule's cron and command in Redis and adds one job per tick, with a job id made of the schedule's
+ * name and the tick's time, so however many workers take jobs from that queue, each tick runs once.
+ */
+import { CronExpressionParser } from 'cron-parser';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Queryable } from '../db/pool.js';
+import type { Tick } from '../db/schedule-ticks.js';
+import { latestTicks } from '../db/schedule-ticks.js';
+import { AppError } from '../errors.js';
+import type { RunStatus } from '../runs/status.js';
+import { runStatus } from '../runs/status.js';
+
+/** What a tick's job carries: the stored command's arguments. Never a secret (checked at `schedule add`). */
+export interface ScheduleJobData {
+  command: string[];
+}
+
+export type ScheduleQueue = Queue<ScheduleJobData>;
+
+/** The schedules' queue of the enrichment queue `queueName`. */
+export function scheduleQueueName(queueName: string): string {
+  return `${queueName}-schedules`;
+}
+
+export function createScheduleQueue(queueName: string, connection: Redis): ScheduleQueue {
+  return new Queue<ScheduleJobData>(scheduleQueueName(queueName), { connection });
+}
+
+/** The run `source` of the runs a schedule starts. */
+export function scheduleSource(name: string): string {
+  return `schedule:${name}`;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export function checkScheduleName(name: string): void {
+  if (!NAME.test(name)) {
+    throw new AppError(
+      'USAGE',
+      `schedule name ${JSON.stringify(name)}: use up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit`,
+    );
+  }
+}
+
+/**
+ * The first tick of `cron` (5 fields, or 6 with seconds first, as cron-parser reads them) after `from`
+ * in time zone `tz`; `AppError('USAGE')` naming the flag when either is not valid.
+ */
+export function nextTick(cron: string, tz?: string, from = new Date()): Date {
+  if (tz !== undefined) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: tz });
+    } catch {
+      throw new AppError('USAGE', `--tz ${JSON.stringify(tz)} is not a time zone (e.g. Europe/Berlin, UTC)`);
+    }
+  }
+  const fields = cron.trim().split(/\s+/).length;
+  if (fields < 5 || fields > 6) {
+    throw new AppError(
+      'USAGE',
+      `--cron ${JSON.stringify(cron)}: write 5 fields (minute hour day month weekday) or 6 with seconds first`,
+    );
+  }
+  try {
+    return CronExpressionParser.parse(cron, { currentDate: from, ...(tz ? { tz } : {}) })
+      .next()
+      .toDate();
+  } catch (err) {
+    throw new AppError('USAGE', `--cron ${JSON.stringify(cron)}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export interface ScheduleSpec {
+  name: string;
+  cron: string;
+  tz?: string | undefined;
+  /** The stored command's arguments, checked by the caller. */
+  command: string[];
+}
+
+/** Adds the schedule, or replaces the one of that name; returns its next tick. */
+export async function upsertSchedule(queue: ScheduleQueue, spec: ScheduleSpec): Promise<Date> {
+  checkScheduleName(spec.name);
+  const next = nextTick(spec.cron, spec.tz);
+  await queue.upsertJobScheduler(
+    spec.name,
+    { pattern: spec.cron, ...(spec.tz ? { tz: spec.tz } : {}) },
+    {
+      name: 'tick',
+      data: { command: spec.command },
+      // A tick is carried out once: its outcome is in PostgreSQL, the next tick is the retry.
+      opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+    },
+  );
+  return next;
+}
+
+/** Removes a schedule; false when there is none of that name. */
+export async function removeSchedule(queue: ScheduleQueue, name: string): Promise<boolean> {
+  return queue.removeJobScheduler(name);
+}
+
+export interface ScheduleInfo {
+  name: string;
+  cron: string;
+  tz: string | null;
+  command: string[];
+  /** The next tick (ISO 8601), null when BullMQ has none. */
+  next: string | null;
+  /** The newest tick: what it did. */
+  lastTick: { at: string; outcome: Tick['outcome']; runId: number | null; message: string | null } | null;
+  /** The run of the newest tick that started one, with its accounting. */
+  lastRun: RunStatus | null;
+  /** Ticks skipped so far because the previous run was still pending. */
+  skippedTicks: number;
+}
+
+/** Every schedule, by name, with its next tick and what its latest ticks did. */
+export async function listSchedules(queue: ScheduleQueue, db: Queryable): Promise<ScheduleInfo[]> {
+  const schedulers = await queue.getJobSchedulers(0, -1, true);
+  const names = schedulers.map((s) => s.key);
+  const ticks = await latestTicks(db, names);
+  const result: ScheduleInfo[] = [];
+  for (const s of schedulers) {
+    const t = ticks.get(s.key);
+    const runId = t?.lastRun?.runId ?? null;
+    const lastRun = runId !== null ? await runStatus(db, runId).catch(() => null) : null;
+    result.push({
+      name: s.key,
+      cron: s.pattern ?? '',
+      tz: s.tz ?? null,
+      command: (s.template?.data as ScheduleJobData | undefined)?.command ?? [],
+      next: s.next !== undefined && s.next !== null ? new Date(s.next).toISOString() : null,
+      lastTick: t
+        ? {
+            at: t.last.tickAt.toISOString(),
+            outcome: t.last.outcome,
+            runId: t.last.runId,
+            message: t.last.message,
+          }
+        : null,
+      lastRun,
+      skippedTicks: t?.skipped ?? 0,
+    });
+  }
+  return result.sort((a, b) => a.name.localeCompare(b.name));
+}

@@ -1,0 +1,129 @@
+/**
+ * The command a schedule carries (`schedule add NAME --cron EXPR -- <command…>`): parsed with the
+ * CLI's own flag definitions, checked when the schedule is added (exit 2 for a bad one), and carried
+ * out in a worker at each tick through the same functions the CLI commands use.
+ */
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import type { CommandUnknownOpts } from '@commander-js/extra-typings';
+import type { Config } from '../config.js';
+import type { Pool } from '../db/pool.js';
+import { pruneRuns } from '../db/prune.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { EnqueueDbFlags, PruneFlags, RefreshFlags } from '../cli/flags.js';
+import { enqueueDbDefinition, pruneDefinition, refreshDefinition } from '../cli/flags.js';
+import { enqueueDbOptions } from '../commands/enqueue-db.js';
+import { pruneOptions } from '../commands/prune.js';
+import { refreshOptions } from '../commands/refresh.js';
+import { importFromDatabase } from '../runs/db-import.js';
+import { refreshRun } from '../runs/refresh.js';
+
+export type StoredCommand =
+  | { kind: 'enqueue-db'; flags: EnqueueDbFlags }
+  | { kind: 'refresh'; flags: RefreshFlags }
+  | { kind: 'prune'; flags: PruneFlags };
+
+/** The commands a schedule may carry. */
+export const SCHEDULABLE_COMMANDS = ['enqueue-db', 'refresh', 'prune'] as const;
+
+/** Parses `argv` (`enqueue-db --table …`) with the CLI's definitions; `AppError('USAGE')` when it is not one. */
+export function parseStoredCommand(argv: readonly string[]): StoredCommand {
+  if (argv.length === 0 || !(SCHEDULABLE_COMMANDS as readonly string[]).includes(argv[0]!)) {
+    throw new AppError(
+      'USAGE',
+      `a schedule runs one of ${SCHEDULABLE_COMMANDS.join(', ')} (after --), not ${argv[0] === undefined ? 'nothing' : JSON.stringify(argv[0])}`,
+    );
+  }
+  let parsed: StoredCommand | undefined;
+  let message = '';
+  const program = new Command('cams-enrich')
+    .exitOverride()
+    .configureOutput({ writeOut: () => undefined, writeErr: (s) => (message += s) });
+  const add = (command: CommandUnknownOpts) =>
+    program.addCommand(command.copyInheritedSettings(program).helpOption(false));
+  add(enqueueDbDefinition().action((flags) => void (parsed = { kind: 'enqueue-db', flags })));
+  add(refreshDefinition().action((flags) => void (parsed = { kind: 'refresh', flags })));
+  add(pruneDefinition().action((flags) => void (parsed = { kind: 'prune', flags })));
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      const reason = (message.trim() || err.message).replace(/^error: /, '');
+      throw new AppError('USAGE', `the scheduled command "${argv.join(' ')}": ${reason}`, { cause: err });
+    }
+    throw err;
+  }
+  if (!parsed) throw new AppError('USAGE', `the scheduled command "${argv.join(' ')}" was not understood`);
+  return parsed;
+}
+
+/**
+ * Checks a stored command as far as can be done without a database: its flags, and no secret in it
+ * (a schedule's command is kept in Redis, where a password must never be).
+ */
+export function checkStoredCommand(
+  command: StoredCommand,
+  config: Pick<Config, 'databaseUrl' | 'queueName'>,
+): void {
+  switch (command.kind) {
+    case 'enqueue-db': {
+      const url = command.flags.sourceUrl;
+      if (url !== undefined && hasPassword(url)) {
+        throw new AppError(
+          'USAGE',
+          'a scheduled --source-url must not hold a password (it is stored in Redis): give the workers PGPASSWORD or a ~/.pgpass entry instead',
+        );
+      }
+      enqueueDbOptions(command.flags, config);
+      return;
+    }
+    case 'refresh':
+      refreshOptions(command.flags, config);
+      return;
+    case 'prune':
+      pruneOptions(command.flags);
+      return;
+  }
+}
+
+function hasPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== '';
+  } catch {
+    return /:[^/@]*@/.test(url) || /password\s*=/i.test(url);
+  }
+}
+
+export interface StoredCommandResult {
+  /** The run the command created, if it creates one. */
+  runId: number | null;
+  /** One line saying what it did. */
+  summary: string;
+}
+
+/** Carries out a stored command in this process; its run's source is `runSource`. */
+export async function runStoredCommand(
+  deps: { pool: Pool; log: Logger; config: Pick<Config, 'databaseUrl' | 'queueName'> },
+  command: StoredCommand,
+  runSource: string,
+): Promise<StoredCommandResult> {
+  const { pool, log, config } = deps;
+  switch (command.kind) {
+    case 'enqueue-db': {
+      const options = enqueueDbOptions(command.flags, config);
+      const r = await importFromDatabase(pool, log, { ...options, runSource });
+      return { runId: r.runId, summary: `run ${r.runId}: ${r.rows} rows, ${r.invalid} invalid` };
+    }
+    case 'refresh': {
+      const r = await refreshRun(pool, log, { ...refreshOptions(command.flags, config), runSource });
+      return { runId: r.runId, summary: `run ${r.runId}: ${r.rows} numbers to refresh` };
+    }
+    case 'prune': {
+      const r = await pruneRuns(pool, pruneOptions(command.flags));
+      return {
+        runId: null,
+        summary: `pruned ${r.runs} runs (${r.items} run items, ${r.rejects} rejected rows)`,
+      };
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Wires schedule ticks into a BullMQ Worker on the schedules' queue: every `cams-enrich worker` runs
+ * one, so schedules need no daemon of their own, and each tick (one job) is taken by one of them.
+ */
+import { Worker } from 'bullmq';
+import type { Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../src/config.js';
+import type { Pool } from '../src/db/pool.js';
+import type { Logger } from '../src/log.js';
+import type { ScheduleJobData } from '../src/schedules/schedules.js';
+import { createScheduleQueue, scheduleQueueName } from '../src/schedules/schedules.js';
+import { runTick } from '../src/schedules/tick.js';
+
+export interface ScheduleWorkerOptions {
+  /** ioredis connection with `maxRetriesPerRequest: null`; the caller closes it after `close()`. */
+  connection: Redis;
+  pool: Pool;
+  log: Logger;
+  config: Pick<Config, 'databaseUrl' | 'queueName'>;
+}
+
+export interface ScheduleWorker {
+  readonly worker: Worker<ScheduleJobData>;
+  /** Stops taking ticks, lets the one in hand finish (or, with `force`, releases it). Idempotent. */
+  close(force?: boolean): Promise<void>;
+}
+
+export function startScheduleWorker(options: ScheduleWorkerOptions): ScheduleWorker {
+  const { connection, pool, log, config } = options;
+  const queue = createScheduleQueue(config.queueName, connection);
+  queue.on('error', (err) => log.error({ err }, 'schedules queue error'));
+  const isActive = async (jobId: string) => (await queue.getJobState(jobId)) === 'active';
+  const worker = new Worker<ScheduleJobData>(
+    scheduleQueueName(config.queueName),
+    (job: Job<ScheduleJobData>) => runTick({ pool, log, config, isActive }, job),
+    { connection, concurrency: 1 },
+  );
+  worker.on('error', (err) => log.error({ err }, 'schedule worker error'));
+  let closing: Promise<void> | undefined;
+  return {
+    worker,
+    close(force = false) {
+      closing ??= (async () => {
+        let first: unknown;
+        for (const step of [() => worker.close(force), () => queue.close()]) {
+          try {
+            await step();
+          } catch (err) {
+            first ??= err;
+          }
+        }
+        if (first !== undefined) throw first;
+      })();
+      return closing;
+    },
+  };
+}
