@@ -4,10 +4,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../src/errors.js';
-import { readCsvRows } from '../src/sources/csv-source.js';
+import { detectDelimiter, readCsvRows } from '../src/sources/csv-source.js';
 import type { CsvRow, CsvSourceOptions } from '../src/sources/csv-source.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
@@ -20,7 +22,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function csvFile(content: string): Promise<string> {
+async function csvFile(content: string | Buffer): Promise<string> {
   const file = join(dir, `${randomUUID()}.csv`);
   await writeFile(file, content);
   return file;
@@ -109,10 +111,10 @@ describe('readCsvRows', () => {
   });
 
   it('counts lines right up to a malformed record that follows multi-line cells and empty lines', async () => {
-    const file = await csvFile('phone,note\n1,"a\r\nb"\n\n\n2,x"y"\n');
+    const file = await csvFile('phone,note\n1,"a\r\nb"\n\n\n2,"x\n3,y\n');
     const err = await failure(file);
     expect(err.code).toBe('CSV_MALFORMED');
-    expect(err.message).toMatch(new RegExp(`^${file}:6: .+ \\(INVALID_OPENING_QUOTE\\)$`));
+    expect(err.message).toMatch(new RegExp(`^${file}:6: .+ \\(CSV_QUOTE_NOT_CLOSED\\)$`));
   });
 
   it('yields every row before a malformed record, however many the parser had buffered', async () => {
@@ -148,11 +150,11 @@ describe('readCsvRows', () => {
   });
 
   it('lists the headers it found when there is no phone column', async () => {
-    const file = await csvFile('id,name,tel\n1,a,+1 415 555 2671\n');
+    const file = await csvFile('id,name,fax\n1,a,+1 415 555 2671\n');
     const err = await failure(file);
     expect(err.code).toBe('CSV_NO_PHONE_COLUMN');
     expect(err.message).toContain(file);
-    expect(err.message).toContain('"id", "name", "tel"');
+    expect(err.message).toContain('"id", "name", "fax"');
     expect(err.message).toContain('--phone-column');
   });
 
@@ -218,5 +220,117 @@ describe('readCsvRows', () => {
     }
     // The file can be removed and read again; nothing is left half-open.
     expect(await readAll(file)).toHaveLength(3);
+  });
+
+  it.each([
+    ['phone,name', ','],
+    ['phone;name;space', ';'],
+    ['phone\tname', '\t'],
+    ['"a;b",phone', ','],
+    ['phone', ','],
+    ['"x,y";phone;name', ';'],
+  ])('detects the delimiter of the header %j as %j', (header, delimiter) => {
+    expect(detectDelimiter(header)).toBe(delimiter);
+  });
+
+  it('reads semicolon and tab files without being told, and a given delimiter when told', async () => {
+    const semi = await csvFile('\ufeffname;phone\r\nA;+86 138 0000 1234\r\n');
+    expect(await readAll(semi)).toEqual([{ line: 2, phone: '+86 138 0000 1234' }]);
+    const tab = await csvFile('\n\nname\tphone\nA,B\t8613800001234\n');
+    expect(await readAll(tab)).toEqual([{ line: 4, phone: '8613800001234' }]);
+    const pipe = await csvFile('name|phone\nA|8613800001234\n');
+    expect(await readAll(pipe, { delimiter: '|' })).toEqual([{ line: 2, phone: '8613800001234' }]);
+  });
+
+  it.each([
+    'Phone Number',
+    'phone number',
+    ' PHONE_NUMBER ',
+    'tel',
+    'Mobile Phone',
+    'mobile_phone',
+    'MSISDN',
+    'Tel.',
+  ])('finds the phone column headed %j', async (header) => {
+    const file = await csvFile(`id,${header}\n1,8613800001234\n`);
+    expect(await readAll(file)).toEqual([{ line: 2, phone: '8613800001234' }]);
+  });
+
+  it('matches --phone-column and --space-column after trimming and ignoring case', async () => {
+    const file = await csvFile(' Contact Phone ,Space ID\n8613800001234,S9\n');
+    expect(await readAll(file, { phoneColumn: 'contact phone', spaceColumn: 'space_id' })).toEqual([
+      { line: 2, phone: '8613800001234', space: 'S9' },
+    ]);
+  });
+
+  it('reads a stray quote or a formula inside an unquoted cell as text', async () => {
+    const file = await csvFile('phone,note\n8613800001234,5" screen\n=HYPERLINK("x"),a\n"quoted ""ok""",b\n');
+    expect(await readAll(file)).toEqual([
+      { line: 2, phone: '8613800001234' },
+      { line: 3, phone: '=HYPERLINK("x")' },
+      { line: 4, phone: 'quoted "ok"' },
+    ]);
+  });
+
+  it('reads standard input when given a stream', async () => {
+    const input = Readable.from([Buffer.from('phone\n8613'), Buffer.from('800001234\n')]);
+    expect(await readAll('stdin', { input })).toEqual([{ line: 2, phone: '8613800001234' }]);
+  });
+
+  it('stops at the first byte that is not UTF-8, naming its line and the likely encoding, after the rows before it', async () => {
+    const file = await csvFile(Buffer.from('phone,name\n8613800001234,a\n8613800005678,Jos\xe9\n', 'latin1'));
+    const rows: CsvRow[] = [];
+    let caught: unknown;
+    try {
+      for await (const row of readCsvRows(file)) rows.push(row);
+    } catch (err) {
+      caught = err;
+    }
+    expect(rows).toEqual([{ line: 2, phone: '8613800001234' }]);
+    expect(caught).toMatchObject({ code: 'INPUT_FILE' });
+    expect((caught as Error).message).toBe(
+      `${file}:3: not UTF-8 (byte 0xE9): it looks like Latin-1 (ISO-8859-1) or Windows-1252; save it as UTF-8, or give --encoding windows-1252`,
+    );
+  });
+
+  it('finds a bad byte far into the file on its line, across chunk boundaries', async () => {
+    const good = Array.from({ length: 20_000 }, () => '8613800001234,\u00e9\u4e2d\r\n').join('');
+    const file = await csvFile(
+      Buffer.concat([Buffer.from(`phone,n\r\n${good}`), Buffer.from('1,\x93x\x94\r\n', 'latin1')]),
+    );
+    const err = await failure(file);
+    expect(err.message).toMatch(
+      new RegExp(`^${file}:20002: not UTF-8 \\(byte 0x93\\): it looks like Windows-1252;`),
+    );
+  });
+
+  it('reads a file in the encoding it is given', async () => {
+    const latin = await csvFile(Buffer.from('t\xe9l\xe9phone\n+33 6 12 34 56 78\n', 'latin1'));
+    expect(await readAll(latin, { encoding: 'windows-1252', phoneColumn: 't\u00e9l\u00e9phone' })).toEqual([
+      { line: 2, phone: '+33 6 12 34 56 78' },
+    ]);
+    const utf16 = await csvFile(
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('phone\r\n8613800001234\r\n', 'utf16le')]),
+    );
+    expect(await readAll(utf16, { encoding: 'utf-16le' })).toEqual([{ line: 2, phone: '8613800001234' }]);
+  });
+
+  it.each([
+    ['a gzip archive', gzipSync('phone\n8613800001234\n')],
+    ['a zip archive', Buffer.from('PK\x03\x04\x14\x00\x06\x00', 'latin1')],
+    [
+      'UTF-16 text (little-endian)',
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('phone\n1\n', 'utf16le')]),
+    ],
+    ['UTF-16 text (big-endian)', Buffer.from([0xfe, 0xff, 0, 0x70, 0, 0x68])],
+    [
+      'UTF-16 text without a byte order mark (little-endian)',
+      Buffer.from('phone\n8613800001234\n', 'utf16le'),
+    ],
+    ['binary data', Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 7) % 32))],
+  ])('refuses %s, saying what it looks like', async (what, bytes) => {
+    const err = await failure(await csvFile(bytes));
+    expect(err.code).toBe('INPUT_FILE');
+    expect(err.message).toContain(`:1: not a CSV file: it looks like ${what}`);
   });
 });

@@ -34,6 +34,14 @@ function positiveArg(name: string) {
   };
 }
 
+function delimiterArg(value: string): string {
+  const d = value === 'tab' || value === '\\t' ? '\t' : value;
+  if ([...d].length !== 1 || d === '"' || d === '\n' || d === '\r') {
+    throw new InvalidArgumentError('--delimiter must be one character (not a quote or a line break), or tab');
+  }
+  return d;
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
@@ -59,14 +67,20 @@ export type LookupFlags = FlagsOf<typeof lookupDefinition, 'space'>;
 export const importDefinition = () =>
   new Command('import')
     .description('stream a CSV of phone numbers into a new run; prints the run id')
-    .argument('<file.csv>', 'CSV with a header row')
+    .argument('<file.csv>', 'CSV with a header row (- reads standard input)')
     .option('--space <ID>', 'CustSpaceId for every row')
     .option('--space-column <NAME>', 'header of a per-row CustSpaceId column')
     .option(
       '--phone-column <NAME>',
-      'header of the phone column (default: phone, phone_number, mobile or PhoneNumber)',
+      'header of the phone column (default: phone, phone number, mobile, tel, ... ignoring case)',
     )
     .option('--default-country <CC>', 'ISO 3166 alpha-2 country for numbers without a country code')
+    .option(
+      '--delimiter <CHAR>',
+      'field delimiter: one character, or tab (default: , ; or tab, from the header line)',
+      delimiterArg,
+    )
+    .option('--encoding <NAME>', "the file's encoding, e.g. windows-1252, gb18030, utf-16le (default: utf-8)")
     .option('--rejects <FILE>', 'write invalid rows (line, raw value, reason) to this CSV')
     .option(
       '--max-age <DURATION>',

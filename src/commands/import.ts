@@ -13,8 +13,9 @@ import { waitForRun } from './progress.js';
 export async function importCommand(file: string, opts: ImportFlags, ctx: CommandContext): Promise<ExitCode> {
   const maxAgeMs = parseDuration(opts.maxAge ?? '30d', '--max-age');
   validateImportOptions(opts);
-  await assertReadableFile(file);
-  if (opts.rejects !== undefined) await checkRejectsPath(opts.rejects, { input: file });
+  const stdin = file === '-';
+  if (!stdin) await assertReadableFile(file);
+  if (opts.rejects !== undefined) await checkRejectsPath(opts.rejects, { input: stdin ? 0 : file });
   const res = new Resources();
   try {
     const pool = await openDatabase(res, ctx.config, ctx.log, 4);
@@ -28,6 +29,9 @@ export async function importCommand(file: string, opts: ImportFlags, ctx: Comman
       phoneColumn: opts.phoneColumn,
       defaultCountry: opts.defaultCountry,
       rejectsFile: opts.rejects,
+      delimiter: opts.delimiter,
+      encoding: opts.encoding,
+      input: stdin ? process.stdin : undefined,
       maxAgeMs,
     });
     // Put the first window of work in Redis now; the workers' feeders keep it topped up.

@@ -3,16 +3,25 @@
  * file's name as the run's source. The file and its header are checked by the source before the run exists.
  */
 import { basename } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { Pool } from '../db/pool.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isCountryCode } from '../phone.js';
 import { readCsvRows } from '../sources/csv-source.js';
+import { checkEncoding } from '../sources/text-input.js';
 import type { ImportResult } from './import-run.js';
 import { importRows, MAX_SPACE_LENGTH, spaceProblem } from './import-run.js';
 
 export interface CsvImportOptions {
+  /** The CSV file, or `-` for `input` (standard input). */
   file: string;
+  /** The stream read when `file` is `-`. Default: none. */
+  input?: Readable | undefined;
+  /** Field delimiter. Default: detected from the header line (`,`, `;` or tab). */
+  delimiter?: string | undefined;
+  /** The file's encoding (WHATWG label). Default: UTF-8, checked byte by byte. */
+  encoding?: string | undefined;
   queue: string;
   /** One CustSpaceId for every row… */
   space?: string | undefined;
@@ -32,9 +41,13 @@ export interface CsvImportOptions {
 
 export type CsvImportResult = ImportResult;
 
+/** File descriptor of standard input: a rejects file must not be the file it was redirected from. */
+const STDIN_FD = 0;
+
 export function validateImportOptions(
-  o: Pick<CsvImportOptions, 'space' | 'spaceColumn' | 'defaultCountry'>,
+  o: Pick<CsvImportOptions, 'space' | 'spaceColumn' | 'defaultCountry' | 'encoding'>,
 ): void {
+  if (o.encoding !== undefined) checkEncoding(o.encoding);
   if ((o.space === undefined) === (o.spaceColumn === undefined)) {
     throw new AppError('USAGE', 'give exactly one of --space ID or --space-column NAME');
   }
@@ -60,18 +73,24 @@ export async function importCsv(
   options: CsvImportOptions,
 ): Promise<CsvImportResult> {
   validateImportOptions(options);
+  const stdin = options.file === '-';
+  if (stdin && options.input === undefined) throw new AppError('USAGE', 'no standard input to read from');
+  const name = stdin ? 'stdin' : options.file;
   return importRows(pool, log, {
     queue: options.queue,
-    source: `csv:${basename(options.file)}`,
-    rows: readCsvRows(options.file, {
+    source: `csv:${stdin ? 'stdin' : basename(options.file)}`,
+    rows: readCsvRows(name, {
       phoneColumn: options.phoneColumn,
       spaceColumn: options.spaceColumn,
+      delimiter: options.delimiter,
+      encoding: options.encoding,
+      input: stdin ? options.input : undefined,
     }),
     space: options.space,
     spaceColumnLabel: options.spaceColumn,
     defaultCountry: options.defaultCountry,
     rejectsFile: options.rejectsFile,
-    inputFile: options.file,
+    inputFile: stdin ? STDIN_FD : options.file,
     maxAgeMs: options.maxAgeMs,
     batchSize: options.batchSize,
   });

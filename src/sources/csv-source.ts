@@ -1,20 +1,29 @@
 /**
- * The CSV source: streams the phone (and optional space) cell of every record of a CSV file, with the line
- * the record starts on, in constant memory whatever the file's size.
+ * The CSV source: streams the phone (and optional space) cell of every record of a CSV file (or of standard
+ * input), with the line the record starts on, in constant memory whatever the file's size.
  */
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { CsvError, InfoRecord, Options } from 'csv-parse';
 import { AppError } from '../errors.js';
+import { openTextInput } from './text-input.js';
 
 export interface CsvSourceOptions {
   /**
-   * Header of the phone column, matched exactly, then ignoring case.
-   * Default: the first of `phone`, `phone_number`, `mobile`, `PhoneNumber` present (exact matches first).
+   * Header of the phone column, matched after trimming, then also ignoring case, then also ignoring spaces,
+   * `_`, `-` and `.` (`Phone Number` finds `phone_number`).
+   * Default: the first of `DEFAULT_PHONE_HEADERS` present, compared ignoring case, spaces, `_`, `-` and `.`.
    */
-  phoneColumn?: string;
+  phoneColumn?: string | undefined;
   /** Header of a per-row CustSpaceId column, matched like `phoneColumn`. Default: none (no `space` in rows). */
-  spaceColumn?: string;
+  spaceColumn?: string | undefined;
+  /** Field delimiter. Default: `,`, `;` or tab, whichever the header line holds most of (`,` on a tie). */
+  delimiter?: string | undefined;
+  /** The file's encoding (a WHATWG label such as `windows-1252`). Default: UTF-8, checked byte by byte. */
+  encoding?: string | undefined;
+  /** Read this stream instead of opening `file` (standard input); `file` then names it in messages. */
+  input?: Readable | undefined;
 }
 
 export interface CsvRow {
@@ -26,8 +35,26 @@ export interface CsvRow {
   space?: string;
 }
 
-/** Header names tried, in this order, when no phone column is named. */
-export const DEFAULT_PHONE_HEADERS: readonly string[] = ['phone', 'phone_number', 'mobile', 'PhoneNumber'];
+/**
+ * Header names tried, in this order, when no phone column is named; each matches ignoring case, spaces,
+ * `_`, `-` and `.` (so `phone_number` also finds `Phone Number` and `PhoneNumber`).
+ */
+export const DEFAULT_PHONE_HEADERS: readonly string[] = [
+  'phone',
+  'phone_number',
+  'mobile',
+  'mobile_phone',
+  'mobile_number',
+  'cell_phone',
+  'cell',
+  'tel',
+  'telephone',
+  'msisdn',
+  'whatsapp',
+];
+
+/** Delimiters recognised in a header line when none is given, in their order of preference on a tie. */
+export const DELIMITERS: readonly string[] = [',', ';', '\t'];
 
 /**
  * A record longer than this many characters is reported as malformed rather than buffered: it is almost
@@ -37,9 +64,11 @@ const MAX_RECORD_SIZE = 1024 * 1024;
 
 /**
  * Reads the rows of a CSV file with a header row. Rows are yielded as they are parsed; breaking out of the
- * loop closes the file. Empty lines are skipped; short and long rows are yielded as they are.
+ * loop closes the file. Empty lines are skipped; short and long rows are yielded as they are. A `"` inside
+ * a cell that does not start with one is read as text.
  *
- * Throws (from the iterator) `AppError` with code `INPUT_FILE` when the file cannot be read,
+ * Throws (from the iterator) `AppError` with code `INPUT_FILE` when the file cannot be read, is not text
+ * or not UTF-8 (`<file>:<line>: …`, after every row before that line has been yielded),
  * `CSV_NO_PHONE_COLUMN` when no phone column is found, `USAGE` when `spaceColumn` is not a header, and
  * `CSV_MALFORMED` (`<file>:<line>: <reason> (<csv-parse code>)`, csv-parse's error as `cause`) on bad CSV,
  * after every row before the malformed record has been yielded.
@@ -56,9 +85,21 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
   let columns: { phone: number; space: number | undefined } | undefined;
   let malformed: AppError | undefined;
 
-  const source = createReadStream(file);
+  const source = options.input ?? createReadStream(file);
+  let text;
+  try {
+    text = await openTextInput(source, { name: file, encoding: options.encoding });
+  } catch (err) {
+    source.destroy();
+    if (err instanceof AppError) throw err;
+    throw new AppError('INPUT_FILE', `cannot read ${file}: ${fileReason(err)}`, { cause: err });
+  }
+  const delimiter = options.delimiter ?? detectDelimiter(text.firstLine);
+  const bytes = Readable.from(text.chunks, { objectMode: false });
   const parseOptions: Options<CsvRow, { record: string[] }> = {
     bom: true,
+    delimiter,
+    relax_quotes: true,
     relax_column_count: true,
     skip_empty_lines: true,
     max_record_size: MAX_RECORD_SIZE,
@@ -71,7 +112,8 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
       const message = `${file}:${nextLine + skipped}: ${csvReason(err.message)} (${err.code})`;
       malformed = new AppError('CSV_MALFORMED', message, { cause: err });
       // Stop reading; the parser ends once it has handed over what it parsed before the error.
-      source.unpipe(parser);
+      bytes.unpipe(parser);
+      bytes.destroy();
       source.destroy();
       parser.end();
       return undefined;
@@ -93,20 +135,29 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
   };
   // csv-parse types `on_record` only for records of the default shape; what it returns is what is pushed.
   const parser = parse(parseOptions as unknown as Options);
-  source.on('error', (err) => {
-    parser.destroy(new AppError('INPUT_FILE', `cannot read ${file}: ${fileReason(err)}`, { cause: err }));
+  bytes.on('error', (err) => {
+    parser.destroy(
+      err instanceof AppError
+        ? err
+        : new AppError('INPUT_FILE', `cannot read ${file}: ${fileReason(err)}`, { cause: err }),
+    );
   });
-  source.pipe(parser);
+  bytes.pipe(parser);
 
   try {
     for await (const row of parser as AsyncIterable<CsvRow>) yield row;
   } catch (err) {
+    const failure = text.failure();
+    if (failure !== undefined) throw failure;
     if (err instanceof AppError) throw err;
     throw new AppError('INPUT_FILE', `cannot read ${file}: ${fileReason(err)}`, { cause: err });
   } finally {
+    bytes.destroy();
     source.destroy();
     parser.destroy();
   }
+  const failure = text.failure();
+  if (failure !== undefined) throw failure;
   if (malformed !== undefined) throw malformed;
   if (columns === undefined) {
     throw new AppError(
@@ -115,6 +166,22 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
         `or the one given with --phone-column) is required`,
     );
   }
+}
+
+/**
+ * The delimiter of a header line: whichever of `,`, `;` and tab occurs most often outside quotes (`,` when
+ * none does or on a tie).
+ */
+export function detectDelimiter(headerLine: string): string {
+  const counts = new Map<string, number>(DELIMITERS.map((d) => [d, 0]));
+  let quoted = false;
+  for (const c of headerLine) {
+    if (c === '"') quoted = !quoted;
+    else if (!quoted && counts.has(c)) counts.set(c, counts.get(c)! + 1);
+  }
+  let best = DELIMITERS[0]!;
+  for (const d of DELIMITERS) if (counts.get(d)! > counts.get(best)!) best = d;
+  return best;
 }
 
 function findColumns(
@@ -148,16 +215,23 @@ function findColumns(
   return { phone, space };
 }
 
-/** Index of the first header equal to one of `names` (in their order), else equal ignoring case. */
+/**
+ * Index of the header matching one of `names`, the first name found winning: equal after trimming, else
+ * also ignoring case, else also ignoring spaces, `_`, `-` and `.`.
+ */
 function findHeader(headers: readonly string[], names: readonly string[]): number | undefined {
+  const folds = [
+    (h: string) => h.trim(),
+    (h: string) => h.trim().toLowerCase(),
+    (h: string) => h.toLowerCase().replace(/[\s_.-]+/g, ''),
+  ];
+  const folded = folds.map((fold) => headers.map(fold));
   for (const name of names) {
-    const i = headers.indexOf(name.trim());
-    if (i !== -1) return i;
-  }
-  const lower = headers.map((h) => h.toLowerCase());
-  for (const name of names) {
-    const i = lower.indexOf(name.trim().toLowerCase());
-    if (i !== -1) return i;
+    for (const [k, fold] of folds.entries()) {
+      const wanted = fold(name);
+      const i = wanted === '' ? -1 : folded[k]!.indexOf(wanted);
+      if (i !== -1) return i;
+    }
   }
   return undefined;
 }
@@ -180,9 +254,17 @@ function countLineBreaks(raw: string): number {
   return breaks;
 }
 
-/** csv-parse's message without its own line count, which is where the record ends, not where it starts. */
+/**
+ * csv-parse's message without its own line count (which is where the record ends, not where it starts),
+ * fields counted from 1 as a user counts them, and a quoted value cut short.
+ */
 function csvReason(message: string): string {
-  return message.replace(/ (?:at|on) line \d+/g, '');
+  return message
+    .replace(/ (?:at|on) line \d+/g, '')
+    .replace(/field (\d+)/g, (_, n: string) => `field ${Number(n) + 1}`)
+    .replace(/value is ("(?:[^"\\]|\\.)*")/, (_, v: string) =>
+      v.length > 80 ? `value is ${v.slice(0, 80)}…"` : `value is ${v}`,
+    );
 }
 
 function fileReason(err: unknown): string {
