@@ -14,7 +14,8 @@ export type AppErrorCode =
   | 'RUN_NOT_FOUND'
   | 'SERVICE_UNAVAILABLE'
   | 'MIGRATION_FAILED'
-  | 'SCHEMA_OUTDATED';
+  | 'SCHEMA_OUTDATED'
+  | 'INTERRUPTED';
 
 const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   CONFIG_INVALID: 2,
@@ -28,6 +29,7 @@ const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   SERVICE_UNAVAILABLE: 1,
   MIGRATION_FAILED: 1,
   SCHEMA_OUTDATED: 1,
+  INTERRUPTED: 1,
 };
 
 export class AppError extends Error {

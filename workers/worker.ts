@@ -17,6 +17,7 @@ import {
 import { UNREACHABLE_CODES } from '../src/cams/cams-error.js';
 import type { Pool } from '../src/db/pool.js';
 import { pgErrorFields } from '../src/db/pool.js';
+import { abortAbandonedImports } from '../src/db/import-liveness.js';
 import { retryingLedger } from '../src/db/retry.js';
 import type { Logger } from '../src/log.js';
 import { maskPhone } from '../src/mask.js';
@@ -49,6 +50,8 @@ export interface EnrichWorkerOptions {
   feedIntervalMs?: number;
   /** How often queued numbers whose job Redis lost are put back, in ms. Default 60000. */
   sweepIntervalMs?: number;
+  /** How often runs whose importer is gone are aborted, in ms. Default 15000. */
+  abandonedImportsIntervalMs?: number;
   /** First retry delay for transient faults in ms. Default 1000. */
   backoffMs?: number;
   /** Replaces the limiter shape of `limiterFor(ratePerSecond)`; for measuring other shapes (bench). */
@@ -147,6 +150,17 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   }, sweepMs);
   sweep.unref();
 
+  // A run left `importing` by an importer that died is aborted, its accounting kept (import-liveness.ts).
+  let reaping: Promise<unknown> | undefined;
+  const reaper = setInterval(() => {
+    reaping ??= abortAbandonedImports(pool, log)
+      .catch((err: unknown) =>
+        log.warn({ err: pgErrorFields(err) }, 'looking for abandoned imports failed; will retry'),
+      )
+      .finally(() => (reaping = undefined));
+  }, options.abandonedImportsIntervalMs ?? 15_000);
+  reaper.unref();
+
   let closing: Promise<void> | undefined;
   return {
     worker,
@@ -154,9 +168,11 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
       closing ??= (async () => {
         const errors: unknown[] = [];
         clearInterval(sweep);
+        clearInterval(reaper);
         const steps = [
           () => feeder.stop(),
           async () => sweeping,
+          async () => reaping,
           () => worker.close(force),
           () => queue.close(),
         ];

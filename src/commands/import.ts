@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { parseDuration } from '../duration.js';
 import { AppError } from '../errors.js';
+import { abortAbandonedImports } from '../db/import-liveness.js';
 import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
 import { importCsv, validateImportOptions } from '../runs/csv-import.js';
 import { runStatus } from '../runs/status.js';
@@ -21,6 +22,7 @@ export async function importCommand(file: string, opts: ImportFlags, ctx: Comman
     const pool = await openDatabase(res, ctx.config, ctx.log, 4);
     const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
     const queue = openQueue(res, ctx.config, redis, ctx.log);
+    await abortAbandonedImports(pool, ctx.log);
     const result = await importCsv(pool, ctx.log, {
       file,
       queue: ctx.config.queueName,
@@ -33,6 +35,7 @@ export async function importCommand(file: string, opts: ImportFlags, ctx: Comman
       encoding: opts.encoding,
       input: stdin ? process.stdin : undefined,
       maxAgeMs,
+      signal: ctx.signal,
     });
     // Put the first window of work in Redis now; the workers' feeders keep it topped up.
     await feedOnce(ctx.config, pool, queue, ctx.log);

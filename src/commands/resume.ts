@@ -1,3 +1,4 @@
+import { abortAbandonedImports } from '../db/import-liveness.js';
 import { clearAlert, getAlert } from '../db/ledger.js';
 import { requeueLost } from '../queue/lost-jobs.js';
 import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
@@ -14,6 +15,7 @@ export async function resumeCommand(opts: ResumeFlags, ctx: CommandContext): Pro
     const pool = await openDatabase(res, ctx.config, ctx.log, 2);
     const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
     const queue = openQueue(res, ctx.config, redis, ctx.log);
+    await abortAbandonedImports(pool, ctx.log);
     const requeued = await requeueLost({ pool, queue, redis });
     const alert = await getAlert(pool, queue.name);
     const wasPaused = await queue.isPaused();

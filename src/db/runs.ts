@@ -178,22 +178,26 @@ export async function markReady(db: Queryable, runId: number): Promise<void> {
 }
 
 /**
- * The import stopped on bad input: nothing of the run is queued (it never was ready), and each number
- * it had accepted is failed with `IMPORT_ABORTED` so the accounting still adds up.
+ * The import stopped (bad input, an interrupt, or its importer is gone): nothing of the run is queued
+ * (it never was ready), and each number it had accepted is failed with `IMPORT_ABORTED` so the
+ * accounting still adds up.
  */
 export async function abortRun(pool: Pool, runId: number, reason: string): Promise<void> {
-  await withTransaction(pool, async (client) => {
-    const { rowCount } = await client.query(
-      `UPDATE run_items SET state = 'failed', error_code = 'IMPORT_ABORTED', error_message = $2, updated_at = now()
-       WHERE run_id = $1 AND state = 'pending'`,
-      [runId, reason],
-    );
-    await client.query(
-      `UPDATE runs SET state = 'aborted', pending = pending - $2, failed = failed + $2, finished_at = now()
-       WHERE id = $1`,
-      [runId, rowCount ?? 0],
-    );
-  });
+  await withTransaction(pool, (client) => abortRunIn(client, runId, reason));
+}
+
+/** `abortRun` inside the caller's transaction. */
+export async function abortRunIn(client: Queryable, runId: number, reason: string): Promise<void> {
+  const { rowCount } = await client.query(
+    `UPDATE run_items SET state = 'failed', error_code = 'IMPORT_ABORTED', error_message = $2, updated_at = now()
+     WHERE run_id = $1 AND state = 'pending'`,
+    [runId, reason],
+  );
+  await client.query(
+    `UPDATE runs SET state = 'aborted', pending = pending - $2, failed = failed + $2, finished_at = now()
+     WHERE id = $1`,
+    [runId, rowCount ?? 0],
+  );
 }
 
 export async function getRun(db: Queryable, runId: number): Promise<Run | undefined> {

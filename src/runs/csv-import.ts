@@ -37,6 +37,8 @@ export interface CsvImportOptions {
   maxAgeMs: number;
   /** Rows per transaction. Default 1000. */
   batchSize?: number;
+  /** Aborting it stops the import and aborts the run. */
+  signal?: AbortSignal | undefined;
 }
 
 export type CsvImportResult = ImportResult;
@@ -93,5 +95,6 @@ export async function importCsv(
     inputFile: stdin ? STDIN_FD : options.file,
     maxAgeMs: options.maxAgeMs,
     batchSize: options.batchSize,
+    signal: options.signal,
   });
 }

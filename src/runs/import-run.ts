@@ -6,7 +6,10 @@
  */
 import type { Pool } from '../db/pool.js';
 import type { AcceptedRow, RejectedRow } from '../db/runs.js';
-import { abortRun, createRun, markReady, recordBatch } from '../db/runs.js';
+import type { LiveRun } from '../db/import-liveness.js';
+import { createLiveRun } from '../db/import-liveness.js';
+import { abortRun, markReady, recordBatch } from '../db/runs.js';
+import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { normalisePhone } from '../phone.js';
 import type { RejectsWriter } from '../sources/rejects-writer.js';
@@ -52,6 +55,8 @@ export interface ImportOptions {
   batchSize?: number | undefined;
   /** A batch is also recorded once its text reaches this many characters. Default 1 MiB. */
   batchChars?: number | undefined;
+  /** Aborting it (the first Ctrl-C) stops the import: the run is aborted like on bad input. */
+  signal?: AbortSignal | undefined;
 }
 
 /** Longest `raw` kept in run_rejects; a longer cell is cut and marked (the rejects file keeps it whole). */
@@ -103,10 +108,11 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
     rejects = await openRejectsWriter(options.rejectsFile, { input: options.inputFile });
   }
   let first: IteratorResult<SourceRow>;
-  let runId: number;
+  let live: LiveRun;
   try {
     first = await iterator.next();
-    runId = await createRun(pool, {
+    // The run's liveness mark: held while this process imports, so a killed importer's run is aborted.
+    live = await createLiveRun(pool, {
       queue: options.queue,
       source: options.source,
       maxAgeMs: options.maxAgeMs,
@@ -115,6 +121,15 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
     await rejects?.discard();
     throw err;
   }
+  const runId = live.runId;
+  const interrupted = () => {
+    if (options.signal?.aborted) {
+      throw new AppError(
+        'INTERRUPTED',
+        `interrupted: run ${runId} aborted, the rows it had read are counted`,
+      );
+    }
+  };
   const runLog = log.child({ run: runId });
   let accepted: AcceptedRow[] = [];
   let rejected: RejectedRow[] = [];
@@ -122,6 +137,7 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
   let count = 0;
   let invalid = 0;
   const flush = async () => {
+    live.assertAlive();
     await recordBatch(pool, runId, accepted, rejected);
     accepted = [];
     rejected = [];
@@ -129,6 +145,7 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
   };
   try {
     for (let next = first; !next.done; next = await iterator.next()) {
+      interrupted();
       const row = next.value;
       count += 1;
       const space = options.space ?? row.space?.trim() ?? '';
@@ -153,6 +170,7 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
     }
     await flush();
     await rejects?.close();
+    live.assertAlive();
     await markReady(pool, runId);
   } catch (err) {
     // Rows read before the failure are recorded too, so the abort below fails them instead of losing them.
@@ -166,6 +184,8 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
     );
     runLog.error({ code: (err as { code?: string }).code }, 'import aborted; its rows were not queued');
     throw err;
+  } finally {
+    await live.release();
   }
   runLog.info({ rows: count, invalid }, 'import recorded');
   return { runId, rows: count, invalid };
