@@ -92,7 +92,7 @@ describe('importer liveness', () => {
     const second = JSON.parse(again.stdout()) as { run: number; total: number };
     expect(second.run).not.toBe(runId);
     expect(second.total).toBe(rows);
-  });
+  }, 180_000);
 
   it('the first Ctrl-C of an importer aborts its run and exits 1', async () => {
     p = await startPipeline();
@@ -115,5 +115,5 @@ describe('importer liveness', () => {
     expect(invariantHolds(s)).toBe(true);
     expect(s.pending).toBe(0);
     expect(s.total).toBeGreaterThan(0);
-  });
+  }, 120_000);
 });
