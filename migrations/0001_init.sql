@@ -1,10 +1,10 @@
 -- cams-enrich schema, version 1.
 --
--- business_profiles is the public face for CRM queries (CONTRACT.md). runs and run_items are the
--- ledger of record: one row per number per run, with its state. Redis only buffers work that can be
--- rebuilt from run_items.
+-- business_profiles is the public face for CRM queries, in public. runs and run_items are the
+-- ledger of record: one row per number per run, with its state, in the ledger's own schema (the first
+-- on the search_path migrations run with). Redis only buffers work that can be rebuilt from run_items.
 
-CREATE TABLE business_profiles (
+CREATE TABLE public.business_profiles (
   cust_space_id       text        NOT NULL,
   phone_number        text        NOT NULL,
   vertical            text,
@@ -20,7 +20,7 @@ CREATE TABLE business_profiles (
   PRIMARY KEY (cust_space_id, phone_number)
 );
 
-CREATE INDEX business_profiles_fetched_at ON business_profiles (fetched_at);
+CREATE INDEX business_profiles_fetched_at ON public.business_profiles (fetched_at);
 
 -- One run = one import (CSV, database, refresh, schedule). Its counters are updated in the same
 -- transaction as the rows they count, and the CHECK keeps the accounting invariant at every commit.
@@ -87,7 +87,7 @@ CREATE TABLE queue_alerts (
 );
 
 -- Every number of a run that finally failed, with its error code and message.
-CREATE VIEW failed_numbers AS
+CREATE VIEW public.failed_numbers AS
   SELECT run_id, cust_space_id, phone_number, line, error_code, error_message, updated_at AS failed_at
   FROM run_items
   WHERE state = 'failed';

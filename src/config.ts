@@ -32,6 +32,11 @@ export interface Config {
   readonly redisUrl: string;
   /** PostgreSQL of record. Default `postgres://postgres@127.0.0.1:5432/postgres`. */
   readonly databaseUrl: string;
+  /**
+   * Schema of the ledger's own tables (`CAMS_SCHEMA`); `business_profiles` and the `failed_numbers`
+   * view stay in `public`. Default `cams_enrich`.
+   */
+  readonly schema: string;
   /** AccessKey pair from the environment; one of the credential chain's sources (`src/cams/credentials.ts`). */
   readonly accessKeyId: string | undefined;
   readonly accessKeySecret: Secret | undefined;
@@ -133,6 +138,9 @@ const url = (name: string, protocols: string[], def: string) =>
       return value;
     });
 
+/** The schema of the ledger's own tables when `CAMS_SCHEMA` is unset. */
+export const DEFAULT_SCHEMA = 'cams_enrich';
+
 const optionalString = z
   .string()
   .optional()
@@ -145,6 +153,20 @@ const envSchema = z.object({
     ['postgres:', 'postgresql:'],
     'postgres://postgres@127.0.0.1:5432/postgres',
   ),
+  CAMS_SCHEMA: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = v === undefined || v === '' ? DEFAULT_SCHEMA : v;
+      if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(value) || value.toLowerCase().startsWith('pg_')) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `CAMS_SCHEMA must be a schema name of letters, digits and _ not starting with pg_ (got '${v}')`,
+        });
+        return z.NEVER;
+      }
+      return value;
+    }),
   ALIBABA_CLOUD_ACCESS_KEY_ID: optionalString,
   ALIBABA_CLOUD_ACCESS_KEY_SECRET: optionalString,
   CAMS_REGION: z
@@ -247,6 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   const config: Config = {
     redisUrl: e.REDIS_URL,
     databaseUrl: e.DATABASE_URL,
+    schema: e.CAMS_SCHEMA,
     accessKeyId: e.ALIBABA_CLOUD_ACCESS_KEY_ID,
     accessKeySecret:
       e.ALIBABA_CLOUD_ACCESS_KEY_SECRET === undefined

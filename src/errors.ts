@@ -15,7 +15,8 @@ export type AppErrorCode =
   | 'SERVICE_UNAVAILABLE'
   | 'MIGRATION_FAILED'
   | 'SCHEMA_OUTDATED'
-  | 'INTERRUPTED';
+  | 'INTERRUPTED'
+  | 'SCHEMA_NEWER';
 
 const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   CONFIG_INVALID: 2,
@@ -30,6 +31,8 @@ const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   MIGRATION_FAILED: 1,
   SCHEMA_OUTDATED: 1,
   INTERRUPTED: 1,
+  /** The database was migrated by a newer version: an installation to fix, like an outdated one. */
+  SCHEMA_NEWER: 1,
 };
 
 export class AppError extends Error {

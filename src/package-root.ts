@@ -1,5 +1,5 @@
 /** Files shipped with the package (migrations, the demo CSV), found from src/ and from dist/src/ alike. */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,4 +15,10 @@ export function packageRoot(): string {
   }
   root = dir;
   return dir;
+}
+
+/** The `version` of package.json. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
 }

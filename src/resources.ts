@@ -52,10 +52,10 @@ export async function openDatabase(
   max = 10,
   options: { readOnly?: boolean } = {},
 ): Promise<Pool> {
-  const pool = res.own(createPool(config.databaseUrl, log, { max }), (p) => p.end());
+  const pool = res.own(createPool(config.databaseUrl, log, { max, schema: config.schema }), (p) => p.end());
   await assertDatabase(pool, config.databaseUrl);
-  if (options.readOnly) await assertMigrated(pool);
-  else await migrate(pool, log);
+  if (options.readOnly) await assertMigrated(pool, { schema: config.schema });
+  else await migrate(pool, log, { schema: config.schema });
   return pool;
 }
 

@@ -8,8 +8,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createPool } from '../src/db/pool.js';
+import { createLogger } from '../src/log.js';
 import {
   createTestDatabase,
   deleteQueueKeys,
@@ -107,14 +108,12 @@ async function isolatedServices(
 }
 
 async function countRuns(url: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  client.on('error', () => undefined);
-  await client.connect();
+  const pool = createPool(url, createLogger({ level: 'silent' }), { max: 1 });
   try {
-    const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM runs');
+    const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM runs');
     return Number(rows[0]?.n);
   } finally {
-    await client.end();
+    await pool.end();
   }
 }
 

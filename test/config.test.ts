@@ -36,6 +36,7 @@ describe('loadConfig', () => {
     expect(config.camsRateLimit).toBe(10);
     expect(config.accessKeyId).toBeUndefined();
     expect(config.accessKeySecret).toBeUndefined();
+    expect(config.schema).toBe('cams_enrich');
   });
 
   it('treats empty strings as unset', () => {
@@ -74,6 +75,7 @@ describe('loadConfig', () => {
     expect(config.databaseUrl).toBe('postgresql://app:pw@db:5433/crm');
     expect(config.camsProtocol).toBe('http');
     expect(config.camsRateLimit).toBe(2.5);
+    expect(loadConfig({ CAMS_SCHEMA: 'Crm_Ledger' }).schema).toBe('Crm_Ledger');
   });
 
   it('applies overrides over the environment', () => {
@@ -92,6 +94,9 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://db/app'],
     ['CAMS_ENDPOINT', 'http://host'],
     ['CAMS_ENDPOINT', 'host/path'],
+    ['CAMS_SCHEMA', 'ledger; DROP TABLE runs'],
+    ['CAMS_SCHEMA', 'pg_catalog'],
+    ['CAMS_SCHEMA', '9lives'],
   ];
   it.each(bad)('refuses %s=%j with CONFIG_INVALID naming the variable', (name, value) => {
     const err = configError({ [name]: value });

@@ -2,11 +2,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadMigrations, migrate } from '../src/db/migrate.js';
+import { assertMigrated, loadMigrations, migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
 import type { Pool } from '../src/db/pool.js';
 import { AppError } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
+import { packageVersion } from '../src/package-root.js';
 import { createTestDatabase } from './helpers/services.js';
 import type { TestDatabase } from './helpers/services.js';
 
@@ -47,17 +48,19 @@ async function migrationsDir(files: Record<string, string>): Promise<string> {
   return dir;
 }
 
-async function tableNames(pool: Pool): Promise<string[]> {
+/** The tables of one schema: the ledger's (`cams_enrich`) unless told. */
+async function tableNames(pool: Pool, schema = 'cams_enrich'): Promise<string[]> {
   const { rows } = await pool.query<{ table_name: string }>(
     `SELECT table_name FROM information_schema.tables
-     WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name`,
+     WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY table_name`,
+    [schema],
   );
   return rows.map((r) => r.table_name);
 }
 
 async function recorded(pool: Pool): Promise<{ id: number; name: string }[]> {
   const { rows } = await pool.query<{ id: number; name: string }>(
-    'SELECT id, name FROM cams_enrich_migrations ORDER BY id',
+    'SELECT id, name FROM cams_enrich.cams_enrich_migrations ORDER BY id',
   );
   return rows;
 }
@@ -77,6 +80,7 @@ const SHIPPED = [
   '0002_number_failures.sql',
   '0003_retention.sql',
   '0004_schedule_ticks.sql',
+  '0005_ledger_schema.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 
@@ -139,18 +143,16 @@ describe('migrate', () => {
     expect([...ra.applied, ...rb.applied].sort()).toEqual(SHIPPED);
     expect([...ra.alreadyApplied, ...rb.alreadyApplied].sort()).toEqual(SHIPPED);
     expect(await recorded(a)).toEqual(SHIPPED_RECORDS);
-    const tables = await tableNames(a);
-    expect(tables.filter((t) => t === 'business_profiles')).toHaveLength(1);
-    expect(tables).toEqual(
-      expect.arrayContaining([
-        'business_profiles',
-        'cams_enrich_migrations',
-        'queue_alerts',
-        'run_items',
-        'run_rejects',
-        'runs',
-      ]),
-    );
+    expect(await tableNames(a, 'public')).toEqual(['business_profiles']);
+    expect(await tableNames(a)).toEqual([
+      'cams_enrich_migrations',
+      'number_failures',
+      'queue_alerts',
+      'run_items',
+      'run_rejects',
+      'runs',
+      'schedule_ticks',
+    ]);
   });
 
   it('rolls a broken migration back whole, records nothing of it, and names its file', async () => {
@@ -169,7 +171,7 @@ describe('migrate', () => {
       [3, '0003_after.sql'],
     ]);
 
-    const err = await catchError(migrate(pool, log, migrations));
+    const err = await catchError(migrate(pool, log, { migrations }));
     expect(err).toBeInstanceOf(AppError);
     expect((err as AppError).code).toBe('MIGRATION_FAILED');
     expect((err as AppError).exitCode).toBe(1);
@@ -183,7 +185,7 @@ describe('migrate', () => {
 
     // Fixed, it applies on the next run; the first one is not applied again.
     await writeFile(join(dir, '0002_broken.sql'), 'CREATE TABLE partial_table (id integer PRIMARY KEY);');
-    const retry = await migrate(pool, log, await loadMigrations(dir));
+    const retry = await migrate(pool, log, { migrations: await loadMigrations(dir) });
     expect(retry.applied).toEqual(['0002_broken.sql', '0003_after.sql']);
     expect(retry.alreadyApplied).toEqual(['0001_first.sql']);
   });
@@ -191,12 +193,12 @@ describe('migrate', () => {
   it('leaves the connection usable after a failure (the lock is released)', async () => {
     const pool = poolFor(await freshDatabase());
     const dir = await migrationsDir({ '0001_bad.sql': 'CREATE TABLE t (;' });
-    await expect(migrate(pool, log, await loadMigrations(dir))).rejects.toMatchObject({
+    await expect(migrate(pool, log, { migrations: await loadMigrations(dir) })).rejects.toMatchObject({
       code: 'MIGRATION_FAILED',
     });
     // A second runner would wait forever on a lock left behind.
     const other = poolFor(databases[0]!);
-    const result = await migrate(other, log, []);
+    const result = await migrate(other, log, { migrations: [] });
     expect(result).toEqual({ applied: [], alreadyApplied: [] });
     const locks = await other.query(`SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database
        WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()`);
@@ -208,6 +210,139 @@ describe('migrate', () => {
     await expect(loadMigrations(dir)).rejects.toMatchObject({
       code: 'MIGRATION_FAILED',
       message: expect.stringContaining('init.sql'),
+    });
+  });
+});
+
+/**
+ * A database as the version before the ledger's own schema left it: 0001 and 0002 applied with only
+ * `public` on the search_path, their record in public.cams_enrich_migrations, and some ledger data.
+ */
+async function migratedBeforeLedgerSchema(pool: Pool): Promise<void> {
+  const [init, failures] = (await loadMigrations()).slice(0, 2);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL search_path TO public');
+    await client.query(`CREATE TABLE cams_enrich_migrations (
+      id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    for (const m of [init!, failures!]) {
+      await client.query(m.sql);
+      await client.query('INSERT INTO cams_enrich_migrations (id, name) VALUES ($1, $2)', [m.id, m.name]);
+    }
+    await client.query(`INSERT INTO runs (queue, source, max_age, total, enriched, failed)
+      VALUES ('q', 'csv:old.csv', interval '30 days', 2, 1, 1)`);
+    await client.query(`INSERT INTO run_items (run_id, cust_space_id, phone_number, line, state, error_code, error_message)
+      VALUES (1, 'S1', '8613800000001', 2, 'enriched', NULL, NULL),
+             (1, 'S1', '8613800000002', 3, 'failed', 'Unknown.ResourceOwnerId', 'not this account')`);
+    await client.query(
+      `INSERT INTO run_rejects (run_id, line, raw, reason) VALUES (1, 4, 'abc', 'not a number')`,
+    );
+    await client.query(
+      `INSERT INTO business_profiles (cust_space_id, phone_number, vertical) VALUES ('S1', '8613800000001', 'Retail')`,
+    );
+    await client.query(`INSERT INTO number_failures (cust_space_id, phone_number, error_code, error_message)
+      VALUES ('S1', '8613800000002', 'Unknown.ResourceOwnerId', 'not this account')`);
+    await client.query(
+      `INSERT INTO queue_alerts (queue, code, message) VALUES ('q', 'Ram.PermissionDeny', 'denied')`,
+    );
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+describe('the ledger in its own schema', () => {
+  it('moves the tables and their rows of a database migrated before out of public, keeping business_profiles and failed_numbers there', async () => {
+    const pool = poolFor(await freshDatabase());
+    await migratedBeforeLedgerSchema(pool);
+
+    const result = await migrate(pool, log);
+    expect(result).toEqual({ applied: SHIPPED.slice(2), alreadyApplied: SHIPPED.slice(0, 2) });
+    expect(await recorded(pool)).toEqual(SHIPPED_RECORDS);
+    expect(await tableNames(pool, 'public')).toEqual(['business_profiles']);
+    expect(await tableNames(pool)).toEqual([
+      'cams_enrich_migrations',
+      'number_failures',
+      'queue_alerts',
+      'run_items',
+      'run_rejects',
+      'runs',
+      'schedule_ticks',
+    ]);
+    // The rows came along, the view still reads run_items, and the identity goes on where it was.
+    const runs = await pool.query<{ id: string; total: string }>('SELECT id, total FROM cams_enrich.runs');
+    expect(runs.rows).toEqual([{ id: '1', total: '2' }]);
+    const items = await pool.query('SELECT phone_number, state FROM cams_enrich.run_items ORDER BY line');
+    expect(items.rows).toEqual([
+      { phone_number: '8613800000001', state: 'enriched' },
+      { phone_number: '8613800000002', state: 'failed' },
+    ]);
+    const failed = await pool.query('SELECT phone_number, error_code FROM public.failed_numbers');
+    expect(failed.rows).toEqual([{ phone_number: '8613800000002', error_code: 'Unknown.ResourceOwnerId' }]);
+    expect((await pool.query('SELECT 1 FROM cams_enrich.run_rejects')).rowCount).toBe(1);
+    expect((await pool.query('SELECT 1 FROM cams_enrich.number_failures')).rowCount).toBe(1);
+    expect((await pool.query('SELECT 1 FROM cams_enrich.queue_alerts')).rowCount).toBe(1);
+    expect((await pool.query('SELECT vertical FROM public.business_profiles')).rows).toEqual([
+      { vertical: 'Retail' },
+    ]);
+    const next = await pool.query<{ id: string }>(
+      `INSERT INTO runs (queue, source, max_age) VALUES ('q', 'csv:new.csv', interval '1 day') RETURNING id`,
+    );
+    expect(next.rows[0]?.id).toBe('2');
+    // Once moved, nothing moves again.
+    expect((await migrate(pool, log)).applied).toEqual([]);
+  });
+
+  it('puts the ledger in the schema it is given, quoted as an identifier', async () => {
+    const db = await freshDatabase();
+    const pool = createPool(db.url, log, { max: 2, schema: 'Crm_Ledger' });
+    pools.push(pool);
+    expect((await migrate(pool, log, { schema: 'Crm_Ledger' })).applied).toEqual(SHIPPED);
+    expect(await tableNames(pool, 'Crm_Ledger')).toContain('runs');
+    expect(await tableNames(pool, 'public')).toEqual(['business_profiles']);
+    const run = await pool.query<{ id: string }>(
+      `INSERT INTO runs (queue, source, max_age) VALUES ('q', 'csv:a.csv', interval '1 day') RETURNING id`,
+    );
+    expect(run.rows[0]?.id).toBe('1');
+    await assertMigrated(pool, { schema: 'Crm_Ledger' });
+    await expect(assertMigrated(pool)).rejects.toMatchObject({ code: 'SCHEMA_OUTDATED' });
+  });
+});
+
+describe('the migration version check', () => {
+  it('refuses a database migrated by a newer version, naming both versions, and changes nothing', async () => {
+    const pool = poolFor(await freshDatabase());
+    await migrate(pool, log);
+    await pool.query(
+      `INSERT INTO cams_enrich.cams_enrich_migrations (id, name, version) VALUES (9999, '9999_future.sql', '9.9.9')`,
+    );
+    const tables = await tableNames(pool);
+    for (const attempt of [() => migrate(pool, log), () => assertMigrated(pool)]) {
+      const err = await catchError(attempt());
+      expect(err).toBeInstanceOf(AppError);
+      expect(err).toMatchObject({ code: 'SCHEMA_NEWER', exitCode: 1 });
+      const message = (err as AppError).message;
+      expect(message).toContain('cams-enrich 9.9.9 (up to 9999_future.sql)');
+      expect(message).toContain(`this is cams-enrich ${packageVersion()}`);
+      expect(message).toContain(`up to ${SHIPPED.at(-1)}`);
+    }
+    expect(await tableNames(pool)).toEqual(tables);
+
+    // A version that knows the newer migration goes ahead.
+    const future = { id: 9999, name: '9999_future.sql', sql: 'SELECT 1' };
+    const result = await migrate(pool, log, { migrations: [...(await loadMigrations()), future] });
+    expect(result.applied).toEqual([]);
+  });
+
+  it('refuses two migration files with one number', async () => {
+    const dir = await migrationsDir({ '0001_a.sql': 'SELECT 1;', '0001_b.sql': 'SELECT 2;' });
+    await expect(loadMigrations(dir)).rejects.toMatchObject({
+      code: 'MIGRATION_FAILED',
+      message: 'migration files 0001_a.sql and 0001_b.sql share a number',
     });
   });
 });

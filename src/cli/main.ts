@@ -2,15 +2,13 @@
  * The command line: parses flags, builds the context, runs one command, maps errors to exit codes
  * (0 success, 1 runtime failure, 2 bad usage or bad input). It composes; the logic is elsewhere.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { loadConfig } from '../config.js';
 import type { Config, ConfigOverrides } from '../config.js';
 import { isAppError } from '../errors.js';
 import { createLogger } from '../log.js';
-import { packageRoot } from '../package-root.js';
+import { packageVersion } from '../package-root.js';
 import type { CommandContext, ExitCode } from '../commands/context.js';
 import {
   demoDefinition,
@@ -175,11 +173,6 @@ export async function runCli(argv: string[], env?: NodeJS.ProcessEnv): Promise<E
     process.off('SIGTERM', onSignal);
   }
   return exitCode;
-}
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
 }
 
 function reportError(err: unknown, debug: boolean): ExitCode {

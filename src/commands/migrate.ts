@@ -7,9 +7,12 @@ import type { CommandContext, ExitCode } from './context.js';
 export async function migrateCommand(opts: MigrateFlags, ctx: CommandContext): Promise<ExitCode> {
   const res = new Resources();
   try {
-    const pool = res.own(createPool(ctx.config.databaseUrl, ctx.log, { max: 1 }), (p) => p.end());
-    await assertDatabase(pool, ctx.config.databaseUrl);
-    const result = await migrate(pool, ctx.log);
+    const { config } = ctx;
+    const pool = res.own(createPool(config.databaseUrl, ctx.log, { max: 1, schema: config.schema }), (p) =>
+      p.end(),
+    );
+    await assertDatabase(pool, config.databaseUrl);
+    const result = await migrate(pool, ctx.log, { schema: config.schema });
     if (opts.json) ctx.out(JSON.stringify(result));
     else if (result.applied.length === 0)
       ctx.out(`up to date (${result.alreadyApplied.length} migrations applied before)`);

@@ -2,6 +2,7 @@
  * PostgreSQL pool creation and the one transaction helper everything uses.
  */
 import pg from 'pg';
+import { DEFAULT_SCHEMA } from '../config.js';
 import type { Logger } from '../log.js';
 import { serviceUnavailable } from '../errors.js';
 
@@ -15,6 +16,17 @@ export interface PoolOptions {
   max?: number;
   /** Name shown in pg_stat_activity. Default `cams-enrich`. */
   applicationName?: string;
+  /**
+   * Schema of the ledger's own tables, searched before `public` by every connection, so statements
+   * name tables unqualified: `runs` is the ledger's, `business_profiles` the one in `public`.
+   * Default `cams_enrich` (`Config.schema`).
+   */
+  schema?: string;
+}
+
+/** The `search_path` that puts the ledger's schema (quoted as an identifier) before `public`. */
+export function ledgerSearchPath(schema: string): string {
+  return `${pg.escapeIdentifier(schema)},public`;
 }
 
 /**
@@ -38,6 +50,8 @@ export function createPool(databaseUrl: string, log: Logger, options: PoolOption
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'cams-enrich',
     connectionTimeoutMillis: 10_000,
+    // Set at connection start, so it holds for every statement, in or out of a transaction.
+    options: `-c search_path=${ledgerSearchPath(options.schema ?? DEFAULT_SCHEMA)}`,
   });
   // The pool listens to its idle clients and removes a broken one; it re-emits the error here.
   pool.on('error', (err) => log.warn({ err: pgErrorFields(err) }, 'idle PostgreSQL connection lost'));

@@ -45,6 +45,8 @@ export interface PipelineOptions {
   sweepIntervalMs?: number;
   /** Workers' rate controller tuning. Default: the controller's own. */
   tuning?: Partial<RateTuning>;
+  /** Runs on the fresh database before it is migrated (to give it tables of its own). */
+  beforeMigrate?: (pool: Pool) => Promise<void>;
 }
 
 export interface Pipeline {
@@ -77,6 +79,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
   const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const db = await createTestDatabase();
   const pool = createPool(db.url, log, { max: 12 });
+  await options.beforeMigrate?.(pool);
   await migrate(pool, log);
   const queueName = testQueueName();
   const redis = createRedis(redisUrl(), 'worker', log);
