@@ -3,6 +3,7 @@
  * Phone numbers are masked (`src/mask.ts`) before they reach a log line or a metric label; the
  * logger masks the known phone fields itself too, and drops secrets.
  */
+import { isatty } from 'node:tty';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { maskPhone } from './mask.js';
@@ -18,6 +19,16 @@ export interface LoggerOptions {
 
 const SECRET_KEYS = ['accessKeySecret', 'secret', 'securityToken', 'token', 'password'];
 const PHONE_KEYS = ['phone', 'phoneNumber', 'phone_number'];
+
+/**
+ * On a terminal, each line starts by clearing the line it lands on (`\r` + erase line): a progress
+ * line drawn there (`import --wait`, in this process or another one sharing the terminal) is replaced
+ * by the log line instead of being torn by it, and is drawn again below.
+ */
+function terminalDestination(fd: number): { write(line: string): void } {
+  const out = pino.destination({ fd, sync: true });
+  return { write: (line: string) => out.write(`\r\x1b[K${line}`) };
+}
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const destination = options.destination ?? 2;
@@ -40,6 +51,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
             : '[redacted]',
       },
     },
-    typeof destination === 'number' ? pino.destination({ fd: destination, sync: true }) : destination,
+    typeof destination !== 'number'
+      ? destination
+      : isatty(destination)
+        ? terminalDestination(destination)
+        : pino.destination({ fd: destination, sync: true }),
   );
 }

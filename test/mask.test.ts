@@ -1,4 +1,6 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { maskPhone, maskPhonesIn } from '../src/mask.js';
@@ -59,5 +61,25 @@ describe('createLogger', () => {
     expect(text).toContain('"phoneNumber":"4479******56"');
     expect(text).toContain('"phone_number":"8613*******34"');
     expect(text).not.toMatch(/8613800001234|447911123456|s3cr3t|tok-value/);
+  });
+});
+
+describe('createLogger on a terminal', () => {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const program = `import { createLogger } from './dist/src/log.js'; createLogger().info('on a terminal');`;
+
+  it('starts each line by clearing the terminal line it lands on, so a progress line is not torn', () => {
+    // `script` runs the logger with its stderr on a pseudo-terminal.
+    const out = execFileSync('script', ['-qec', `node --input-type=module -e "${program}"`, '/dev/null'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    expect(out.startsWith('\r\x1b[K{')).toBe(true);
+    expect(out).toContain('"msg":"on a terminal"');
+  });
+
+  it('writes plain JSON lines when stderr is not a terminal', () => {
+    const child = spawnSync('node', ['--input-type=module', '-e', program], { cwd: root, encoding: 'utf8' });
+    expect(child.stderr.startsWith('{"level":30')).toBe(true);
   });
 });

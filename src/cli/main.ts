@@ -48,8 +48,9 @@ export async function runCli(argv: string[], env?: NodeJS.ProcessEnv): Promise<E
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
     if (signals === 1) {
-      process.stderr.write(`\n${signal}: shutting down gracefully (again to force)\n`);
+      // Aborting first lets a command take down what it draws (a progress line) before this is printed.
       controller.abort();
+      process.stderr.write(`\n${signal}: shutting down gracefully (again to force)\n`);
       return;
     }
     process.stderr.write(

@@ -13,6 +13,7 @@ import { maskPhone } from '../mask.js';
 import { packageRoot } from '../package-root.js';
 import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
 import { importCsv } from '../runs/csv-import.js';
+import { runStatus } from '../runs/status.js';
 import { startSimulator } from '../simulator/simulator.js';
 import { AppError } from '../errors.js';
 import type { DemoFlags } from '../cli/flags.js';
@@ -81,9 +82,10 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
     ctx.err(`imported ${file} as run ${runId}; invalid rows in ${rejectsFile}`);
     await feedOnce(demoConfig, pool, queue, log);
 
+    const started: Array<{ close(): Promise<void> }> = [];
     for (let i = 0; i < workers; i++) {
       const connection = await openRedis(res, config, log, 'worker');
-      res.own(
+      const worker = res.own(
         startEnrichWorker({
           queueName: demoConfig.queueName,
           connection,
@@ -95,10 +97,26 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
         }),
         (w) => w.close(),
       );
+      started.push(worker);
     }
-    const { exitCode, status } = await waitForRun(pool, queue, runId, ctx, {
+    const { exitCode, status, outcome } = await waitForRun(pool, queue, runId, ctx, {
       tty: Boolean(process.stderr.isTTY),
+      goesOnWhenInterrupted: false,
     });
+    if (outcome === 'interrupted') {
+      // The demo's workers live in this process: stop them, then empty the demo's own queue, so
+      // nothing of it is left running or waiting in Redis.
+      await Promise.all(started.map((w) => w.close()));
+      const jobs = await queue.count();
+      await queue.obliterate({ force: true });
+      const left = await runStatus(pool, runId);
+      ctx.err(
+        `interrupted: stopped ${workers} demo worker(s) and removed ${jobs} job(s) from queue ${demoConfig.queueName}. ` +
+          `Run ${runId} is left in the database with ${left.pending} of ${left.total} numbers pending ` +
+          `(enriched ${left.enriched}, failed ${left.failed}); "cams-enrich demo" starts a new one.`,
+      );
+      return exitCode;
+    }
     const c = sim.counters();
     ctx.out('');
     ctx.out(`run ${runId} ${status.finished ? 'finished' : 'stopped'}: ${status.total} rows read`);

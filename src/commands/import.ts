@@ -42,13 +42,13 @@ export async function importCommand(file: string, opts: ImportFlags, ctx: Comman
     const status = await runStatus(pool, result.runId);
     if (!opts.wait) {
       if (opts.json) ctx.out(JSON.stringify(status));
-      else ctx.out(String(result.runId));
+      else ctx.out(`run ${result.runId}`);
       ctx.err(
         `run ${result.runId}: ${status.total} rows, ${status.pending} to fetch, ${status.skipped} fresh, ${status.duplicate} duplicate, ${status.invalid} invalid${opts.rejects && status.invalid > 0 ? ` (see ${opts.rejects})` : ''}`,
       );
       return 0;
     }
-    if (!opts.json) ctx.out(String(result.runId));
+    if (!opts.json) ctx.out(`run ${result.runId}`);
     const waited = await waitForRun(pool, queue, result.runId, ctx, { tty: Boolean(process.stderr.isTTY) });
     if (opts.json) ctx.out(JSON.stringify(waited.status));
     return waited.exitCode;
