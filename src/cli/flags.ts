@@ -103,10 +103,14 @@ export const workerDefinition = () =>
     .option('--profile <NAME>', PROFILE_HELP);
 export type WorkerFlags = FlagsOf<typeof workerDefinition>;
 
+/** Runs `status` lists when `--limit` is not given. */
+export const STATUS_LIMIT = 50;
+
 export const statusDefinition = () =>
   new Command('status')
     .description('per-run accounting, queue depth, rate and ETA')
     .option('--run <ID>', 'one run')
+    .option('--limit <N>', `most runs listed, newest first (default ${STATUS_LIMIT})`, intArg('--limit'))
     .option('--json', 'print JSON');
 export type StatusFlags = FlagsOf<typeof statusDefinition>;
 

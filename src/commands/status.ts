@@ -3,6 +3,8 @@ import { allRunStatuses, describeRun, queueStatus, runStatus } from '../runs/sta
 import type { QueueStatus } from '../runs/status.js';
 import { AppError } from '../errors.js';
 import type { StatusFlags } from '../cli/flags.js';
+import { STATUS_LIMIT } from '../cli/flags.js';
+import { countRuns } from '../db/runs.js';
 import { UNREACHABLE_CODES } from '../cams/cams-error.js';
 import { describeLimiter, limiterKey, readLimiterState } from '../queue/rate-controller.js';
 import type { LimiterState } from '../queue/rate-controller.js';
@@ -27,6 +29,8 @@ function describeQueue(q: QueueStatus, limiter: LimiterState): string[] {
 }
 
 export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Promise<ExitCode> {
+  if (opts.limit !== undefined && opts.limit < 1)
+    throw new AppError('USAGE', `--limit must be a whole number of at least 1 (got ${opts.limit})`);
   let runId: number | undefined;
   if (opts.run !== undefined) {
     runId = Number(opts.run);
@@ -46,7 +50,8 @@ export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Pro
       else for (const line of [...describeRun(s), ...describeQueue(q, limiter)]) ctx.out(line);
       return 0;
     }
-    const runs = await allRunStatuses(pool);
+    const limit = opts.limit ?? STATUS_LIMIT;
+    const runs = await allRunStatuses(pool, limit);
     if (opts.json) {
       ctx.out(JSON.stringify({ runs, queue: q, limiter }));
       return 0;
@@ -55,6 +60,9 @@ export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Pro
     if (runs.length === 0)
       ctx.out('no runs yet: start one with "cams-enrich import <file.csv> --space <CustSpaceId>"');
     for (const s of runs) for (const line of describeRun(s)) ctx.out(line);
+    const count = runs.length < limit ? runs.length : await countRuns(pool);
+    if (count > runs.length)
+      ctx.out(`(the newest ${runs.length} of ${count} runs; --limit N lists more, --run ID shows one)`);
     return 0;
   } finally {
     await res.close();

@@ -213,6 +213,12 @@ export async function listRuns(db: Queryable, limit = 50): Promise<Run[]> {
   return rows.map(toRun);
 }
 
+/** How many runs there are. */
+export async function countRuns(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM runs');
+  return Number(rows[0]?.n ?? 0);
+}
+
 /** Numbers of the run that reached a final state (enriched or failed) in the last `windowSeconds`. */
 export async function recentlyDone(db: Queryable, runId: number, windowSeconds: number): Promise<number> {
   const { rows } = await db.query<{ n: string }>(

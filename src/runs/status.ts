@@ -73,7 +73,7 @@ export async function runStatus(db: Queryable, runId: number): Promise<RunStatus
   return toStatus(db, run);
 }
 
-/** Newest first. */
+/** The newest `limit` runs, newest first. */
 export async function allRunStatuses(db: Queryable, limit = 50): Promise<RunStatus[]> {
   const runs = await listRuns(db, limit);
   return Promise.all(runs.map((r) => toStatus(db, r)));
@@ -112,12 +112,28 @@ export function formatSeconds(seconds: number | null): string {
       : `${s}s`;
 }
 
-/** The human form of one run's status, a few lines. */
-export function describeRun(s: RunStatus): string[] {
-  const head = `run ${s.run} (${s.source}, ${s.createdAt})${s.finished ? ' finished' : s.state === 'importing' ? ' importing' : ''}`;
+/** What a run is doing, in a word: `aborted`, `finished`, `importing` or `running`. */
+export function runStateWord(s: RunStatus): 'aborted' | 'finished' | 'importing' | 'running' {
+  if (s.state === 'aborted') return 'aborted';
+  if (s.finished) return 'finished';
+  return s.state === 'importing' ? 'importing' : 'running';
+}
+
+/** The human form of one run's status, a few lines. `now` is for the running time of an open run. */
+export function describeRun(s: RunStatus, now: Date = new Date()): string[] {
+  const word = runStateWord(s);
+  const started = Date.parse(s.createdAt);
+  const ended = s.finishedAt === null ? null : Date.parse(s.finishedAt);
+  const when =
+    ended !== null
+      ? `started ${s.createdAt}, ${word === 'aborted' ? 'aborted' : 'finished'} ${s.finishedAt}, took ${formatSeconds((ended - started) / 1000)}`
+      : `started ${s.createdAt}, ${word === 'aborted' ? 'aborted' : `${word} for ${formatSeconds(Math.max(0, now.getTime() - started) / 1000)}`}`;
   return [
-    head,
+    `run ${s.run} (${s.source}) ${word}`,
+    `  ${when}`,
     `  total ${s.total}: enriched ${s.enriched}, failed ${s.failed}, skipped ${s.skipped}, duplicate ${s.duplicate}, invalid ${s.invalid}, pending ${s.pending}`,
-    ...(s.finished ? [] : [`  rate ${s.ratePerSecond}/s, ETA ${formatSeconds(s.etaSeconds)}`]),
+    ...(word === 'running' || word === 'importing'
+      ? [`  rate ${s.ratePerSecond}/s, ETA ${formatSeconds(s.etaSeconds)}`]
+      : []),
   ];
 }
