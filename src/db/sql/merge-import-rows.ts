@@ -1,0 +1,63 @@
+/**
+ * One chunk of an import, already in the session's staging table, merged into the ledger by one
+ * statement: rejects are kept with their reason; each accepted number becomes a run item whose state the
+ * freshness rule decides (skipped when a stored profile is fresher than the run's max age, failed with the
+ * stored answer when CAMS refused the number itself more recently than that, else pending); a number
+ * already in the run counts as duplicate, its first line kept; and the run's counters move with the rows.
+ */
+import type { Queryable } from '../pool.js';
+import { STAGING_TABLE } from './stage-import-rows.js';
+
+export interface MergeImportRows {
+  runId: number;
+  /** Accepted rows in the staging table (reason NULL). */
+  accepted: number;
+  /** Rejected rows in the staging table. */
+  rejected: number;
+}
+
+export async function mergeImportRows(db: Queryable, p: MergeImportRows): Promise<void> {
+  await db.query(
+    `WITH rejected AS (
+       INSERT INTO run_rejects (run_id, line, raw, reason)
+       SELECT $1, s.line, s.raw, s.reason FROM ${STAGING_TABLE} s WHERE s.reason IS NOT NULL
+       ON CONFLICT DO NOTHING
+     ), inserted AS (
+       INSERT INTO run_items (run_id, cust_space_id, phone_number, line, state, error_code, error_message)
+       SELECT $1, s.cust_space_id, s.phone_number, s.line, fresh.state,
+              CASE WHEN fresh.state = 'failed' THEN nf.error_code END,
+              CASE WHEN fresh.state = 'failed' THEN nf.error_message END
+       FROM ${STAGING_TABLE} s
+       JOIN runs r ON r.id = $1
+       LEFT JOIN business_profiles bp
+         ON bp.cust_space_id = s.cust_space_id AND bp.phone_number = s.phone_number
+       LEFT JOIN number_failures nf
+         ON nf.cust_space_id = s.cust_space_id AND nf.phone_number = s.phone_number
+       CROSS JOIN LATERAL (
+         SELECT CASE WHEN bp.fetched_at > now() - r.max_age THEN 'skipped'
+                     WHEN nf.failed_at > now() - r.max_age THEN 'failed'
+                     ELSE 'pending' END AS state
+       ) fresh
+       WHERE s.reason IS NULL
+       ORDER BY s.line
+       ON CONFLICT DO NOTHING
+       RETURNING state
+     ), counted AS (
+       SELECT count(*) FILTER (WHERE state = 'skipped') AS skipped,
+              count(*) FILTER (WHERE state = 'failed') AS failed,
+              count(*) FILTER (WHERE state = 'pending') AS pending,
+              count(*) AS inserted
+       FROM inserted
+     )
+     UPDATE runs SET
+       total = total + $2::bigint + $3::bigint,
+       invalid = invalid + $3::bigint,
+       duplicate = duplicate + ($2::bigint - counted.inserted),
+       skipped = runs.skipped + counted.skipped,
+       failed = runs.failed + counted.failed,
+       pending = runs.pending + counted.pending
+     FROM counted
+     WHERE runs.id = $1`,
+    [p.runId, p.accepted, p.rejected],
+  );
+}
