@@ -81,6 +81,7 @@ const SHIPPED = [
   '0003_retention.sql',
   '0004_schedule_ticks.sql',
   '0005_ledger_schema.sql',
+  '0006_ledger_indexes.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 

@@ -1,161 +1,38 @@
 /**
  * The per-number side of the ledger, used by the feeder and the workers. A job is about a number
  * (cust_space_id, phone_number), not about a run: when the number is done, every pending row of it,
- * in whichever run, is done, and each run's counters move in the same transaction.
+ * in whichever run, is done, and each run's counters move in the same transaction. Each operation
+ * is one statement with typed parameters, in its own file under `sql/`.
  */
 import type { BusinessProfile } from '../cams/profile.js';
-import type { Pool, PoolClient, Queryable } from './pool.js';
+import type { Pool, Queryable } from './pool.js';
 import { withTransaction } from './pool.js';
+import type { PendingCheck } from './sql/check-pending.js';
+import { checkPending } from './sql/check-pending.js';
+import { recordFailure as recordFailureSql } from './sql/record-failure.js';
+import { recordProfile } from './sql/record-profile.js';
+import { settleFromStore } from './sql/settle-from-store.js';
 
 export interface NumberKey {
   custSpaceId: string;
   phoneNumber: string;
 }
 
-export type PendingCheck =
-  /** No run waits for this number any more (done meanwhile): spend no call. */
-  | { kind: 'nothing-pending' }
-  /** A profile fetched since the runs asked for it (or within their max age) is stored: spend no call. */
-  | { kind: 'fresh' }
-  | { kind: 'call' };
-
-/** Moves the pending rows of one number to a final state and the counters of their runs with them. */
-async function settle(
-  client: PoolClient,
-  key: NumberKey,
-  setSql: string,
-  params: unknown[],
-): Promise<number> {
-  const { rows } = await client.query<{ run_id: string; state: string; n: string }>(
-    `WITH moved AS (
-       UPDATE run_items i SET ${setSql}, updated_at = now()
-       WHERE i.cust_space_id = $1 AND i.phone_number = $2 AND i.state = 'pending'
-       RETURNING i.run_id, i.state
-     )
-     SELECT run_id, state, count(*) AS n FROM moved GROUP BY run_id, state`,
-    [key.custSpaceId, key.phoneNumber, ...params],
-  );
-  const perRun = new Map<number, { enriched: number; skipped: number; failed: number }>();
-  for (const r of rows) {
-    const counts = perRun.get(Number(r.run_id)) ?? { enriched: 0, skipped: 0, failed: 0 };
-    counts[r.state as 'enriched' | 'skipped' | 'failed'] += Number(r.n);
-    perRun.set(Number(r.run_id), counts);
-  }
-  // Runs are locked in id order, so two workers settling numbers of the same runs never deadlock.
-  let moved = 0;
-  for (const runId of [...perRun.keys()].sort((a, b) => a - b)) {
-    const c = perRun.get(runId)!;
-    const n = c.enriched + c.skipped + c.failed;
-    moved += n;
-    await client.query(
-      `UPDATE runs SET
-         pending = pending - $2, enriched = enriched + $3, skipped = skipped + $4, failed = failed + $5,
-         finished_at = CASE WHEN pending - $2 = 0 AND state = 'ready' THEN now() ELSE finished_at END
-       WHERE id = $1`,
-      [runId, n, c.enriched, c.skipped, c.failed],
-    );
-  }
-  return moved;
-}
-
-/**
- * Decides whether a job still needs a CAMS call: nothing pending, or a stored profile that is fresh
- * for every run waiting (fetched after the run was created, or within its max age), means no call.
- */
-export async function checkPending(db: Queryable, key: NumberKey): Promise<PendingCheck> {
-  const { rows } = await db.query<{ pending: string; fresh: boolean | null }>(
-    `SELECT count(*) AS pending,
-            bool_and(bp.fetched_at >= r.created_at OR bp.fetched_at > now() - r.max_age) AS fresh
-     FROM run_items i
-     JOIN runs r ON r.id = i.run_id
-     LEFT JOIN business_profiles bp ON bp.cust_space_id = i.cust_space_id AND bp.phone_number = i.phone_number
-     WHERE i.cust_space_id = $1 AND i.phone_number = $2 AND i.state = 'pending'`,
-    [key.custSpaceId, key.phoneNumber],
-  );
-  const row = rows[0];
-  if (!row || Number(row.pending) === 0) return { kind: 'nothing-pending' };
-  return row.fresh ? { kind: 'fresh' } : { kind: 'call' };
-}
-
-/**
- * Stores a fetched profile and marks every pending row of the number enriched, in one transaction.
- * Returns how many run rows it settled.
- */
-export async function recordProfile(pool: Pool, key: NumberKey, profile: BusinessProfile): Promise<number> {
-  return withTransaction(pool, async (client) => {
-    await client.query(
-      `INSERT INTO business_profiles (cust_space_id, phone_number, vertical, description, email, address,
-         profile_picture_url, websites, about, request_id, fetched_at, raw)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now(), $11)
-       ON CONFLICT (cust_space_id, phone_number) DO UPDATE SET
-         vertical = EXCLUDED.vertical, description = EXCLUDED.description, email = EXCLUDED.email,
-         address = EXCLUDED.address, profile_picture_url = EXCLUDED.profile_picture_url,
-         websites = EXCLUDED.websites, about = EXCLUDED.about, request_id = EXCLUDED.request_id,
-         fetched_at = EXCLUDED.fetched_at, raw = EXCLUDED.raw`,
-      [
-        key.custSpaceId,
-        key.phoneNumber,
-        profile.vertical,
-        profile.description,
-        profile.email,
-        profile.address,
-        profile.profilePictureUrl,
-        profile.websites,
-        profile.about,
-        profile.requestId,
-        JSON.stringify(profile.raw),
-      ],
-    );
-    await client.query('DELETE FROM number_failures WHERE cust_space_id = $1 AND phone_number = $2', [
-      key.custSpaceId,
-      key.phoneNumber,
-    ]);
-    return settle(client, key, `state = 'enriched', error_code = NULL, error_message = NULL`, []);
-  });
-}
-
-/**
- * Settles the pending rows of a number whose stored profile is fresh enough without a call: rows of
- * runs created before the fetch count as skipped, later ones as enriched (they were served by it).
- */
-export async function settleFromStore(pool: Pool, key: NumberKey): Promise<number> {
-  return withTransaction(pool, (client) =>
-    settle(
-      client,
-      key,
-      `state = CASE WHEN (SELECT bp.fetched_at >= r.created_at FROM business_profiles bp, runs r
-                          WHERE bp.cust_space_id = i.cust_space_id AND bp.phone_number = i.phone_number
-                            AND r.id = i.run_id)
-                    THEN 'enriched' ELSE 'skipped' END`,
-      [],
-    ),
-  );
-}
+export type { PendingCheck } from './sql/check-pending.js';
 
 /**
  * Records a final failure for every pending row of the number, with the error code and message.
  * With `final`, the answer concerns the number itself (CAMS refused it): it is remembered in
  * `number_failures` so later runs within their max age fail it without a call.
  */
-export async function recordFailure(
-  pool: Pool,
+export function recordFailure(
+  db: Queryable,
   key: NumberKey,
   code: string,
   message: string,
   options: { final?: boolean } = {},
 ): Promise<number> {
-  return withTransaction(pool, async (client) => {
-    if (options.final) {
-      await client.query(
-        `INSERT INTO number_failures (cust_space_id, phone_number, error_code, error_message)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (cust_space_id, phone_number) DO UPDATE SET
-           error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message, failed_at = now()`,
-        [key.custSpaceId, key.phoneNumber, code, message],
-      );
-    }
-    return settle(client, key, `state = 'failed', error_code = $3, error_message = $4`, [code, message]);
-  });
+  return recordFailureSql(db, { ...key, code, message, remember: options.final ?? false });
 }
 
 export interface FeedItem extends NumberKey {
@@ -184,13 +61,19 @@ export async function feedPending(
     if (!lock[0]?.locked) return -1;
     const limit = await room();
     if (limit <= 0) return 0;
+    // Per ready run of this queue (oldest first), its next rows in file order: other queues' rows and
+    // runs still importing are never read.
     const { rows } = await client.query<{ run_id: string; cust_space_id: string; phone_number: string }>(
       `SELECT i.run_id, i.cust_space_id, i.phone_number
-       FROM run_items i JOIN runs r ON r.id = i.run_id
-       WHERE r.queue = $1 AND r.state = 'ready' AND i.state = 'pending' AND i.queued_at IS NULL
-       ORDER BY i.run_id, i.line
-       LIMIT $2
-       FOR UPDATE OF i SKIP LOCKED`,
+       FROM (SELECT id FROM runs WHERE queue = $1 AND state = 'ready' AND pending > 0 ORDER BY id) r
+       CROSS JOIN LATERAL (
+         SELECT run_id, cust_space_id, phone_number FROM run_items
+         WHERE run_id = r.id AND state = 'pending' AND queued_at IS NULL
+         ORDER BY line
+         LIMIT $2
+         FOR UPDATE SKIP LOCKED
+       ) i
+       LIMIT $2`,
       [queue, limit],
     );
     if (rows.length === 0) return 0;
@@ -276,7 +159,7 @@ export interface Ledger {
 export function createLedger(pool: Pool): Ledger {
   return {
     checkPending: (key) => checkPending(pool, key),
-    recordProfile: (key, profile) => recordProfile(pool, key, profile),
+    recordProfile: (key, profile) => recordProfile(pool, { ...key, profile }),
     settleFromStore: (key) => settleFromStore(pool, key),
     recordFailure: (key, code, message, options) => recordFailure(pool, key, code, message, options),
   };

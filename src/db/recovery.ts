@@ -20,7 +20,7 @@ export async function queuedPendingNumbers(
   const { rows } = await db.query<{ cust_space_id: string; phone_number: string }>(
     `SELECT DISTINCT i.cust_space_id, i.phone_number
      FROM run_items i JOIN runs r ON r.id = i.run_id
-     WHERE r.queue = $1 AND i.state = 'pending'
+     WHERE r.queue = $1 AND i.state = 'pending' AND i.queued_at IS NOT NULL
        AND i.queued_at <= now() - make_interval(secs => $5)
        AND ($3::text IS NULL OR (i.cust_space_id, i.phone_number) > ($3::text, $4::text))
      ORDER BY i.cust_space_id, i.phone_number
