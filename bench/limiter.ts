@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: throughput and throttling of the worker fleet against the simulator's strict
+ * `npm run bench -- limiter`: throughput and throttling of the worker fleet against the simulator's strict
  * sliding one-second window, for cams-enrich's limiter shape and, as the reference measured in the same
  * run, BullMQ's stock `{max: rate, duration: 1000}`. Results are ratios, so they compare across machines.
  *
@@ -175,4 +175,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+export const run = main;

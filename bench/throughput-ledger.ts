@@ -1,0 +1,103 @@
+/**
+ * The ledger's periodic queries with millions of rows of other runs present, next to the same queries on
+ * a ledger holding only the measured queue's own rows: a feeder batch of 1000, one page of the lost-job
+ * sweep, and a run's status. Half of the other rows belong to a ready run of another queue, half to a run
+ * of the same queue that is still importing.
+ */
+import { feedPending } from '../src/db/ledger.js';
+import type { Pool } from '../src/db/pool.js';
+import { createPool } from '../src/db/pool.js';
+import { queuedPendingNumbers } from '../src/db/recovery.js';
+import { createLogger } from '../src/log.js';
+import { runStatus } from '../src/runs/status.js';
+import type { Line } from './throughput.js';
+import { benchDatabase, timed } from './throughput-support.js';
+
+const QUEUE = 'bench-ledger';
+const OWN_ROWS = 20_000;
+const REPEAT = 5;
+
+/** A ready run of `queue` with `rows` pending rows, the first `queued` of them handed to Redis an hour ago. */
+async function addRun(
+  pool: Pool,
+  queue: string,
+  state: string,
+  rows: number,
+  queued: number,
+): Promise<number> {
+  const { rows: r } = await pool.query<{ id: string }>(
+    `INSERT INTO runs (queue, source, state, max_age, total, pending) VALUES ($1, 'bench', $2, '0', $3, $3)
+     RETURNING id`,
+    [queue, state, rows],
+  );
+  const runId = Number(r[0]!.id);
+  await pool.query(
+    `INSERT INTO run_items (run_id, cust_space_id, phone_number, line, state, queued_at)
+     SELECT $1, 'bench', (861300000000 + $1::bigint * 100000000 + g)::text, g, 'pending',
+            CASE WHEN g <= $3 THEN now() - interval '1 hour' END
+     FROM generate_series(1, $2::bigint) g`,
+    [runId, rows, queued],
+  );
+  return runId;
+}
+
+interface LedgerTimes {
+  feedMs: number;
+  sweepMs: number;
+  statusMs: number;
+}
+
+/** Median of REPEAT runs of each query, in ms. */
+async function measureQueries(pool: Pool, runId: number): Promise<LedgerTimes> {
+  const median = async (fn: () => Promise<unknown>) => {
+    const times: number[] = [];
+    for (let i = 0; i < REPEAT; i++) times.push((await timed(fn)).seconds * 1000);
+    return times.sort((a, b) => a - b)[Math.floor(REPEAT / 2)]!;
+  };
+  const feedMs = await median(() =>
+    feedPending(
+      pool,
+      QUEUE,
+      () => Promise.resolve(1000),
+      () => Promise.resolve(),
+    ),
+  );
+  const sweepMs = await median(() => queuedPendingNumbers(pool, QUEUE, 1000));
+  const statusMs = await median(() => runStatus(pool, runId));
+  return { feedMs, sweepMs, statusMs };
+}
+
+async function ledgerWith(otherRows: number): Promise<LedgerTimes> {
+  const log = createLogger({ level: 'silent' });
+  const db = await benchDatabase(log);
+  const pool = createPool(db.url, log, { max: 2 });
+  try {
+    if (otherRows > 0) {
+      await addRun(pool, 'bench-other-queue', 'ready', Math.ceil(otherRows / 2), 0);
+      await addRun(pool, QUEUE, 'importing', Math.floor(otherRows / 2), 0);
+    }
+    const runId = await addRun(pool, QUEUE, 'ready', OWN_ROWS, OWN_ROWS / 2);
+    await pool.query('ANALYZE');
+    return await measureQueries(pool, runId);
+  } finally {
+    await pool.end();
+    await db.drop();
+  }
+}
+
+export async function measureLedger(otherRows: number): Promise<Line[]> {
+  const empty = await ledgerWith(0);
+  const big = await ledgerWith(otherRows);
+  const others = `${otherRows.toLocaleString('en-US')} rows of other runs`;
+  const line = (figure: string, ms: number, ref: number): Line => ({
+    figure: `${figure} with ${others}`,
+    value: `${ms.toFixed(1)} ms`,
+    reference: `no other rows: ${ref.toFixed(1)} ms`,
+    ratio: `${(ms / ref).toFixed(1)}×`,
+  });
+  return [
+    line('feeder batch of 1000', big.feedMs, empty.feedMs),
+    line('lost-job sweep, one page of 1000', big.sweepMs, empty.sweepMs),
+    line("a run's status", big.statusMs, empty.statusMs),
+  ];
+}
