@@ -47,13 +47,11 @@ describe('normalisePhone', () => {
     expect(normalisePhone(raw, country)).toEqual({ ok: false, reason });
   });
 
-  it('normalises 100 000 numbers in under three seconds', () => {
-    const start = performance.now();
+  it('normalises 100 000 numbers in a row, each to its own digits (speed: npm run bench -- throughput)', () => {
     for (let i = 0; i < 100_000; i++) {
-      const result = normalisePhone(`+86 138 ${String(i).padStart(8, '0')}`);
-      if (!result.ok) throw new Error(result.reason);
+      const digits = String(i).padStart(8, '0');
+      expect(normalisePhone(`+86 138 ${digits}`)).toEqual({ ok: true, phone: `86138${digits}` });
     }
-    expect(performance.now() - start).toBeLessThan(3_000);
   });
 });
 
