@@ -42,7 +42,7 @@ export interface EnrichWorkerOptions {
   ratePerSecond: number;
   /** Attempts for transient faults. */
   attempts: number;
-  /** Jobs processed at once by this process. Default 4 (enough for 10/s at ~300 ms per call). */
+  /** Jobs processed at once by this process. Default 4 (enough for 10/s at up to ~400 ms per call). */
   concurrency?: number;
   /** Most unfinished jobs the feeder keeps in Redis. Default 10000. */
   highWater?: number;

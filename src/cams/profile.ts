@@ -1,6 +1,6 @@
 /**
  * The `Data` object of a QueryPhoneBusinessProfile answer, turned into the shape we store
- * (CONTRACT.md, `business_profiles`): text trimmed (an empty string stays an empty string, a missing
+ * (README, "Design", `business_profiles`): text trimmed (an empty string stays an empty string, a missing
  * field is null), `raw` kept as received.
  */
 

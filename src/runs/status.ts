@@ -1,6 +1,7 @@
 /**
- * Run accounting as `status` and `import --wait` show it (CONTRACT.md, "Run accounting"), plus the
- * queue's state, the current rate and an ETA.
+ * Run accounting as `status` and `import --wait` show it (README, "Monitoring":
+ * `total = invalid + duplicate + skipped + enriched + failed + pending`), plus the queue's state,
+ * the current rate and an ETA.
  */
 import type { Queryable } from '../db/pool.js';
 import type { QueueAlert } from '../db/ledger.js';
