@@ -2,6 +2,7 @@
  * Runs from a CRM database: a contacts table in a database of its own (not the ledger's), read through
  * a cursor in a READ ONLY transaction, through the same normalise → record → ready path as a CSV file.
  */
+import { once } from 'node:events';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { importFromDatabase } from '../src/runs/db-import.js';
@@ -11,6 +12,7 @@ import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 import type { TestDatabase } from './helpers/services.js';
 import { createTestDatabase } from './helpers/services.js';
+import { assertBuilt, killAll, pipelineEnv, startCli } from './helpers/processes.js';
 
 const MONTH = 30 * 24 * 3600 * 1000;
 let crm: TestDatabase;
@@ -63,10 +65,21 @@ async function fillContacts(table: string, valid: string[], duplicates: number):
 }
 
 beforeAll(async () => {
+  assertBuilt();
   crm = await createTestDatabase();
   crmPool = new pg.Pool({ connectionString: crm.url, max: 2 });
   crmPool.on('error', () => undefined);
   await fillContacts('contacts', numbers(290), 4); // 300 rows: 290 valid (4 of them twice), 6 invalid
+  // 5000 rows: 4000 distinct numbers in mixed formats, 900 of them again in another format, 100 invalid.
+  const many = numbers(4000, 500_000);
+  const mixed: (string | null)[] = many.map((n, i) => formatted(n, i));
+  for (let k = 0; k < 900; k++) mixed.splice(k * 5 + 3, 0, formatted(many[k * 4]!, k * 4 + 2));
+  for (let k = 0; k < 100; k++) mixed.splice(k * 50 + 7, 0, INVALID[k % INVALID.length]!);
+  await crmPool.query(`CREATE TABLE many_contacts (id serial PRIMARY KEY, phone text)`);
+  await crmPool.query(
+    `INSERT INTO many_contacts (phone) SELECT m FROM unnest($1::text[]) WITH ORDINALITY AS t(m, i) ORDER BY i`,
+    [mixed],
+  );
   await crmPool.query('CREATE SCHEMA sales');
   await crmPool.query(`CREATE TABLE sales."Leads" ("Phone No" bigint, cust text)`);
   await crmPool.query(
@@ -81,6 +94,7 @@ afterAll(async () => {
 });
 
 afterEach(async () => {
+  await killAll();
   await p?.close();
   p = undefined;
 });
@@ -143,6 +157,61 @@ describe('enqueue-db', () => {
       [runId],
     );
     expect(Number(rows[0]!.n)).toBe(3000);
+  });
+
+  it('accounts for every row of a 5000-row table with mixed formats, invalid and duplicate rows', async () => {
+    p = await startPipeline();
+    const runId = await enqueue(p, {
+      spec: { table: 'public.many_contacts', phoneColumn: 'phone' },
+      space: 'S1',
+    });
+    expect(await runStatus(p.pool, runId)).toMatchObject({
+      total: 5000,
+      invalid: 100,
+      duplicate: 900,
+      skipped: 0,
+      pending: 4000,
+      state: 'ready',
+    });
+    const stored = await p.pool.query<{ n: string }>(
+      `SELECT count(DISTINCT phone_number) AS n FROM run_items WHERE run_id = $1 AND phone_number ~ '^86138[0-9]{8}$'`,
+      [runId],
+    );
+    expect(Number(stored.rows[0]!.n)).toBe(4000);
+  });
+
+  it('is a command of the built CLI: exit 2 for a hostile table name, the table intact; --query prints the run', async () => {
+    p = await startPipeline();
+    const env = pipelineEnv(p);
+    const run = async (args: string[]) => {
+      const cli = startCli(['enqueue-db', '--source-url', crm.url, ...args], env);
+      const [{ code }] = await Promise.all([cli.exited, once(cli.child, 'close')]);
+      return { code, stdout: cli.stdout(), stderr: cli.stderr() };
+    };
+    const hostile = await run([
+      '--table',
+      'contacts; DROP TABLE contacts',
+      '--phone-column',
+      'mobile',
+      '--space',
+      'S1',
+    ]);
+    expect(hostile.code).toBe(2);
+    expect(hostile.stderr).toContain('relation "contacts; DROP TABLE contacts" does not exist');
+    const survived = await crmPool.query<{ n: string }>('SELECT count(*) AS n FROM contacts');
+    expect(Number(survived.rows[0]!.n)).toBe(300);
+    const both = await run(['--query', 'SELECT 1', '--table', 'contacts']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--table cannot be used with --query');
+    const query = await run([
+      '--query',
+      `SELECT mobile AS phone_number FROM contacts WHERE id <= 10`,
+      '--space',
+      'S1',
+      '--json',
+    ]);
+    expect(query.code).toBe(0);
+    expect(JSON.parse(query.stdout)).toMatchObject({ source: 'db:query', total: 10, pending: 10 });
   });
 
   it('reads only the rows --where keeps', async () => {
