@@ -99,6 +99,8 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
   const parseOptions: Options<CsvRow, { record: string[] }> = {
     bom: true,
     delimiter,
+    // Any line end, mixed in one file too: the line count below counts the same three.
+    record_delimiter: ['\r\n', '\n', '\r'],
     relax_quotes: true,
     relax_column_count: true,
     skip_empty_lines: true,
@@ -125,7 +127,7 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
       nextLine += countLineBreaks(context.raw ?? '');
       if (malformed !== undefined) return undefined;
       if (columns === undefined) {
-        columns = findColumns(file, record, options);
+        columns = findColumns(file, line, record, options);
         return undefined;
       }
       const row: CsvRow = { line, phone: record[columns.phone] ?? '' };
@@ -162,7 +164,7 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
   if (columns === undefined) {
     throw new AppError(
       'CSV_NO_PHONE_COLUMN',
-      `${file} is empty: a header row naming the phone column (${DEFAULT_PHONE_HEADERS.join(', ')} ` +
+      `${file}:1: the file is empty: a header row naming the phone column (${DEFAULT_PHONE_HEADERS.join(', ')} ` +
         `or the one given with --phone-column) is required`,
     );
   }
@@ -186,6 +188,7 @@ export function detectDelimiter(headerLine: string): string {
 
 function findColumns(
   file: string,
+  headerLine: number,
   headerRecord: string[],
   options: CsvSourceOptions,
 ): { phone: number; space: number | undefined } {
@@ -199,7 +202,7 @@ function findColumns(
         : `--phone-column ${JSON.stringify(options.phoneColumn)} was not found`;
     throw new AppError(
       'CSV_NO_PHONE_COLUMN',
-      `${file} has no phone column: ${hint} (headers: ${list(headers)})`,
+      `${file}:${headerLine}: no phone column: ${hint} (headers: ${list(headers)})`,
     );
   }
   let space: number | undefined;
@@ -208,7 +211,7 @@ function findColumns(
     if (space === undefined) {
       throw new AppError(
         'USAGE',
-        `--space-column ${JSON.stringify(options.spaceColumn)} is not a column of ${file} (headers: ${list(headers)})`,
+        `${file}:${headerLine}: --space-column ${JSON.stringify(options.spaceColumn)} is not a column (headers: ${list(headers)})`,
       );
     }
   }
