@@ -86,7 +86,8 @@ export function storableText(text: string, max = MAX_STORED_RAW): string {
     let cut = max;
     const c = out.charCodeAt(cut - 1);
     if (c >= 0xd800 && c <= 0xdbff) cut -= 1;
-    out = `${out.slice(0, cut)}… [${text.length} characters]`;
+    // A copy, not a slice: V8 keeps the whole original alive behind a slice of it.
+    out = `${Buffer.from(out.slice(0, cut)).toString()}… [${text.length} characters]`;
   }
   return out;
 }
