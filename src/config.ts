@@ -4,6 +4,7 @@
  */
 import { inspect } from 'node:util';
 import { z } from 'zod';
+import { parseDuration } from './duration.js';
 import { AppError } from './errors.js';
 
 /** A secret string that never prints itself: not in logs, JSON, `util.inspect` or template strings. */
@@ -60,6 +61,11 @@ export interface Config {
   readonly queueHighWater: number;
   /** Attempts for transient faults before a number is failed (`CAMS_ATTEMPTS`). Default 6. */
   readonly attempts: number;
+  /**
+   * How long a stopping worker waits for the jobs in hand before it abandons them to stall recovery
+   * and exits, in ms (`CAMS_SHUTDOWN_GRACE`, a duration such as `30s`; `--grace` overrides). Default 30000.
+   */
+  readonly shutdownGraceMs: number;
   /** pino level (`LOG_LEVEL`). Default `info`. */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Opens the dashboard to the network when set (`DASHBOARD_TOKEN`). */
@@ -117,6 +123,32 @@ const positive = (name: string, def: number, integer: boolean) =>
       return n;
     });
 const positiveInt = (name: string, def: number) => positive(name, def, true);
+
+/** Longest shutdown grace period: a stop must end in bounded time. */
+export const MAX_SHUTDOWN_GRACE_MS = 3_600_000;
+
+/** A shutdown grace period: a duration (`30s`, `2m`, `0`) of at most an hour. Throws AppError('USAGE'). */
+export function parseGrace(value: string, name: string): number {
+  const ms = parseDuration(value, name);
+  if (ms > MAX_SHUTDOWN_GRACE_MS) {
+    throw new AppError('USAGE', `${name} ${JSON.stringify(value)} is too long: at most 1h`);
+  }
+  return ms;
+}
+
+const grace = (name: string, def: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return def;
+      try {
+        return parseGrace(v, name);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    });
 
 const url = (name: string, protocols: string[], def: string) =>
   z
@@ -213,6 +245,7 @@ const envSchema = z.object({
     }),
   CAMS_QUEUE_HIGH_WATER: positiveInt('CAMS_QUEUE_HIGH_WATER', 10000),
   CAMS_ATTEMPTS: positiveInt('CAMS_ATTEMPTS', 6),
+  CAMS_SHUTDOWN_GRACE: grace('CAMS_SHUTDOWN_GRACE', 30_000),
   LOG_LEVEL: z
     .string()
     .optional()
@@ -284,6 +317,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     queueName: e.CAMS_QUEUE,
     queueHighWater: e.CAMS_QUEUE_HIGH_WATER,
     attempts: e.CAMS_ATTEMPTS,
+    shutdownGraceMs: e.CAMS_SHUTDOWN_GRACE,
     logLevel: e.LOG_LEVEL,
     dashboardToken: e.DASHBOARD_TOKEN === undefined ? undefined : new Secret(e.DASHBOARD_TOKEN),
     credentialSources: Object.freeze({

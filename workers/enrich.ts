@@ -64,6 +64,11 @@ export interface EnrichDeps {
   fleet: FleetControl;
   /** A number throttled this many times fails with System.LimitControl instead of running forever. Default 50. */
   maxThrottledStarts?: number;
+  /**
+   * Aborted when the worker stops: a job still waiting for a call slot goes back to the queue (no
+   * attempt spent); a call already under way finishes and is stored. Default: none.
+   */
+  stopping?: AbortSignal;
 }
 
 export type EnrichOutcome = 'enriched' | 'fresh' | 'nothing-pending';
@@ -84,21 +89,26 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob, signal?: AbortSig
     return 'fresh';
   }
 
+  // Waiting for a slot ends when the job is cancelled or the worker stops; the call itself only when
+  // the job is cancelled (a forced stop), since a call under way is already spent.
+  const waitSignal =
+    signal && deps.stopping ? AbortSignal.any([signal, deps.stopping]) : (signal ?? deps.stopping);
   let profile;
   let throttles = 0;
   let unreachable = false;
   for (;;) {
     try {
-      signal?.throwIfAborted();
-      await deps.gate.acquire(signal);
+      waitSignal?.throwIfAborted();
+      await deps.gate.acquire(waitSignal);
       profile = await cams.queryPhoneBusinessProfile({
         custSpaceId: key.custSpaceId,
         phoneNumber: key.phoneNumber,
+        signal,
       });
       break;
     } catch (err) {
       // Stopping: the job goes back to the queue without spending an attempt.
-      if (signal?.aborted) throw Worker.RateLimitError();
+      if (waitSignal?.aborted) throw Worker.RateLimitError();
       if (err instanceof CamsError && err.classification === 'throttled') {
         throttles += 1;
         const fields = { code: err.code, requestId: err.requestId, httpStatus: err.httpStatus };

@@ -72,7 +72,13 @@ export interface EnrichWorkerOptions {
 
 export interface EnrichWorker {
   readonly worker: Worker<EnrichJobData>;
-  /** Stops taking jobs, lets the ones in hand finish (or, with `force`, releases them), closes the queue. Idempotent. */
+  /**
+   * Stops taking jobs at once, sends jobs still waiting for a call slot back to the queue (no attempt
+   * spent), stops the feeder, lets calls under way finish and be stored, closes the queue. With
+   * `force` (also after a graceful close began), calls under way are abandoned too and BullMQ does
+   * not wait for the jobs in hand: their lock expires and stall recovery gives them to another worker.
+   * Idempotent; resolves when the graceful (or forced) close is complete.
+   */
   close(force?: boolean): Promise<void>;
 }
 
@@ -109,7 +115,8 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
           quota: options.ratePerSecond,
           tuning: options.tuning,
         });
-  const deps = { cams: options.cams, gate, ledger, log, fleet };
+  const stopping = new AbortController();
+  const deps = { cams: options.cams, gate, ledger, log, fleet, stopping: stopping.signal };
   const jobOptions = { attempts: options.attempts, backoffMs: options.backoffMs };
   const feeder = createFeeder({ pool, queue, log, highWater: options.highWater, jobOptions });
 
@@ -165,15 +172,20 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   return {
     worker,
     close(force = false) {
+      stopping.abort();
+      // Cancelling aborts each job's own signal, which also ends the CAMS call it waits for.
+      if (force) worker.cancelAllJobs('forced stop');
       closing ??= (async () => {
         const errors: unknown[] = [];
         clearInterval(sweep);
         clearInterval(reaper);
+        // Stop taking jobs first, so nothing new starts while the rest winds down.
+        const stopped = worker.close(force);
         const steps = [
           () => feeder.stop(),
           async () => sweeping,
           async () => reaping,
-          () => worker.close(force),
+          () => stopped,
           () => queue.close(),
         ];
         for (const step of steps) {

@@ -52,6 +52,11 @@ export interface QueryInput {
   custSpaceId: string;
   /** Digits only, country code first, no `+` (e.g. `8613800001234`). */
   phoneNumber: string;
+  /**
+   * Gives up waiting for the answer (a worker forced to stop): the promise rejects with the signal's
+   * reason at once. A request already sent may still reach CAMS and count against the quota.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 export interface CamsClient {
@@ -108,9 +113,14 @@ export function retryAfterMs(headers: unknown, now = Date.now()): number | undef
  * (the connect timeout) to end a hung call. When this deadline wins, the SDK call still ends in the
  * background at that idle timeout; its late outcome is ignored.
  */
-function withDeadline<T>(call: Promise<T>, options: CamsClientOptions): Promise<T> {
+function withDeadline<T>(call: Promise<T>, options: CamsClientOptions, signal?: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
     const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
       reject(
         new CamsError({
           code: LOCAL_CODES.timeout,
@@ -118,13 +128,17 @@ function withDeadline<T>(call: Promise<T>, options: CamsClientOptions): Promise<
         }),
       );
     }, options.readTimeoutMs);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
     call.then(
       (value) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         resolve(value);
       },
       (err: unknown) => {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         reject(err instanceof CamsError ? err : errorFromSdk(err, options));
       },
     );
@@ -359,8 +373,9 @@ export function createCamsClient(options: CamsClientOptions): CamsClient {
       });
       let response: unknown;
       try {
-        response = await withDeadline(sdk.callApi(params, request, runtime), options);
+        response = await withDeadline(sdk.callApi(params, request, runtime), options, input.signal);
       } catch (err) {
+        if (input.signal?.aborted) throw err;
         throw finish(err instanceof CamsError ? err : errorFromSdk(err, options), input.phoneNumber);
       }
       const r = isRecord(response) ? response : {};

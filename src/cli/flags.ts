@@ -100,6 +100,10 @@ export const workerDefinition = () =>
       'calls per second for the account (overrides CAMS_RATE_LIMIT)',
       positiveArg('--rate'),
     )
+    .option(
+      '--grace <DURATION>',
+      'on a stop, wait this long for the jobs in hand, then abandon them and exit (overrides CAMS_SHUTDOWN_GRACE, default 30s)',
+    )
     .option('--profile <NAME>', PROFILE_HELP);
 export type WorkerFlags = FlagsOf<typeof workerDefinition>;
 

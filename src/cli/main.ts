@@ -2,6 +2,7 @@
  * The command line: parses flags, builds the context, runs one command, maps errors to exit codes
  * (0 success, 1 runtime failure, 2 bad usage or bad input). It composes; the logic is elsewhere.
  */
+import { getEventListeners } from 'node:events';
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { loadConfig } from '../config.js';
@@ -33,6 +34,7 @@ import {
  */
 export async function runCli(argv: string[], env?: NodeJS.ProcessEnv): Promise<ExitCode> {
   const controller = new AbortController();
+  const forceController = new AbortController();
   let config: Config | undefined;
   const context = (overrides: ConfigOverrides = {}): CommandContext => {
     config = loadConfig(env, overrides);
@@ -42,6 +44,7 @@ export async function runCli(argv: string[], env?: NodeJS.ProcessEnv): Promise<E
       out: (line) => process.stdout.write(line + '\n'),
       err: (line) => process.stderr.write(line + '\n'),
       signal: controller.signal,
+      force: forceController.signal,
     };
   };
   let signals = 0;
@@ -51,6 +54,12 @@ export async function runCli(argv: string[], env?: NodeJS.ProcessEnv): Promise<E
       // Aborting first lets a command take down what it draws (a progress line) before this is printed.
       controller.abort();
       process.stderr.write(`\n${signal}: shutting down gracefully (again to force)\n`);
+      return;
+    }
+    // A command that bounds its own forced stop (the worker) is told; the next signal exits at once.
+    if (signals === 2 && getEventListeners(forceController.signal, 'abort').length > 0) {
+      process.stderr.write(`${signal}: forcing the stop (again to exit at once)\n`);
+      forceController.abort();
       return;
     }
     process.stderr.write(

@@ -15,6 +15,11 @@ export interface CommandContext {
   readonly err: (line: string) => void;
   /** Aborted on the first SIGINT/SIGTERM; long-running commands stop gracefully when it fires. */
   readonly signal: AbortSignal;
+  /**
+   * Aborted on the second signal when the command listens to it (it then stops at once, bounded);
+   * otherwise the second signal exits the process.
+   */
+  readonly force?: AbortSignal;
 }
 
 export type ExitCode = 0 | 1 | 2;

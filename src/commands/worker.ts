@@ -1,19 +1,27 @@
 import { startScheduleWorker } from '../../workers/schedules.js';
 import { startEnrichWorker } from '../../workers/worker.js';
 import { camsClientFromConfig } from '../cams/cams-client.js';
+import { parseGrace } from '../config.js';
 import { AppError } from '../errors.js';
 import { openDatabase, openRedis, Resources } from '../resources.js';
 import type { WorkerFlags } from '../cli/flags.js';
 import type { CommandContext, ExitCode } from './context.js';
 
-/** Runs one worker process until SIGINT/SIGTERM; any number may share a Redis and a database. */
+/**
+ * Runs one worker process until SIGINT/SIGTERM; any number may share a Redis and a database. A stop
+ * takes no new job, sends jobs waiting for a call slot back, and lets calls under way finish within
+ * the grace period; then (or on a second signal) the jobs still in hand are abandoned to stall
+ * recovery and the command returns 1. A complete graceful stop returns 0.
+ */
 export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Promise<ExitCode> {
   const concurrency = opts.concurrency ?? 4;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new AppError('USAGE', `--concurrency must be a whole number of at least 1 (got ${concurrency})`);
   }
+  const graceMs = opts.grace === undefined ? ctx.config.shutdownGraceMs : parseGrace(opts.grace, '--grace');
   const cams = await camsClientFromConfig(ctx.config);
   const res = new Resources();
+  let stopping = false;
   try {
     // Two more connections for a schedule's tick (its source cursor on the ledger, its batches).
     const pool = await openDatabase(res, ctx.config, ctx.log, concurrency + 4);
@@ -46,10 +54,58 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
     await new Promise<void>((resolve) =>
       ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
     );
-    ctx.log.info('stopping: finishing the jobs in hand (send the signal again to force)');
-    await worker.close();
-    return 0;
+    stopping = true;
+    // The enrich worker stops taking jobs before anything else closes.
+    void worker.close().catch(() => undefined);
+    ctx.log.info(
+      { graceMs },
+      'stopping: no new jobs; finishing the calls under way (send the signal again to force)',
+    );
+    return await stopWithin(res, graceMs, ctx, () => void worker.close(true));
   } finally {
-    await res.close();
+    if (!stopping) await res.close();
   }
+}
+
+/**
+ * Closes everything, waiting at most `graceMs` (or until `ctx.force`); after that the jobs still in
+ * hand are abandoned (their lock expires and another worker takes them) and nothing more is awaited.
+ */
+async function stopWithin(
+  res: Resources,
+  graceMs: number,
+  ctx: CommandContext,
+  force: () => void,
+): Promise<ExitCode> {
+  const closed = res.close().then(
+    () => 'closed' as const,
+    (err: unknown) => {
+      ctx.log.error({ err }, 'closing failed');
+      return 'closed' as const;
+    },
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    closed,
+    new Promise<'grace'>((resolve) => (timer = setTimeout(() => resolve('grace'), graceMs))),
+    new Promise<'forced'>((resolve) => {
+      if (ctx.force?.aborted) resolve('forced');
+      ctx.force?.addEventListener('abort', () => resolve('forced'), { once: true });
+    }),
+  ]);
+  clearTimeout(timer);
+  if (outcome === 'closed') {
+    ctx.log.info('stopped');
+    return 0;
+  }
+  ctx.log.warn(
+    { graceMs },
+    outcome === 'grace'
+      ? 'grace period over: abandoning the jobs in hand; they return to the queue when their lock expires'
+      : 'forced stop: abandoning the jobs in hand; they return to the queue when their lock expires',
+  );
+  force();
+  // Cancelled jobs usually go back to the queue at once; wait a moment for that, no longer.
+  await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  return 1;
 }

@@ -37,6 +37,7 @@ export function createFeeder(options: FeederOptions): Feeder {
   const jobOpts = enrichJobOptions(options.jobOptions);
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<number> | undefined;
+  let stopping = false;
 
   async function enqueue(items: FeedItem[]): Promise<void> {
     const seen = new Set<string>();
@@ -57,7 +58,8 @@ export function createFeeder(options: FeederOptions): Feeder {
   async function fillOnce(): Promise<number> {
     let fed = 0;
     const room = async () => Math.min(batchSize, highWater - (await unfinishedJobs(queue)));
-    for (;;) {
+    // A stopping worker frees room as its jobs finish: the loop must not keep refilling it.
+    while (!stopping) {
       const n = await feedPending(pool, queue.name, room, enqueue);
       if (n <= 0) break;
       fed += n;
@@ -83,6 +85,7 @@ export function createFeeder(options: FeederOptions): Feeder {
       timer.unref();
     },
     async stop() {
+      stopping = true;
       if (timer) clearInterval(timer);
       timer = undefined;
       await running?.catch(() => undefined);
