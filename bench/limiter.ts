@@ -13,17 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RateLimiterOptions } from 'bullmq';
 import pg from 'pg';
-import { startEnrichWorker } from '../workers/worker.js';
-import { createCamsClient } from '../src/cams/cams-client.js';
-import { loadConfig, Secret } from '../src/config.js';
+import { loadConfig } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
+import { startLocalStack } from '../src/local-stack.js';
 import { createLogger } from '../src/log.js';
-import { createFeeder } from '../src/queue/feeder.js';
-import { createEnrichQueue, createRedis, limiterFor } from '../src/queue/queue.js';
+import { limiterFor } from '../src/queue/queue.js';
 import { importCsv } from '../src/runs/csv-import.js';
 import { runStatus } from '../src/runs/status.js';
-import { startSimulator } from '../src/simulator/simulator.js';
 
 const N = Number(process.env.BENCH_NUMBERS ?? 300);
 const RATE = Number(process.env.BENCH_RATE ?? 10);
@@ -57,23 +54,14 @@ async function measure(
   const pool = createPool(databaseUrl, log, { max: 4 + WORKERS * 2 });
   await migrate(pool, log);
   const queueName = `bench-${randomBytes(6).toString('hex')}`;
-  const redis = createRedis(config.redisUrl, 'worker', log);
-  const queue = createEnrichQueue(queueName, redis);
-  const accessKeyId = `LTAIbench${randomBytes(4).toString('hex')}`;
-  const accessKeySecret = randomBytes(15).toString('base64url');
-  const sim = await startSimulator({
-    accessKeyId,
-    accessKeySecret,
+  const stack = await startLocalStack({
+    pool,
+    log,
+    redisUrl: config.redisUrl,
+    queueName,
     rate: RATE,
-    faults: LATENCY > 0 ? [{ answer: { kind: 'slow', delayMs: LATENCY } }] : [],
-  });
-  const cams = createCamsClient({
-    credentials: { accessKeyId, accessKeySecret: new Secret(accessKeySecret) },
-    endpoint: sim.endpoint,
-    protocol: 'http',
-    regionId: 'ap-southeast-1',
-    connectTimeoutMs: 5000,
-    readTimeoutMs: 10000,
+    simulator: { faults: LATENCY > 0 ? [{ answer: { kind: 'slow', delayMs: LATENCY } }] : [] },
+    worker: { attempts: 6, limiter, callWindow },
   });
   const dir = await mkdtemp(join(tmpdir(), 'cams-enrich-bench-'));
   const file = join(dir, 'numbers.csv');
@@ -83,35 +71,18 @@ async function measure(
   );
   await writeFile(file, 'phone\n' + numbers.join('\n') + '\n');
   const { runId } = await importCsv(pool, log, { file, queue: queueName, space: 'bench', maxAgeMs: 0 });
-  await createFeeder({ pool, queue, log, jobOptions: { attempts: 6 } }).fill();
+  await stack.feed();
 
-  const connections = Array.from({ length: WORKERS }, () => createRedis(config.redisUrl, 'worker', log));
   const started = Date.now();
-  const workers = connections.map((connection) =>
-    startEnrichWorker({
-      queueName,
-      connection,
-      pool,
-      cams,
-      log,
-      ratePerSecond: RATE,
-      attempts: 6,
-      limiter,
-      callWindow,
-    }),
-  );
+  stack.startWorkers(WORKERS);
   for (;;) {
     const s = await runStatus(pool, runId);
     if (s.finished) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   const seconds = (Date.now() - started) / 1000;
-  const c = sim.counters();
-  for (const w of workers) await w.close();
-  await queue.obliterate({ force: true });
-  await queue.close();
-  for (const r of [...connections, redis]) await r.quit();
-  await sim.close();
+  const c = stack.sim.counters();
+  await stack.close({ discardQueue: true });
   await pool.end();
   await rm(dir, { recursive: true, force: true });
   const callsPerSecond = c.ok / seconds;

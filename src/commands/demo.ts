@@ -3,18 +3,15 @@
  * free loopback port, imports the bundled sample CSV, runs workers in this process until the run is
  * finished, then prints the accounting and a few stored rows.
  */
-import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEnrichWorker } from '../../workers/worker.js';
-import { createCamsClient } from '../cams/cams-client.js';
-import { Secret } from '../config.js';
+import { failedNumbers, latestProfiles } from '../db/results.js';
+import { startLocalStack } from '../local-stack.js';
 import { maskPhone } from '../mask.js';
 import { packageRoot } from '../package-root.js';
-import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
+import { openDatabase, Resources } from '../resources.js';
 import { importCsv } from '../runs/csv-import.js';
 import { runStatus } from '../runs/status.js';
-import { startSimulator } from '../simulator/simulator.js';
 import { AppError } from '../errors.js';
 import type { DemoFlags } from '../cli/flags.js';
 import type { CommandContext, ExitCode } from './context.js';
@@ -36,69 +33,46 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
   // Progress and the summary tell the story; per-number warnings would break the progress bar (LOG_LEVEL=debug shows them).
   const log = config.logLevel === 'info' ? ctx.log.child({}, { level: 'error' }) : ctx.log;
   // The demo uses a queue of its own, so it never takes work from (or gives work to) a real fleet.
-  const demoConfig = { ...config, queueName: `${config.queueName}-demo` };
+  const queueName = `${config.queueName}-demo`;
   const file = opts.file ?? join(packageRoot(), 'src', 'demo', 'sample.csv');
   const res = new Resources();
   try {
     const pool = await openDatabase(res, config, log, 4 + workers * 2);
-    const redis = await openRedis(res, config, log, 'producer');
-    const queue = openQueue(res, demoConfig, redis, log);
-
-    const accessKeyId = `LTAIdemo${randomBytes(6).toString('hex')}`;
-    const accessKeySecret = randomBytes(15).toString('base64url');
-    const sim = res.own(
-      await startSimulator({
-        accessKeyId,
-        accessKeySecret,
-        rate: config.camsRateLimit,
+    const stack = await startLocalStack({
+      pool,
+      log,
+      redisUrl: config.redisUrl,
+      queueName,
+      rate: config.camsRateLimit,
+      simulator: {
         faults: [
           {
             match: FOREIGN_NUMBER,
             answer: { kind: 'error', code: 'Unknown.ResourceOwnerId', form: 'http400' },
           },
         ],
-      }),
-      (s) => s.close(),
-    );
-    ctx.err(`simulator listening on ${sim.endpoint} (rate ${config.camsRateLimit}/s)`);
-    const cams = createCamsClient({
-      credentials: { accessKeyId, accessKeySecret: new Secret(accessKeySecret) },
-      endpoint: sim.endpoint,
-      protocol: 'http',
+      },
       regionId: config.camsRegion,
       connectTimeoutMs: config.camsConnectTimeoutMs,
       readTimeoutMs: config.camsReadTimeoutMs,
+      worker: { attempts: config.attempts, highWater: config.queueHighWater },
     });
+    res.own(stack, (s) => s.close());
+    const { sim, queue } = stack;
+    ctx.err(`simulator listening on ${sim.endpoint} (rate ${config.camsRateLimit}/s)`);
 
     const rejectsFile = join(tmpdir(), `cams-enrich-demo-rejects-${process.pid}.csv`);
     const { runId } = await importCsv(pool, log, {
       file,
-      queue: demoConfig.queueName,
+      queue: queueName,
       space: DEMO_SPACE,
       defaultCountry: 'CN',
       rejectsFile,
       maxAgeMs: 0, // always fetch, so the demo shows the calls
     });
     ctx.err(`imported ${file} as run ${runId}; invalid rows in ${rejectsFile}`);
-    await feedOnce(demoConfig, pool, queue, log);
-
-    const started: Array<{ close(): Promise<void> }> = [];
-    for (let i = 0; i < workers; i++) {
-      const connection = await openRedis(res, config, log, 'worker');
-      const worker = res.own(
-        startEnrichWorker({
-          queueName: demoConfig.queueName,
-          connection,
-          pool,
-          cams,
-          log,
-          ratePerSecond: config.camsRateLimit,
-          attempts: config.attempts,
-        }),
-        (w) => w.close(),
-      );
-      started.push(worker);
-    }
+    await stack.feed();
+    stack.startWorkers(workers);
     const { exitCode, status, outcome } = await waitForRun(pool, queue, runId, ctx, {
       tty: Boolean(process.stderr.isTTY),
       goesOnWhenInterrupted: false,
@@ -106,12 +80,12 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
     if (outcome === 'interrupted') {
       // The demo's workers live in this process: stop them, then empty the demo's own queue, so
       // nothing of it is left running or waiting in Redis.
-      await Promise.all(started.map((w) => w.close()));
+      await stack.stopWorkers();
       const jobs = await queue.count();
       await queue.obliterate({ force: true });
       const left = await runStatus(pool, runId);
       ctx.err(
-        `interrupted: stopped ${workers} demo worker(s) and removed ${jobs} job(s) from queue ${demoConfig.queueName}. ` +
+        `interrupted: stopped ${workers} demo worker(s) and removed ${jobs} job(s) from queue ${queueName}. ` +
           `Run ${runId} is left in the database with ${left.pending} of ${left.total} numbers pending ` +
           `(enriched ${left.enriched}, failed ${left.failed}); "cams-enrich demo" starts a new one.`,
       );
@@ -126,26 +100,12 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
     ctx.out(
       `  CAMS calls ${c.calls} (ok ${c.ok}, throttled ${c.throttled}, errors ${c.errors}); most calls in any one second: ${c.maxCallsInAnyWindow} (limit ${config.camsRateLimit})`,
     );
-    const { rows } = await pool.query<{
-      phone_number: string;
-      vertical: string;
-      email: string;
-      address: string;
-    }>(
-      `SELECT phone_number, vertical, email, address FROM business_profiles
-       WHERE cust_space_id = $1 ORDER BY fetched_at DESC, phone_number LIMIT 5`,
-      [DEMO_SPACE],
-    );
     ctx.out('  a few stored profiles (business_profiles):');
-    for (const r of rows)
-      ctx.out(`    ${maskPhone(r.phone_number)}  ${r.vertical}  ${r.email}  ${r.address}`);
-    const failed = await pool.query<{ phone_number: string; error_code: string; error_message: string }>(
-      'SELECT phone_number, error_code, error_message FROM failed_numbers WHERE run_id = $1 ORDER BY line',
-      [runId],
-    );
-    if (failed.rows.length > 0) ctx.out('  failed numbers (failed_numbers):');
-    for (const f of failed.rows)
-      ctx.out(`    ${maskPhone(f.phone_number)}  ${f.error_code}: ${f.error_message}`);
+    for (const r of await latestProfiles(pool, DEMO_SPACE, 5))
+      ctx.out(`    ${maskPhone(r.phoneNumber)}  ${r.vertical}  ${r.email}  ${r.address}`);
+    const failed = await failedNumbers(pool, runId);
+    if (failed.length > 0) ctx.out('  failed numbers (failed_numbers):');
+    for (const f of failed) ctx.out(`    ${maskPhone(f.phoneNumber)}  ${f.errorCode}: ${f.errorMessage}`);
     ctx.out(`  next: "cams-enrich status --run ${runId}", or import your own file with "cams-enrich import"`);
     return exitCode;
   } finally {

@@ -2,33 +2,27 @@
  * A whole pipeline for a test: a fresh database, a queue of its own, the simulator, and in-process
  * workers, all closed by `close()`. Only CAMS is simulated; Redis and PostgreSQL are the real ones.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { EnrichWorker } from '../../workers/worker.js';
-import { startEnrichWorker } from '../../workers/worker.js';
 import type { CamsClient } from '../../src/cams/cams-client.js';
-import { createCamsClient } from '../../src/cams/cams-client.js';
-import { Secret } from '../../src/config.js';
 import { migrate } from '../../src/db/migrate.js';
 import type { Pool } from '../../src/db/pool.js';
 import { createPool } from '../../src/db/pool.js';
+import { startLocalStack } from '../../src/local-stack.js';
 import { createLogger } from '../../src/log.js';
 import type { Logger } from '../../src/log.js';
-import { createFeeder } from '../../src/queue/feeder.js';
 import type { EnrichQueue } from '../../src/queue/queue.js';
 import type { RateTuning } from '../../src/queue/rate-controller.js';
-import { createEnrichQueue, createRedis } from '../../src/queue/queue.js';
 import type { CsvImportOptions } from '../../src/runs/csv-import.js';
 import { importCsv } from '../../src/runs/csv-import.js';
 import type { RunStatus } from '../../src/runs/status.js';
 import { runStatus } from '../../src/runs/status.js';
 import type { Simulator, SimulatorOptions } from '../../src/simulator/simulator.js';
-import { startSimulator } from '../../src/simulator/simulator.js';
 import type { TestDatabase } from './services.js';
-import { createTestDatabase, deleteQueueKeys, redisUrl, testQueueName } from './services.js';
+import { createTestDatabase, deleteQueueKeys, redisUrl, testQueueName, testRedis } from './services.js';
 
 export interface PipelineOptions {
   /** Simulator's calls per second (and the workers' limit unless `workerRate` is set). Default 10. */
@@ -82,37 +76,39 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
   await options.beforeMigrate?.(pool);
   await migrate(pool, log);
   const queueName = testQueueName();
-  const redis = createRedis(redisUrl(), 'worker', log);
-  const queue = createEnrichQueue(queueName, redis);
-  const accessKeyId = `LTAItest${randomBytes(6).toString('hex')}`;
-  const accessKeySecret = randomBytes(15).toString('base64url');
-  const rate = options.rate ?? 10;
-  const sim = await startSimulator({ accessKeyId, accessKeySecret, rate, ...options.simulator });
-  const cams = createCamsClient({
-    credentials: { accessKeyId, accessKeySecret: new Secret(accessKeySecret) },
-    endpoint: sim.endpoint,
-    protocol: 'http',
-    regionId: 'ap-southeast-1',
+  const attempts = options.attempts ?? 6;
+  const stack = await startLocalStack({
+    pool,
+    log,
+    redisUrl: redisUrl(),
+    queueName,
+    rate: options.rate ?? 10,
+    workerRate: options.workerRate,
+    simulator: options.simulator,
     connectTimeoutMs: 2000,
     readTimeoutMs: options.readTimeoutMs ?? 3000,
+    worker: {
+      attempts,
+      backoffMs: options.backoffMs ?? 100,
+      highWater: options.highWater,
+      feedIntervalMs: 200,
+      sweepIntervalMs: options.sweepIntervalMs,
+      tuning: options.tuning,
+    },
   });
   const dir = await mkdtemp(join(tmpdir(), 'cams-enrich-test-'));
-  const attempts = options.attempts ?? 6;
-  const backoffMs = options.backoffMs ?? 100;
-  const workers: EnrichWorker[] = [];
-  const connections: Redis[] = [];
 
   const pipeline: Pipeline = {
     db,
     pool,
     log,
     queueName,
-    queue,
-    redis,
-    sim,
-    cams,
-    accessKeyId,
-    accessKeySecret,
+    queue: stack.queue,
+    redis: stack.redis,
+    sim: stack.sim,
+    cams: stack.cams,
+    accessKeyId: stack.accessKeyId,
+    accessKeySecret: stack.accessKeySecret,
     dir,
     async csv(name, content) {
       const file = join(dir, name);
@@ -127,38 +123,11 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
         ...(importOptions.spaceColumn ? {} : { space: 'S1' }),
         ...importOptions,
       });
-      await createFeeder({
-        pool,
-        queue,
-        log,
-        highWater: options.highWater,
-        jobOptions: { attempts, backoffMs },
-      }).fill();
+      await stack.feed();
       return runId;
     },
     startWorkers(count = options.workers ?? 2) {
-      const started: EnrichWorker[] = [];
-      for (let i = 0; i < count; i++) {
-        const connection = createRedis(redisUrl(), 'worker', log);
-        connections.push(connection);
-        const w = startEnrichWorker({
-          queueName,
-          connection,
-          pool,
-          cams,
-          log,
-          ratePerSecond: options.workerRate ?? rate,
-          attempts,
-          backoffMs,
-          highWater: options.highWater,
-          feedIntervalMs: 200,
-          sweepIntervalMs: options.sweepIntervalMs,
-          tuning: options.tuning,
-        });
-        workers.push(w);
-        started.push(w);
-      }
-      return started;
+      return stack.startWorkers(count);
     },
     async waitFinished(runId, timeoutMs = 60_000, onPoll) {
       const deadline = Date.now() + timeoutMs;
@@ -174,13 +143,15 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     },
     async close() {
       const steps: Array<() => Promise<unknown>> = [
-        ...workers.map((w) => () => w.close(true)),
-        () => queue.obliterate({ force: true }).catch(() => undefined),
-        () => queue.close(),
-        () => deleteQueueKeys(redis, queueName),
-        ...connections.map((c) => () => c.quit()),
-        () => redis.quit(),
-        () => sim.close(),
+        () => stack.close({ force: true, discardQueue: true }),
+        async () => {
+          const redis = testRedis();
+          try {
+            await deleteQueueKeys(redis, queueName);
+          } finally {
+            await redis.quit();
+          }
+        },
         () => pool.end(),
         () => db.drop(),
         () => rm(dir, { recursive: true, force: true }),
