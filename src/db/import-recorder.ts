@@ -1,8 +1,12 @@
 /**
  * Records an import's rows in chunks: each chunk is copied into a staging table (COPY, one round trip)
- * and merged into the ledger by one set-based statement, in one transaction, on a connection held for
+ * and merged into the ledger by one set-based statement, in one transaction, on connections held for
  * the whole import. A chunk is merged while the next one is read: `record` waits only for the previous
  * chunk, so reading and PostgreSQL's work overlap, and at most two chunks are held in memory.
+ *
+ * The rows are split over `lanes` connections by phone number, so PostgreSQL merges the lanes in
+ * parallel while every occurrence of a number goes through the same lane, in file order: the first line
+ * of a number stays the one recorded and later ones count as duplicates, exactly as with one lane.
  */
 import type { Pool, PoolClient } from './pool.js';
 import type { AcceptedRow, RejectedRow } from './runs.js';
@@ -15,25 +19,48 @@ export interface ImportRecorder {
    * chunk is committed; rejects with the error of a chunk that failed.
    */
   record(accepted: readonly AcceptedRow[], rejected: readonly RejectedRow[]): Promise<void>;
-  /** Waits until every chunk is committed (rejects if one failed), then releases the connection. Idempotent. */
+  /** Waits until every chunk is committed (rejects if one failed), then releases the connections. Idempotent. */
   close(): Promise<void>;
 }
 
-export async function openImportRecorder(pool: Pool, runId: number): Promise<ImportRecorder> {
-  const client = await pool.connect();
+export interface ImportRecorderOptions {
+  /** Connections merging in parallel. Default 2 (the pool must allow them besides its other users). */
+  lanes?: number;
+}
+
+interface Lane {
+  client: PoolClient;
+  inFlight: Promise<void>;
+}
+
+export async function openImportRecorder(
+  pool: Pool,
+  runId: number,
+  options: ImportRecorderOptions = {},
+): Promise<ImportRecorder> {
   let failure: unknown;
   const onError = (err: Error) => {
     failure ??= err;
   };
-  client.on('error', onError);
+  const lanes: Lane[] = [];
+  const release = () => {
+    for (const lane of lanes) {
+      lane.client.removeListener('error', onError);
+      lane.client.release(failure instanceof Error ? failure : undefined);
+    }
+  };
   try {
-    await createStagingTable(client);
+    for (let i = 0; i < Math.max(1, options.lanes ?? 2); i++) {
+      const client = await pool.connect();
+      client.on('error', onError);
+      lanes.push({ client, inFlight: Promise.resolve() });
+      await createStagingTable(client);
+    }
   } catch (err) {
-    client.removeListener('error', onError);
-    client.release(err as Error);
+    failure ??= err;
+    release();
     throw err;
   }
-  let inFlight: Promise<void> = Promise.resolve();
   let closing: Promise<void> | undefined;
 
   async function write(
@@ -52,21 +79,35 @@ export async function openImportRecorder(pool: Pool, runId: number): Promise<Imp
     }
   }
 
+  /** The lane of a number: a function of the number alone, so its occurrences share one lane. */
+  const laneOf = (phone: string) => phone.charCodeAt(phone.length - 1) % lanes.length;
+
+  const settled = () => Promise.all(lanes.map((l) => l.inFlight));
+
   return {
     async record(accepted, rejected) {
       if (closing) throw new Error('the import recorder is closed');
-      await inFlight;
+      await settled();
       if (failure !== undefined) throw failure;
-      if (accepted.length === 0 && rejected.length === 0) return;
-      inFlight = write(client, accepted, rejected).catch((err: unknown) => {
-        failure ??= err;
+      const parts = lanes.map(() => ({
+        accepted: [] as AcceptedRow[],
+        rejected: [] as readonly RejectedRow[],
+      }));
+      for (const row of accepted) parts[laneOf(row.phoneNumber)]!.accepted.push(row);
+      // Rejects have no number to keep together: they go with the first lane.
+      parts[0]!.rejected = rejected;
+      lanes.forEach((lane, i) => {
+        const part = parts[i]!;
+        if (part.accepted.length === 0 && part.rejected.length === 0) return;
+        lane.inFlight = write(lane.client, part.accepted, part.rejected).catch((err: unknown) => {
+          failure ??= err;
+        });
       });
     },
     close() {
       closing ??= (async () => {
-        await inFlight;
-        client.removeListener('error', onError);
-        client.release(failure instanceof Error ? failure : undefined);
+        await settled();
+        release();
         if (failure !== undefined) throw failure;
       })();
       return closing;
