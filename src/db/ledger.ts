@@ -8,9 +8,11 @@ import type { BusinessProfile } from '../cams/profile.js';
 import type { Pool, Queryable } from './pool.js';
 import { withTransaction } from './pool.js';
 import type { PendingCheck } from './sql/check-pending.js';
-import { checkPending } from './sql/check-pending.js';
+import type { RecordProfile } from './sql/record-profile.js';
+import { batched } from './batcher.js';
+import { checkPending, checkPendingMany } from './sql/check-pending.js';
 import { recordFailure as recordFailureSql } from './sql/record-failure.js';
-import { recordProfile } from './sql/record-profile.js';
+import { recordProfile, recordProfiles } from './sql/record-profile.js';
 import { settleFromStore } from './sql/settle-from-store.js';
 
 export interface NumberKey {
@@ -156,10 +158,24 @@ export interface Ledger {
   ): Promise<number>;
 }
 
+/**
+ * The ledger bound to a pool. The two operations every job makes, the check and the write of a fetched
+ * profile, are gathered across the jobs that reach them in the same turn of the event loop into one
+ * statement each (`batcher.ts`), so a worker running many jobs at once makes few round trips.
+ */
 export function createLedger(pool: Pool): Ledger {
+  const check = batched(
+    (key: NumberKey) => checkPending(pool, key),
+    (keys) => checkPendingMany(pool, keys),
+  );
+  const record = batched(
+    (p: RecordProfile) => recordProfile(pool, p),
+    (items) => recordProfiles(pool, items),
+  );
   return {
-    checkPending: (key) => checkPending(pool, key),
-    recordProfile: (key, profile) => recordProfile(pool, { ...key, profile }),
+    checkPending: (key) => check({ custSpaceId: key.custSpaceId, phoneNumber: key.phoneNumber }),
+    recordProfile: (key, profile) =>
+      record({ custSpaceId: key.custSpaceId, phoneNumber: key.phoneNumber, profile }),
     settleFromStore: (key) => settleFromStore(pool, key),
     recordFailure: (key, code, message, options) => recordFailure(pool, key, code, message, options),
   };

@@ -30,3 +30,26 @@ export async function checkPending(db: Queryable, p: CheckPending): Promise<Pend
   if (!row || row.pending === 0) return { kind: 'nothing-pending' };
   return row.fresh ? { kind: 'fresh' } : { kind: 'call' };
 }
+
+/** `checkPending` for several numbers in one statement; the answers are in the order of `keys`. */
+export async function checkPendingMany(
+  db: Queryable,
+  keys: readonly CheckPending[],
+): Promise<PendingCheck[]> {
+  const { rows } = await db.query<{ n: number; pending: number; fresh: boolean | null }>(
+    `SELECT k.n::int AS n, count(i.run_id)::int AS pending,
+            bool_and(bp.fetched_at >= r.created_at OR bp.fetched_at > now() - r.max_age) AS fresh
+     FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(cust_space_id, phone_number, n)
+     LEFT JOIN run_items i
+       ON i.cust_space_id = k.cust_space_id AND i.phone_number = k.phone_number AND i.state = 'pending'
+     LEFT JOIN runs r ON r.id = i.run_id
+     LEFT JOIN business_profiles bp ON bp.cust_space_id = k.cust_space_id AND bp.phone_number = k.phone_number
+     GROUP BY k.n`,
+    [keys.map((k) => k.custSpaceId), keys.map((k) => k.phoneNumber)],
+  );
+  const answers: PendingCheck[] = keys.map(() => ({ kind: 'nothing-pending' }));
+  for (const row of rows) {
+    if (row.pending > 0) answers[row.n - 1] = row.fresh ? { kind: 'fresh' } : { kind: 'call' };
+  }
+  return answers;
+}

@@ -6,7 +6,7 @@
  */
 import type { Queryable } from '../pool.js';
 import type { Settled } from './settle-number.js';
-import { MOVE_RUN_COUNTERS } from './settle-number.js';
+import { MOVE_RUN_COUNTERS, SETTLED } from './settle-number.js';
 
 export interface RecordFailure {
   custSpaceId: string;
@@ -28,7 +28,8 @@ export async function recordFailure(db: Queryable, p: RecordFailure): Promise<nu
        UPDATE run_items SET state = 'failed', error_code = $3, error_message = $4, updated_at = now()
        WHERE cust_space_id = $1 AND phone_number = $2 AND state = 'pending'
        RETURNING run_id, state
-     ), ${MOVE_RUN_COUNTERS}`,
+     ), ${MOVE_RUN_COUNTERS}
+     ${SETTLED}`,
     [p.custSpaceId, p.phoneNumber, p.code, p.message, p.remember],
   );
   return rows[0]?.settled ?? 0;

@@ -4,7 +4,7 @@
  */
 import type { Queryable } from '../pool.js';
 import type { Settled } from './settle-number.js';
-import { MOVE_RUN_COUNTERS } from './settle-number.js';
+import { MOVE_RUN_COUNTERS, SETTLED } from './settle-number.js';
 
 export interface SettleFromStore {
   custSpaceId: string;
@@ -23,7 +23,8 @@ export async function settleFromStore(db: Queryable, p: SettleFromStore): Promis
        FROM runs r
        WHERE i.cust_space_id = $1 AND i.phone_number = $2 AND i.state = 'pending' AND r.id = i.run_id
        RETURNING i.run_id, i.state
-     ), ${MOVE_RUN_COUNTERS}`,
+     ), ${MOVE_RUN_COUNTERS}
+     ${SETTLED}`,
     [p.custSpaceId, p.phoneNumber],
   );
   return rows[0]?.settled ?? 0;

@@ -1,6 +1,6 @@
 /**
- * The tail every settling statement shares: given a CTE `moved` (the number's run items just moved out of
- * `pending`, as `run_id, state`), move each run's counters with them and return how many rows moved.
+ * The CTEs every settling statement shares: given a CTE `moved` (run items just moved out of `pending`,
+ * as `run_id, state`), move each run's counters with them; `counted` returns one row per run with `n`.
  * The runs are locked in id order before their counters change, so statements settling numbers of the
  * same runs never deadlock. Plain SQL with no parameters of its own: each statement file owns its `$n`.
  */
@@ -21,8 +21,10 @@ export const MOVE_RUN_COUNTERS = `
     FROM per_run p
     WHERE runs.id = p.run_id AND runs.id IN (SELECT id FROM locked)
     RETURNING p.n
-  )
-  SELECT coalesce(sum(n), 0)::int AS settled FROM counted`;
+  )`;
+
+/** The final SELECT of a settling statement that settles one number. */
+export const SETTLED = 'SELECT coalesce(sum(n), 0)::int AS settled FROM counted';
 
 export interface Settled {
   settled: number;
