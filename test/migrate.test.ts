@@ -82,6 +82,7 @@ const SHIPPED = [
   '0004_schedule_ticks.sql',
   '0005_ledger_schema.sql',
   '0006_ledger_indexes.sql',
+  '0007_schedule_ticks_queue.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 

@@ -143,8 +143,17 @@ describe('schedule ticks', () => {
     });
     // A tick delivered twice is carried out once.
     expect(await runTick(deps, tick(1_000))).toEqual({ outcome: 'replay' });
+    // The same schedule name and tick on another queue sharing the ledger is a tick of its own.
+    const other = { ...deps, config: { ...deps.config, queueName: `${p.queueName}-other` } };
+    const elsewhere = await runTick(other, tick(1_000));
+    expect(elsewhere).toMatchObject({ outcome: 'started' });
+    const otherRun = await p.pool.query<{ queue: string; source: string }>(
+      'SELECT queue, source FROM runs WHERE id = $1',
+      [(elsewhere as { runId: number }).runId],
+    );
+    expect(otherRun.rows).toEqual([{ queue: `${p.queueName}-other`, source: 'schedule:nightly' }]);
 
-    const [listed] = await listSchedules(scheduleQueue, p.pool);
+    const [listed] = await listSchedules(scheduleQueue, p.pool, p.queueName);
     expect(listed).toMatchObject({
       name: 'nightly',
       cron: '0 2 * * *',
@@ -162,7 +171,9 @@ describe('schedule ticks', () => {
     const t3 = await runTick(deps, tick(3_000));
     expect(t3).toMatchObject({ outcome: 'started' });
     expect((t3 as { runId: number }).runId).not.toBe(runId);
-    const runs = await p.pool.query(`SELECT id FROM runs WHERE source = 'schedule:nightly'`);
+    const runs = await p.pool.query(`SELECT id FROM runs WHERE source = 'schedule:nightly' AND queue = $1`, [
+      p.queueName,
+    ]);
     expect(runs.rowCount).toBe(2);
 
     // While an earlier tick is still reading its source (no run yet) in a live worker, a tick waits too.
@@ -174,12 +185,14 @@ describe('schedule ticks', () => {
       data: { command: prune },
     });
     await p.pool.query(
-      `INSERT INTO schedule_ticks (schedule, job_id, tick_at, outcome) VALUES ('prune', 'repeat:prune:1', now(), 'running')`,
+      `INSERT INTO schedule_ticks (queue, schedule, job_id, tick_at, outcome)
+       VALUES ($1, 'prune', 'repeat:prune:1', now(), 'running')`,
+      [p.queueName],
     );
     const live = { ...deps, isActive: (id: string) => Promise.resolve(id === 'repeat:prune:1') };
     expect(await runTick(live, pruneTick(2))).toMatchObject({ outcome: 'skipped', runId: null });
     expect(await runTick(deps, pruneTick(3))).toMatchObject({ outcome: 'done', runId: null });
-    const ticks = await latestTicks(p.pool, ['prune']);
+    const ticks = await latestTicks(p.pool, p.queueName, ['prune']);
     expect(ticks.get('prune')?.last).toMatchObject({
       outcome: 'done',
       message: expect.stringContaining('pruned'),

@@ -72,7 +72,7 @@ export async function scheduleListCommand(flags: ScheduleListFlags, ctx: Command
   try {
     const pool = await openDatabase(res, ctx.config, ctx.log, 2, { readOnly: true });
     const queue = await openScheduleQueue(res, ctx.config, ctx.log);
-    const schedules = await listSchedules(queue, pool);
+    const schedules = await listSchedules(queue, pool, ctx.config.queueName);
     if (flags.json) ctx.out(JSON.stringify({ schedules }));
     else if (schedules.length === 0)
       ctx.out('no schedules: add one with "cams-enrich schedule add NAME --cron EXPR -- <command>"');

@@ -27,6 +27,8 @@ export type TickDecision =
   | { kind: 'replay' };
 
 export interface BeginTick {
+  /** The enrichment queue the schedule belongs to (the runs' `queue`). */
+  queue: string;
   schedule: string;
   /** The run `source` of the schedule's runs, `schedule:<name>`. */
   source: string;
@@ -44,12 +46,15 @@ export interface BeginTick {
 export async function beginTick(pool: Pool, t: BeginTick): Promise<TickDecision> {
   return withTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`cams-enrich:${t.source}`]);
-    const seen = await client.query('SELECT 1 FROM schedule_ticks WHERE job_id = $1', [t.jobId]);
+    const seen = await client.query('SELECT 1 FROM schedule_ticks WHERE queue = $1 AND job_id = $2', [
+      t.queue,
+      t.jobId,
+    ]);
     if (seen.rowCount) return { kind: 'replay' } as const;
     let skip: { runId: number | null; reason: string } | undefined;
     const { rows: runs } = await client.query<{ id: string; state: string; pending: string }>(
-      `SELECT id, state, pending FROM runs WHERE source = $1 ORDER BY id DESC LIMIT 1`,
-      [t.source],
+      `SELECT id, state, pending FROM runs WHERE queue = $1 AND source = $2 ORDER BY id DESC LIMIT 1`,
+      [t.queue, t.source],
     );
     const last = runs[0];
     if (last && (last.state === 'importing' || (last.state === 'ready' && Number(last.pending) > 0))) {
@@ -63,8 +68,9 @@ export async function beginTick(pool: Pool, t: BeginTick): Promise<TickDecision>
     }
     if (!skip) {
       const { rows: running } = await client.query<{ job_id: string }>(
-        `SELECT job_id FROM schedule_ticks WHERE schedule = $1 AND outcome = 'running' ORDER BY id DESC LIMIT 1`,
-        [t.schedule],
+        `SELECT job_id FROM schedule_ticks WHERE queue = $1 AND schedule = $2 AND outcome = 'running'
+         ORDER BY id DESC LIMIT 1`,
+        [t.queue, t.schedule],
       );
       const earlier = running[0];
       if (earlier && (await t.isActive(earlier.job_id))) {
@@ -72,9 +78,10 @@ export async function beginTick(pool: Pool, t: BeginTick): Promise<TickDecision>
       }
     }
     await client.query(
-      `INSERT INTO schedule_ticks (schedule, job_id, tick_at, outcome, run_id, message)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
+      `INSERT INTO schedule_ticks (queue, schedule, job_id, tick_at, outcome, run_id, message)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [
+        t.queue,
         t.schedule,
         t.jobId,
         t.tickAt,
@@ -90,14 +97,16 @@ export async function beginTick(pool: Pool, t: BeginTick): Promise<TickDecision>
 /** Records how a `running` tick ended. */
 export async function finishTick(
   db: Queryable,
+  queue: string,
   jobId: string,
   outcome: Exclude<TickOutcome, 'running' | 'skipped'>,
   runId: number | null,
   message: string | null,
 ): Promise<void> {
   await db.query(
-    `UPDATE schedule_ticks SET outcome = $2, run_id = $3, message = $4, recorded_at = now() WHERE job_id = $1`,
-    [jobId, outcome, runId, message],
+    `UPDATE schedule_ticks SET outcome = $3, run_id = $4, message = $5, recorded_at = now()
+     WHERE queue = $1 AND job_id = $2`,
+    [queue, jobId, outcome, runId, message],
   );
 }
 
@@ -123,23 +132,25 @@ function toTick(r: TickRow): Tick {
   };
 }
 
-/** The newest tick of each schedule named, and the newest that was not skipped. */
+/** The newest tick of each schedule of `queue` named, and the newest that was not skipped. */
 export async function latestTicks(
   db: Queryable,
+  queue: string,
   schedules: readonly string[],
 ): Promise<Map<string, { last: Tick; lastRun: Tick | undefined; skipped: number }>> {
   const { rows } = await db.query<TickRow & { kind: 'last' | 'run'; skipped: string }>(
     `SELECT s.schedule, t.*, 'last' AS kind,
-            (SELECT count(*) FROM schedule_ticks k WHERE k.schedule = s.schedule AND k.outcome = 'skipped') AS skipped
+            (SELECT count(*) FROM schedule_ticks k WHERE k.queue = $2 AND k.schedule = s.schedule AND k.outcome = 'skipped') AS skipped
      FROM unnest($1::text[]) AS s(schedule)
      CROSS JOIN LATERAL (SELECT job_id, tick_at, outcome, run_id, message, recorded_at FROM schedule_ticks
-                         WHERE schedule = s.schedule ORDER BY id DESC LIMIT 1) t
+                         WHERE queue = $2 AND schedule = s.schedule ORDER BY id DESC LIMIT 1) t
      UNION ALL
      SELECT s.schedule, t.*, 'run' AS kind, '0' AS skipped
      FROM unnest($1::text[]) AS s(schedule)
      CROSS JOIN LATERAL (SELECT job_id, tick_at, outcome, run_id, message, recorded_at FROM schedule_ticks
-                         WHERE schedule = s.schedule AND outcome <> 'skipped' ORDER BY id DESC LIMIT 1) t`,
-    [schedules],
+                         WHERE queue = $2 AND schedule = s.schedule AND outcome <> 'skipped'
+                         ORDER BY id DESC LIMIT 1) t`,
+    [schedules, queue],
   );
   const result = new Map<string, { last: Tick; lastRun: Tick | undefined; skipped: number }>();
   for (const r of rows.filter((x) => x.kind === 'last')) {

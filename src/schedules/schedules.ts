@@ -118,11 +118,15 @@ export interface ScheduleInfo {
   skippedTicks: number;
 }
 
-/** Every schedule, by name, with its next tick and what its latest ticks did. */
-export async function listSchedules(queue: ScheduleQueue, db: Queryable): Promise<ScheduleInfo[]> {
+/** Every schedule of the enrichment queue `queueName`, by name, with its next tick and what its latest ticks did. */
+export async function listSchedules(
+  queue: ScheduleQueue,
+  db: Queryable,
+  queueName: string,
+): Promise<ScheduleInfo[]> {
   const schedulers = await queue.getJobSchedulers(0, -1, true);
   const names = schedulers.map((s) => s.key);
-  const ticks = await latestTicks(db, names);
+  const ticks = await latestTicks(db, queueName, names);
   const result: ScheduleInfo[] = [];
   for (const s of schedulers) {
     const t = ticks.get(s.key);

@@ -40,7 +40,9 @@ export async function runTick(deps: TickDeps, job: TickJob): Promise<TickResult>
   const source = scheduleSource(name);
   const log = deps.log.child({ schedule: name, tick: jobId });
   const tickAt = new Date(job.opts.prevMillis ?? job.timestamp);
+  const queue = deps.config.queueName;
   const decision = await beginTick(deps.pool, {
+    queue,
     schedule: name,
     source,
     jobId,
@@ -56,12 +58,12 @@ export async function runTick(deps: TickDeps, job: TickJob): Promise<TickResult>
     const command = parseStoredCommand(job.data.command);
     const result = await runStoredCommand(deps, command, source);
     const outcome = result.runId === null ? 'done' : 'started';
-    await finishTick(deps.pool, jobId, outcome, result.runId, result.summary);
+    await finishTick(deps.pool, queue, jobId, outcome, result.runId, result.summary);
     log.info({ run: result.runId }, `tick: ${result.summary}`);
     return { outcome, runId: result.runId, summary: result.summary };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    await finishTick(deps.pool, jobId, 'failed', null, message).catch((e: unknown) =>
+    await finishTick(deps.pool, queue, jobId, 'failed', null, message).catch((e: unknown) =>
       log.error({ err: e }, 'could not record the failed tick'),
     );
     log.error({ code: (err as { code?: string }).code, message }, 'scheduled command failed');
