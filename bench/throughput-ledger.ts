@@ -1,13 +1,13 @@
 /**
  * The ledger's periodic queries with millions of rows of other runs present, next to the same queries on
  * a ledger holding only the measured queue's own rows: a feeder batch of 1000, one page of the lost-job
- * sweep, and a run's status. Half of the other rows belong to a ready run of another queue, half to a run
+ * lost jobs check, and a run's status. Half of the other rows belong to a ready run of another queue, half to a run
  * of the same queue that is still importing.
  */
 import { feedPending } from '../src/db/ledger.js';
 import type { Pool } from '../src/db/pool.js';
 import { createPool } from '../src/db/pool.js';
-import { queuedPendingNumbers } from '../src/db/recovery.js';
+import { queuedPendingNumbers } from '../src/db/lost-jobs.js';
 import { createLogger } from '../src/log.js';
 import { runStatus } from '../src/runs/status.js';
 import type { Line } from './throughput.js';
@@ -43,7 +43,7 @@ async function addRun(
 
 interface LedgerTimes {
   feedMs: number;
-  sweepMs: number;
+  lostJobsMs: number;
   statusMs: number;
 }
 
@@ -62,9 +62,9 @@ async function measureQueries(pool: Pool, runId: number): Promise<LedgerTimes> {
       () => Promise.resolve(),
     ),
   );
-  const sweepMs = await median(() => queuedPendingNumbers(pool, QUEUE, 1000));
+  const lostJobsMs = await median(() => queuedPendingNumbers(pool, QUEUE, 1000));
   const statusMs = await median(() => runStatus(pool, runId));
-  return { feedMs, sweepMs, statusMs };
+  return { feedMs, lostJobsMs, statusMs };
 }
 
 async function ledgerWith(otherRows: number): Promise<LedgerTimes> {
@@ -97,7 +97,7 @@ export async function measureLedger(otherRows: number): Promise<Line[]> {
   });
   return [
     line('feeder batch of 1000', big.feedMs, empty.feedMs),
-    line('lost-job sweep, one page of 1000', big.sweepMs, empty.sweepMs),
+    line('lost jobs check, one page of 1000', big.lostJobsMs, empty.lostJobsMs),
     line("a run's status", big.statusMs, empty.statusMs),
   ];
 }

@@ -6,7 +6,7 @@
  * - CSV parsing alone, and parsing + normalisation, over the same file;
  * - one worker (limit and latency off) over a run of numbers vs the CAMS client alone against the same
  *   simulator at the same concurrency;
- * - a feeder batch and the lost-job sweep with a big ledger of other runs vs an empty ledger.
+ * - a feeder batch and the lost jobs check with a big ledger of other runs vs an empty ledger.
  *
  * Environment: BENCH_IMPORT_ROWS (default 100000; 500000 or 1000000 for the big figures),
  * BENCH_WORKER_NUMBERS (default 6000), BENCH_CONCURRENCY (default 64), BENCH_LEDGER_ROWS (rows of other

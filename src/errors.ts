@@ -72,3 +72,24 @@ export function redactUrl(url: string): string {
     return '<unparseable url>';
   }
 }
+
+/**
+ * Why a file could not be read (`'read'`) or written (`'write'`), in words a user can act on, from the
+ * error's errno code; any other error's own message.
+ */
+export function fileErrorReason(err: unknown, access: 'read' | 'write'): string {
+  switch ((err as NodeJS.ErrnoException | undefined)?.code) {
+    case 'ENOENT':
+      return access === 'read' ? 'no such file' : 'its directory does not exist';
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'ENOSPC':
+      return 'no space left on device';
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
+}

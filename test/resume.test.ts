@@ -55,7 +55,7 @@ describe('cams-enrich resume', () => {
   });
 
   it('lets the workers put back, on their own, numbers whose job Redis lost', async () => {
-    p = await startPipeline({ rate: 50, sweepIntervalMs: 300 });
+    p = await startPipeline({ rate: 50, lostJobsIntervalMs: 300 });
     const numbers = Array.from({ length: 8 }, (_, i) => `86138${String(31_000_000 + i * 101)}`);
     const runId = await p.importFile(await p.csv('swept.csv', 'phone\n' + numbers.join('\n') + '\n'));
     await deleteQueueKeys(p.redis, p.queueName);

@@ -25,7 +25,7 @@ import { createRateController, limiterKey } from '../src/queue/rate-controller.j
 import type { RateTuning } from '../src/queue/rate-controller.js';
 import { createStockGate } from '../src/queue/stock-gate.js';
 import { createFeeder } from '../src/queue/feeder.js';
-import { requeueLost } from '../src/queue/lost-jobs.js';
+import { requeueLostJobs } from '../src/queue/lost-jobs.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
 import { createEnrichQueue, limiterFor } from '../src/queue/queue.js';
 import type { FleetControl } from './enrich.js';
@@ -48,8 +48,8 @@ export interface EnrichWorkerOptions {
   highWater?: number;
   /** How often the feeder tops Redis up, in ms. Default 1000. */
   feedIntervalMs?: number;
-  /** How often queued numbers whose job Redis lost are put back, in ms. Default 60000. */
-  sweepIntervalMs?: number;
+  /** How often queued numbers whose job Redis lost are put back (lost jobs), in ms. Default 60000. */
+  lostJobsIntervalMs?: number;
   /** How often runs whose importer is gone are aborted, in ms. Default 15000. */
   abandonedImportsIntervalMs?: number;
   /** First retry delay for transient faults in ms. Default 1000. */
@@ -71,7 +71,6 @@ export interface EnrichWorkerOptions {
 }
 
 export interface EnrichWorker {
-  readonly worker: Worker<EnrichJobData>;
   /**
    * Stops taking jobs at once, sends jobs still waiting for a call slot back to the queue (no attempt
    * spent), stops the feeder, lets calls under way finish and be stored, closes the queue. With
@@ -145,17 +144,17 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   void feeder.fill().catch((err: unknown) => log.warn({ err }, 'first feed failed; will retry'));
 
   // A number fed again for another run just as its job finished, or a job lost with Redis's data,
-  // would leave its rows queued with no job; this sweep puts them back. Rows queued under a minute ago
+  // would leave its rows queued with no job: a lost job, put back here. Rows queued under a minute ago
   // are left alone, so it never races the feeder.
-  let sweeping: Promise<unknown> | undefined;
-  const sweepMs = options.sweepIntervalMs ?? 60_000;
-  const sweep = setInterval(() => {
-    sweeping ??= requeueLost({ pool, queue, redis: connection, queuedBeforeSeconds: sweepMs / 1000 })
+  let requeueing: Promise<unknown> | undefined;
+  const lostJobsMs = options.lostJobsIntervalMs ?? 60_000;
+  const lostJobs = setInterval(() => {
+    requeueing ??= requeueLostJobs({ pool, queue, redis: connection, queuedBeforeSeconds: lostJobsMs / 1000 })
       .then((n) => n > 0 && log.warn({ requeued: n }, 'put back numbers whose job Redis no longer had'))
       .catch((err: unknown) => log.warn({ err }, 'looking for lost jobs failed; will retry'))
-      .finally(() => (sweeping = undefined));
-  }, sweepMs);
-  sweep.unref();
+      .finally(() => (requeueing = undefined));
+  }, lostJobsMs);
+  lostJobs.unref();
 
   // A run left `importing` by an importer that died is aborted, its accounting kept (import-liveness.ts).
   let reaping: Promise<unknown> | undefined;
@@ -170,20 +169,19 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
 
   let closing: Promise<void> | undefined;
   return {
-    worker,
     close(force = false) {
       stopping.abort();
       // Cancelling aborts each job's own signal, which also ends the CAMS call it waits for.
       if (force) worker.cancelAllJobs('forced stop');
       closing ??= (async () => {
         const errors: unknown[] = [];
-        clearInterval(sweep);
+        clearInterval(lostJobs);
         clearInterval(reaper);
         // Stop taking jobs first, so nothing new starts while the rest winds down.
         const stopped = worker.close(force);
         const steps = [
           () => feeder.stop(),
-          async () => sweeping,
+          async () => requeueing,
           async () => reaping,
           () => stopped,
           () => queue.close(),

@@ -39,7 +39,6 @@ export const ACCOUNT_CODES: readonly string[] = Object.freeze([
 export const NUMBER_CODES: readonly string[] = Object.freeze([
   'Unknown.ResourceOwnerId',
   'InvalidParameter*',
-  'MissingParameter*',
   'Missing*',
   'InvalidPhoneNumber*',
   'InvalidCustSpaceId*',

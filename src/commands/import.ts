@@ -1,7 +1,7 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { parseDuration } from '../duration.js';
-import { AppError } from '../errors.js';
+import { AppError, fileErrorReason } from '../errors.js';
 import { abortAbandonedImports } from '../db/import-liveness.js';
 import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
 import { importCsv, validateImportOptions } from '../runs/csv-import.js';
@@ -63,15 +63,6 @@ async function assertReadableFile(file: string): Promise<void> {
     await access(file, constants.R_OK);
     if (!(await stat(file)).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    const reason =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : String(err);
-    throw new AppError('INPUT_FILE', `cannot read ${file}: ${reason}`, { cause: err });
+    throw new AppError('INPUT_FILE', `cannot read ${file}: ${fileErrorReason(err, 'read')}`, { cause: err });
   }
 }

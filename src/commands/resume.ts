@@ -1,6 +1,6 @@
 import { abortAbandonedImports } from '../db/import-liveness.js';
 import { clearAlert, getAlert } from '../db/ledger.js';
-import { requeueLost } from '../queue/lost-jobs.js';
+import { requeueLostJobs } from '../queue/lost-jobs.js';
 import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
 import type { ResumeFlags } from '../cli/flags.js';
 import type { CommandContext, ExitCode } from './context.js';
@@ -16,7 +16,7 @@ export async function resumeCommand(opts: ResumeFlags, ctx: CommandContext): Pro
     const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
     const queue = openQueue(res, ctx.config, redis, ctx.log);
     await abortAbandonedImports(pool, ctx.log);
-    const requeued = await requeueLost({ pool, queue, redis });
+    const requeued = await requeueLostJobs({ pool, queue, redis });
     const alert = await getAlert(pool, queue.name);
     const wasPaused = await queue.isPaused();
     if (alert) await clearAlert(pool, queue.name);

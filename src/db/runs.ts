@@ -43,10 +43,13 @@ export interface AcceptedRow {
   phoneNumber: string;
 }
 
-/** A row that is not a valid number (or lacks a space id). */
+/** A row that is not a valid number (or lacks a space id): recorded in `run_rejects` and the rejects file. */
 export interface RejectedRow {
+  /** 1-based line of the input where the row starts. */
   line: number;
+  /** The cell as read from the input. */
   raw: string;
+  /** Why it was rejected, e.g. `too short`. */
   reason: string;
 }
 

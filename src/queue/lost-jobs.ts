@@ -7,11 +7,11 @@
 import type { Redis } from 'ioredis';
 import type { NumberKey } from '../db/ledger.js';
 import type { Pool } from '../db/pool.js';
-import { markUnqueued, queuedPendingNumbers } from '../db/recovery.js';
+import { markUnqueued, queuedPendingNumbers } from '../db/lost-jobs.js';
 import type { EnrichQueue } from './queue.js';
 import { jobIdFor } from './queue.js';
 
-export interface RequeueLostOptions {
+export interface RequeueLostJobsOptions {
   pool: Pool;
   queue: EnrichQueue;
   /** A connection for the existence checks (the queue's own is fine). */
@@ -21,7 +21,7 @@ export interface RequeueLostOptions {
 }
 
 /** Returns how many run rows were marked unqueued. */
-export async function requeueLost(options: RequeueLostOptions): Promise<number> {
+export async function requeueLostJobs(options: RequeueLostJobsOptions): Promise<number> {
   const { pool, queue, redis } = options;
   let requeued = 0;
   let after: NumberKey | undefined;

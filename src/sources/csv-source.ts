@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { CsvError, InfoRecord, Options } from 'csv-parse';
-import { AppError } from '../errors.js';
+import { AppError, fileErrorReason } from '../errors.js';
 import { openTextInput } from './text-input.js';
 
 export interface CsvSourceOptions {
@@ -92,7 +92,7 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
   } catch (err) {
     source.destroy();
     if (err instanceof AppError) throw err;
-    throw new AppError('INPUT_FILE', `cannot read ${file}: ${fileReason(err)}`, { cause: err });
+    throw new AppError('INPUT_FILE', `cannot read ${file}: ${fileErrorReason(err, 'read')}`, { cause: err });
   }
   const delimiter = options.delimiter ?? detectDelimiter(text.firstLine);
   const bytes = Readable.from(text.chunks, { objectMode: false });
@@ -141,7 +141,7 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
     parser.destroy(
       err instanceof AppError
         ? err
-        : new AppError('INPUT_FILE', `cannot read ${file}: ${fileReason(err)}`, { cause: err }),
+        : new AppError('INPUT_FILE', `cannot read ${file}: ${fileErrorReason(err, 'read')}`, { cause: err }),
     );
   });
   bytes.pipe(parser);
@@ -152,7 +152,7 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
     const failure = text.failure();
     if (failure !== undefined) throw failure;
     if (err instanceof AppError) throw err;
-    throw new AppError('INPUT_FILE', `cannot read ${file}: ${fileReason(err)}`, { cause: err });
+    throw new AppError('INPUT_FILE', `cannot read ${file}: ${fileErrorReason(err, 'read')}`, { cause: err });
   } finally {
     bytes.destroy();
     source.destroy();
@@ -268,19 +268,4 @@ function csvReason(message: string): string {
     .replace(/value is ("(?:[^"\\]|\\.)*")/, (_, v: string) =>
       v.length > 80 ? `value is ${v.slice(0, 80)}…"` : `value is ${v}`,
     );
-}
-
-function fileReason(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'it is a directory';
-    default:
-      return err instanceof Error ? err.message : String(err);
-  }
 }

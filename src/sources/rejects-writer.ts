@@ -11,20 +11,12 @@ import { open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
-import { AppError } from '../errors.js';
-
-export interface Reject {
-  /** 1-based line of the input file where the row starts. */
-  line: number;
-  /** The cell as read from the input. */
-  raw: string;
-  /** Why it was rejected, e.g. `too short`. */
-  reason: string;
-}
+import type { RejectedRow } from '../db/runs.js';
+import { AppError, fileErrorReason } from '../errors.js';
 
 export interface RejectsWriter {
   /** Appends one row; resolves once the file stream can take more (backpressure). */
-  write(reject: Reject): Promise<void>;
+  write(reject: RejectedRow): Promise<void>;
   /**
    * Flushes the rows and renames the temporary file onto the destination; idempotent. Rejects with
    * `AppError('INPUT_FILE')` if any write failed (the temporary file is then removed).
@@ -56,7 +48,7 @@ export async function checkRejectsPath(path: string, options: RejectsFileOptions
   const refuse = (reason: string, cause?: unknown) =>
     new AppError('INPUT_FILE', `cannot write rejects file ${path}: ${reason}`, { cause });
   const existing = await statOrUndefined(path).catch((err: unknown) => {
-    throw refuse(writeReason(err), err);
+    throw refuse(fileErrorReason(err, 'write'), err);
   });
   const input = await inputStats(options.input);
   if (existing !== undefined) {
@@ -95,16 +87,20 @@ export async function openRejectsWriter(
   await checkRejectsPath(path, options);
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx').catch((err: unknown) => {
-    throw new AppError('INPUT_FILE', `cannot write rejects file ${path}: ${writeReason(err)}`, {
+    throw new AppError('INPUT_FILE', `cannot write rejects file ${path}: ${fileErrorReason(err, 'write')}`, {
       cause: err,
     });
   });
   const stringifier = stringify({ header: true, columns: REJECTS_HEADER.split(',') });
   let failure: AppError | undefined;
   const finished: Promise<void> = pipeline(stringifier, handle.createWriteStream()).catch((err: unknown) => {
-    failure ??= new AppError('INPUT_FILE', `cannot write rejects file ${path}: ${writeReason(err)}`, {
-      cause: err,
-    });
+    failure ??= new AppError(
+      'INPUT_FILE',
+      `cannot write rejects file ${path}: ${fileErrorReason(err, 'write')}`,
+      {
+        cause: err,
+      },
+    );
   });
   let count = 0;
   let closing: Promise<void> | undefined;
@@ -114,9 +110,13 @@ export async function openRejectsWriter(
       await finished;
       if (failure === undefined && keep) {
         await rename(temp, path).catch((err: unknown) => {
-          failure = new AppError('INPUT_FILE', `cannot write rejects file ${path}: ${writeReason(err)}`, {
-            cause: err,
-          });
+          failure = new AppError(
+            'INPUT_FILE',
+            `cannot write rejects file ${path}: ${fileErrorReason(err, 'write')}`,
+            {
+              cause: err,
+            },
+          );
         });
       }
       if (failure !== undefined || !keep) await unlink(temp).catch(() => undefined);
@@ -128,7 +128,7 @@ export async function openRejectsWriter(
       return count;
     },
 
-    async write(reject: Reject): Promise<void> {
+    async write(reject: RejectedRow): Promise<void> {
       if (failure) throw failure;
       if (closing) throw new Error(`rejects file ${path} is already closed`);
       count++;
@@ -182,22 +182,5 @@ async function startsWithRejectsHeader(path: string): Promise<boolean> {
     );
   } finally {
     await handle.close();
-  }
-}
-
-function writeReason(err: unknown): string {
-  switch ((err as NodeJS.ErrnoException | undefined)?.code) {
-    case 'ENOENT':
-      return 'its directory does not exist';
-    case 'EACCES':
-    case 'EPERM':
-    case 'EROFS':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'it is a directory';
-    case 'ENOSPC':
-      return 'no space left on device';
-    default:
-      return err instanceof Error ? err.message : String(err);
   }
 }

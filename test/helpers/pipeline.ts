@@ -35,8 +35,8 @@ export interface PipelineOptions {
   backoffMs?: number;
   highWater?: number;
   readTimeoutMs?: number;
-  /** Workers' lost-job sweep interval in ms. Default: the workers' own default. */
-  sweepIntervalMs?: number;
+  /** How often workers put back lost jobs, in ms. Default: the workers' own default. */
+  lostJobsIntervalMs?: number;
   /** Workers' rate controller tuning. Default: the controller's own. */
   tuning?: Partial<RateTuning>;
   /** Runs on the fresh database before it is migrated (to give it tables of its own). */
@@ -92,7 +92,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       backoffMs: options.backoffMs ?? 100,
       highWater: options.highWater,
       feedIntervalMs: 200,
-      sweepIntervalMs: options.sweepIntervalMs,
+      lostJobsIntervalMs: options.lostJobsIntervalMs,
       tuning: options.tuning,
     },
   });

@@ -1,7 +1,7 @@
 /**
- * Rebuilding the Redis work buffer from the ledger: numbers marked queued whose job is no longer in
- * Redis (Redis restarted without persistence, a flush, a lost key) are marked unqueued so the feeder
- * puts them back.
+ * Lost jobs, the ledger's side: numbers marked queued whose job is no longer in Redis (Redis restarted
+ * without persistence, a flush, a lost key) are marked unqueued so the feeder puts them back
+ * (`src/queue/lost-jobs.ts` checks Redis).
  */
 import type { Queryable } from './pool.js';
 import type { NumberKey } from './ledger.js';
