@@ -34,6 +34,17 @@ async function readAll(file: string, options?: CsvSourceOptions): Promise<CsvRow
   return rows;
 }
 
+/** The rows read before the read failed, and the error it failed with. */
+async function readUntilFailure(file: string): Promise<{ rows: CsvRow[]; caught: unknown }> {
+  const rows: CsvRow[] = [];
+  try {
+    for await (const row of readCsvRows(file)) rows.push(row);
+  } catch (err) {
+    return { rows, caught: err };
+  }
+  throw new Error('expected the read to fail');
+}
+
 async function failure(file: string, options?: CsvSourceOptions): Promise<AppError> {
   try {
     await readAll(file, options);
@@ -123,13 +134,7 @@ describe('readCsvRows', () => {
       (_, i) => `${i},+1 415 555 ${String(i % 10_000).padStart(4, '0')}`,
     );
     const file = await csvFile(`id,phone\n${good.join('\n')}\n5000,"+1 415\n5001,+1 415 555 0000\n`);
-    const rows: CsvRow[] = [];
-    let caught: unknown;
-    try {
-      for await (const row of readCsvRows(file)) rows.push(row);
-    } catch (err) {
-      caught = err;
-    }
+    const { rows, caught } = await readUntilFailure(file);
     expect(rows).toHaveLength(5_000);
     expect(rows.at(-1)).toEqual({ line: 5_001, phone: '+1 415 555 4999' });
     expect(caught).toMatchObject({ code: 'CSV_MALFORMED' });
@@ -279,13 +284,7 @@ describe('readCsvRows', () => {
 
   it('stops at the first byte that is not UTF-8, naming its line and the likely encoding, after the rows before it', async () => {
     const file = await csvFile(Buffer.from('phone,name\n8613800001234,a\n8613800005678,Jos\xe9\n', 'latin1'));
-    const rows: CsvRow[] = [];
-    let caught: unknown;
-    try {
-      for await (const row of readCsvRows(file)) rows.push(row);
-    } catch (err) {
-      caught = err;
-    }
+    const { rows, caught } = await readUntilFailure(file);
     expect(rows).toEqual([{ line: 2, phone: '8613800001234' }]);
     expect(caught).toMatchObject({ code: 'INPUT_FILE' });
     expect((caught as Error).message).toBe(
