@@ -107,22 +107,22 @@ export interface CredentialSources {
   readonly credentialsUri: string | undefined;
 }
 
-/** A positive number (a whole one when `integer`), `def` when unset. */
-const positive = (name: string, def: number, integer: boolean) =>
+/** A positive number (a whole one when `integer`) of at most `max`, `def` when unset. */
+const positive = (name: string, def: number, integer: boolean, max: number) =>
   z
     .string()
     .optional()
     .transform((v, ctx) => {
       if (v === undefined || v === '') return def;
-      const n = Number(v);
-      if (!(integer ? Number.isInteger(n) : Number.isFinite(n)) || n <= 0) {
+      const n = v.trim() === '' ? NaN : Number(v);
+      if (!(integer ? Number.isSafeInteger(n) : Number.isFinite(n)) || n <= 0 || n > max) {
         const what = integer ? 'a positive whole number' : 'a positive number';
-        ctx.addIssue({ code: 'custom', message: `${name} must be ${what} (got '${v}')` });
+        ctx.addIssue({ code: 'custom', message: `${name} must be ${what} of at most ${max} (got '${v}')` });
         return z.NEVER;
       }
       return n;
     });
-const positiveInt = (name: string, def: number) => positive(name, def, true);
+const positiveInt = (name: string, def: number, max: number) => positive(name, def, true, max);
 
 /** Longest shutdown grace period: a stop must end in bounded time. */
 export const MAX_SHUTDOWN_GRACE_MS = 3_600_000;
@@ -150,7 +150,7 @@ const grace = (name: string, def: number) =>
       }
     });
 
-const url = (name: string, protocols: string[], def: string) =>
+const url = (name: string, protocols: string[], def: string, check?: (u: URL) => string | undefined) =>
   z
     .string()
     .optional()
@@ -167,8 +167,23 @@ const url = (name: string, protocols: string[], def: string) =>
         ctx.addIssue({ code: 'custom', message: `${name} must start with ${protocols.join(' or ')}//` });
         return z.NEVER;
       }
+      const problem = check?.(parsed);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: `${name} ${problem}` });
+        return z.NEVER;
+      }
       return value;
     });
+
+/** Redis URLs select a database by its index in the path (`redis://host:6379/3`); anything else is a mistake. */
+function redisDatabaseProblem(u: URL): string | undefined {
+  const path = decodeURIComponent(u.pathname);
+  if (path === '' || path === '/') return undefined;
+  const index = /^\/(\d{1,9})$/.exec(path)?.[1];
+  return index === undefined
+    ? `must end with a database index such as /0 or nothing (got '${path}'): fix the path of the URL`
+    : undefined;
+}
 
 /** The schema of the ledger's own tables when `CAMS_SCHEMA` is unset. */
 export const DEFAULT_SCHEMA = 'cams_enrich';
@@ -179,7 +194,7 @@ const optionalString = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
 const envSchema = z.object({
-  REDIS_URL: url('REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
+  REDIS_URL: url('REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379', redisDatabaseProblem),
   DATABASE_URL: url(
     'DATABASE_URL',
     ['postgres:', 'postgresql:'],
@@ -226,9 +241,9 @@ const envSchema = z.object({
       }
       return value as 'https' | 'http';
     }),
-  CAMS_RATE_LIMIT: positive('CAMS_RATE_LIMIT', 10, false),
-  CAMS_CONNECT_TIMEOUT_MS: positiveInt('CAMS_CONNECT_TIMEOUT_MS', 5000),
-  CAMS_READ_TIMEOUT_MS: positiveInt('CAMS_READ_TIMEOUT_MS', 10000),
+  CAMS_RATE_LIMIT: positive('CAMS_RATE_LIMIT', 10, false, 100_000),
+  CAMS_CONNECT_TIMEOUT_MS: positiveInt('CAMS_CONNECT_TIMEOUT_MS', 5000, 3_600_000),
+  CAMS_READ_TIMEOUT_MS: positiveInt('CAMS_READ_TIMEOUT_MS', 10000, 3_600_000),
   CAMS_QUEUE: z
     .string()
     .optional()
@@ -243,8 +258,8 @@ const envSchema = z.object({
       }
       return value;
     }),
-  CAMS_QUEUE_HIGH_WATER: positiveInt('CAMS_QUEUE_HIGH_WATER', 10000),
-  CAMS_ATTEMPTS: positiveInt('CAMS_ATTEMPTS', 6),
+  CAMS_QUEUE_HIGH_WATER: positiveInt('CAMS_QUEUE_HIGH_WATER', 10000, 10_000_000),
+  CAMS_ATTEMPTS: positiveInt('CAMS_ATTEMPTS', 6, 1000),
   CAMS_SHUTDOWN_GRACE: grace('CAMS_SHUTDOWN_GRACE', 30_000),
   LOG_LEVEL: z
     .string()

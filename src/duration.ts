@@ -9,6 +9,9 @@ const UNIT_MS = {
   w: 604_800_000,
 } as const;
 
+/** Longest duration accepted: far beyond any useful age, well within PostgreSQL's interval and timestamp range. */
+const MAX_DURATION_MS = 5000 * UNIT_MS.w;
+
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
 
 /**
@@ -31,8 +34,11 @@ export function parseDuration(value: string, flagName = '--max-age'): number {
     );
   }
   const ms = Math.round(Number(amount) * UNIT_MS[unit]);
-  if (!Number.isSafeInteger(ms)) {
-    throw new AppError('USAGE', `${flagName} ${JSON.stringify(value)} is too large`);
+  if (!Number.isSafeInteger(ms) || ms > MAX_DURATION_MS) {
+    throw new AppError(
+      'USAGE',
+      `${flagName} ${JSON.stringify(value)} is too large: at most 5000w (about 96 years)`,
+    );
   }
   return ms;
 }

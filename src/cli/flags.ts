@@ -18,18 +18,24 @@ export type FlagsOf<Define extends Definition, Needed extends keyof Parsed<Defin
 > &
   Pick<Parsed<Define>, Needed>;
 
-function intArg(name: string) {
+/** A whole number from `min` to `max`, written in plain digits (not `1e3`, not `0x10`). */
+function intArg(name: string, min: number, max: number) {
   return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number`);
+    const n = /^\d{1,15}$/.test(value.trim()) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
+    }
     return n;
   };
 }
 
-function positiveArg(name: string) {
+/** A number above 0 and at most `max`. */
+function positiveArg(name: string, max: number) {
   return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+    const n = value.trim() === '' ? NaN : Number(value);
+    if (!Number.isFinite(n) || n <= 0 || n > max) {
+      throw new InvalidArgumentError(`${name} must be a number above 0 and at most ${max}`);
+    }
     return n;
   };
 }
@@ -94,11 +100,11 @@ export type ImportFlags = FlagsOf<typeof importDefinition>;
 export const workerDefinition = () =>
   new Command('worker')
     .description('run a worker process (any number may run on any number of machines)')
-    .option('--concurrency <N>', 'jobs at once in this process', intArg('--concurrency'), 4)
+    .option('--concurrency <N>', 'jobs at once in this process', intArg('--concurrency', 1, 1000), 4)
     .option(
       '--rate <R>',
       'calls per second for the account (overrides CAMS_RATE_LIMIT)',
-      positiveArg('--rate'),
+      positiveArg('--rate', 100_000),
     )
     .option(
       '--grace <DURATION>',
@@ -114,7 +120,11 @@ export const statusDefinition = () =>
   new Command('status')
     .description('per-run accounting, queue depth, rate and ETA')
     .option('--run <ID>', 'one run')
-    .option('--limit <N>', `most runs listed, newest first (default ${STATUS_LIMIT})`, intArg('--limit'))
+    .option(
+      '--limit <N>',
+      `most runs listed, newest first (default ${STATUS_LIMIT})`,
+      intArg('--limit', 1, 1_000_000),
+    )
     .option('--json', 'print JSON');
 export type StatusFlags = FlagsOf<typeof statusDefinition>;
 
@@ -157,9 +167,9 @@ export const THROTTLE_FORMS = ['http400', 'http200', 'mixed'] as const;
 export const simulatorDefinition = () =>
   new Command('simulator')
     .description('a local CAMS-compatible endpoint for demos, tests and benchmarks (see docs/simulator.md)')
-    .option('--port <P>', 'port (0: any free port)', intArg('--port'), 0)
+    .option('--port <P>', 'port (0: any free port)', intArg('--port', 0, 65_535), 0)
     .option('--host <H>', 'address to listen on', '127.0.0.1')
-    .option('--rate <R>', 'calls per second per AccessKey', positiveArg('--rate'), 10)
+    .option('--rate <R>', 'calls per second per AccessKey', positiveArg('--rate', 100_000), 10)
     .addOption(
       new Option('--throttle-form <FORM>', 'how throttling is answered')
         .choices(THROTTLE_FORMS)
@@ -179,7 +189,7 @@ export type SimulatorFlags = FlagsOf<typeof simulatorDefinition>;
 export const demoDefinition = () =>
   new Command('demo')
     .description('a whole import of a bundled sample CSV against the built-in simulator, then a summary')
-    .option('--workers <N>', 'in-process workers', intArg('--workers'), 2);
+    .option('--workers <N>', 'in-process workers', intArg('--workers', 1, 64), 2);
 export type DemoFlags = FlagsOf<typeof demoDefinition>;
 
 export const enqueueDbDefinition = () =>

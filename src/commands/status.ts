@@ -33,8 +33,8 @@ export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Pro
     throw new AppError('USAGE', `--limit must be a whole number of at least 1 (got ${opts.limit})`);
   let runId: number | undefined;
   if (opts.run !== undefined) {
-    runId = Number(opts.run);
-    if (!Number.isInteger(runId) || runId <= 0)
+    runId = /^\s*\d{1,15}\s*$/.test(opts.run) ? Number(opts.run) : NaN;
+    if (!Number.isSafeInteger(runId) || runId <= 0)
       throw new AppError('USAGE', `--run must be a run id such as 12 (got '${opts.run}')`);
   }
   const res = new Resources();

@@ -4,7 +4,8 @@
 import pg from 'pg';
 import { DEFAULT_SCHEMA } from '../config.js';
 import type { Logger } from '../log.js';
-import { serviceUnavailable } from '../errors.js';
+import { AppError, redactUrl, serviceUnavailable } from '../errors.js';
+import { isTransientDatabaseError } from './retry.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -69,9 +70,25 @@ export async function assertDatabase(pool: Pool, databaseUrl: string): Promise<v
     await pool.query('SELECT 1');
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ETIMEDOUT') {
-      throw serviceUnavailable('PostgreSQL', databaseUrl, err);
+    const detail = err instanceof Error ? err.message : String(err);
+    const where = redactUrl(databaseUrl);
+    // By SQLSTATE and errno, never by message text.
+    if (code === '28000' || code === '28P01') {
+      throw new AppError(
+        'CONFIG_INVALID',
+        `DATABASE_URL: PostgreSQL at ${where} refused the login (${detail}): set DATABASE_URL to a role that exists there, with its password`,
+        { cause: err },
+      );
     }
+    if (code === '3D000') {
+      throw new AppError(
+        'CONFIG_INVALID',
+        `DATABASE_URL: ${detail} at ${where}: create it (createdb) or set DATABASE_URL to an existing database`,
+        { cause: err },
+      );
+    }
+    // Refused, host not found, unroutable, timed out, or a connection that ended before it was ready.
+    if (isTransientDatabaseError(err)) throw serviceUnavailable('PostgreSQL', databaseUrl, err);
     throw err;
   }
 }

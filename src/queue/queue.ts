@@ -7,7 +7,7 @@ import { Queue } from 'bullmq';
 import type { JobsOptions, RateLimiterOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
-import { serviceUnavailable } from '../errors.js';
+import { AppError, redactUrl, serviceUnavailable } from '../errors.js';
 
 /** What a job carries: the number to look up. Never a secret. */
 export interface EnrichJobData {
@@ -60,6 +60,27 @@ export async function connectRedis(redis: Redis, url: string, timeoutMs = 10_000
     throw serviceUnavailable('Redis', url, err);
   } finally {
     clearTimeout(timer);
+  }
+  await assertRedisDatabase(redis, url);
+}
+
+/**
+ * ioredis ignores a failed SELECT at connect and carries on in database 0; selecting the URL's
+ * database again here turns a database this Redis does not have into a clear error.
+ */
+async function assertRedisDatabase(redis: Redis, url: string): Promise<void> {
+  const db = redis.options.db ?? 0;
+  if (db === 0) return;
+  try {
+    await redis.select(db);
+  } catch (err) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `REDIS_URL selects database ${db}, which the Redis at ${redactUrl(url)} does not have (${
+        err instanceof Error ? err.message : String(err)
+      }): use an index below its "databases" setting (16 by default)`,
+      { cause: err },
+    );
   }
 }
 
