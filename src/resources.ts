@@ -11,6 +11,8 @@ import type { Logger } from './log.js';
 import type { EnrichQueue, RedisRole } from './queue/queue.js';
 import { createFeeder } from './queue/feeder.js';
 import { connectRedis, createEnrichQueue, createRedis } from './queue/queue.js';
+import type { RunStatus } from './runs/status.js';
+import { runStatus } from './runs/status.js';
 
 export class Resources {
   readonly #releasers: Array<() => Promise<void> | void> = [];
@@ -74,6 +76,37 @@ export function openQueue(res: Resources, config: Config, redis: Redis, log: Log
   const queue = res.own(createEnrichQueue(config.queueName, redis), (q) => q.close());
   queue.on('error', (err) => log.error({ err }, 'queue error'));
   return queue;
+}
+
+/** What a command that makes or reads runs works on: the ledger, a producer connection and the queue. */
+export interface LedgerAndQueue {
+  pool: Pool;
+  redis: Redis;
+  queue: EnrichQueue;
+}
+
+/** Opens the ledger (`openDatabase`, with its `max` and `readOnly`), then the queue on a producer connection. */
+export async function openLedgerAndQueue(
+  res: Resources,
+  config: Config,
+  log: Logger,
+  max: number,
+  options: { readOnly?: boolean } = {},
+): Promise<LedgerAndQueue> {
+  const pool = await openDatabase(res, config, log, max, options);
+  const redis = await openRedis(res, config, log, 'producer');
+  return { pool, redis, queue: openQueue(res, config, redis, log) };
+}
+
+/** Puts the first window of a new run's work into Redis (the workers' feeders keep it topped up); returns its status. */
+export async function feedNewRun(
+  config: Config,
+  ledger: LedgerAndQueue,
+  log: Logger,
+  runId: number,
+): Promise<RunStatus> {
+  await feedOnce(config, ledger.pool, ledger.queue, log);
+  return runStatus(ledger.pool, runId);
 }
 
 /** Feeds the queue's Redis buffer from the ledger up to `CAMS_QUEUE_HIGH_WATER`, once. */

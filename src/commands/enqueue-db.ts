@@ -2,10 +2,9 @@ import type { EnqueueDbFlags } from '../cli/flags.js';
 import type { Config } from '../config.js';
 import { parseDuration } from '../duration.js';
 import { AppError } from '../errors.js';
-import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
+import { newRunCommand } from './new-run.js';
 import type { DbImportOptions } from '../runs/db-import.js';
 import { importFromDatabase, validateDbImport } from '../runs/db-import.js';
-import { runStatus } from '../runs/status.js';
 import type { DbSourceSpec } from '../sources/db-source.js';
 import type { CommandContext, ExitCode } from './context.js';
 
@@ -55,20 +54,11 @@ export function enqueueDbOptions(
 /** A run from a PostgreSQL table or query; prints the run id (JSON status with `--json`). */
 export async function enqueueDbCommand(flags: EnqueueDbFlags, ctx: CommandContext): Promise<ExitCode> {
   const options = enqueueDbOptions(flags, ctx.config);
-  const res = new Resources();
-  try {
-    const pool = await openDatabase(res, ctx.config, ctx.log, 4);
-    const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
-    const queue = openQueue(res, ctx.config, redis, ctx.log);
-    const result = await importFromDatabase(pool, ctx.log, options);
-    await feedOnce(ctx.config, pool, queue, ctx.log);
-    const status = await runStatus(pool, result.runId);
-    ctx.out(flags.json ? JSON.stringify(status) : String(result.runId));
-    ctx.err(
-      `run ${result.runId} (${status.source}): ${status.total} rows, ${status.pending} to fetch, ${status.skipped} fresh, ${status.duplicate} duplicate, ${status.invalid} invalid`,
-    );
-    return 0;
-  } finally {
-    await res.close();
-  }
+  return newRunCommand(
+    ctx,
+    flags.json === true,
+    (pool) => importFromDatabase(pool, ctx.log, options),
+    (s) =>
+      `(${s.source}): ${s.total} rows, ${s.pending} to fetch, ${s.skipped} fresh, ${s.duplicate} duplicate, ${s.invalid} invalid`,
+  );
 }

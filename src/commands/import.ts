@@ -3,9 +3,8 @@ import { access, stat } from 'node:fs/promises';
 import { parseDuration } from '../duration.js';
 import { AppError, fileErrorReason } from '../errors.js';
 import { abortAbandonedImports } from '../db/import-liveness.js';
-import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
+import { feedNewRun, openLedgerAndQueue, Resources } from '../resources.js';
 import { importCsv, validateImportOptions } from '../runs/csv-import.js';
-import { runStatus } from '../runs/status.js';
 import type { ImportFlags } from '../cli/flags.js';
 import { checkRejectsPath } from '../sources/rejects-writer.js';
 import type { CommandContext, ExitCode } from './context.js';
@@ -19,9 +18,8 @@ export async function importCommand(file: string, opts: ImportFlags, ctx: Comman
   if (opts.rejects !== undefined) await checkRejectsPath(opts.rejects, { input: stdin ? 0 : file });
   const res = new Resources();
   try {
-    const pool = await openDatabase(res, ctx.config, ctx.log, 4);
-    const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
-    const queue = openQueue(res, ctx.config, redis, ctx.log);
+    const ledger = await openLedgerAndQueue(res, ctx.config, ctx.log, 4);
+    const { pool, queue } = ledger;
     await abortAbandonedImports(pool, ctx.log);
     const result = await importCsv(pool, ctx.log, {
       file,
@@ -37,9 +35,7 @@ export async function importCommand(file: string, opts: ImportFlags, ctx: Comman
       maxAgeMs,
       signal: ctx.signal,
     });
-    // Put the first window of work in Redis now; the workers' feeders keep it topped up.
-    await feedOnce(ctx.config, pool, queue, ctx.log);
-    const status = await runStatus(pool, result.runId);
+    const status = await feedNewRun(ctx.config, ledger, ctx.log, result.runId);
     if (!opts.wait) {
       if (opts.json) ctx.out(JSON.stringify(status));
       else ctx.out(`run ${result.runId}`);

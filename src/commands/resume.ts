@@ -1,7 +1,7 @@
 import { abortAbandonedImports } from '../db/import-liveness.js';
 import { clearAlert, getAlert } from '../db/ledger.js';
 import { requeueLostJobs } from '../queue/lost-jobs.js';
-import { feedOnce, openDatabase, openQueue, openRedis, Resources } from '../resources.js';
+import { feedOnce, openLedgerAndQueue, Resources } from '../resources.js';
 import type { ResumeFlags } from '../cli/flags.js';
 import type { CommandContext, ExitCode } from './context.js';
 
@@ -12,9 +12,7 @@ import type { CommandContext, ExitCode } from './context.js';
 export async function resumeCommand(opts: ResumeFlags, ctx: CommandContext): Promise<ExitCode> {
   const res = new Resources();
   try {
-    const pool = await openDatabase(res, ctx.config, ctx.log, 2);
-    const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
-    const queue = openQueue(res, ctx.config, redis, ctx.log);
+    const { pool, redis, queue } = await openLedgerAndQueue(res, ctx.config, ctx.log, 2);
     await abortAbandonedImports(pool, ctx.log);
     const requeued = await requeueLostJobs({ pool, queue, redis });
     const alert = await getAlert(pool, queue.name);

@@ -1,4 +1,4 @@
-import { openDatabase, openQueue, openRedis, Resources } from '../resources.js';
+import { openLedgerAndQueue, Resources } from '../resources.js';
 import { allRunStatuses, describeRun, queueStatus, runStatus } from '../runs/status.js';
 import type { QueueStatus } from '../runs/status.js';
 import { AppError } from '../errors.js';
@@ -39,9 +39,7 @@ export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Pro
   }
   const res = new Resources();
   try {
-    const pool = await openDatabase(res, ctx.config, ctx.log, 2, { readOnly: true });
-    const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
-    const queue = openQueue(res, ctx.config, redis, ctx.log);
+    const { pool, redis, queue } = await openLedgerAndQueue(res, ctx.config, ctx.log, 2, { readOnly: true });
     const q = await queueStatus(pool, queue);
     const limiter = await readLimiterState(redis, limiterKey(ctx.config.queueName), ctx.config.camsRateLimit);
     if (runId !== undefined) {
