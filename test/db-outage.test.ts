@@ -11,7 +11,7 @@ import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 import type { PgProxy } from './helpers/pg-proxy.js';
 import { startPgProxy } from './helpers/pg-proxy.js';
-import { assertBuilt, killAll, startWorkerProcess } from './helpers/processes.js';
+import { assertBuilt, killAll, pause, startWorkerProcess } from './helpers/processes.js';
 
 const OUTAGE_MS = Number(process.env.TEST_OUTAGE_MS ?? 5000);
 const BLIP_MS = Number(process.env.TEST_BLIP_MS ?? 1000);
@@ -28,8 +28,6 @@ afterEach(async () => {
   await p?.close();
   p = undefined;
 });
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('workers behind a PostgreSQL that comes and goes', () => {
   it(

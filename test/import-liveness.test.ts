@@ -7,7 +7,14 @@ import { abortAbandonedImports, createLiveRun } from '../src/db/import-liveness.
 import { getRun } from '../src/db/runs.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { invariantHolds, startPipeline } from './helpers/pipeline.js';
-import { assertBuilt, killAll, pipelineEnv, startCli, startWorkerProcess } from './helpers/processes.js';
+import {
+  assertBuilt,
+  killAll,
+  pipelineEnv,
+  startCli,
+  startWorkerProcess,
+  waitFor,
+} from './helpers/processes.js';
 import { runStatus } from '../src/runs/status.js';
 
 let p: Pipeline | undefined;
@@ -20,23 +27,10 @@ afterEach(async () => {
   p = undefined;
 });
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 function bigCsv(rows: number): string {
   const lines = ['phone'];
   for (let i = 0; i < rows; i++) lines.push(`+4479${String(10_000_000 + i).slice(-8)}`);
   return lines.join('\n') + '\n';
-}
-
-/** Polls until `check` returns a value, or fails after `ms`. */
-async function until<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await pause(200);
-  }
 }
 
 describe('importer liveness', () => {
@@ -61,7 +55,7 @@ describe('importer liveness', () => {
     startWorkerProcess(p);
     const importer = startCli(['import', file, '--space', 'S1'], pipelineEnv(p));
     const pipeline = p;
-    const runId = await until('the import to be part-way', 60_000, async () => {
+    const runId = await waitFor('the import to be part-way', 60_000, async () => {
       const { rows: r } = await pipeline.pool.query<{ id: string; total: string }>(
         `SELECT id, total FROM runs WHERE state = 'importing' ORDER BY id DESC LIMIT 1`,
       );
@@ -71,7 +65,7 @@ describe('importer liveness', () => {
     await importer.exited;
 
     // Workers look every 15 s at runs older than 10 s.
-    const s = await until('the run to leave importing', 60_000, async () => {
+    const s = await waitFor('the run to leave importing', 60_000, async () => {
       const st = await runStatus(pipeline.pool, runId);
       return st.state === 'importing' ? undefined : st;
     });
@@ -100,7 +94,7 @@ describe('importer liveness', () => {
     const file = await p.csv('big.csv', bigCsv(rows));
     const importer = startCli(['import', file, '--space', 'S1'], pipelineEnv(p));
     const pipeline = p;
-    const runId = await until('the import to be under way', 60_000, async () => {
+    const runId = await waitFor('the import to be under way', 60_000, async () => {
       const { rows: r } = await pipeline.pool.query<{ id: string; total: string }>(
         `SELECT id, total FROM runs WHERE state = 'importing' AND total > 0 ORDER BY id DESC LIMIT 1`,
       );

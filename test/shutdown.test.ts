@@ -9,7 +9,7 @@ import { invariantHolds, startPipeline } from './helpers/pipeline.js';
 import type { PgProxy } from './helpers/pg-proxy.js';
 import { startPgProxy } from './helpers/pg-proxy.js';
 import type { CliProcess } from './helpers/processes.js';
-import { assertBuilt, killAll, startWorkerProcess } from './helpers/processes.js';
+import { assertBuilt, killAll, pause, startWorkerProcess, waitFor } from './helpers/processes.js';
 import { redisUrl } from './helpers/services.js';
 import { runStatus } from '../src/runs/status.js';
 
@@ -26,16 +26,6 @@ afterEach(async () => {
   p = undefined;
 });
 
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(what: string, ms: number, check: () => boolean): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await pause(100);
-  }
-}
-
 async function importNumbers(pipeline: Pipeline, count: number): Promise<number> {
   const numbers = Array.from({ length: count }, (_, i) => `4479${String(30_000_000 + i * 43).slice(-8)}`);
   return pipeline.importFile(await pipeline.csv('n.csv', 'phone\n' + numbers.join('\n') + '\n'));
@@ -47,7 +37,7 @@ describe('stopping a worker', () => {
     const runId = await importNumbers(p, 100);
     const w = startWorkerProcess(p, { concurrency: 4 });
     const sim = p.sim;
-    await until('calls under way', 30_000, () => sim.counters().calls >= 8);
+    await waitFor('calls under way', 30_000, () => sim.counters().calls >= 8);
     const callsAtStop = sim.counters().calls;
     w.child.kill('SIGTERM');
     const exit = await w.exited;
@@ -69,7 +59,7 @@ describe('stopping a worker', () => {
     await importNumbers(p, 20);
     const w = startWorkerProcess(p, { env: { CAMS_READ_TIMEOUT_MS: '300000' }, args: ['--grace', '2s'] });
     const sim = p.sim;
-    await until('a hung call', 30_000, () => sim.counters().hung >= 1);
+    await waitFor('a hung call', 30_000, () => sim.counters().hung >= 1);
     w.child.kill('SIGTERM');
     // The read timeout (300 s) is far beyond the test's limit: only the grace period can end it.
     const exit = await w.exited;
@@ -82,9 +72,9 @@ describe('stopping a worker', () => {
     await importNumbers(p, 20);
     const w = startWorkerProcess(p, { env: { CAMS_READ_TIMEOUT_MS: '300000', CAMS_SHUTDOWN_GRACE: '10m' } });
     const sim = p.sim;
-    await until('a hung call', 30_000, () => sim.counters().hung >= 1);
+    await waitFor('a hung call', 30_000, () => sim.counters().hung >= 1);
     w.child.kill('SIGTERM');
-    await until('the first signal to be taken', 10_000, () =>
+    await waitFor('the first signal to be taken', 10_000, () =>
       w.stderr().includes('shutting down gracefully'),
     );
     w.child.kill('SIGTERM');
@@ -105,7 +95,7 @@ describe('stopping a worker', () => {
       args: ['--grace', '2s'],
     });
     const sim = p.sim;
-    await until('calls under way', 30_000, () => sim.counters().calls >= 3);
+    await waitFor('calls under way', 30_000, () => sim.counters().calls >= 3);
     void proxy.cut(120_000);
     await pause(500);
     w.child.kill('SIGTERM');
