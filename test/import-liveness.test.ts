@@ -6,7 +6,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { abortAbandonedImports, createLiveRun } from '../src/db/import-liveness.js';
 import { getRun } from '../src/db/runs.js';
 import type { Pipeline } from './helpers/pipeline.js';
-import { invariantHolds, startPipeline } from './helpers/pipeline.js';
+import { startPipeline } from './helpers/pipeline.js';
 import {
   assertBuilt,
   killAll,
@@ -70,7 +70,6 @@ describe('importer liveness', () => {
       return st.state === 'importing' ? undefined : st;
     });
     expect(s.state).toBe('aborted');
-    expect(invariantHolds(s)).toBe(true);
     expect(s.total).toBeGreaterThan(0);
     expect(s.total).toBeLessThan(rows);
     expect(s.pending).toBe(0);
@@ -106,7 +105,6 @@ describe('importer liveness', () => {
     expect(importer.stderr()).toContain(`run ${runId} aborted`);
     const s = await runStatus(p.pool, runId);
     expect(s.state).toBe('aborted');
-    expect(invariantHolds(s)).toBe(true);
     expect(s.pending).toBe(0);
     expect(s.total).toBeGreaterThan(0);
   }, 120_000);

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Pipeline } from './helpers/pipeline.js';
-import { invariantHolds, startPipeline } from './helpers/pipeline.js';
+import { startPipeline } from './helpers/pipeline.js';
 import type { PgProxy } from './helpers/pg-proxy.js';
 import { startPgProxy } from './helpers/pg-proxy.js';
 import type { CliProcess } from './helpers/processes.js';
@@ -49,7 +49,6 @@ describe('stopping a worker', () => {
     const { rows } = await p.pool.query<{ n: string }>('SELECT count(*) AS n FROM business_profiles');
     expect(Number(rows[0]!.n)).toBe(Object.keys(c.okByNumber).length);
     const s = await runStatus(p.pool, runId);
-    expect(invariantHolds(s)).toBe(true);
     expect(s.enriched).toBe(Object.keys(c.okByNumber).length);
     expect(s.failed).toBe(0);
   });
