@@ -1,108 +1,201 @@
 /**
- * `npm run bench -- limiter`: throughput and throttling of the worker fleet against the simulator's strict
- * sliding one-second window, for cams-enrich's limiter shape and, as the reference measured in the same
- * run, BullMQ's stock `{max: rate, duration: 1000}`. Results are ratios, so they compare across machines.
+ * `npm run bench -- limiter`: how much of the quota the fleet uses and how many of its calls CAMS
+ * throttles, measured from outside by the simulator (a strict sliding one-second window per AccessKey,
+ * counting each admitted call by the time it reached the limiter). Every case runs twice in the same
+ * run, with real worker processes (`bench/limiter-worker.ts`): with the rate controller as shipped,
+ * and with BullMQ's stock way (its `{max: rate, duration: 1000}` limiter and a queue-wide back-off on
+ * each throttle) as the reference.
  *
- * Environment: BENCH_NUMBERS (per variant, default 300), BENCH_RATE (default 10), BENCH_WORKERS
- * (in-process workers, default 2), BENCH_LATENCY_MS (simulated CAMS latency, default 80), and the usual
- * REDIS_URL / DATABASE_URL (a database `cams_bench_<random>` is created there and dropped).
+ * Environment: BENCH_SECONDS (measured seconds per case, default 20), BENCH_LATENCY_MS (simulated CAMS
+ * latency, default 80), BENCH_CASES (comma-separated case ids, default all), and the usual REDIS_URL /
+ * DATABASE_URL (a database `cams_bench_<random>` is created there and dropped).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { RateLimiterOptions } from 'bullmq';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
-import { startLocalStack } from '../src/local-stack.js';
 import { createLogger } from '../src/log.js';
-import { limiterFor } from '../src/queue/queue.js';
+import { limiterKey, limiterKeys, readLimiterState } from '../src/queue/rate-controller.js';
 import { importCsv } from '../src/runs/csv-import.js';
-import { runStatus } from '../src/runs/status.js';
+import { startLocalStack } from '../src/local-stack.js';
+import type { BackgroundClient, InboundDelay } from '../src/simulator/simulator.js';
 
-const N = Number(process.env.BENCH_NUMBERS ?? 300);
-const RATE = Number(process.env.BENCH_RATE ?? 10);
-const WORKERS = Number(process.env.BENCH_WORKERS ?? 2);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 80);
+const ONLY = process.env.BENCH_CASES?.split(',').map((s) => s.trim());
+const WORKER = join(dirname(fileURLToPath(import.meta.url)), 'limiter-worker.js');
 
-interface Result {
-  variant: string;
-  limiter: RateLimiterOptions;
-  callWindow: boolean;
-  numbers: number;
-  seconds: number;
+interface Case {
+  id: string;
+  rate: number;
+  workers: number;
+  jitter?: InboundDelay;
+  /** Another client on the AccessKey for the measured period; then `recoverySeconds` without it. */
+  background?: BackgroundClient;
+  recoverySeconds?: number;
+}
+
+const CASES: Case[] = [
+  { id: 'r10-w1', rate: 10, workers: 1 },
+  { id: 'r10-w4', rate: 10, workers: 4 },
+  { id: 'r100-w2', rate: 100, workers: 2 },
+  { id: 'r100-w4', rate: 100, workers: 4 },
+  { id: 'jitter', rate: 10, workers: 2, jitter: { minMs: 0, maxMs: 80 } },
+  { id: 'shared', rate: 10, workers: 2, background: { rate: 4 }, recoverySeconds: 15 },
+];
+
+type Mode = 'controller' | 'stock';
+
+interface Measured {
+  mode: Mode;
+  /** Calls of the fleet admitted per second of the measured period, over the quota left to it. */
+  share: number;
   callsPerSecond: number;
-  quotaUsed: number;
   calls: number;
   throttled: number;
   throttledShare: number;
+  /** Most calls the AccessKey admitted in any sliding second (the other client's included). */
   maxInAnySecond: number;
   fetchedTwice: number;
+  /** What the run really had: worker processes alive, the controller's state (or none), the other client. */
+  check: string;
+  /** Shared case: seconds after the other client stopped until two seconds in a row averaged >= 0.95 R. */
+  recoverySeconds?: number | null;
+  /** Shared case: share of R over the recovery period's last 5 s. */
+  recoveredShare?: number;
 }
 
-async function measure(
-  variant: string,
-  limiter: RateLimiterOptions,
-  callWindow: boolean,
-  databaseUrl: string,
-  offset: number,
-): Promise<Result> {
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const round = (n: number, d = 3) => Math.round(n * 10 ** d) / 10 ** d;
+
+async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: number): Promise<Measured> {
   const config = loadConfig();
   const log = createLogger({ level: 'silent' });
-  const pool = createPool(databaseUrl, log, { max: 4 + WORKERS * 2 });
-  await migrate(pool, log);
-  const queueName = `bench-${randomBytes(6).toString('hex')}`;
+  const pool = createPool(databaseUrl, log, { max: 2 });
+  const queueName = `bench-limiter-${randomBytes(5).toString('hex')}`;
+  // The simulator, its AccessKey and the queue; the workers are processes of their own (below).
   const stack = await startLocalStack({
     pool,
     log,
     redisUrl: config.redisUrl,
     queueName,
-    rate: RATE,
-    simulator: { faults: LATENCY > 0 ? [{ answer: { kind: 'slow', delayMs: LATENCY } }] : [] },
-    worker: { attempts: 6, limiter, callWindow },
+    rate: c.rate,
+    simulator: {
+      faults: LATENCY > 0 ? [{ answer: { kind: 'slow', delayMs: LATENCY } }] : [],
+      inboundDelay: c.jitter,
+    },
   });
+  const { sim, redis, accessKeyId, accessKeySecret } = stack;
   const dir = await mkdtemp(join(tmpdir(), 'cams-enrich-bench-'));
-  const file = join(dir, 'numbers.csv');
-  const numbers = Array.from(
-    { length: N },
-    (_, i) => `86139${String(10_000_000 + offset + i * 13).slice(-8)}`,
-  );
-  await writeFile(file, 'phone\n' + numbers.join('\n') + '\n');
-  const { runId } = await importCsv(pool, log, { file, queue: queueName, space: 'bench', maxAgeMs: 0 });
-  await stack.feed();
+  const children: ChildProcess[] = [];
+  try {
+    // Enough numbers that the queue never runs dry: 1.5x the quota over every measured second.
+    const n = Math.ceil(c.rate * (SECONDS + (c.recoverySeconds ?? 0) + 10) * 1.5);
+    const numbers = Array.from({ length: n }, (_, i) => `86139${String(10_000_000 + offset + i).slice(-8)}`);
+    const file = join(dir, 'numbers.csv');
+    await writeFile(file, 'phone\n' + numbers.join('\n') + '\n');
+    await importCsv(pool, log, { file, queue: queueName, space: 'bench', maxAgeMs: 0 });
 
-  const started = Date.now();
-  stack.startWorkers(WORKERS);
-  for (;;) {
-    const s = await runStatus(pool, runId);
-    if (s.finished) break;
-    await new Promise((r) => setTimeout(r, 50));
+    const concurrency = Math.max(4, Math.ceil((c.rate * 0.5) / c.workers));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      CAMS_QUEUE: queueName,
+      CAMS_ENDPOINT: sim.endpoint,
+      CAMS_PROTOCOL: 'http',
+      CAMS_RATE_LIMIT: String(c.rate),
+      ALIBABA_CLOUD_ACCESS_KEY_ID: accessKeyId,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: accessKeySecret,
+      BENCH_MODE: mode,
+      BENCH_CONCURRENCY: String(concurrency),
+    };
+    for (let i = 0; i < c.workers; i++) {
+      const child = spawn(process.execPath, [WORKER], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(child);
+    }
+    await Promise.all(children.map((child) => once(child.stdout!, 'data')));
+    if (c.background) sim.setBackground(c.background);
+    // The measured period starts at the fleet's first admitted call.
+    while (sim.counters().ok + sim.counters().throttled === 0) await sleep(20);
+    sim.resetCounters();
+    await sleep(SECONDS * 1000);
+    const during = sim.counters();
+    const alive = children.filter((ch) => ch.exitCode === null).length;
+    const bg = during.background;
+
+    let recoverySeconds: number | null | undefined;
+    let recoveredShare: number | undefined;
+    if (c.background) {
+      sim.setBackground(undefined);
+      sim.resetCounters();
+      await sleep((c.recoverySeconds ?? 15) * 1000);
+      const per = sim.counters().admittedPerSecond;
+      recoverySeconds = null;
+      for (let k = 0; k + 1 < per.length; k++) {
+        if ((per[k]! + per[k + 1]!) / 2 >= 0.95 * c.rate) {
+          recoverySeconds = k + 1;
+          break;
+        }
+      }
+      const tail = per.slice(-6, -1);
+      recoveredShare = round(tail.reduce((a, b) => a + b, 0) / tail.length / c.rate);
+    }
+
+    const key = limiterKey(queueName);
+    const state = (await redis.exists(key)) ? await readLimiterState(redis, key, c.rate) : undefined;
+    const check = [
+      `${alive} worker process${alive === 1 ? '' : 'es'}`,
+      state
+        ? `controller ${state.allowedRate}/s, margin ${state.marginMs} ms`
+        : 'no controller state in Redis',
+      c.background ? `other client ${round(bg.ok / SECONDS, 2)}/s admitted, ${bg.throttled} throttled` : '',
+      c.jitter ? `simulator delay ${c.jitter.minMs ?? 0}-${c.jitter.maxMs} ms` : '',
+    ]
+      .filter((s) => s !== '')
+      .join('; ');
+    const admitted = during.admittedPerSecond.slice(0, SECONDS).reduce((a, b) => a + b, 0);
+    const left = c.rate - (c.background?.rate ?? 0);
+    return {
+      mode,
+      share: round(admitted / SECONDS / left),
+      callsPerSecond: round(admitted / SECONDS, 2),
+      calls: during.calls,
+      throttled: during.throttled,
+      throttledShare: round(during.throttled / Math.max(1, during.calls), 4),
+      maxInAnySecond: during.maxCallsInAnyWindow,
+      fetchedTwice: Object.values(during.okByNumber).filter((v) => v > 1).length,
+      check,
+      recoverySeconds,
+      recoveredShare,
+    };
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    await Promise.all(
+      children.map((child) => (child.exitCode === null ? once(child, 'exit') : Promise.resolve())),
+    );
+    await redis.del(...limiterKeys(limiterKey(queueName)));
+    await stack.close({ force: true, discardQueue: true });
+    await pool.end();
+    await rm(dir, { recursive: true, force: true });
   }
-  const seconds = (Date.now() - started) / 1000;
-  const c = stack.sim.counters();
-  await stack.close({ discardQueue: true });
-  await pool.end();
-  await rm(dir, { recursive: true, force: true });
-  const callsPerSecond = c.ok / seconds;
-  return {
-    variant,
-    limiter,
-    callWindow,
-    numbers: N,
-    seconds: Math.round(seconds * 10) / 10,
-    callsPerSecond: Math.round(callsPerSecond * 100) / 100,
-    quotaUsed: Math.round((callsPerSecond / RATE) * 1000) / 1000,
-    calls: c.calls,
-    throttled: c.throttled,
-    throttledShare: Math.round((c.throttled / Math.max(1, c.calls)) * 1000) / 1000,
-    maxInAnySecond: c.maxCallsInAnyWindow,
-    fetchedTwice: Object.values(c.okByNumber).filter((n) => n > 1).length,
-  };
 }
 
-async function main(): Promise<void> {
+function describeCase(c: Case): string {
+  const parts = [`R = ${c.rate}`, `${c.workers} worker${c.workers === 1 ? '' : 's'}`];
+  if (c.jitter) parts.push(`${c.jitter.minMs ?? 0}–${c.jitter.maxMs} ms jitter`);
+  if (c.background)
+    parts.push(`other client ${c.background.rate}/s (share of the ${c.rate - c.background.rate}/s left)`);
+  return parts.join(', ');
+}
+
+export async function run(): Promise<void> {
   const config = loadConfig();
   const dbName = `cams_bench_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: config.databaseUrl });
@@ -110,40 +203,40 @@ async function main(): Promise<void> {
   await admin.query(`CREATE DATABASE ${dbName}`);
   const url = new URL(config.databaseUrl);
   url.pathname = `/${dbName}`;
+  const log = createLogger({ level: 'silent' });
+  const pool = createPool(url.toString(), log, { max: 1 });
+  await migrate(pool, log);
+  await pool.end();
+  const results: { c: Case; controller: Measured; stock: Measured }[] = [];
   try {
     console.log(
-      `bench: ${N} numbers per variant, quota ${RATE}/s, ${WORKERS} workers, ${LATENCY} ms simulated latency`,
+      `limiter bench: ${SECONDS} s measured per case, ${LATENCY} ms simulated CAMS latency, worker processes`,
     );
-    const stock = { max: RATE, duration: 1000 };
-    const reference = await measure('BullMQ stock limiter (reference)', stock, false, url.toString(), 0);
-    const shapeOnly = await measure(
-      'limiterFor(rate) alone',
-      limiterFor(RATE),
-      false,
-      url.toString(),
-      2_500_000,
-    );
-    const windowOnly = await measure('stock limiter + call window', stock, true, url.toString(), 3_700_000);
-    const ours = await measure('cams-enrich as shipped', limiterFor(RATE), true, url.toString(), 5_000_000);
-    console.log('');
-    console.log(
-      '| variant | limiter | call window | calls/s | share of quota | throttled share | max calls in any 1 s | fetched twice |',
-    );
-    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-    for (const r of [reference, shapeOnly, windowOnly, ours]) {
-      console.log(
-        `| ${r.variant} | max ${r.limiter.max} / ${r.limiter.duration} ms | ${r.callWindow ? 'yes' : 'no'} | ${r.callsPerSecond} | ${(r.quotaUsed * 100).toFixed(1)}% | ${(r.throttledShare * 100).toFixed(1)}% (${r.throttled}/${r.calls}) | ${r.maxInAnySecond} | ${r.fetchedTwice} |`,
-      );
+    let offset = 0;
+    for (const c of CASES.filter((x) => !ONLY || ONLY.includes(x.id))) {
+      const controller = await measureCase(c, 'controller', url.toString(), (offset += 1_000_000));
+      const stock = await measureCase(c, 'stock', url.toString(), (offset += 1_000_000));
+      results.push({ c, controller, stock });
+      console.log(JSON.stringify({ case: c.id, controller, stock }));
     }
-    console.log('');
-    console.log(
-      `ratio of useful throughput, cams-enrich / reference: ${(ours.callsPerSecond / reference.callsPerSecond).toFixed(2)}`,
-    );
-    console.log(JSON.stringify({ reference, shapeOnly, windowOnly, ours }));
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     await admin.end();
   }
+  console.log('');
+  console.log(
+    '| case | variant | share of quota | calls/s | throttled | max in any 1 s | fetched twice | after the other client stops | what the run had |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const { c, controller, stock } of results) {
+    for (const m of [controller, stock]) {
+      const recovery =
+        m.recoverySeconds === undefined
+          ? ''
+          : `${m.recoverySeconds === null ? 'not' : `${m.recoverySeconds} s`} to 0.95 R; then ${(m.recoveredShare! * 100).toFixed(1)}%`;
+      console.log(
+        `| ${describeCase(c)} | ${m.mode === 'controller' ? 'rate controller' : 'BullMQ stock (reference)'} | ${(m.share * 100).toFixed(1)}% | ${m.callsPerSecond} | ${(m.throttledShare * 100).toFixed(2)}% (${m.throttled}/${m.calls}) | ${m.maxInAnySecond} | ${m.fetchedTwice} | ${recovery} | ${m.check} |`,
+      );
+    }
+  }
 }
-
-export const run = main;

@@ -21,7 +21,7 @@
  * the fleet for that long. A call that cannot reach the endpoint at all pauses the fleet too (doubling,
  * up to `unreachableMaxMs`), so numbers do not spend their attempts while the endpoint is down.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { READ, REACHABLE, TAKE, THROTTLED, UNREACHABLE } from './rate-scripts.js';
 
@@ -34,7 +34,7 @@ export interface RateTuning {
   maxMarginMs: number;
   /** Factor applied to the margin on a throttle of the line. Default 1.6. */
   marginGrowth: number;
-  /** How fast the margin shrinks back, in ms per second, after 10 s without it growing. Default 0.5. */
+  /** How fast the margin shrinks back, in ms per second, after 10 s without it growing. Default 1. */
   marginDecayMsPerSecond: number;
   /** Time to climb back to the rate of the last cut, in ms. Default 6000. */
   approachMs: number;
@@ -67,7 +67,7 @@ export const DEFAULT_TUNING: Readonly<RateTuning> = Object.freeze({
   initialMarginMs: 25,
   maxMarginMs: 1000,
   marginGrowth: 1.6,
-  marginDecayMsPerSecond: 0.5,
+  marginDecayMsPerSecond: 1,
   approachMs: 6000,
   probe: 0.01,
   cutFactor: 0.9,
@@ -152,7 +152,7 @@ export function createRateController(options: RateControllerOptions): RateContro
   const args = tuningArgs(quota, t);
   const stormThrottles = t.stormThrottles ?? Math.max(3, Math.ceil(quota * 0.3));
   const run = async (script: string, extra: (string | number)[]): Promise<number[]> =>
-    (await redis.eval(script, 3, ...keys, ...args, ...extra)) as number[];
+    (await evalScript(redis, script, 3, [...keys, ...args, ...extra])) as number[];
 
   return {
     async acquire(signal) {
@@ -163,7 +163,9 @@ export function createRateController(options: RateControllerOptions): RateContro
           if ((ms ?? 0) > 0) await sleep(ms ?? 0, signal);
           return;
         }
-        await sleep(Math.max(1, ms ?? 1), signal);
+        // Not reserved: the next free slot is more than `aheadMs` away. Asking again in at least half
+        // of `aheadMs` keeps many waiting jobs from polling Redis at every slot.
+        await sleep(Math.max(t.aheadMs / 2, ms ?? 1), signal);
       }
     },
     async throttled(retryAfterMs) {
@@ -188,7 +190,7 @@ export function createRateController(options: RateControllerOptions): RateContro
       return { pauseMs: pauseMs ?? 0, raiseAlert: raise === 1, downForMs: downFor ?? 0 };
     },
     async reachable() {
-      return Number(await redis.eval(REACHABLE, 1, options.key)) === 1;
+      return Number(await evalScript(redis, REACHABLE, 1, [options.key])) === 1;
     },
   };
 }
@@ -221,12 +223,10 @@ export async function readLimiterState(
   tuning: Partial<RateTuning> = {},
 ): Promise<LimiterState> {
   const t: RateTuning = { ...DEFAULT_TUNING, ...tuning };
-  const [allowed, margin, throttles, paused, down, exists] = (await redis.eval(
-    READ,
-    3,
+  const [allowed, margin, throttles, paused, down, exists] = (await evalScript(redis, READ, 3, [
     ...limiterKeys(key),
     ...tuningArgs(quota, t),
-  )) as number[];
+  ])) as number[];
   const allowedRate = Math.round(allowed ?? 0) / 1000;
   return {
     quota,
@@ -251,6 +251,25 @@ export function describeLimiter(s: LimiterState): string[] {
   if (s.unreachableForMs !== null)
     parts.push(`endpoint unreachable for ${Math.round(s.unreachableForMs / 1000)} s`);
   return [parts.join(', ')];
+}
+
+const shas = new Map<string, string>();
+
+/** EVALSHA, falling back to EVAL the first time Redis does not know the script. */
+async function evalScript(
+  redis: Redis,
+  script: string,
+  numKeys: number,
+  args: (string | number)[],
+): Promise<unknown> {
+  let sha = shas.get(script);
+  if (sha === undefined) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
+  try {
+    return await redis.evalsha(sha, numKeys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+    return redis.eval(script, numKeys, ...args);
+  }
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {

@@ -112,7 +112,7 @@ if now >= holdUntil then
   local m = marginAt(now)
   local delivered = redis.call('ZCOUNT', KEYS[2], now - 1000, now) - recent
   local capacity = quota * 1000 / (1000 + m)
-  if delivered >= 0.85 * capacity then
+  if delivered >= 0.7 * capacity then
     -- The fleet was using its whole window alone: the line's delay spread needs a wider margin.
     redis.call('HSET', KEYS[1], 'm', tostring(math.min(mMax, m * mGrow)), 'mAt', tostring(now))
     kind = 1

@@ -1,0 +1,36 @@
+/**
+ * One worker process of the limiter bench: `startEnrichWorker` configured from the environment like
+ * `cams-enrich worker`, with BENCH_MODE choosing how calls keep to the quota: `controller` (the rate
+ * controller, as shipped) or `stock` (BullMQ's limiter and a queue-wide back-off on each throttle).
+ * BENCH_CONCURRENCY sets the jobs in hand. Stops on SIGTERM.
+ */
+import { startEnrichWorker } from '../workers/worker.js';
+import { camsClientFromConfig } from '../src/cams/cams-client.js';
+import { loadConfig } from '../src/config.js';
+import { createLogger } from '../src/log.js';
+import { openDatabase, openRedis, Resources } from '../src/resources.js';
+
+const config = loadConfig();
+const log = createLogger({ level: 'error' });
+const mode = process.env.BENCH_MODE === 'stock' ? 'stock' : 'controller';
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const res = new Resources();
+const cams = await camsClientFromConfig(config);
+const pool = await openDatabase(res, config, log, concurrency + 2);
+const connection = await openRedis(res, config, log, 'worker');
+const worker = startEnrichWorker({
+  queueName: config.queueName,
+  connection,
+  pool,
+  cams,
+  log,
+  ratePerSecond: config.camsRateLimit,
+  attempts: config.attempts,
+  concurrency,
+  callWindow: mode === 'controller',
+});
+process.stdout.write('ready\n');
+await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+await worker.close(true);
+await res.close();
+process.exit(0);
