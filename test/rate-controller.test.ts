@@ -92,6 +92,16 @@ describe('the rate controller', () => {
     expect(after.throttlesLastMinute).toBe(1);
   });
 
+  it('answers throttles in quick succession with the rate, not the margin', async () => {
+    const key = newKey();
+    const redis = connection();
+    const tuning: Partial<RateTuning> = { holdMs: 0 };
+    const c = createRateController({ redis, key, quota: 10, tuning });
+    await Promise.all(Array.from({ length: 10 }, () => c.acquire()));
+    expect((await c.throttled()).kind).toBe('margin');
+    expect((await c.throttled()).kind).toBe('cut');
+  });
+
   it('cuts the rate to what got through when someone else uses the quota, holds, then climbs back', async () => {
     const key = newKey();
     const redis = connection();

@@ -8,9 +8,11 @@
  * - **The line.** Calls reach CAMS some time after they take a slot, and that time varies (network
  *   jitter, a busy CPU). Slots are kept to at most `quota` in any `1000 + margin` ms, so a spread up
  *   to the margin never puts more than `quota` calls in a second at CAMS. A throttle while the fleet
- *   was using its whole window multiplies the margin; the margin shrinks slowly while no throttle comes.
+ *   was using its whole window, alone in the last second, multiplies the margin; the margin shrinks
+ *   slowly while no throttle comes.
  * - **Other clients of the AccessKey.** Slots are also spaced evenly at the allowed rate, never above
- *   the quota. A throttle while the fleet used clearly less than its window means someone else takes
+ *   the quota. Throttles in quick succession, or while the fleet got clearly less than its window
+ *   through, mean someone else takes
  *   the rest: the rate is cut to what got through in the last second (times `cutFactor`), climbs back
  *   along a cubic that flattens near that level, and then probes above it, faster the longer no throttle
  *   comes, so the fleet takes the quota back soon after the other client stops.
@@ -38,7 +40,7 @@ export interface RateTuning {
   marginDecayMsPerSecond: number;
   /** Time to climb back to the rate of the last cut, in ms. Default 6000. */
   approachMs: number;
-  /** How fast the rate probes above it, as a share of the quota per second squared. Default 0.01. */
+  /** How fast the rate probes above it, as a share of the quota per second squared. Default 0.015. */
   probe: number;
   /** The rate after a cut, as a share of what got through. Default 0.9. */
   cutFactor: number;
@@ -48,7 +50,7 @@ export interface RateTuning {
   stateTtlMs: number;
   /** Throttles after an adjustment that do not adjust again, in ms. Default 1250. */
   holdMs: number;
-  /** Throttles within one second that pause the whole fleet. Default max(3, 30% of the quota). */
+  /** Throttles within one second that pause the whole fleet. Default max(5, half the quota). */
   stormThrottles?: number;
   /** First fleet-wide pause of a storm, in ms; doubles while storms repeat. Default 1000. */
   stormPauseMs: number;
@@ -69,7 +71,7 @@ export const DEFAULT_TUNING: Readonly<RateTuning> = Object.freeze({
   marginGrowth: 1.6,
   marginDecayMsPerSecond: 1,
   approachMs: 6000,
-  probe: 0.01,
+  probe: 0.015,
   cutFactor: 0.9,
   minRate: 0.2,
   stateTtlMs: 86_400_000,
@@ -150,7 +152,7 @@ export function createRateController(options: RateControllerOptions): RateContro
   const t: RateTuning = { ...DEFAULT_TUNING, ...options.tuning };
   const keys = limiterKeys(options.key);
   const args = tuningArgs(quota, t);
-  const stormThrottles = t.stormThrottles ?? Math.max(3, Math.ceil(quota * 0.3));
+  const stormThrottles = t.stormThrottles ?? Math.max(5, Math.ceil(quota * 0.5));
   const run = async (script: string, extra: (string | number)[]): Promise<number[]> =>
     (await evalScript(redis, script, 3, [...keys, ...args, ...extra])) as number[];
 

@@ -112,8 +112,11 @@ if now >= holdUntil then
   local m = marginAt(now)
   local delivered = redis.call('ZCOUNT', KEYS[2], now - 1000, now) - recent
   local capacity = quota * 1000 / (1000 + m)
-  if delivered >= 0.7 * capacity then
-    -- The fleet was using its whole window alone: the line's delay spread needs a wider margin.
+  if recent <= 1 and delivered >= 0.85 * capacity then
+    -- A lone throttle while the fleet was using its whole window: the line's delay spread needs a
+    -- wider margin. Throttles in quick succession, or a fleet getting clearly less than its window
+    -- through, mean another client shares the quota: that is answered by the rate, which recovers
+    -- in seconds, rather than by the margin, which shrinks slowly.
     redis.call('HSET', KEYS[1], 'm', tostring(math.min(mMax, m * mGrow)), 'mAt', tostring(now))
     kind = 1
   else
