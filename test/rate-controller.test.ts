@@ -81,12 +81,15 @@ describe('the rate controller', () => {
   it('widens the margin when the fleet was using its whole window alone', async () => {
     const key = newKey();
     const redis = connection();
-    const c = createRateController({ redis, key, quota: 10 });
+    // A wide margin makes the window's capacity 5/s, so the ten slots count as a full window even if
+    // the machine stalls for a few hundred ms.
+    const tuning: Partial<RateTuning> = { initialMarginMs: 500 };
+    const c = createRateController({ redis, key, quota: 10, tuning });
     await Promise.all(Array.from({ length: 10 }, () => c.acquire()));
-    const before = await readLimiterState(redis, key, 10);
+    const before = await readLimiterState(redis, key, 10, tuning);
     const verdict = await c.throttled();
     expect(verdict.kind).toBe('margin');
-    const after = await readLimiterState(redis, key, 10);
+    const after = await readLimiterState(redis, key, 10, tuning);
     expect(after.marginMs).toBeGreaterThan(before.marginMs);
     expect(after.allowedRate).toBeLessThan(before.allowedRate);
     expect(after.throttlesLastMinute).toBe(1);
@@ -95,7 +98,9 @@ describe('the rate controller', () => {
   it('answers throttles in quick succession with the rate, not the margin', async () => {
     const key = newKey();
     const redis = connection();
-    const tuning: Partial<RateTuning> = { holdMs: 0 };
+    // A wide margin makes the window's capacity 5/s, so the ten slots count as a full window even if
+    // the machine stalls for a few hundred ms.
+    const tuning: Partial<RateTuning> = { holdMs: 0, initialMarginMs: 1000 };
     const c = createRateController({ redis, key, quota: 10, tuning });
     await Promise.all(Array.from({ length: 10 }, () => c.acquire()));
     expect((await c.throttled()).kind).toBe('margin');
