@@ -14,6 +14,19 @@ import { connectRedis, createEnrichQueue, createRedis } from './queue/queue.js';
 import type { RunStatus } from './runs/status.js';
 import { runStatus } from './runs/status.js';
 
+/** Runs every step in order, even when one throws; then rethrows the first error. */
+export async function runEvery(steps: Iterable<() => unknown>): Promise<void> {
+  let first: unknown;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
 export class Resources {
   readonly #releasers: Array<() => Promise<void> | void> = [];
   #closing: Promise<void> | undefined;
@@ -27,17 +40,7 @@ export class Resources {
   }
 
   close(): Promise<void> {
-    this.#closing ??= (async () => {
-      let first: unknown;
-      for (const release of this.#releasers.reverse()) {
-        try {
-          await release();
-        } catch (err) {
-          first ??= err;
-        }
-      }
-      if (first !== undefined) throw first;
-    })();
+    this.#closing ??= runEvery(this.#releasers.reverse());
     return this.#closing;
   }
 }

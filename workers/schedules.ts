@@ -10,6 +10,7 @@ import type { Pool } from '../src/db/pool.js';
 import type { Logger } from '../src/log.js';
 import type { ScheduleJobData } from '../src/schedules/schedules.js';
 import { createScheduleQueue, scheduleQueueName } from '../src/schedules/schedules.js';
+import { runEvery } from '../src/resources.js';
 import { runTick } from '../src/schedules/tick.js';
 
 export interface ScheduleWorkerOptions {
@@ -41,17 +42,7 @@ export function startScheduleWorker(options: ScheduleWorkerOptions): ScheduleWor
   return {
     worker,
     close(force = false) {
-      closing ??= (async () => {
-        let first: unknown;
-        for (const step of [() => worker.close(force), () => queue.close()]) {
-          try {
-            await step();
-          } catch (err) {
-            first ??= err;
-          }
-        }
-        if (first !== undefined) throw first;
-      })();
+      closing ??= runEvery([() => worker.close(force), () => queue.close()]);
       return closing;
     },
   };

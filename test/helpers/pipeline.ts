@@ -12,6 +12,7 @@ import { migrate } from '../../src/db/migrate.js';
 import type { Pool } from '../../src/db/pool.js';
 import { createPool } from '../../src/db/pool.js';
 import { startLocalStack } from '../../src/local-stack.js';
+import { runEvery } from '../../src/resources.js';
 import { createLogger } from '../../src/log.js';
 import type { Logger } from '../../src/log.js';
 import type { EnrichQueue } from '../../src/queue/queue.js';
@@ -136,8 +137,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
         await new Promise((r) => setTimeout(r, 100));
       }
     },
-    async close() {
-      const steps: Array<() => Promise<unknown>> = [
+    close() {
+      return runEvery([
         () => stack.close({ force: true, discardQueue: true }),
         async () => {
           const redis = testRedis();
@@ -150,16 +151,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
         () => pool.end(),
         () => db.drop(),
         () => rm(dir, { recursive: true, force: true }),
-      ];
-      let first: unknown;
-      for (const step of steps) {
-        try {
-          await step();
-        } catch (err) {
-          first ??= err;
-        }
-      }
-      if (first !== undefined) throw first;
+      ]);
     },
   };
   return pipeline;
