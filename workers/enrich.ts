@@ -19,6 +19,7 @@ import { CamsError } from '../src/cams/cams-error.js';
 import type { Ledger } from '../src/db/ledger.js';
 import type { Logger } from '../src/log.js';
 import { maskPhone } from '../src/mask.js';
+import type { EnrichObserver } from '../src/metrics/worker-metrics.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
 
 /** The parts of a BullMQ job the processor reads. */
@@ -69,6 +70,8 @@ export interface EnrichDeps {
    * attempt spent); a call already under way finishes and is stored. Default: none.
    */
   stopping?: AbortSignal;
+  /** Told of every call, saved call and backoff (the worker's metrics). Default: nobody. */
+  observer?: EnrichObserver;
 }
 
 export type EnrichOutcome = 'enriched' | 'fresh' | 'nothing-pending';
@@ -79,6 +82,7 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob, signal?: AbortSig
   const log = deps.log.child({ jobId: job.id, phone: maskPhone(key.phoneNumber) });
 
   const check = await ledger.checkPending(key);
+  if (check.kind !== 'call') deps.observer?.saved(check.kind);
   if (check.kind === 'nothing-pending') {
     log.debug('no run waits for this number any more; no call');
     return 'nothing-pending';
@@ -97,16 +101,20 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob, signal?: AbortSig
   let throttles = 0;
   let unreachable = false;
   for (;;) {
+    let sent: number | undefined;
     try {
       waitSignal?.throwIfAborted();
       await deps.gate.acquire(waitSignal);
+      sent = performance.now();
       profile = await cams.queryPhoneBusinessProfile({
         custSpaceId: key.custSpaceId,
         phoneNumber: key.phoneNumber,
         signal,
       });
+      deps.observer?.called('OK', (performance.now() - sent) / 1000, false);
       break;
     } catch (err) {
+      if (sent !== undefined) observeFailedCall(deps.observer, err, sent);
       // Stopping: the job goes back to the queue without spending an attempt.
       if (waitSignal?.aborted) throw Worker.RateLimitError();
       if (err instanceof CamsError && err.classification === 'throttled') {
@@ -195,6 +203,12 @@ async function handleFailure(deps: EnrichDeps, job: EnrichJob, log: Logger, err:
       log.warn(fields, 'CAMS refused this number; failed');
       return new UnrecoverableError(err.message);
   }
+}
+
+function observeFailedCall(observer: EnrichObserver | undefined, err: unknown, sent: number): void {
+  const code = err instanceof CamsError ? err.code : 'WORKER_ERROR';
+  const throttled = err instanceof CamsError && err.classification === 'throttled';
+  observer?.called(code, (performance.now() - sent) / 1000, throttled);
 }
 
 async function finalIfLastAttempt(

@@ -2,7 +2,7 @@
  * Wires the processor into a BullMQ Worker: the global limiter, the feeder that keeps Redis topped up,
  * the fleet controls (back off, pause) and an ordered, idempotent close.
  */
-import { Worker } from 'bullmq';
+import { MetricsTime, Worker } from 'bullmq';
 import type { Job, RateLimiterOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CamsClient } from '../src/cams/cams-client.js';
@@ -24,10 +24,13 @@ import { maskPhone } from '../src/mask.js';
 import { createRateController, limiterKey } from '../src/queue/rate-controller.js';
 import type { RateTuning } from '../src/queue/rate-controller.js';
 import { createStockGate } from '../src/queue/stock-gate.js';
+import { startMetricsPublisher } from '../src/metrics/fleet-metrics.js';
+import { createWorkerMetrics } from '../src/metrics/worker-metrics.js';
 import { createFeeder } from '../src/queue/feeder.js';
 import { requeueLostJobs } from '../src/queue/lost-jobs.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
 import { createEnrichQueue, limiterFor } from '../src/queue/queue.js';
+import { startRunWatch } from '../src/runs/run-watch.js';
 import type { FleetControl } from './enrich.js';
 import { enrich } from './enrich.js';
 
@@ -115,7 +118,15 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
           tuning: options.tuning,
         });
   const stopping = new AbortController();
-  const deps = { cams: options.cams, gate, ledger, log, fleet, stopping: stopping.signal };
+  const metrics = createWorkerMetrics();
+  const publisher = startMetricsPublisher({
+    redis: connection,
+    keyBase: queue.toKey('cams-metrics'),
+    registry: metrics.registry,
+    log,
+  });
+  const watch = startRunWatch({ db: pool, queue, log });
+  const deps = { cams: options.cams, gate, ledger, log, fleet, stopping: stopping.signal, observer: metrics };
   const jobOptions = { attempts: options.attempts, backoffMs: options.backoffMs };
   const feeder = createFeeder({ pool, queue, log, highWater: options.highWater, jobOptions });
 
@@ -129,6 +140,8 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
       // Finished jobs live on in PostgreSQL; see enrichJobOptions.
       removeOnComplete: { count: 0 },
       removeOnFail: { count: 0 },
+      // Per-minute completed/failed counts kept in Redis for Bull Board and `/metrics`.
+      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
     },
   );
   worker.on('error', (err) => log.error({ err }, 'worker error'));
@@ -181,9 +194,11 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
         const stopped = worker.close(force);
         const steps = [
           () => feeder.stop(),
+          () => watch.stop(),
           async () => requeueing,
           async () => reaping,
           () => stopped,
+          () => publisher.close(),
           () => queue.close(),
         ];
         for (const step of steps) {

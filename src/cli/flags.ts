@@ -134,6 +134,15 @@ export const resumeDefinition = () =>
     .option('--json', 'print JSON');
 export type ResumeFlags = FlagsOf<typeof resumeDefinition>;
 
+export const dashboardDefinition = () =>
+  new Command('dashboard')
+    .description(
+      'Bull Board, runs page, /metrics, /healthz, /readyz (loopback unless DASHBOARD_TOKEN is set)',
+    )
+    .option('--port <P>', 'port (0: any free port)', intArg('--port'), 3000)
+    .option('--host <H>', 'address to listen on; beyond loopback DASHBOARD_TOKEN is required', '127.0.0.1');
+export type DashboardFlags = FlagsOf<typeof dashboardDefinition>;
+
 /** The part of the simulator's `--help` that explains the flags' values. */
 const SIMULATOR_HELP = `
 Serves QueryPhoneBusinessProfile (2020-06-06) on http://HOST:PORT with ACS3-HMAC-SHA256 checks.

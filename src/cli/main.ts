@@ -12,6 +12,7 @@ import { createLogger } from '../log.js';
 import { packageVersion } from '../package-root.js';
 import type { CommandContext, ExitCode } from '../commands/context.js';
 import {
+  dashboardDefinition,
   demoDefinition,
   enqueueDbDefinition,
   importDefinition,
@@ -117,6 +118,12 @@ export async function runCli(argv: string[], env?: NodeJS.ProcessEnv): Promise<E
     resumeDefinition().action(async (opts) => {
       const { resumeCommand } = await import('../commands/resume.js');
       exitCode = await resumeCommand(opts, context());
+    }),
+  );
+  add(
+    dashboardDefinition().action(async (opts) => {
+      const { dashboardCommand } = await import('../commands/dashboard.js');
+      exitCode = await dashboardCommand(opts, context());
     }),
   );
   add(

@@ -93,6 +93,7 @@ export async function waitForRun(
     ctx.err(summaryLine(status, outcome, goesOn));
     return { exitCode, status, outcome };
   };
+  let lastNoWorker = 0;
   try {
     for (;;) {
       const status = await runStatus(db, runId);
@@ -108,6 +109,14 @@ export async function waitForRun(
         );
       }
       if (status.finished) return end(status, 'finished', 0);
+      if (q.workers === 0 && status.state === 'ready' && Date.now() - lastNoWorker >= lineMs) {
+        lastNoWorker = Date.now();
+        line?.stop();
+        line = undefined;
+        ctx.err(
+          `no worker is connected to queue ${q.name}: nothing moves until one starts ("cams-enrich worker")`,
+        );
+      }
       if (q.alert) {
         line?.stop();
         ctx.err(`queue ${q.name} is paused: ${q.alert.code}: ${q.alert.message}`);

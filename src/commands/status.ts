@@ -1,5 +1,5 @@
 import { openLedgerAndQueue, Resources } from '../resources.js';
-import { allRunStatuses, describeRun, queueStatus, runStatus } from '../runs/status.js';
+import { allRunStatuses, describeRun, queueStatus, runStatus, workersText } from '../runs/status.js';
 import type { QueueStatus } from '../runs/status.js';
 import { AppError } from '../errors.js';
 import type { StatusFlags } from '../cli/flags.js';
@@ -12,7 +12,7 @@ import type { CommandContext, ExitCode } from './context.js';
 
 function describeQueue(q: QueueStatus, limiter: LimiterState): string[] {
   const lines = [
-    `queue ${q.name}: ${q.waiting} waiting, ${q.active} active, ${q.delayed} delayed${q.paused ? ', PAUSED' : ''}`,
+    `queue ${q.name}: ${q.waiting} waiting, ${q.active} active, ${q.delayed} delayed${q.paused ? ', PAUSED' : ''}; ${workersText(q.workers)}`,
     ...describeLimiter(limiter),
   ];
   if (q.alert && UNREACHABLE_CODES.includes(q.alert.code))

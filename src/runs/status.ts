@@ -30,6 +30,8 @@ export interface QueueStatus {
   active: number;
   delayed: number;
   paused: boolean;
+  /** Worker processes connected to the queue now (BullMQ `getWorkersCount`, from Redis's client list). */
+  workers: number;
   /** Why the queue was paused, when an account-wide CAMS failure paused it. */
   alert: { code: string; message: string; raisedAt: string } | null;
 }
@@ -81,9 +83,10 @@ export async function allRunStatuses(db: Queryable, limit = 50): Promise<RunStat
 }
 
 export async function queueStatus(db: Queryable, queue: EnrichQueue): Promise<QueueStatus> {
-  const [counts, paused, alert] = await Promise.all([
+  const [counts, paused, workers, alert] = await Promise.all([
     queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed'),
     queue.isPaused(),
+    queue.getWorkersCount(),
     getAlert(db, queue.name),
   ]);
   return {
@@ -92,12 +95,20 @@ export async function queueStatus(db: Queryable, queue: EnrichQueue): Promise<Qu
     active: counts.active ?? 0,
     delayed: counts.delayed ?? 0,
     paused,
+    workers,
     alert: alert ? formatAlert(alert) : null,
   };
 }
 
 function formatAlert(a: QueueAlert): QueueStatus['alert'] {
   return { code: a.code, message: a.message, raisedAt: a.raisedAt.toISOString() };
+}
+
+/** `2 workers connected`, or what to do when none is. */
+export function workersText(workers: number): string {
+  return workers === 0
+    ? 'no worker connected (start one with "cams-enrich worker")'
+    : `${workers} worker${workers === 1 ? '' : 's'} connected`;
 }
 
 /** `1h 02m 03s`, for people. */

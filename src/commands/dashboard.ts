@@ -1,0 +1,56 @@
+import type { DashboardFlags } from '../cli/flags.js';
+import { assertBindable } from '../dashboard/access.js';
+import { createDashboard, listen } from '../dashboard/server.js';
+import { AppError } from '../errors.js';
+import { openDatabase, openQueue, openRedis, Resources } from '../resources.js';
+import type { CommandContext, ExitCode } from './context.js';
+
+export interface DashboardCommandOptions {
+  /** Default 3000; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1; any other address needs `DASHBOARD_TOKEN`. */
+  host?: string;
+}
+
+/** Serves the dashboard until SIGINT/SIGTERM. */
+export async function dashboardCommand(
+  opts: DashboardCommandOptions,
+  ctx: CommandContext,
+): Promise<ExitCode> {
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? 3000;
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new AppError('USAGE', `--port must be a port number from 0 to 65535 (got ${port})`);
+  assertBindable(host, ctx.config.dashboardToken);
+  const res = new Resources();
+  try {
+    const pool = await openDatabase(res, ctx.config, ctx.log, 4, { readOnly: true });
+    const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
+    const queue = openQueue(res, ctx.config, redis, ctx.log);
+    const dashboard = res.own(
+      createDashboard({ config: ctx.config, pool, redis, queue, log: ctx.log }),
+      (d) => d.close(),
+    );
+    let server;
+    try {
+      server = res.own(await listen(dashboard.app, host, port), (s) => s.close());
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      throw new AppError('USAGE', `cannot listen on ${host}:${port}: ${code ?? String(err)}`, { cause: err });
+    }
+    ctx.err(
+      `dashboard on ${server.url}/ (Bull Board at /queues, metrics at /metrics)${ctx.config.dashboardToken ? '; token required' : '; read-only without DASHBOARD_TOKEN'}`,
+    );
+    ctx.log.info(
+      { url: server.url, queue: queue.name, tokenRequired: !!ctx.config.dashboardToken },
+      'dashboard started',
+    );
+    await new Promise<void>((resolve) =>
+      ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    ctx.log.info('dashboard stopping');
+    return 0;
+  } finally {
+    await res.close();
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * `/metrics`: BullMQ's own queue gauges and counters (`queue.exportPrometheusMetrics`), the fleet's
+ * counters added up from every worker's snapshot in Redis, and a few gauges the dashboard reads itself
+ * (connected workers, paused, numbers pending in PostgreSQL).
+ */
+import type { Redis } from 'ioredis';
+import { Gauge, Registry } from 'prom-client';
+import type { Queryable } from '../db/pool.js';
+import { readFleetMetrics } from '../metrics/fleet-metrics.js';
+import type { FleetSnapshot } from '../metrics/fleet-metrics.js';
+import { METRIC } from '../metrics/worker-metrics.js';
+import type { EnrichQueue } from '../queue/queue.js';
+import { limiterKey, readLimiterState } from '../queue/rate-controller.js';
+import type { LimiterState } from '../queue/rate-controller.js';
+
+export interface DashboardMetrics {
+  readonly contentType: string;
+  /** The whole `/metrics` answer. */
+  text(): Promise<string>;
+  /** Every worker's metrics added up. */
+  fleet(): Promise<FleetSnapshot>;
+  /** The fleet's CAMS calls so far, all codes. */
+  fleetCalls(): Promise<number>;
+  /** The fleet's rate controller: allowed rate, pause, throttles (shared by every worker in Redis). */
+  limiter(): Promise<LimiterState>;
+}
+
+/** The value of a gauge or the sum of a counter's series in a registry, or undefined when absent. */
+export async function metricValue(registry: Registry, name: string): Promise<number | undefined> {
+  const metric = registry.getSingleMetric(name);
+  if (!metric) return undefined;
+  const { values } = await metric.get();
+  return values.reduce((sum, v) => sum + v.value, 0);
+}
+
+export function createDashboardMetrics(deps: {
+  pool: Queryable;
+  redis: Redis;
+  queue: EnrichQueue;
+  /** `CAMS_RATE_LIMIT`. */
+  quota: number;
+}): DashboardMetrics {
+  const { pool, redis, queue, quota } = deps;
+  const limiter = () => readLimiterState(redis, limiterKey(queue.name), quota);
+  const keyBase = queue.toKey('cams-metrics');
+  const own = new Registry();
+  new Gauge({
+    name: 'cams_enrich_workers_connected',
+    help: 'Worker processes connected to the queue (Redis client list)',
+    registers: [own],
+    async collect() {
+      this.set(await queue.getWorkersCount());
+    },
+  });
+  new Gauge({
+    name: 'cams_enrich_queue_paused',
+    help: '1 while the queue is paused (see the runs page or `status` for why)',
+    registers: [own],
+    async collect() {
+      this.set((await queue.isPaused()) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'cams_enrich_numbers_pending',
+    help: 'Numbers of unfinished runs still waiting for an answer (PostgreSQL, not only what is in Redis)',
+    registers: [own],
+    async collect() {
+      const { rows } = await pool.query<{ n: string }>(
+        `SELECT coalesce(sum(pending), 0) AS n FROM runs WHERE queue = $1`,
+        [queue.name],
+      );
+      this.set(Number(rows[0]?.n ?? 0));
+    },
+  });
+  const fromLimiter = (name: string, help: string, read: (s: LimiterState) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [own],
+      async collect() {
+        this.set(read(await limiter()));
+      },
+    });
+  fromLimiter(METRIC.quota, 'The account quota, calls per second (CAMS_RATE_LIMIT)', (s) => s.quota);
+  fromLimiter(
+    METRIC.rateLimit,
+    'Calls per second the fleet allows itself now (adaptive, at most the quota)',
+    (s) => s.allowedRate,
+  );
+  fromLimiter(
+    METRIC.backoff,
+    'Pause of every call left after throttling or an unreachable endpoint, seconds',
+    (s) => s.pausedForMs / 1000,
+  );
+  fromLimiter(
+    METRIC.throttlesLastMinute,
+    'Throttles the fleet reported in the last 60 s',
+    (s) => s.throttlesLastMinute,
+  );
+  const fleet = () => readFleetMetrics(redis, keyBase);
+  return {
+    contentType: own.contentType,
+    async text() {
+      const [bull, f, mine] = await Promise.all([queue.exportPrometheusMetrics(), fleet(), own.metrics()]);
+      return `${bull}\n${await f.registry.metrics()}\n${mine}`;
+    },
+    fleet,
+    limiter,
+    async fleetCalls() {
+      return (await metricValue((await fleet()).registry, METRIC.calls)) ?? 0;
+    },
+  };
+}

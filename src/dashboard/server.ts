@@ -1,0 +1,155 @@
+/**
+ * The dashboard's HTTP server (Hono on Node): Bull Board under `/queues`, the runs page at `/` over
+ * `/api/runs`, the resume action, `/metrics` for Prometheus, `/healthz` and `/readyz`. Every route
+ * passes the access rules of `access.ts` first.
+ */
+import type { AddressInfo } from 'node:net';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { HonoAdapter } from '@bull-board/hono';
+import { serve } from '@hono/node-server';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Hono } from 'hono';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import type { Pool } from '../db/pool.js';
+import type { Logger } from '../log.js';
+import { maskPhone } from '../mask.js';
+import type { EnrichQueue } from '../queue/queue.js';
+import { resumeQueue } from '../runs/resume.js';
+import { accessControl } from './access.js';
+import { createCallRateHistory } from './call-rate.js';
+import { createDashboardMetrics } from './metrics.js';
+import { readRunsView } from './runs-view.js';
+import { RUNS_PAGE } from './runs-page.js';
+
+export interface DashboardDeps {
+  config: Config;
+  pool: Pool;
+  /** Producer connection (fails fast while Redis is away). */
+  redis: Redis;
+  queue: EnrichQueue;
+  log: Logger;
+  /** How often the fleet's call counter is sampled for the chart, in ms. Default 2000. */
+  sampleMs?: number;
+  /** Longest wait for PostgreSQL or Redis in `/readyz`, in ms. Default 2000. */
+  readyTimeoutMs?: number;
+}
+
+export interface Dashboard {
+  app: Hono;
+  /** Stops the sampler. The caller closes the clients it passed in. */
+  close(): void;
+}
+
+export function createDashboard(deps: DashboardDeps): Dashboard {
+  const { config, pool, redis, queue, log } = deps;
+  const token = config.dashboardToken;
+  const app = new Hono();
+  app.use('*', accessControl(token));
+  app.onError((err, c) => {
+    log.error({ err: { message: err.message } }, 'dashboard request failed');
+    return c.json({ error: 'internal error; see the dashboard log' }, 500);
+  });
+
+  const metrics = createDashboardMetrics({ pool, redis, queue, quota: config.camsRateLimit });
+  const history = createCallRateHistory();
+  const sample = () =>
+    metrics
+      .fleetCalls()
+      .then((total) => history.add(total))
+      .catch((err: unknown) => log.debug({ err }, 'could not sample the call rate'));
+  void sample();
+  const sampler = setInterval(() => void sample(), deps.sampleMs ?? 2000);
+  sampler.unref();
+
+  app.get('/healthz', (c) => c.text('ok\n'));
+  app.get('/readyz', async (c) => {
+    const problems = await readiness(pool, redis, deps.readyTimeoutMs ?? 2000);
+    if (problems.length === 0) return c.text('ready\n');
+    return c.text(`not ready: ${problems.join('; ')}\n`, 503);
+  });
+  app.get('/metrics', async (c) => {
+    c.header('Content-Type', metrics.contentType);
+    return c.body(await metrics.text());
+  });
+  app.get('/api/runs', async (c) =>
+    c.json(
+      await readRunsView({ config, pool, queue, fleet: metrics, calls: history.points(), canAct: !!token }),
+    ),
+  );
+  app.post('/api/resume', async (c) => {
+    const result = await resumeQueue(config, { pool, queue, redis, log });
+    log.info(result, 'queue resumed from the dashboard');
+    return c.json(result);
+  });
+  app.get('/', (c) => c.html(RUNS_PAGE));
+
+  const board = new HonoAdapter(serveStatic);
+  board.setBasePath('/queues');
+  const adapter = new BullMQAdapter(queue, { readOnlyMode: !token, allowRetries: !!token });
+  // Job data carries the number: Bull Board shows it masked.
+  adapter.setFormatter('data', (data: { custSpaceId?: string; phoneNumber?: string }) => ({
+    ...data,
+    ...(typeof data?.phoneNumber === 'string' ? { phoneNumber: maskPhone(data.phoneNumber) } : {}),
+  }));
+  createBullBoard({
+    queues: [adapter],
+    serverAdapter: board,
+    options: { uiConfig: { boardTitle: 'cams-enrich' } },
+  });
+  app.route('/queues', board.registerPlugin());
+
+  return { app, close: () => clearInterval(sampler) };
+}
+
+/** What does not answer, in words; empty when both do. */
+export async function readiness(pool: Pool, redis: Redis, timeoutMs: number): Promise<string[]> {
+  const check = async (name: string, probe: () => Promise<unknown>): Promise<string | undefined> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        probe(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+      return undefined;
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      return `${name}: ${e.code ?? e.message ?? 'unreachable'}`;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const results = await Promise.all([
+    check('PostgreSQL', () => pool.query('SELECT 1')),
+    check('Redis', () => redis.ping()),
+  ]);
+  return results.filter((r): r is string => r !== undefined);
+}
+
+export interface Listening {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serves `app` on `host:port` (0: any free port). */
+export function listen(app: Hono, host: string, port: number): Promise<Listening> {
+  return new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname: host, port }, (info: AddressInfo) => {
+      const shown = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+      resolve({
+        url: `http://${shown}:${info.port}`,
+        port: info.port,
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            if ('closeAllConnections' in server) server.closeAllConnections();
+          }),
+      });
+    });
+    server.once('error', reject);
+  });
+}

@@ -1,0 +1,147 @@
+/**
+ * Fleet-wide metrics through Redis: every worker process writes its prom-client registry as JSON
+ * under a key of its own with a time to live, and lists itself in an index; the dashboard reads every
+ * live snapshot and adds them up with prom-client's `AggregatorRegistry.aggregate` (counters and
+ * histograms summed, gauges by their own aggregator).
+ *
+ * A worker that stops gracefully folds its counters into a `retired` snapshot before it leaves, so
+ * the fleet's counters never go down because of a restart. A process killed without a chance to say
+ * goodbye is dropped when its snapshot expires: its counts since its last publish are lost and the
+ * fleet's sums fall, which Prometheus's rate() reads as a counter reset.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { AggregatorRegistry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../log.js';
+
+/** What `registry.getMetricsAsJSON()` gives: one object per metric, with its `type` and values. */
+type Snapshot = Array<{ type: unknown }>;
+
+export interface FleetMetricsKeys {
+  /** Sorted set of publishing processes, scored by the time of their last publish (ms). */
+  index: string;
+  /** Prefix of each process's snapshot key. */
+  snapshot: string;
+  /** Counters of processes that stopped gracefully. */
+  retired: string;
+}
+
+/** Keys under the queue's own prefix (`queue.toKey('cams-metrics')`), so deleting the queue deletes them. */
+export function fleetMetricsKeys(base: string): FleetMetricsKeys {
+  return { index: base, snapshot: `${base}:p:`, retired: `${base}:retired` };
+}
+
+export interface MetricsPublisherOptions {
+  redis: Redis;
+  /** `queue.toKey('cams-metrics')`. */
+  keyBase: string;
+  registry: Registry;
+  log: Logger;
+  /** How often the snapshot is written, in ms. Default 2000. */
+  intervalMs?: number;
+  /** Lifetime of a snapshot not refreshed, in ms. Default 30000 (fifteen missed publishes). */
+  ttlMs?: number;
+}
+
+export interface MetricsPublisher {
+  /** This process's id in the index: `host:pid:random`. */
+  readonly id: string;
+  /** Writes the snapshot now. */
+  publish(): Promise<void>;
+  /** Stops publishing and folds this process's counters into the retired snapshot. Idempotent. */
+  close(): Promise<void>;
+}
+
+export function startMetricsPublisher(options: MetricsPublisherOptions): MetricsPublisher {
+  const { redis, registry, log } = options;
+  const keys = fleetMetricsKeys(options.keyBase);
+  const id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const ttlMs = options.ttlMs ?? 30_000;
+  const publish = async (): Promise<void> => {
+    const json = JSON.stringify(await registry.getMetricsAsJSON());
+    await redis
+      .multi()
+      .set(keys.snapshot + id, json, 'PX', ttlMs)
+      .zadd(keys.index, Date.now(), id)
+      .exec();
+  };
+  let publishing: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    publishing ??= publish()
+      .catch((err: unknown) => log.debug({ err }, 'could not publish metrics; will retry'))
+      .finally(() => (publishing = undefined));
+  }, options.intervalMs ?? 2000);
+  timer.unref();
+  void publish().catch((err: unknown) => log.debug({ err }, 'could not publish metrics; will retry'));
+
+  let closing: Promise<void> | undefined;
+  return {
+    id,
+    publish,
+    close() {
+      closing ??= (async () => {
+        clearInterval(timer);
+        await publishing;
+        await retire(redis, keys, id, await registry.getMetricsAsJSON());
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * Adds a stopping process's counters to the retired snapshot and removes its own, atomically
+ * (WATCH/MULTI, on a connection of its own so no other command of the process shares the transaction).
+ */
+async function retire(shared: Redis, keys: FleetMetricsKeys, id: string, mine: Snapshot): Promise<void> {
+  const counters = mine.filter((m) => m.type !== 'gauge');
+  const redis = shared.duplicate({ maxRetriesPerRequest: 1, enableOfflineQueue: true });
+  redis.on('error', () => undefined); // the caller sees the failed command
+  try {
+    await retireOn(redis, keys, id, counters);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function retireOn(redis: Redis, keys: FleetMetricsKeys, id: string, counters: Snapshot): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await redis.watch(keys.retired);
+    const stored = await redis.get(keys.retired);
+    const merged = stored ? [JSON.parse(stored) as Snapshot, counters] : [counters];
+    const json = JSON.stringify(await AggregatorRegistry.aggregate(merged).getMetricsAsJSON());
+    const done = await redis
+      .multi()
+      .set(keys.retired, json)
+      .del(keys.snapshot + id)
+      .zrem(keys.index, id)
+      .exec();
+    if (done !== null) return; // null: another process retired at the same time; read again
+  }
+  await redis.unwatch();
+}
+
+export interface FleetSnapshot {
+  /** Processes whose snapshot is live. */
+  processes: number;
+  /** The sum over live and retired processes. */
+  registry: Registry;
+}
+
+/** Reads and adds up every live snapshot and the retired counters; drops index entries that expired. */
+export async function readFleetMetrics(
+  redis: Redis,
+  keyBase: string,
+  ttlMs = 30_000,
+): Promise<FleetSnapshot> {
+  const keys = fleetMetricsKeys(keyBase);
+  await redis.zremrangebyscore(keys.index, '-inf', Date.now() - ttlMs);
+  const ids = await redis.zrange(keys.index, 0, -1);
+  const values = await redis.mget(keys.retired, ...ids.map((id) => keys.snapshot + id));
+  const [retired, ...live] = values;
+  const snapshots = live.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as Snapshot);
+  const all = retired ? [JSON.parse(retired) as Snapshot, ...snapshots] : snapshots;
+  return { processes: snapshots.length, registry: AggregatorRegistry.aggregate(all) };
+}

@@ -1,0 +1,91 @@
+/**
+ * What a worker tells the people watching its logs, at info: a run of its queue finished, the queue
+ * was paused or resumed. Polled (the feeder already polls at a similar pace), so it needs no extra
+ * Redis connection and sees a pause made by any process, the CLI or Bull Board.
+ */
+import type { Queryable } from '../db/pool.js';
+import type { Logger } from '../log.js';
+import type { EnrichQueue } from '../queue/queue.js';
+
+export interface RunWatchOptions {
+  db: Queryable;
+  queue: EnrichQueue;
+  log: Logger;
+  /** How often to look, in ms. Default 2000. */
+  intervalMs?: number;
+}
+
+export interface RunWatch {
+  /** Looks once now (also what the timer does). */
+  check(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface FinishedRow {
+  id: string;
+  source: string;
+  total: string;
+  enriched: string;
+  failed: string;
+  skipped: string;
+  duplicate: string;
+  invalid: string;
+  seconds: number;
+}
+
+export function startRunWatch(options: RunWatchOptions): RunWatch {
+  const { db, queue, log } = options;
+  let since: Date | undefined;
+  let paused: boolean | undefined;
+
+  const check = async (): Promise<void> => {
+    const { rows } = await db.query<FinishedRow & { now: Date }>(
+      `SELECT r.id, r.source, r.total, r.enriched, r.failed, r.skipped, r.duplicate, r.invalid,
+              extract(epoch FROM r.finished_at - r.created_at)::float8 AS seconds, n.now
+       FROM (SELECT now() AS now) n
+       LEFT JOIN runs r ON r.queue = $1 AND r.finished_at > $2 AND r.finished_at <= n.now
+       ORDER BY r.finished_at`,
+      [queue.name, since ?? new Date()],
+    );
+    const now = rows[0]?.now;
+    for (const r of rows) {
+      if (r.id === null || since === undefined) continue;
+      log.info(
+        {
+          run: Number(r.id),
+          source: r.source,
+          total: Number(r.total),
+          enriched: Number(r.enriched),
+          failed: Number(r.failed),
+          skipped: Number(r.skipped),
+          duplicate: Number(r.duplicate),
+          invalid: Number(r.invalid),
+          seconds: Math.round(r.seconds),
+        },
+        `run ${r.id} finished`,
+      );
+    }
+    since = now ?? since;
+    const isPaused = await queue.isPaused();
+    if (paused !== undefined && isPaused !== paused)
+      log.info({ queue: queue.name }, isPaused ? 'queue paused' : 'queue resumed');
+    else if (paused === undefined && isPaused)
+      log.info({ queue: queue.name }, 'queue is paused: no job starts until it is resumed');
+    paused = isPaused;
+  };
+
+  let checking: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    checking ??= check()
+      .catch((err: unknown) => log.debug({ err }, 'run watch failed; will retry'))
+      .finally(() => (checking = undefined));
+  }, options.intervalMs ?? 2000);
+  timer.unref();
+  return {
+    check,
+    async stop() {
+      clearInterval(timer);
+      await checking;
+    },
+  };
+}
