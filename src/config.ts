@@ -68,6 +68,8 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** pino level (`LOG_LEVEL`). Default `info`. */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** `LOG_FORMAT`: `json` or `pretty`; unset lets the CLI choose (pretty on a terminal). */
+  readonly logFormat: 'json' | 'pretty' | undefined;
   /** Opens the dashboard to the network when set (`DASHBOARD_TOKEN`). */
   readonly dashboardToken: Secret | undefined;
 }
@@ -276,6 +278,18 @@ const envSchema = z.object({
       }
       return value as Config['logLevel'];
     }),
+  LOG_FORMAT: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v === '') return undefined;
+      const value = v.toLowerCase();
+      if (value !== 'json' && value !== 'pretty') {
+        ctx.addIssue({ code: 'custom', message: `LOG_FORMAT must be json or pretty (got '${v}')` });
+        return z.NEVER;
+      }
+      return value as 'json' | 'pretty';
+    }),
   DASHBOARD_TOKEN: optionalString,
   ALIBABA_CLOUD_SECURITY_TOKEN: optionalString,
   ALIBABA_CLOUD_PROFILE: optionalString,
@@ -334,6 +348,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     attempts: e.CAMS_ATTEMPTS,
     shutdownGraceMs: e.CAMS_SHUTDOWN_GRACE,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     dashboardToken: e.DASHBOARD_TOKEN === undefined ? undefined : new Secret(e.DASHBOARD_TOKEN),
     credentialSources: Object.freeze({
       securityToken:

@@ -3,9 +3,11 @@
  * Phone numbers are masked (`src/mask.ts`) before they reach a log line or a metric label; the
  * logger masks the known phone fields itself too, and drops secrets.
  */
+import { Writable } from 'node:stream';
 import { isatty } from 'node:tty';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 import { maskPhone } from './mask.js';
 
 export type { Logger };
@@ -15,6 +17,11 @@ export interface LoggerOptions {
   level?: string;
   /** Where lines go. Default stderr (fd 2). */
   destination?: NodeJS.WritableStream | number;
+  /**
+   * `json`: one JSON object a line (for log collectors); `pretty`: readable lines (pino-pretty).
+   * Default `json`. The CLI passes `LOG_FORMAT`, or `pretty` when stderr is a terminal.
+   */
+  format?: 'json' | 'pretty';
 }
 
 const SECRET_KEYS = ['accessKeySecret', 'secret', 'securityToken', 'token', 'password'];
@@ -30,8 +37,35 @@ function terminalDestination(fd: number): { write(line: string): void } {
   return { write: (line: string) => out.write(`\r\x1b[K${line}`) };
 }
 
+function writableOf(target: { write(line: string): unknown }): Writable {
+  return new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      target.write(String(chunk));
+      done();
+    },
+  });
+}
+
 export function createLogger(options: LoggerOptions = {}): Logger {
   const destination = options.destination ?? 2;
+  const tty = typeof destination === 'number' && isatty(destination);
+  const raw =
+    typeof destination !== 'number'
+      ? destination
+      : tty
+        ? terminalDestination(destination)
+        : pino.destination({ fd: destination, sync: true });
+  const stream =
+    options.format === 'pretty'
+      ? PinoPretty({
+          // pino-pretty pipes into a stream: the terminal writer goes in one; an fd it opens itself.
+          destination: typeof destination === 'number' && !tty ? destination : writableOf(raw),
+          sync: true,
+          colorize: tty,
+          ignore: 'pid,hostname',
+          translateTime: 'SYS:HH:MM:ss.l',
+        })
+      : raw;
   return pino(
     {
       level: options.level ?? 'info',
@@ -51,10 +85,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
             : '[redacted]',
       },
     },
-    typeof destination !== 'number'
-      ? destination
-      : isatty(destination)
-        ? terminalDestination(destination)
-        : pino.destination({ fd: destination, sync: true }),
+    stream,
   );
 }

@@ -41,7 +41,10 @@ export async function runCli(argv: string[], env?: NodeJS.ProcessEnv): Promise<E
     config = loadConfig(env, overrides);
     return {
       config,
-      log: createLogger({ level: config.logLevel }),
+      log: createLogger({
+        level: config.logLevel,
+        format: config.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json'),
+      }),
       out: (line) => process.stdout.write(line + '\n'),
       err: (line) => process.stderr.write(line + '\n'),
       signal: controller.signal,

@@ -95,7 +95,7 @@ async function stopWithin(
   ]);
   clearTimeout(timer);
   if (outcome === 'closed') {
-    ctx.log.info('stopped');
+    ctx.log.info({ queue: ctx.config.queueName }, 'worker stopped');
     return 0;
   }
   ctx.log.warn(

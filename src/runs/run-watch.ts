@@ -35,7 +35,8 @@ interface FinishedRow {
 
 export function startRunWatch(options: RunWatchOptions): RunWatch {
   const { db, queue, log } = options;
-  let since: Date | undefined;
+  // Runs finished since this process started (its clock; the database's from then on).
+  let since = new Date();
   let paused: boolean | undefined;
 
   const check = async (): Promise<void> => {
@@ -45,11 +46,11 @@ export function startRunWatch(options: RunWatchOptions): RunWatch {
        FROM (SELECT now() AS now) n
        LEFT JOIN runs r ON r.queue = $1 AND r.finished_at > $2 AND r.finished_at <= n.now
        ORDER BY r.finished_at`,
-      [queue.name, since ?? new Date()],
+      [queue.name, since],
     );
     const now = rows[0]?.now;
     for (const r of rows) {
-      if (r.id === null || since === undefined) continue;
+      if (r.id === null) continue;
       log.info(
         {
           run: Number(r.id),
