@@ -2,7 +2,7 @@
  * The dashboard's HTTP surface against real PostgreSQL and Redis: every endpoint, every access rule,
  * readiness with a service gone, and no full phone number in any answer.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createPool } from '../src/db/pool.js';
 import { createRedis } from '../src/queue/queue.js';
@@ -11,12 +11,16 @@ import type { Dashboard } from '../src/dashboard/server.js';
 import { createDashboard } from '../src/dashboard/server.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
+import { assertBuilt, killAll, startCli } from './helpers/processes.js';
 
 let p: Pipeline | undefined;
 let dashboards: Dashboard[] = [];
 const cleanups: Array<() => Promise<unknown>> = [];
 
+beforeAll(assertBuilt);
+
 afterEach(async () => {
+  await killAll();
   for (const d of dashboards) d.close();
   dashboards = [];
   for (const c of cleanups.splice(0)) await c();
@@ -231,6 +235,20 @@ describe('dashboard access', () => {
     expect(resume.status).toBe(200);
     expect(await resume.json()).toMatchObject({ queue: p.queueName, resumed: true });
     expect(await p.queue.isPaused()).toBe(false);
+  });
+
+  it('the command exits 2 with one line for --host 0.0.0.0 without DASHBOARD_TOKEN, before touching a service', async () => {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/x',
+      REDIS_URL: 'redis://127.0.0.1:1',
+    };
+    delete env.DASHBOARD_TOKEN;
+    const cli = startCli(['dashboard', '--host', '0.0.0.0', '--port', '0'], env);
+    expect((await cli.exited).code).toBe(2);
+    expect(cli.stderr()).toBe(
+      'cams-enrich: refusing to listen on 0.0.0.0 without DASHBOARD_TOKEN: set it, or leave --host at 127.0.0.1\n',
+    );
   });
 
   it('refuses to bind beyond loopback without a token, with a usage error', () => {

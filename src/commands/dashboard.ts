@@ -5,18 +5,11 @@ import { AppError } from '../errors.js';
 import { openDatabase, openQueue, openRedis, Resources } from '../resources.js';
 import type { CommandContext, ExitCode } from './context.js';
 
-export interface DashboardCommandOptions {
-  /** Default 3000; 0 picks a free port. */
-  port?: number;
-  /** Default 127.0.0.1; any other address needs `DASHBOARD_TOKEN`. */
-  host?: string;
-}
-
-/** Serves the dashboard until SIGINT/SIGTERM. */
-export async function dashboardCommand(
-  opts: DashboardCommandOptions,
-  ctx: CommandContext,
-): Promise<ExitCode> {
+/**
+ * Serves the dashboard until SIGINT/SIGTERM: `port` default 3000 (0 picks a free one), `host` default
+ * 127.0.0.1 (any other address needs `DASHBOARD_TOKEN`).
+ */
+export async function dashboardCommand(opts: DashboardFlags, ctx: CommandContext): Promise<ExitCode> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? 3000;
   if (!Number.isInteger(port) || port < 0 || port > 65535)
