@@ -30,10 +30,11 @@ afterEach(async () => {
 
 const TOKEN = 'a-long-dashboard-token-for-tests';
 
-function dashboardOf(pipeline: Pipeline, token?: string): Dashboard {
+function dashboardOf(pipeline: Pipeline, token?: string, rate = 10): Dashboard {
   const config = loadConfig({
     DATABASE_URL: pipeline.db.url,
     CAMS_QUEUE: pipeline.queueName,
+    CAMS_RATE_LIMIT: String(rate),
     ...(token ? { DASHBOARD_TOKEN: token } : {}),
   });
   const d = createDashboard({
@@ -119,7 +120,7 @@ describe('dashboard endpoints', () => {
     expect(failing.length).toBeGreaterThan(0);
     const file = await p.csv('run.csv', 'phone\n' + [...nums, nums[0]].map((n) => `+${n}`).join('\n') + '\n');
     const runId = await p.importFile(file);
-    const { app } = dashboardOf(p);
+    const { app } = dashboardOf(p, undefined, 20);
 
     const before = await (await app.request('/metrics')).text();
     expect(before).toMatch(/bullmq_job_count\{queue="[^"]+", state="waiting"\} 30/);
@@ -163,6 +164,12 @@ describe('dashboard endpoints', () => {
     expect(after).toContain(`cams_enrich_cams_call_duration_seconds_count ${p.sim.counters().calls}\n`);
     expect(after).toMatch(/bullmq_job_completed_total\{queue="[^"]+"\} \d+/);
     expect(after).toContain('cams_enrich_numbers_pending 0');
+    // The fleet's rate controller, read from Redis: the quota, and the rate it allows itself (at most the quota).
+    expect(after).toContain('cams_enrich_quota_per_second 20\n');
+    const allowed = Number(/^cams_enrich_rate_limit_per_second (\S+)$/m.exec(after)?.[1]);
+    expect(allowed).toBeGreaterThan(0);
+    expect(allowed).toBeLessThanOrEqual(20);
+    expect(after).toMatch(/^cams_enrich_backoff_seconds \d/m);
     for (const n of nums) expect(after).not.toContain(n);
   });
 });
