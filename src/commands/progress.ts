@@ -93,7 +93,8 @@ export async function waitForRun(
     ctx.err(summaryLine(status, outcome, goesOn));
     return { exitCode, status, outcome };
   };
-  let lastNoWorker = 0;
+  // Workers may be starting at the same time: say there is none only after a first interval without one.
+  let lastNoWorker = Date.now();
   try {
     for (;;) {
       const status = await runStatus(db, runId);
