@@ -139,7 +139,7 @@ export const dashboardDefinition = () =>
     .description(
       'Bull Board, runs page, /metrics, /healthz, /readyz (loopback unless DASHBOARD_TOKEN is set)',
     )
-    .option('--port <P>', 'port (0: any free port)', intArg('--port'), 3000)
+    .option('--port <P>', 'port (0: any free port)', intArg('--port', 0, 65_535), 3000)
     .option('--host <H>', 'address to listen on; beyond loopback DASHBOARD_TOKEN is required', '127.0.0.1');
 export type DashboardFlags = FlagsOf<typeof dashboardDefinition>;
 
