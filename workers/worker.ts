@@ -30,6 +30,8 @@ import { createFeeder } from '../src/queue/feeder.js';
 import { requeueLostJobs } from '../src/queue/lost-jobs.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
 import { createEnrichQueue, limiterFor } from '../src/queue/queue.js';
+import { every } from '../src/periodic.js';
+import { runEvery } from '../src/resources.js';
 import { startRunWatch } from '../src/runs/run-watch.js';
 import type { FleetControl } from './enrich.js';
 import { enrich } from './enrich.js';
@@ -159,26 +161,27 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   // A number fed again for another run just as its job finished, or a job lost with Redis's data,
   // would leave its rows queued with no job: a lost job, put back here. Rows queued under a minute ago
   // are left alone, so it never races the feeder.
-  let requeueing: Promise<unknown> | undefined;
   const lostJobsMs = options.lostJobsIntervalMs ?? 60_000;
-  const lostJobs = setInterval(() => {
-    requeueing ??= requeueLostJobs({ pool, queue, redis: connection, queuedBeforeSeconds: lostJobsMs / 1000 })
-      .then((n) => n > 0 && log.warn({ requeued: n }, 'put back numbers whose job Redis no longer had'))
-      .catch((err: unknown) => log.warn({ err }, 'looking for lost jobs failed; will retry'))
-      .finally(() => (requeueing = undefined));
-  }, lostJobsMs);
-  lostJobs.unref();
+  const lostJobs = every(
+    lostJobsMs,
+    async () => {
+      const n = await requeueLostJobs({
+        pool,
+        queue,
+        redis: connection,
+        queuedBeforeSeconds: lostJobsMs / 1000,
+      });
+      if (n > 0) log.warn({ requeued: n }, 'put back numbers whose job Redis no longer had');
+    },
+    (err) => log.warn({ err }, 'looking for lost jobs failed; will retry'),
+  );
 
   // A run left `importing` by an importer that died is aborted, its accounting kept (import-liveness.ts).
-  let reaping: Promise<unknown> | undefined;
-  const reaper = setInterval(() => {
-    reaping ??= abortAbandonedImports(pool, log)
-      .catch((err: unknown) =>
-        log.warn({ err: pgErrorFields(err) }, 'looking for abandoned imports failed; will retry'),
-      )
-      .finally(() => (reaping = undefined));
-  }, options.abandonedImportsIntervalMs ?? 15_000);
-  reaper.unref();
+  const reaper = every(
+    options.abandonedImportsIntervalMs ?? 15_000,
+    () => abortAbandonedImports(pool, log),
+    (err) => log.warn({ err: pgErrorFields(err) }, 'looking for abandoned imports failed; will retry'),
+  );
 
   let closing: Promise<void> | undefined;
   return {
@@ -187,28 +190,17 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
       // Cancelling aborts each job's own signal, which also ends the CAMS call it waits for.
       if (force) worker.cancelAllJobs('forced stop');
       closing ??= (async () => {
-        const errors: unknown[] = [];
-        clearInterval(lostJobs);
-        clearInterval(reaper);
         // Stop taking jobs first, so nothing new starts while the rest winds down.
         const stopped = worker.close(force);
-        const steps = [
+        await runEvery([
+          () => lostJobs.stop(),
+          () => reaper.stop(),
           () => feeder.stop(),
           () => watch.stop(),
-          async () => requeueing,
-          async () => reaping,
           () => stopped,
           () => publisher.close(),
           () => queue.close(),
-        ];
-        for (const step of steps) {
-          try {
-            await step();
-          } catch (err) {
-            errors.push(err);
-          }
-        }
-        if (errors.length > 0) throw errors[0];
+        ]);
       })();
       return closing;
     },

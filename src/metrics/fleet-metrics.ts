@@ -15,6 +15,7 @@ import type { Redis } from 'ioredis';
 import { AggregatorRegistry } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.js';
+import { every } from '../periodic.js';
 
 /** What `registry.getMetricsAsJSON()` gives: one object per metric, with its `type` and values. */
 type Snapshot = Array<{ type: unknown }>;
@@ -67,13 +68,9 @@ export function startMetricsPublisher(options: MetricsPublisherOptions): Metrics
       .zadd(keys.index, Date.now(), id)
       .exec();
   };
-  let publishing: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    publishing ??= publish()
-      .catch((err: unknown) => log.debug({ err }, 'could not publish metrics; will retry'))
-      .finally(() => (publishing = undefined));
-  }, options.intervalMs ?? 2000);
-  timer.unref();
+  const publishing = every(options.intervalMs ?? 2000, publish, (err) =>
+    log.debug({ err }, 'could not publish metrics; will retry'),
+  );
   void publish().catch((err: unknown) => log.debug({ err }, 'could not publish metrics; will retry'));
 
   let closing: Promise<void> | undefined;
@@ -82,8 +79,7 @@ export function startMetricsPublisher(options: MetricsPublisherOptions): Metrics
     publish,
     close() {
       closing ??= (async () => {
-        clearInterval(timer);
-        await publishing;
+        await publishing.stop();
         await retire(redis, keys, id, await registry.getMetricsAsJSON());
       })();
       return closing;

@@ -5,6 +5,7 @@
  */
 import type { Queryable } from '../db/pool.js';
 import type { Logger } from '../log.js';
+import { every } from '../periodic.js';
 import type { EnrichQueue } from '../queue/queue.js';
 
 export interface RunWatchOptions {
@@ -75,18 +76,8 @@ export function startRunWatch(options: RunWatchOptions): RunWatch {
     paused = isPaused;
   };
 
-  let checking: Promise<void> | undefined;
-  const timer = setInterval(() => {
-    checking ??= check()
-      .catch((err: unknown) => log.debug({ err }, 'run watch failed; will retry'))
-      .finally(() => (checking = undefined));
-  }, options.intervalMs ?? 2000);
-  timer.unref();
-  return {
-    check,
-    async stop() {
-      clearInterval(timer);
-      await checking;
-    },
-  };
+  const checking = every(options.intervalMs ?? 2000, check, (err) =>
+    log.debug({ err }, 'run watch failed; will retry'),
+  );
+  return { check, stop: () => checking.stop() };
 }
