@@ -68,6 +68,26 @@ describe('importRows', () => {
     ]);
   });
 
+  it('records through a pool of two connections: one for the liveness mark, one merging', async () => {
+    const small = createPool(db.url, log, { max: 2 });
+    try {
+      const { runId } = await importRows(small, log, {
+        queue: testQueueName(),
+        source: 'test',
+        rows: rowsOf([
+          { line: 1, phone: '8613800002001', space: 'A' },
+          { line: 2, phone: '8613800002002', space: 'A' },
+          { line: 3, phone: '8613800002001', space: 'A' },
+        ]),
+        maxAgeMs: 0,
+        batchSize: 2,
+      });
+      expect(await getRun(pool, runId)).toMatchObject({ state: 'ready', total: 3, duplicate: 1, pending: 2 });
+    } finally {
+      await small.end();
+    }
+  });
+
   it('creates no run when the source fails before its first row', async () => {
     const before = await pool.query<{ n: string }>('SELECT count(*) AS n FROM runs');
     await expect(

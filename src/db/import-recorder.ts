@@ -24,7 +24,10 @@ export interface ImportRecorder {
 }
 
 export interface ImportRecorderOptions {
-  /** Connections merging in parallel. Default 2 (the pool must allow them besides its other users). */
+  /**
+   * Connections merging in parallel. Default 2, or 1 when the pool has room for no more than that
+   * beside the importer's liveness connection (a smaller pool would wait for itself).
+   */
   lanes?: number;
 }
 
@@ -50,7 +53,8 @@ export async function openImportRecorder(
     }
   };
   try {
-    for (let i = 0; i < Math.max(1, options.lanes ?? 2); i++) {
+    const room = (pool.options.max ?? 10) - 1;
+    for (let i = 0; i < Math.max(1, options.lanes ?? Math.min(2, room)); i++) {
       const client = await pool.connect();
       client.on('error', onError);
       lanes.push({ client, inFlight: Promise.resolve() });
