@@ -86,6 +86,24 @@ export interface EnrichWorker {
   close(force?: boolean): Promise<void>;
 }
 
+/**
+ * The Worker's `'failed'` listener. The processor records every final failure it decides; a job BullMQ
+ * fails on its own (stalled more often than `maxStalledCount`: BullMQ fails it when it is next picked
+ * up, without running the processor) is recorded here as `JOB_FAILED`. `recordFailure` only touches
+ * rows still pending, so a failure the processor already recorded is left as it is.
+ */
+export function recordJobFailed(
+  pool: Pool,
+  log: Logger,
+): (job: Job<EnrichJobData> | undefined, err: Error) => void {
+  return (job, err) => {
+    if (!job || (job.attemptsMade < (job.opts.attempts ?? 1) && err.name !== 'UnrecoverableError')) return;
+    recordFailure(pool, job.data, 'JOB_FAILED', err.message).catch((e: unknown) =>
+      log.error({ err: e, phone: maskPhone(job.data.phoneNumber) }, 'could not record a failed job'),
+    );
+  };
+}
+
 export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   const { pool, log, connection, queueName } = options;
   const queue = createEnrichQueue(queueName, connection);
@@ -147,14 +165,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
     },
   );
   worker.on('error', (err) => log.error({ err }, 'worker error'));
-  worker.on('failed', (job, err) => {
-    // The processor records every final failure it decides. A job BullMQ fails on its own (stalled
-    // too often) is recorded here; recordFailure only touches rows still pending, so this is safe.
-    if (!job || (job.attemptsMade < (job.opts.attempts ?? 1) && err.name !== 'UnrecoverableError')) return;
-    recordFailure(pool, job.data, 'JOB_FAILED', err.message).catch((e: unknown) =>
-      log.error({ err: e, phone: maskPhone(job.data.phoneNumber) }, 'could not record a failed job'),
-    );
-  });
+  worker.on('failed', recordJobFailed(pool, log));
   feeder.start(options.feedIntervalMs ?? 1000);
   void feeder.fill().catch((err: unknown) => log.warn({ err }, 'first feed failed; will retry'));
 
