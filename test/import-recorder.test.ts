@@ -1,34 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openImportRecorder } from '../src/db/import-recorder.js';
-import { migrate } from '../src/db/migrate.js';
-import type { Pool } from '../src/db/pool.js';
-import { createPool } from '../src/db/pool.js';
+import { useMigratedDatabase } from './helpers/database.js';
 import { createRun, getRun } from '../src/db/runs.js';
 import { createLogger } from '../src/log.js';
-import type { TestDatabase } from './helpers/services.js';
-import { createTestDatabase, testQueueName } from './helpers/services.js';
+import { testQueueName } from './helpers/services.js';
 
 const log = createLogger({ level: 'silent' });
-let db: TestDatabase;
-let pool: Pool;
+const t = useMigratedDatabase(log);
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  pool = createPool(db.url, log, { max: 4 });
-  await migrate(pool, log);
-});
-
-afterAll(async () => {
-  await pool.end();
-  await db.drop();
-});
-
-const newRun = (maxAgeMs = 0) => createRun(pool, { queue: testQueueName(), source: 'test', maxAgeMs });
+const newRun = (maxAgeMs = 0) => createRun(t.pool, { queue: testQueueName(), source: 'test', maxAgeMs });
 
 describe('the import recorder (COPY into staging, one merge per chunk)', () => {
   it('keeps text with tabs, newlines, carriage returns and backslashes exactly as read', async () => {
     const runId = await newRun();
-    const recorder = await openImportRecorder(pool, runId);
+    const recorder = await openImportRecorder(t.pool, runId);
     const space = 'space\twith\\tabs\nand\rbreaks \\N';
     const raw = 'not\ta\\number\n\\N';
     await recorder.record(
@@ -36,11 +21,11 @@ describe('the import recorder (COPY into staging, one merge per chunk)', () => {
       [{ line: 2, raw, reason: 'contains letters' }],
     );
     await recorder.close();
-    const { rows: items } = await pool.query<{ cust_space_id: string }>(
+    const { rows: items } = await t.pool.query<{ cust_space_id: string }>(
       'SELECT cust_space_id FROM run_items WHERE run_id = $1',
       [runId],
     );
-    const { rows: rejects } = await pool.query<{ raw: string }>(
+    const { rows: rejects } = await t.pool.query<{ raw: string }>(
       'SELECT raw FROM run_rejects WHERE run_id = $1',
       [runId],
     );
@@ -50,7 +35,7 @@ describe('the import recorder (COPY into staging, one merge per chunk)', () => {
 
   it('counts a number repeated within and across chunks as duplicate and keeps its first line', async () => {
     const runId = await newRun();
-    const recorder = await openImportRecorder(pool, runId);
+    const recorder = await openImportRecorder(t.pool, runId);
     const row = (line: number, phone: string) => ({ line, custSpaceId: 'A', phoneNumber: phone });
     await recorder.record([row(1, '8613800000001'), row(2, '8613800000002'), row(3, '8613800000001')], []);
     await recorder.record(
@@ -58,8 +43,8 @@ describe('the import recorder (COPY into staging, one merge per chunk)', () => {
       [{ line: 6, raw: 'x', reason: 'contains letters' }],
     );
     await recorder.close();
-    expect(await getRun(pool, runId)).toMatchObject({ total: 6, invalid: 1, duplicate: 2, pending: 3 });
-    const { rows } = await pool.query<{ phone_number: string; line: string }>(
+    expect(await getRun(t.pool, runId)).toMatchObject({ total: 6, invalid: 1, duplicate: 2, pending: 3 });
+    const { rows } = await t.pool.query<{ phone_number: string; line: string }>(
       'SELECT phone_number, line FROM run_items WHERE run_id = $1 ORDER BY phone_number',
       [runId],
     );
@@ -71,23 +56,23 @@ describe('the import recorder (COPY into staging, one merge per chunk)', () => {
   });
 
   it('applies the freshness rule: skipped for a fresh profile, failed for a fresh refusal, else pending', async () => {
-    await pool.query(
+    await t.pool.query(
       `INSERT INTO business_profiles (cust_space_id, phone_number, fetched_at) VALUES
          ('F', '8613800000010', now()), ('F', '8613800000011', now() - interval '2 days')`,
     );
-    await pool.query(
+    await t.pool.query(
       `INSERT INTO number_failures (cust_space_id, phone_number, error_code, error_message) VALUES
          ('F', '8613800000012', 'Unknown.ResourceOwnerId', 'no such owner')`,
     );
     const runId = await newRun(24 * 3600 * 1000);
-    const recorder = await openImportRecorder(pool, runId);
+    const recorder = await openImportRecorder(t.pool, runId);
     const phones = ['8613800000010', '8613800000011', '8613800000012', '8613800000013'];
     await recorder.record(
       phones.map((phoneNumber, i) => ({ line: i + 1, custSpaceId: 'F', phoneNumber })),
       [],
     );
     await recorder.close();
-    const { rows } = await pool.query<{ phone_number: string; state: string; error_code: string | null }>(
+    const { rows } = await t.pool.query<{ phone_number: string; state: string; error_code: string | null }>(
       'SELECT phone_number, state, error_code FROM run_items WHERE run_id = $1 ORDER BY phone_number',
       [runId],
     );
@@ -97,16 +82,16 @@ describe('the import recorder (COPY into staging, one merge per chunk)', () => {
       ['failed', 'Unknown.ResourceOwnerId'],
       ['pending', null],
     ]);
-    expect(await getRun(pool, runId)).toMatchObject({ total: 4, skipped: 1, failed: 1, pending: 2 });
+    expect(await getRun(t.pool, runId)).toMatchObject({ total: 4, skipped: 1, failed: 1, pending: 2 });
   });
 
   it('reports a chunk PostgreSQL refused, leaves the run as it was, and can still be closed', async () => {
     const runId = await newRun();
-    const recorder = await openImportRecorder(pool, runId);
+    const recorder = await openImportRecorder(t.pool, runId);
     // A NUL byte is not valid in PostgreSQL text: the chunk's transaction fails as a whole.
     await recorder.record([{ line: 1, custSpaceId: 'A\u0000B', phoneNumber: '8613800000001' }], []);
     await expect(recorder.close()).rejects.toThrow();
     await expect(recorder.close()).rejects.toThrow();
-    expect(await getRun(pool, runId)).toMatchObject({ total: 0, pending: 0 });
+    expect(await getRun(t.pool, runId)).toMatchObject({ total: 0, pending: 0 });
   });
 });

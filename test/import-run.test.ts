@@ -1,31 +1,17 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../src/db/migrate.js';
-import type { Pool } from '../src/db/pool.js';
+import { describe, expect, it } from 'vitest';
 import { createPool } from '../src/db/pool.js';
+import { useMigratedDatabase } from './helpers/database.js';
 import { getRun } from '../src/db/runs.js';
 import { createLogger } from '../src/log.js';
 import type { SourceRow } from '../src/runs/import-run.js';
 import { importRows, MAX_SPACE_LENGTH, MAX_STORED_RAW } from '../src/runs/import-run.js';
-import type { TestDatabase } from './helpers/services.js';
-import { createTestDatabase, testQueueName } from './helpers/services.js';
+import { testQueueName } from './helpers/services.js';
 
 const log = createLogger({ level: 'silent' });
-let db: TestDatabase;
-let pool: Pool;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  pool = createPool(db.url, log, { max: 4 });
-  await migrate(pool, log);
-});
-
-afterAll(async () => {
-  await pool.end();
-  await db.drop();
-});
+const t = useMigratedDatabase(log);
 
 async function* rowsOf(rows: SourceRow[], failAfter?: Error): AsyncIterable<SourceRow> {
   for (const row of rows) yield row;
@@ -34,7 +20,7 @@ async function* rowsOf(rows: SourceRow[], failAfter?: Error): AsyncIterable<Sour
 
 describe('importRows', () => {
   it('records the rows of any source as a ready run, with per-row spaces and exact accounting', async () => {
-    const { runId, rows, invalid } = await importRows(pool, log, {
+    const { runId, rows, invalid } = await importRows(t.pool, log, {
       queue: testQueueName(),
       source: 'db:contacts',
       rows: rowsOf([
@@ -49,7 +35,7 @@ describe('importRows', () => {
       batchSize: 2,
     });
     expect({ rows, invalid }).toEqual({ rows: 5, invalid: 2 });
-    const run = await getRun(pool, runId);
+    const run = await getRun(t.pool, runId);
     expect(run).toMatchObject({
       source: 'db:contacts',
       state: 'ready',
@@ -58,7 +44,7 @@ describe('importRows', () => {
       duplicate: 1,
       pending: 2,
     });
-    const { rows: rejects } = await pool.query<{ line: string; reason: string }>(
+    const { rows: rejects } = await t.pool.query<{ line: string; reason: string }>(
       'SELECT line, reason FROM run_rejects WHERE run_id = $1 ORDER BY line',
       [runId],
     );
@@ -68,8 +54,8 @@ describe('importRows', () => {
     ]);
   });
 
-  it('records through a pool of two connections: one for the liveness mark, one merging', async () => {
-    const small = createPool(db.url, log, { max: 2 });
+  it('records through a t.pool of two connections: one for the liveness mark, one merging', async () => {
+    const small = createPool(t.db.url, log, { max: 2 });
     try {
       const { runId } = await importRows(small, log, {
         queue: testQueueName(),
@@ -82,16 +68,21 @@ describe('importRows', () => {
         maxAgeMs: 0,
         batchSize: 2,
       });
-      expect(await getRun(pool, runId)).toMatchObject({ state: 'ready', total: 3, duplicate: 1, pending: 2 });
+      expect(await getRun(t.pool, runId)).toMatchObject({
+        state: 'ready',
+        total: 3,
+        duplicate: 1,
+        pending: 2,
+      });
     } finally {
       await small.end();
     }
   });
 
   it('creates no run when the source fails before its first row', async () => {
-    const before = await pool.query<{ n: string }>('SELECT count(*) AS n FROM runs');
+    const before = await t.pool.query<{ n: string }>('SELECT count(*) AS n FROM runs');
     await expect(
-      importRows(pool, log, {
+      importRows(t.pool, log, {
         queue: testQueueName(),
         source: 'db:query',
         rows: rowsOf([], new Error('relation "nope" does not exist')),
@@ -99,14 +90,14 @@ describe('importRows', () => {
         maxAgeMs: 0,
       }),
     ).rejects.toThrow('relation "nope" does not exist');
-    const after = await pool.query<{ n: string }>('SELECT count(*) AS n FROM runs');
+    const after = await t.pool.query<{ n: string }>('SELECT count(*) AS n FROM runs');
     expect(after.rows[0]!.n).toBe(before.rows[0]!.n);
   });
 
   it('aborts the run when the source fails midway, failing what it had accepted as IMPORT_ABORTED', async () => {
     const queue = testQueueName();
     await expect(
-      importRows(pool, log, {
+      importRows(t.pool, log, {
         queue,
         source: 'db:query',
         rows: rowsOf([{ line: 1, phone: '8613800001234' }], new Error('connection lost')),
@@ -114,14 +105,14 @@ describe('importRows', () => {
         maxAgeMs: 0,
       }),
     ).rejects.toThrow('connection lost');
-    const { rows } = await pool.query<{ id: string }>('SELECT id FROM runs WHERE queue = $1', [queue]);
-    const run = await getRun(pool, Number(rows[0]!.id));
+    const { rows } = await t.pool.query<{ id: string }>('SELECT id FROM runs WHERE queue = $1', [queue]);
+    const run = await getRun(t.pool, Number(rows[0]!.id));
     expect(run).toMatchObject({ state: 'aborted', total: 1, failed: 1, pending: 0 });
   });
 
   it('stores text PostgreSQL refuses cleaned, huge cells cut with a marker, and rejects bad space ids with their line', async () => {
     const huge = `x${'9'.repeat(300_000)}`;
-    const { runId } = await importRows(pool, log, {
+    const { runId } = await importRows(t.pool, log, {
       queue: testQueueName(),
       source: 'db:hostile',
       rows: rowsOf([
@@ -134,9 +125,9 @@ describe('importRows', () => {
       spaceColumnLabel: 'space_id',
       maxAgeMs: 0,
     });
-    const run = await getRun(pool, runId);
+    const run = await getRun(t.pool, runId);
     expect(run).toMatchObject({ state: 'ready', total: 5, invalid: 4, pending: 1 });
-    const { rows } = await pool.query<{ line: string; raw: string; reason: string }>(
+    const { rows } = await t.pool.query<{ line: string; raw: string; reason: string }>(
       'SELECT line, raw, reason FROM run_rejects WHERE run_id = $1 ORDER BY line',
       [runId],
     );
@@ -156,7 +147,7 @@ describe('importRows', () => {
       const rejectsFile = join(dir, 'rejects.csv');
       const bad = Array.from({ length: 1500 }, (_, i) => ({ line: i + 2, phone: `bad ${i}` }));
       await expect(
-        importRows(pool, log, {
+        importRows(t.pool, log, {
           queue: testQueueName(),
           source: 'db:query',
           rows: rowsOf([...bad, { line: 1502, phone: '8613800001234' }], new Error('cut off')),
@@ -167,7 +158,7 @@ describe('importRows', () => {
       ).rejects.toThrow('cut off');
       const lines = (await readFile(rejectsFile, 'utf8')).trimEnd().split('\n');
       expect(lines).toHaveLength(1 + 1500);
-      const { rows } = await pool.query<{ invalid: string; failed: string; total: string }>(
+      const { rows } = await t.pool.query<{ invalid: string; failed: string; total: string }>(
         "SELECT invalid, failed, total FROM runs WHERE source = 'db:query' ORDER BY id DESC LIMIT 1",
       );
       expect(rows[0]).toEqual({ invalid: '1500', failed: '1', total: '1501' });
@@ -183,7 +174,7 @@ describe('importRows', () => {
       await writeFile(input, 'phone\n8613800001234\n');
       const queue = testQueueName();
       await expect(
-        importRows(pool, log, {
+        importRows(t.pool, log, {
           queue,
           source: 'csv:in.csv',
           rows: rowsOf([{ line: 2, phone: '8613800001234' }]),
@@ -193,7 +184,7 @@ describe('importRows', () => {
           maxAgeMs: 0,
         }),
       ).rejects.toMatchObject({ code: 'INPUT_FILE' });
-      const { rows } = await pool.query('SELECT id FROM runs WHERE queue = $1', [queue]);
+      const { rows } = await t.pool.query('SELECT id FROM runs WHERE queue = $1', [queue]);
       expect(rows).toEqual([]);
       expect(await readFile(input, 'utf8')).toBe('phone\n8613800001234\n');
     } finally {

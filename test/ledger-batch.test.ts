@@ -1,15 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BusinessProfile } from '../src/cams/profile.js';
 import { batched } from '../src/db/batcher.js';
-import { migrate } from '../src/db/migrate.js';
-import type { Pool } from '../src/db/pool.js';
-import { createPool } from '../src/db/pool.js';
+import { useMigratedDatabase } from './helpers/database.js';
 import { createRun, getRun, markReady } from '../src/db/runs.js';
 import { checkPendingMany } from '../src/db/sql/check-pending.js';
 import { recordProfiles } from '../src/db/sql/record-profile.js';
 import { createLogger } from '../src/log.js';
-import type { TestDatabase } from './helpers/services.js';
-import { createTestDatabase, testQueueName } from './helpers/services.js';
+import { testQueueName } from './helpers/services.js';
 
 describe('batched', () => {
   it('answers the calls of one turn with one batch, in order', async () => {
@@ -56,19 +53,7 @@ describe('batched', () => {
 
 describe('batched ledger statements', () => {
   const log = createLogger({ level: 'silent' });
-  let db: TestDatabase;
-  let pool: Pool;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    pool = createPool(db.url, log, { max: 4 });
-    await migrate(pool, log);
-  });
-
-  afterAll(async () => {
-    await pool.end();
-    await db.drop();
-  });
+  const t = useMigratedDatabase(log);
 
   const profile = (about: string): BusinessProfile => ({
     vertical: 'Retail',
@@ -83,31 +68,31 @@ describe('batched ledger statements', () => {
   });
 
   async function runWith(phones: string[]): Promise<number> {
-    const runId = await createRun(pool, { queue: testQueueName(), source: 'test', maxAgeMs: 0 });
-    await pool.query(
+    const runId = await createRun(t.pool, { queue: testQueueName(), source: 'test', maxAgeMs: 0 });
+    await t.pool.query(
       `INSERT INTO run_items (run_id, cust_space_id, phone_number, line, state)
        SELECT $1, 'S', p, n, 'pending' FROM unnest($2::text[]) WITH ORDINALITY AS t(p, n)`,
       [runId, phones],
     );
-    await pool.query('UPDATE runs SET total = $2, pending = $2 WHERE id = $1', [runId, phones.length]);
-    await markReady(pool, runId);
+    await t.pool.query('UPDATE runs SET total = $2, pending = $2 WHERE id = $1', [runId, phones.length]);
+    await markReady(t.pool, runId);
     return runId;
   }
 
   it('stores several profiles and settles every run waiting for them in one statement', async () => {
     const a = await runWith(['8613800000001', '8613800000002', '8613800000003']);
     const b = await runWith(['8613800000002']);
-    const settled = await recordProfiles(pool, [
+    const settled = await recordProfiles(t.pool, [
       { custSpaceId: 'S', phoneNumber: '8613800000002', profile: profile('two') },
       { custSpaceId: 'S', phoneNumber: '8613800000001', profile: profile('one') },
       { custSpaceId: 'S', phoneNumber: '8613800000009', profile: profile('nine') },
     ]);
     expect(settled).toEqual([2, 1, 0]);
-    expect(await getRun(pool, a)).toMatchObject({ enriched: 2, pending: 1, finishedAt: null });
-    const runB = await getRun(pool, b);
+    expect(await getRun(t.pool, a)).toMatchObject({ enriched: 2, pending: 1, finishedAt: null });
+    const runB = await getRun(t.pool, b);
     expect(runB).toMatchObject({ enriched: 1, pending: 0 });
     expect(runB?.finishedAt).toBeInstanceOf(Date);
-    const { rows } = await pool.query<{ phone_number: string; about: string; websites: string[] }>(
+    const { rows } = await t.pool.query<{ phone_number: string; about: string; websites: string[] }>(
       `SELECT phone_number, about, websites FROM business_profiles ORDER BY phone_number`,
     );
     expect(rows).toEqual([
@@ -119,13 +104,13 @@ describe('batched ledger statements', () => {
 
   it('checks several numbers in one statement, each answer in its place', async () => {
     await runWith(['8613800000021', '8613800000022']);
-    await recordProfiles(pool, [
+    await recordProfiles(t.pool, [
       { custSpaceId: 'S', phoneNumber: '8613800000022', profile: profile('x') },
       { custSpaceId: 'S', phoneNumber: '8613800000099', profile: profile('y') },
     ]);
     const later = await runWith(['8613800000099']);
     expect(later).toBeGreaterThan(0);
-    const answers = await checkPendingMany(pool, [
+    const answers = await checkPendingMany(t.pool, [
       { custSpaceId: 'S', phoneNumber: '8613800000021' },
       { custSpaceId: 'S', phoneNumber: '8613800000022' },
       { custSpaceId: 'S', phoneNumber: '8613800000099' },

@@ -5,10 +5,8 @@
  * renews its lock holds the job until the lock expires and BullMQ's stalled-job check takes it back.
  */
 import { Worker } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../src/db/migrate.js';
-import type { Pool } from '../src/db/pool.js';
-import { createPool } from '../src/db/pool.js';
+import { describe, expect, it } from 'vitest';
+import { useMigratedDatabase } from './helpers/database.js';
 import { createLogger } from '../src/log.js';
 import { createFeeder } from '../src/queue/feeder.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
@@ -17,23 +15,10 @@ import { importRows } from '../src/runs/import-run.js';
 import { runStatus } from '../src/runs/status.js';
 import { recordJobFailed } from '../workers/worker.js';
 import { waitFor } from './helpers/processes.js';
-import type { TestDatabase } from './helpers/services.js';
-import { createTestDatabase, deleteQueueKeys, testQueueName, testRedis } from './helpers/services.js';
+import { deleteQueueKeys, testQueueName, testRedis } from './helpers/services.js';
 
 const log = createLogger({ level: 'silent' });
-let db: TestDatabase;
-let pool: Pool;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  pool = createPool(db.url, log, { max: 4 });
-  await migrate(pool, log);
-});
-
-afterAll(async () => {
-  await pool.end();
-  await db.drop();
-});
+const t = useMigratedDatabase(log);
 
 async function* oneRow() {
   yield { line: 2, phone: '8613800003001', space: 'S1' };
@@ -63,29 +48,29 @@ describe('a job that stalled too often', () => {
       },
     );
     worker.on('error', () => undefined);
-    worker.on('failed', recordJobFailed(pool, log));
+    worker.on('failed', recordJobFailed(t.pool, log));
     try {
-      const { runId } = await importRows(pool, log, {
+      const { runId } = await importRows(t.pool, log, {
         queue: queueName,
         source: 'test',
         rows: oneRow(),
         maxAgeMs: 0,
       });
-      const feeder = createFeeder({ pool, queue, log, jobOptions: { attempts: 3 } });
+      const feeder = createFeeder({ pool: t.pool, queue, log, jobOptions: { attempts: 3 } });
       expect(await feeder.fill()).toBe(1);
       await waitFor(
         'the stalled job to be failed',
         30_000,
-        async () => (await runStatus(pool, runId)).failed === 1,
+        async () => (await runStatus(t.pool, runId)).failed === 1,
       );
-      const { rows } = await pool.query<{ error_code: string; error_message: string }>(
+      const { rows } = await t.pool.query<{ error_code: string; error_message: string }>(
         'SELECT error_code, error_message FROM failed_numbers WHERE run_id = $1',
         [runId],
       );
       expect(rows).toEqual([
         { error_code: 'JOB_FAILED', error_message: 'job stalled more than allowable limit' },
       ]);
-      expect(await runStatus(pool, runId)).toMatchObject({ pending: 0, failed: 1, finished: true });
+      expect(await runStatus(t.pool, runId)).toMatchObject({ pending: 0, failed: 1, finished: true });
       // BullMQ failed it on its second pick-up without running the processor again.
       expect(started).toBe(1);
     } finally {
