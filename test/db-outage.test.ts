@@ -47,16 +47,17 @@ describe('workers behind a PostgreSQL that comes and goes', () => {
       const deadline = Date.now() + 30_000;
       while (p.sim.counters().calls < 10 && Date.now() < deadline) await pause(100);
       const cuts = [BLIP_MS, BLIP_MS, BLIP_MS, BLIP_MS, BLIP_MS, 200, OUTAGE_MS];
-      let callsDuringOutage = 0;
+      let answeredDuringOutage = 0;
       for (const ms of cuts) {
         await pause(1500);
-        const before = p.sim.counters().calls;
+        const before = p.sim.counters().ok;
         await proxy.cut(ms);
-        callsDuringOutage = p.sim.counters().calls - before;
+        answeredDuringOutage = p.sim.counters().ok - before;
       }
-      // Only jobs already past their ledger check may call while PostgreSQL is away: at most one per
-      // job slot (2 workers × concurrency 4).
-      expect(callsDuringOutage).toBeLessThanOrEqual(8);
+      // Only jobs already past their ledger check may fetch a profile while PostgreSQL is away: at most
+      // one per job slot (2 workers × concurrency 4). Throttled calls are not counted: a slot whose
+      // call is throttled tries again, and how often depends on the machine's load, not on the ledger.
+      expect(answeredDuringOutage).toBeLessThanOrEqual(8);
       for (const w of workers) expect(w.child.exitCode, w.stderr()).toBeNull();
       expect(proxy.refused).toBeGreaterThan(0); // the workers did try to reach PostgreSQL while it was cut
 

@@ -58,6 +58,11 @@ export interface SimulatorOptions extends SimulatorKey {
   inboundDelay?: InboundDelay;
   /** Another client using part of the AccessKey's quota. Default none. */
   background?: BackgroundClient;
+  /**
+   * The rate limiter's clock in ms. Default `performance.now`. A test that fires a burst freezes it,
+   * so the burst counts as one instant however slowly a loaded machine sends it.
+   */
+  clock?: () => number;
 }
 
 export interface SimulatorCounters {
@@ -138,7 +143,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   let admittedStats = new SlidingWindow();
   let arrivalStats = new SlidingWindow();
   let counters = emptyCounters();
-  let perSecond = new PerSecond(performance.now());
+  const clock = options.clock ?? (() => performance.now());
+  let perSecond = new PerSecond(clock());
   let inboundDelay = options.inboundDelay;
   if (inboundDelay) validateInboundDelay(inboundDelay);
   if (options.background) validateBackground(options.background);
@@ -247,7 +253,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const delay = drawDelay(inboundDelay);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (closing || res.destroyed) return;
-    const now = performance.now();
+    const now = clock();
     counters.calls += 1;
     counters.maxArrivalsInAnyWindow = Math.max(counters.maxArrivalsInAnyWindow, arrivalStats.add(now));
     let window = limiter.get(verdict.accessKeyId);
@@ -309,7 +315,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   });
   /** A call of the other client: admitted when the AccessKey's window has room. */
   function admitBackground(): boolean {
-    const now = performance.now();
+    const now = clock();
     let window = limiter.get(options.accessKeyId);
     if (!window) limiter.set(options.accessKeyId, (window = new SlidingWindow()));
     if (window.count(now) >= rate) return false;
@@ -337,7 +343,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       counters = emptyCounters();
       // A running other client keeps counting into the new counters.
       counters.background = Object.assign(bg, { calls: 0, ok: 0, throttled: 0 });
-      perSecond = new PerSecond(performance.now());
+      perSecond = new PerSecond(clock());
       admittedStats = new SlidingWindow();
       arrivalStats = new SlidingWindow();
     },
