@@ -16,6 +16,7 @@ const mode = process.env.BENCH_MODE === 'stock' ? 'stock' : 'controller';
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const res = new Resources();
 const cams = await camsClientFromConfig(config);
+await cams.warmUp?.();
 const pool = await openDatabase(res, config, log, concurrency + 2);
 const connection = await openRedis(res, config, log, 'worker');
 const worker = startEnrichWorker({

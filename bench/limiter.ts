@@ -7,7 +7,10 @@
  * each throttle) as the reference.
  *
  * Environment: BENCH_SECONDS (measured seconds per case, default 20), BENCH_LATENCY_MS (simulated CAMS
- * latency, default 80), BENCH_CASES (comma-separated case ids, default all), and the usual REDIS_URL /
+ * latency, default 80), BENCH_CASES (comma-separated case ids, default all), BENCH_REFERENCE=0 (skip the
+ * stock reference while tuning; the recorded tables always have it), BENCH_TRACE=1 (a line every
+ * 500 ms on stderr: the fleet's admitted and throttled calls, the controller's rate and margin), and
+ * the usual REDIS_URL /
  * DATABASE_URL (a database `cams_bench_<random>` is created there and dropped).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -30,6 +33,8 @@ import type { BackgroundClient, InboundDelay } from '../src/simulator/simulator.
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 80);
 const ONLY = process.env.BENCH_CASES?.split(',').map((s) => s.trim());
+const REFERENCE = process.env.BENCH_REFERENCE !== '0';
+const TRACE = process.env.BENCH_TRACE === '1';
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), 'limiter-worker.js');
 
 interface Case {
@@ -125,6 +130,7 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
     // The measured period starts at the fleet's first admitted call.
     while (sim.counters().ok + sim.counters().throttled === 0) await sleep(20);
     sim.resetCounters();
+    const trace = TRACE ? traceCase(c, mode, redis, limiterKey(queueName), sim) : undefined;
     await sleep(SECONDS * 1000);
     const during = sim.counters();
     const alive = children.filter((ch) => ch.exitCode === null).length;
@@ -148,6 +154,7 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
       recoveredShare = round(tail.reduce((a, b) => a + b, 0) / tail.length / c.rate);
     }
 
+    trace?.stop();
     const key = limiterKey(queueName);
     const state = (await redis.exists(key)) ? await readLimiterState(redis, key, c.rate) : undefined;
     const check = [
@@ -187,6 +194,30 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
   }
 }
 
+/** BENCH_TRACE: every 500 ms, what the simulator saw of the fleet and what the controller allows. */
+function traceCase(
+  c: Case,
+  mode: Mode,
+  redis: Parameters<typeof readLimiterState>[0],
+  key: string,
+  sim: { counters(): { ok: number; throttled: number } },
+): { stop(): void } {
+  const started = Date.now();
+  const timer = setInterval(() => {
+    const { ok, throttled } = sim.counters();
+    const state = readLimiterState(redis, key, c.rate);
+    void state.then(
+      (st) =>
+        process.stderr.write(
+          `${c.id} ${mode} t=${((Date.now() - started) / 1000).toFixed(1)} ok=${ok} throttled=${throttled} ` +
+            `allowed=${st.allowedRate} margin=${st.marginMs}\n`,
+        ),
+      () => undefined,
+    );
+  }, 500);
+  return { stop: () => clearInterval(timer) };
+}
+
 function describeCase(c: Case): string {
   const parts = [`R = ${c.rate}`, `${c.workers} worker${c.workers === 1 ? '' : 's'}`];
   if (c.jitter) parts.push(`${c.jitter.minMs ?? 0}–${c.jitter.maxMs} ms jitter`);
@@ -207,7 +238,7 @@ export async function run(): Promise<void> {
   const pool = createPool(url.toString(), log, { max: 1 });
   await migrate(pool, log);
   await pool.end();
-  const results: { c: Case; controller: Measured; stock: Measured }[] = [];
+  const results: { c: Case; controller: Measured; stock?: Measured }[] = [];
   try {
     console.log(
       `limiter bench: ${SECONDS} s measured per case, ${LATENCY} ms simulated CAMS latency, worker processes`,
@@ -215,7 +246,9 @@ export async function run(): Promise<void> {
     let offset = 0;
     for (const c of CASES.filter((x) => !ONLY || ONLY.includes(x.id))) {
       const controller = await measureCase(c, 'controller', url.toString(), (offset += 1_000_000));
-      const stock = await measureCase(c, 'stock', url.toString(), (offset += 1_000_000));
+      const stock = REFERENCE
+        ? await measureCase(c, 'stock', url.toString(), (offset += 1_000_000))
+        : undefined;
       results.push({ c, controller, stock });
       console.log(JSON.stringify({ case: c.id, controller, stock }));
     }
@@ -229,7 +262,7 @@ export async function run(): Promise<void> {
   );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const { c, controller, stock } of results) {
-    for (const m of [controller, stock]) {
+    for (const m of stock ? [controller, stock] : [controller]) {
       const recovery =
         m.recoverySeconds === undefined
           ? ''

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
@@ -51,6 +52,15 @@ function client(
   });
 }
 
+/** `127.0.0.1:<port>` where nobody listens (a port that was just free). */
+async function closedEndpoint(): Promise<string> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return `127.0.0.1:${port}`;
+}
+
 /** The error a call fails with; fails the test when the call succeeds. */
 async function failure(c: CamsClient): Promise<CamsError> {
   const outcome = await c.queryPhoneBusinessProfile(INPUT).then(
@@ -93,6 +103,52 @@ describe('profileFromData', () => {
       '',
       '',
     ]);
+  });
+});
+
+describe('CamsClient.warmUp', () => {
+  it('opens the connection the first call then uses, with a bare HEAD that is no API call', async () => {
+    const seen: { method: string; url: string; signed: boolean }[] = [];
+    let connections = 0;
+    const server = createHttpServer((req, res) => {
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        signed: req.headers.authorization !== undefined,
+      });
+      req.resume();
+      if (req.method === 'HEAD') {
+        // With its length, as a gateway answers; Node closes the connection after a HEAD answer without one.
+        res.writeHead(404, { 'content-length': '0' }).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ RequestId: 'R1', Code: 'OK', Data: { Vertical: 'Retail' } }));
+    });
+    server.on('connection', () => (connections += 1));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const c = client(`127.0.0.1:${(server.address() as AddressInfo).port}`);
+      await c.warmUp?.();
+      expect(seen).toEqual([{ method: 'HEAD', url: '/', signed: false }]);
+      expect(connections).toBe(1);
+      expect((await c.queryPhoneBusinessProfile(INPUT)).vertical).toBe('Retail');
+      expect(seen.map((s) => [s.method, s.signed])).toEqual([
+        ['HEAD', false],
+        ['POST', true],
+      ]);
+      expect(connections).toBe(1); // the call went over the connection the warm-up opened
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('costs the simulator nothing and never fails, even with nobody listening', async () => {
+    const s = await simulator();
+    await client(s.endpoint).warmUp?.();
+    expect(s.counters()).toMatchObject({ calls: 0, ok: 0, throttled: 0, rejected: 0, errors: 0 });
+    await expect(client(await closedEndpoint()).warmUp?.()).resolves.toBeUndefined();
   });
 });
 
@@ -223,11 +279,7 @@ describe('CamsClient against the simulator', () => {
   });
 
   it('retries a refused connection as transient', async () => {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const err = await failure(client(`127.0.0.1:${port}`));
+    const err = await failure(client(await closedEndpoint()));
     expect(err).toMatchObject({
       code: 'Transport.ConnectionRefused',
       classification: 'transient',

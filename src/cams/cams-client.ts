@@ -9,7 +9,10 @@
  */
 import OpenApiModule, { Config as OpenApiConfig, OpenApiRequest, Params } from '@alicloud/openapi-client';
 import OpenApiUtilModule from '@alicloud/openapi-util';
+import { doAction, Request as TeaRequest } from '@alicloud/tea-typescript';
 import { RuntimeOptions } from '@alicloud/tea-util';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Config, Credentials } from '../config.js';
 import { CamsError, LOCAL_CODES } from './cams-error.js';
 import { requireCredentialSource, staticCredentials } from './credentials.js';
@@ -62,6 +65,13 @@ export interface QueryInput {
 export interface CamsClient {
   /** One call; resolves to the profile or rejects with a `CamsError`. */
   queryPhoneBusinessProfile(input: QueryInput): Promise<BusinessProfile>;
+  /**
+   * Readies the way for the first call without making one, so that call reaches CAMS as soon as a
+   * warm one would (a cold first call is late by the SDK's first run and a new connection, tens of ms
+   * on loopback and a TLS handshake on the internet, and late calls crowd the rate limit's window).
+   * Best effort: never rejects.
+   */
+  warmUp?(): Promise<void>;
 }
 
 const API_VERSION = '2020-06-06';
@@ -367,6 +377,7 @@ export function createCamsClient(options: CamsClientOptions): CamsClient {
   };
 
   return {
+    warmUp: () => warmUp(options, params),
     async queryPhoneBusinessProfile(input: QueryInput): Promise<BusinessProfile> {
       const request = new OpenApiRequest({
         query: OpenApiUtil.query({ CustSpaceId: input.custSpaceId, PhoneNumber: input.phoneNumber }),
@@ -387,6 +398,71 @@ export function createCamsClient(options: CamsClientOptions): CamsClient {
       }
     },
   };
+}
+
+/**
+ * The SDK's whole request path once, against a throwaway server on loopback with a made-up key (its
+ * code runs compiled from then on), then a bare `HEAD /` to the endpoint through the SDK's own
+ * transport: no API call and no AccessKey, but it leaves an open connection in the pool the calls
+ * use. Each step is bounded by the connect timeout (at most 2 s) and its failure is ignored.
+ */
+async function warmUp(options: CamsClientOptions, params: Params): Promise<void> {
+  const limitMs = Math.min(options.connectTimeoutMs, 2000);
+  const runtime = new RuntimeOptions({ connectTimeout: limitMs, readTimeout: limitMs, autoretry: false });
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ RequestId: 'warm-up', Code: 'OK', Data: {} }));
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    const { port } = server.address() as AddressInfo;
+    const rehearsal = new OpenApiClient(
+      new OpenApiConfig({
+        accessKeyId: 'warm-up',
+        accessKeySecret: 'warm-up',
+        endpoint: `127.0.0.1:${port}`,
+        protocol: 'http',
+        regionId: options.regionId,
+      }),
+    );
+    const request = new OpenApiRequest({
+      query: OpenApiUtil.query({ CustSpaceId: 'warm-up', PhoneNumber: '0' }),
+    });
+    await rehearsal.callApi(new Params({ ...params, protocol: 'HTTP' }), request, runtime);
+  } catch {
+    // Only a rehearsal.
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+  try {
+    const [host, port] = options.endpoint.split(':');
+    const head = new TeaRequest();
+    head.protocol = options.protocol;
+    if (port) head.port = Number(port);
+    head.method = 'HEAD';
+    head.pathname = '/';
+    head.headers = { host: host ?? options.endpoint };
+    const response = await doAction(head, runtime);
+    // Done once the agent took the socket back into its pool (or the server closed it).
+    const socket = response.body.socket;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, limitMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      socket.once('free', done);
+      socket.once('close', done);
+      response.body.resume();
+    });
+  } catch {
+    // The first call opens its own connection then.
+  }
 }
 
 /**

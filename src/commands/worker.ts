@@ -20,6 +20,7 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
   }
   const graceMs = opts.grace === undefined ? ctx.config.shutdownGraceMs : parseGrace(opts.grace, '--grace');
   const cams = await camsClientFromConfig(ctx.config);
+  await cams.warmUp?.();
   const res = new Resources();
   let stopping = false;
   try {

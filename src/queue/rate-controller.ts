@@ -7,17 +7,21 @@
  *
  * - **The line.** Calls reach CAMS some time after they take a slot, and that time varies (network
  *   jitter, a busy CPU). Slots are kept to at most `quota` in any `1000 + margin` ms, so a spread up
- *   to the margin never puts more than `quota` calls in a second at CAMS. A throttle while the fleet
- *   was using its whole window, alone in the last second, multiplies the margin; the margin shrinks
+ *   to the margin never puts more than `quota` calls in a second at CAMS. A slot is reserved ahead
+ *   and confirmed when the call goes out, and it counts from then, so a process that woke late
+ *   (a busy CPU) delays the calls after it rather than crowding them. A throttle while the fleet was
+ *   using its whole window, alone in the last second, multiplies the margin; the margin shrinks
  *   slowly while no throttle comes.
  * - **Other clients of the AccessKey.** Slots are also spaced evenly at the allowed rate, never above
  *   the quota. Throttles in quick succession, or while the fleet got clearly less than its window
- *   through, mean someone else takes
- *   the rest: the rate is cut to what got through in the last second (times `cutFactor`), climbs back
- *   along a cubic that flattens near that level, and then probes above it, faster the longer no throttle
- *   comes, so the fleet takes the quota back soon after the other client stops.
+ *   through, mean someone else takes the rest: the rate is cut below what got through in the last
+ *   second (`cutFactor`), climbs back along a cubic that flattens just under that level
+ *   (`cruiseFactor`), and then probes above it along a cubic, slowly at first, so that a probe
+ *   finds the ceiling with one throttle, then fast, so the fleet takes the quota back within seconds
+ *   after the other client stops.
  *
- * One throttle costs the retry of that call and one adjustment; throttles in the `holdMs` after an
+ * A cut gives back the slots reserved at the old rate, so the calls behind a throttle are not sent
+ * into the same full window. One throttle costs the retry of that call and one adjustment; throttles in the `holdMs` after an
  * adjustment (calls sent before it) change nothing. Only a storm (`stormThrottles` in one second)
  * pauses the whole fleet, for a pause that doubles while storms repeat. A retry hint from CAMS pauses
  * the fleet for that long. A call that cannot reach the endpoint at all pauses the fleet too (doubling,
@@ -25,7 +29,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { READ, REACHABLE, TAKE, THROTTLED, UNREACHABLE } from './rate-scripts.js';
+import { CONFIRM, READ, REACHABLE, TAKE, THROTTLED, UNREACHABLE } from './rate-scripts.js';
 
 export interface RateTuning {
   /** How far ahead a slot may be reserved, in ms; a change of rate takes effect within it. Default 250. */
@@ -38,12 +42,14 @@ export interface RateTuning {
   marginGrowth: number;
   /** How fast the margin shrinks back, in ms per second, after 10 s without it growing. Default 1. */
   marginDecayMsPerSecond: number;
-  /** Time to climb back to the rate of the last cut, in ms. Default 6000. */
+  /** Time to climb back to the cruising rate after a cut, in ms. Default 7000. */
   approachMs: number;
-  /** How fast the rate probes above it, as a share of the quota per second squared. Default 0.015. */
+  /** How fast the rate probes above it afterwards, as a share of the quota per second cubed. Default 0.12. */
   probe: number;
-  /** The rate after a cut, as a share of what got through. Default 0.9. */
+  /** The rate right after a cut, as a share of what got through. Default 0.85. */
   cutFactor: number;
+  /** The rate cruised at after a cut, as a share of what got through. Default 0.95. */
+  cruiseFactor: number;
   /** Lowest rate, in calls per second. Default 0.2. */
   minRate: number;
   /** How long the learned state is kept in Redis without use, in ms. Default one day. */
@@ -70,9 +76,10 @@ export const DEFAULT_TUNING: Readonly<RateTuning> = Object.freeze({
   maxMarginMs: 1000,
   marginGrowth: 1.6,
   marginDecayMsPerSecond: 1,
-  approachMs: 6000,
-  probe: 0.015,
-  cutFactor: 0.9,
+  approachMs: 7000,
+  probe: 0.12,
+  cutFactor: 0.85,
+  cruiseFactor: 0.95,
   minRate: 0.2,
   stateTtlMs: 86_400_000,
   holdMs: 1250,
@@ -143,6 +150,7 @@ function tuningArgs(quota: number, t: RateTuning): number[] {
     t.cutFactor,
     Math.min(t.minRate, quota),
     t.stateTtlMs,
+    t.cruiseFactor,
   ];
 }
 
@@ -160,10 +168,21 @@ export function createRateController(options: RateControllerOptions): RateContro
     async acquire(signal) {
       for (;;) {
         signal?.throwIfAborted();
-        const [granted, ms] = await run(TAKE, [randomUUID()]);
+        const member = randomUUID();
+        const [granted, ms, reservedAt] = await run(TAKE, [member]);
         if (granted === 1) {
-          if ((ms ?? 0) > 0) await sleep(ms ?? 0, signal);
-          return;
+          try {
+            if ((ms ?? 0) > 0) await sleep(ms ?? 0, signal);
+          } catch (err) {
+            // Given up: the slot goes back for another call (best effort; it expires anyway).
+            redis.zrem(keys[1], member).catch(() => undefined);
+            throw err;
+          }
+          const [confirmed, pauseMs] = await run(CONFIRM, [member, reservedAt ?? 0]);
+          if (confirmed === 1) return;
+          // The schedule changed while this slot waited (a throttle came back): reserve again.
+          if ((pauseMs ?? 0) > 0) await sleep(pauseMs ?? 0, signal);
+          continue;
         }
         // Not reserved: the next free slot is more than `aheadMs` away. Asking again in at least half
         // of `aheadMs` keeps many waiting jobs from polling Redis at every slot.

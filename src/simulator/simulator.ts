@@ -195,11 +195,20 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // A call counts by when it arrived, as at a gateway, not by when this process got round to it.
+    const receivedAt = clock();
     const requestId = randomUUID().toUpperCase();
     const body = await readBody(req);
     if (body === undefined)
       return refuse(res, requestId, 413, 'RequestTooLarge', 'The request body is too large.');
     const url = new URL(req.url ?? '/', 'http://simulator');
+    if (req.method === 'HEAD') {
+      // No API call has this form (a client opening its connection ahead of its first call):
+      // answered without a body and counted nowhere.
+      res.writeHead(404, { 'content-length': '0' });
+      res.end();
+      return;
+    }
     if (req.method === 'GET' && url.pathname === COUNTERS_PATH) {
       // Not part of CAMS: lets a benchmark or a test read the counters of a simulator in another process.
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -253,7 +262,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     const delay = drawDelay(inboundDelay);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (closing || res.destroyed) return;
-    const now = clock();
+    const now = receivedAt + delay;
     counters.calls += 1;
     counters.maxArrivalsInAnyWindow = Math.max(counters.maxArrivalsInAnyWindow, arrivalStats.add(now));
     let window = limiter.get(verdict.accessKeyId);
