@@ -6,7 +6,7 @@
  * and with BullMQ's stock way (its `{max: rate, duration: 1000}` limiter and a queue-wide back-off on
  * each throttle) as the reference.
  *
- * Environment: BENCH_SECONDS (measured seconds per case, default 20), BENCH_LATENCY_MS (simulated CAMS
+ * Environment: BENCH_SECONDS (measured seconds per case, default 60), BENCH_LATENCY_MS (simulated CAMS
  * latency, default 80), BENCH_CASES (comma-separated case ids, default all), BENCH_REFERENCE=0 (skip the
  * stock reference while tuning; the recorded tables always have it), BENCH_TRACE=1 (a line every
  * 500 ms on stderr: the fleet's admitted and throttled calls, the controller's rate and margin), and
@@ -30,7 +30,7 @@ import { importCsv } from '../src/runs/csv-import.js';
 import { startLocalStack } from '../src/local-stack.js';
 import type { BackgroundClient, InboundDelay } from '../src/simulator/simulator.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 80);
 const ONLY = process.env.BENCH_CASES?.split(',').map((s) => s.trim());
 const REFERENCE = process.env.BENCH_REFERENCE !== '0';
