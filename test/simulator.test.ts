@@ -7,6 +7,7 @@ import CamsModule, * as $Cams from '@alicloud/cams20200606';
 import OpenApiModule, { Config as OpenApiConfig, OpenApiRequest, Params } from '@alicloud/openapi-client';
 import { RuntimeOptions } from '@alicloud/tea-util';
 import { profileFor } from '../src/simulator/profiles.js';
+import { SlidingWindow } from '../src/simulator/sliding-window.js';
 import { startSimulator } from '../src/simulator/simulator.js';
 import type { Simulator, SimulatorOptions } from '../src/simulator/simulator.js';
 
@@ -230,6 +231,19 @@ describe('simulator rate limit', () => {
     expect(sim.counters()).toMatchObject({ calls: 0, ok: 0, maxCallsInAnyWindow: 0, okByNumber: {} });
     expect((await query(sdk(sim), '8613800001234')).code).toBe('OK');
     expect(sim.counters().okByNumber).toEqual({ '8613800001234': 1 });
+  });
+});
+
+describe('the sliding window', () => {
+  it('counts the times in (now - 1000, now], also when a time comes after a later one', () => {
+    const w = new SlidingWindow();
+    expect([0, 400, 999].map((t) => w.add(t))).toEqual([1, 2, 3]);
+    expect(w.count(1000)).toBe(2); // 0 has left: strict, (0, 1000]
+    // A call that arrived at 700 but was counted after the one at 999 takes its place in order.
+    expect(w.add(700)).toBe(3); // 0, 400 and 700 in (-300, 700]
+    expect(w.count(999)).toBe(4);
+    expect(w.count(1500)).toBe(2); // 700 and 999
+    expect(w.count(2000)).toBe(0);
   });
 });
 

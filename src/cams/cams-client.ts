@@ -450,7 +450,7 @@ async function warmUp(options: CamsClientOptions, params: Params): Promise<void>
     const response = await doAction(head, runtime);
     // Done once the agent took the socket back into its pool (or the server closed it).
     const socket = response.body.socket;
-    await new Promise<void>((resolve) => {
+    const pooled = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, limitMs);
       const done = () => {
         clearTimeout(timer);
@@ -458,8 +458,10 @@ async function warmUp(options: CamsClientOptions, params: Params): Promise<void>
       };
       socket.once('free', done);
       socket.once('close', done);
-      response.body.resume();
     });
+    // Read through the SDK's transport, which also stops its read timer on the socket.
+    await response.readBytes();
+    await pooled;
   } catch {
     // The first call opens its own connection then.
   }

@@ -21,8 +21,8 @@
  *   after the other client stops.
  *
  * A cut gives back the slots reserved at the old rate, so the calls behind a throttle are not sent
- * into the same full window. One throttle costs the retry of that call and one adjustment; throttles in the `holdMs` after an
- * adjustment (calls sent before it) change nothing. Only a storm (`stormThrottles` in one second)
+ * into the same full window. One throttle costs the retry of that call and one adjustment; throttles
+ * in the `holdMs` after an adjustment (calls sent before it) change nothing. Only a storm (`stormThrottles` in one second)
  * pauses the whole fleet, for a pause that doubles while storms repeat. A retry hint from CAMS pauses
  * the fleet for that long. A call that cannot reach the endpoint at all pauses the fleet too (doubling,
  * up to `unreachableMaxMs`), so numbers do not spend their attempts while the endpoint is down.
@@ -44,7 +44,7 @@ export interface RateTuning {
   marginDecayMsPerSecond: number;
   /** Time to climb back to the cruising rate after a cut, in ms. Default 7000. */
   approachMs: number;
-  /** How fast the rate probes above it afterwards, as a share of the quota per second cubed. Default 0.12. */
+  /** How fast the rate probes above that, as a share of the quota per second cubed. Default 0.12. */
   probe: number;
   /** The rate right after a cut, as a share of what got through. Default 0.85. */
   cutFactor: number;
