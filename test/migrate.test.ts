@@ -83,6 +83,7 @@ const SHIPPED = [
   '0005_ledger_schema.sql',
   '0006_ledger_indexes.sql',
   '0007_schedule_ticks_queue.sql',
+  '0008_run_items_run_check.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 
@@ -369,5 +370,71 @@ describe('the runs_accounting constraint', () => {
       [id],
     );
     expect(after.rows[0]).toEqual({ total: '3', pending: '2', enriched: '1' });
+  });
+});
+
+describe("run_items' link to runs", () => {
+  async function ledgerWithRun(): Promise<{ pool: Pool; runId: string }> {
+    const pool = poolFor(await freshDatabase());
+    await migrate(pool, log);
+    const { rows } = await pool.query<{ id: string }>(
+      `INSERT INTO runs (queue, source, max_age) VALUES ('q', 'csv:test.csv', interval '30 days') RETURNING id`,
+    );
+    return { pool, runId: rows[0]!.id };
+  }
+
+  const item = `INSERT INTO run_items (run_id, cust_space_id, phone_number, line, state) VALUES ($1, 'S1', $2, 2, 'pending')`;
+
+  it('refuses items of a run that does not exist, as a foreign key would, and keeps none of the statement', async () => {
+    const { pool, runId } = await ledgerWithRun();
+    const missing = String(Number(runId) + 1);
+    const err = await catchError(
+      pool.query(
+        `INSERT INTO run_items (run_id, cust_space_id, phone_number, line, state)
+         VALUES ($1, 'S1', '8613800000001', 2, 'pending'), ($2, 'S1', '8613800000002', 3, 'pending')`,
+        [runId, missing],
+      ),
+    );
+    expect(err).toMatchObject({ code: '23503', constraint: 'run_items_run_id_fkey' });
+    expect((err as { detail?: string }).detail).toBe(`Key (run_id)=(${missing}) is not present in table "runs".`);
+    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM run_items');
+    expect(rows[0]!.n).toBe(0);
+  });
+
+  it('deletes the items of deleted runs, and only theirs, from a session with the default search_path', async () => {
+    const { pool, runId } = await ledgerWithRun();
+    const { rows: other } = await pool.query<{ id: string }>(
+      `INSERT INTO runs (queue, source, max_age) VALUES ('q', 'csv:other.csv', interval '30 days') RETURNING id`,
+    );
+    await pool.query(item, [runId, '8613800000001']);
+    await pool.query(item, [runId, '8613800000002']);
+    await pool.query(item, [other[0]!.id, '8613800000003']);
+    // An admin's psql session: the ledger's schema is not on its search_path.
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL search_path TO public');
+      await client.query('DELETE FROM cams_enrich.runs WHERE id = $1', [runId]);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+    const { rows } = await pool.query<{ run_id: string; phone_number: string }>(
+      'SELECT run_id, phone_number FROM run_items ORDER BY phone_number',
+    );
+    expect(rows).toEqual([{ run_id: other[0]!.id, phone_number: '8613800000003' }]);
+  });
+
+  it('refuses to move an item to another run, but lets its other columns change', async () => {
+    const { pool, runId } = await ledgerWithRun();
+    await pool.query(item, [runId, '8613800000001']);
+    const { rows: other } = await pool.query<{ id: string }>(
+      `INSERT INTO runs (queue, source, max_age) VALUES ('q', 'csv:other.csv', interval '30 days') RETURNING id`,
+    );
+    const err = await catchError(pool.query('UPDATE run_items SET run_id = $1', [other[0]!.id]));
+    expect(err).toMatchObject({ code: '23503', constraint: 'run_items_run_id_fkey' });
+    await pool.query(`UPDATE run_items SET run_id = run_id, state = 'skipped'`);
+    const { rows } = await pool.query<{ run_id: string; state: string }>('SELECT run_id, state FROM run_items');
+    expect(rows).toEqual([{ run_id: runId, state: 'skipped' }]);
   });
 });
