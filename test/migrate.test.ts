@@ -396,7 +396,9 @@ describe("run_items' link to runs", () => {
       ),
     );
     expect(err).toMatchObject({ code: '23503', constraint: 'run_items_run_id_fkey' });
-    expect((err as { detail?: string }).detail).toBe(`Key (run_id)=(${missing}) is not present in table "runs".`);
+    expect((err as { detail?: string }).detail).toBe(
+      `Key (run_id)=(${missing}) is not present in table "runs".`,
+    );
     const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM run_items');
     expect(rows[0]!.n).toBe(0);
   });
@@ -434,7 +436,9 @@ describe("run_items' link to runs", () => {
     const err = await catchError(pool.query('UPDATE run_items SET run_id = $1', [other[0]!.id]));
     expect(err).toMatchObject({ code: '23503', constraint: 'run_items_run_id_fkey' });
     await pool.query(`UPDATE run_items SET run_id = run_id, state = 'skipped'`);
-    const { rows } = await pool.query<{ run_id: string; state: string }>('SELECT run_id, state FROM run_items');
+    const { rows } = await pool.query<{ run_id: string; state: string }>(
+      'SELECT run_id, state FROM run_items',
+    );
     expect(rows).toEqual([{ run_id: runId, state: 'skipped' }]);
   });
 });
