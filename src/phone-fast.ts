@@ -116,7 +116,15 @@ export function fastInternational(digits: string): string | undefined {
 export function fastNational(digits: string, country: string): string | undefined {
   const plan = planOfCountry(country);
   if (!plan) return undefined;
-  // The parse would try an international reading (IDD prefix, or the calling code written without '+').
-  if (plan.idd.test(digits) || digits.startsWith(plan.callingCode)) return undefined;
+  // An IDD prefix: the parse reads the rest as an international number.
+  if (plan.idd.test(digits)) return undefined;
+  if (digits.startsWith(plan.callingCode)) {
+    // The calling code written without '+' (`8613800001234` for CN). The parse strips it when the digits
+    // are not a national number by the pattern but the rest is; any national prefix, and the case where
+    // only the length decides, are left to the full parse.
+    const rest = digits.slice(plan.callingCode.length);
+    if (plan.nationalPrefix?.test(digits) || plan.valid.test(digits)) return undefined;
+    return validNational(plan, rest) ? digits : undefined;
+  }
   return validNational(plan, digits) ? plan.callingCode + digits : undefined;
 }

@@ -49,10 +49,12 @@ describe('the fast path of phone normalisation', () => {
 
   it('agrees with the full parse on every number it answers for, read as a national number', () => {
     let answered = 0;
-    for (const { country, national } of cases) {
+    let withCallingCode = 0;
+    for (const { country, callingCode, national } of cases) {
       const fast = fastNational(national, country);
       if (fast === undefined) continue;
       answered += 1;
+      if (national.startsWith(callingCode) && fast === national) withCallingCode += 1;
       expect({ country, national, phone: fast }).toEqual({
         country,
         national,
@@ -60,13 +62,16 @@ describe('the fast path of phone normalisation', () => {
       });
     }
     expect(answered).toBeGreaterThan(cases.length / 10);
+    // Numbers written with their calling code but no '+' are common too.
+    expect(withCallingCode).toBeGreaterThan(100);
   });
 
   it('takes the usual Chinese mobile forms and leaves prefixed or shared-code numbers to the full parse', () => {
     expect(fastInternational('8613800001234')).toBe('8613800001234');
     expect(fastNational('13800001234', 'CN')).toBe('8613800001234');
     expect(fastNational('013800001234', 'CN')).toBeUndefined(); // national prefix 0
-    expect(fastNational('8613800001234', 'CN')).toBeUndefined(); // calling code without '+'
+    expect(fastNational('8613800001234', 'CN')).toBe('8613800001234'); // calling code without '+'
+    expect(fastNational('86013800001234', 'CN')).toBeUndefined(); // …then a national prefix
     expect(fastInternational('14155552671')).toBeUndefined(); // +1 is shared by 25 countries
     expect(fastInternational('0123')).toBeUndefined();
   });

@@ -4,6 +4,7 @@
  * database are both row sources of this one path. Bad input aborts the run with every accepted row failed
  * as IMPORT_ABORTED, so nothing is silently lost.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Pool } from '../db/pool.js';
 import type { AcceptedRow, RejectedRow } from '../db/runs.js';
 import type { LiveRun } from '../db/import-liveness.js';
@@ -63,6 +64,13 @@ export interface ImportOptions {
   /** Aborting it (the first Ctrl-C) stops the import: the run is aborted like on bad input. */
   signal?: AbortSignal | undefined;
 }
+
+/**
+ * Rows read between two turns of the event loop. A source often has its next rows buffered already, and
+ * reading them never leaves the microtask queue: without a turn now and then, the recorder's connections
+ * would wait for this loop to hear that a statement finished, and PostgreSQL would idle.
+ */
+const ROWS_PER_TURN = 256;
 
 /** Longest `raw` kept in run_rejects; a longer cell is cut and marked (the rejects file keeps it whole). */
 export const MAX_STORED_RAW = 1000;
@@ -157,6 +165,7 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
       interrupted();
       const row = next.value;
       count += 1;
+      if (count % ROWS_PER_TURN === 0) await nextTurn();
       const space = options.space ?? row.space?.trim() ?? '';
       const phone = normalisePhone(row.phone, options.defaultCountry);
       const badSpace = phone.ok ? spaceProblem(space) : undefined;
