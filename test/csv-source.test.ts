@@ -141,6 +141,17 @@ describe('readCsvRows', () => {
     expect((caught as AppError).message).toMatch(new RegExp(`^${file}:5002: Quote Not Closed`));
   });
 
+  it('yields no row the parser read after a bad record', async () => {
+    const huge = 'x'.repeat(1024 * 1024 + 10);
+    const file = await csvFile(
+      `phone,note\n+1 415 555 0001,a\n\n+1 415 555 0002,${huge}\n+1 415 555 0003,c\n`,
+    );
+    const { rows, caught } = await readUntilFailure(file);
+    expect(rows).toEqual([{ line: 2, phone: '+1 415 555 0001' }]);
+    expect(caught).toMatchObject({ code: 'CSV_MALFORMED' });
+    expect((caught as AppError).message).toMatch(new RegExp(`^${file}:4: .+ \\(CSV_MAX_RECORD_SIZE\\)$`));
+  });
+
   it('reports a missing file as INPUT_FILE', async () => {
     const file = join(dir, 'no-such-file.csv');
     const err = await failure(file);

@@ -5,7 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
-import type { CsvError, InfoRecord, Options } from 'csv-parse';
+import type { CsvError, Options } from 'csv-parse';
 import { AppError, fileErrorReason } from '../errors.js';
 import { openTextInput } from './text-input.js';
 
@@ -73,17 +73,20 @@ const MAX_RECORD_SIZE = 1024 * 1024;
  * `CSV_MALFORMED` (`<file>:<line>: <reason> (<csv-parse code>)`, csv-parse's error as `cause`) on bad CSV,
  * after every row before the malformed record has been yielded.
  *
- * Line numbers are counted here, as records are parsed, from each record's raw text (a line break is
- * `\r\n`, `\n` or a lone `\r`), because csv-parse's own `info.lines` is the line where a record ends, and
- * counts a `\r\n` inside a quoted cell as two lines. The raw text of a record holds the first character of
- * the line breaks of the empty lines skipped before it and of its own terminator.
+ * Line numbers are counted here, record by record, from each record's raw text (a line break is `\r\n`,
+ * `\n` or a lone `\r`), because csv-parse's own `info.lines` is the line where a record ends, and counts a
+ * `\r\n` inside a quoted cell as two lines. The raw text of a record holds the first character of the line
+ * breaks of the empty lines skipped before it and of its own terminator. A bad record's line is known once
+ * every record before it has been read: csv-parse's error says how many records and empty lines came first.
  */
 export async function* readCsvRows(file: string, options: CsvSourceOptions = {}): AsyncIterable<CsvRow> {
   /** Where the next record starts, before any empty lines that precede it. */
   let nextLine = 1;
+  /** Empty lines skipped before the records read so far. */
   let emptyLines = 0;
   let columns: { phone: number; space: number | undefined } | undefined;
-  let malformed: AppError | undefined;
+  /** The first bad record: csv-parse's error, and how many records it had parsed before it. */
+  let bad: { err: CsvError; recordsBefore: number } | undefined;
 
   const source = options.input ?? createReadStream(file);
   let text;
@@ -96,7 +99,7 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
   }
   const delimiter = options.delimiter ?? detectDelimiter(text.firstLine);
   const bytes = Readable.from(text.chunks, { objectMode: false });
-  const parseOptions: Options<CsvRow, { record: string[] }> = {
+  const parseOptions: Options = {
     bom: true,
     delimiter,
     // Any line end, mixed in one file too: the line count below counts the same three.
@@ -105,14 +108,14 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
     relax_column_count: true,
     skip_empty_lines: true,
     max_record_size: MAX_RECORD_SIZE,
+    // Each record comes with its raw text, which the line count below reads. (No `on_record` or `info`:
+    // csv-parse builds an info object for every record then, which doubled the cost of parsing.)
     raw: true,
     // Errors arrive here rather than as a stream error, which would drop the rows still buffered before it.
     skip_records_with_error: true,
     on_skip: (err: CsvError | undefined) => {
-      if (malformed !== undefined || err === undefined) return undefined;
-      const skipped = typeof err.empty_lines === 'number' ? err.empty_lines - emptyLines : 0;
-      const message = `${file}:${nextLine + skipped}: ${csvReason(err.message)} (${err.code})`;
-      malformed = new AppError('CSV_MALFORMED', message, { cause: err });
+      if (bad !== undefined || err === undefined) return undefined;
+      bad = { err, recordsBefore: typeof err.records === 'number' ? err.records : Number.MAX_SAFE_INTEGER };
       // Stop reading; the parser ends once it has handed over what it parsed before the error.
       bytes.unpipe(parser);
       bytes.destroy();
@@ -120,23 +123,8 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
       parser.end();
       return undefined;
     },
-    // Runs as each record is parsed, so the line count stays in step with the parser, not with the reader.
-    on_record: ({ record }: { record: string[] }, context: InfoRecord): CsvRow | undefined => {
-      const line = nextLine + (context.empty_lines - emptyLines);
-      emptyLines = context.empty_lines;
-      nextLine += countLineBreaks(context.raw ?? '');
-      if (malformed !== undefined) return undefined;
-      if (columns === undefined) {
-        columns = findColumns(file, line, record, options);
-        return undefined;
-      }
-      const row: CsvRow = { line, phone: record[columns.phone] ?? '' };
-      if (columns.space !== undefined) row.space = record[columns.space] ?? '';
-      return row;
-    },
   };
-  // csv-parse types `on_record` only for records of the default shape; what it returns is what is pushed.
-  const parser = parse(parseOptions as unknown as Options);
+  const parser = parse(parseOptions);
   bytes.on('error', (err) => {
     parser.destroy(
       err instanceof AppError
@@ -146,8 +134,24 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
   });
   bytes.pipe(parser);
 
+  let records = 0;
   try {
-    for await (const row of parser as AsyncIterable<CsvRow>) yield row;
+    for await (const { record, raw } of parser as AsyncIterable<{ record: string[]; raw: string }>) {
+      // Records the parser went on with after a bad one are not read.
+      if (bad !== undefined && records >= bad.recordsBefore) break;
+      records += 1;
+      const skipped = leadingLineBreaks(raw);
+      const line = nextLine + skipped;
+      emptyLines += skipped;
+      nextLine += countLineBreaks(raw);
+      if (columns === undefined) {
+        columns = findColumns(file, line, record, options);
+        continue;
+      }
+      const row: CsvRow = { line, phone: record[columns.phone] ?? '' };
+      if (columns.space !== undefined) row.space = record[columns.space] ?? '';
+      yield row;
+    }
   } catch (err) {
     const failure = text.failure();
     if (failure !== undefined) throw failure;
@@ -160,7 +164,12 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
   }
   const failure = text.failure();
   if (failure !== undefined) throw failure;
-  if (malformed !== undefined) throw malformed;
+  if (bad !== undefined) {
+    const { err } = bad;
+    const skipped = typeof err.empty_lines === 'number' ? err.empty_lines - emptyLines : 0;
+    const message = `${file}:${nextLine + skipped}: ${csvReason(err.message)} (${err.code})`;
+    throw new AppError('CSV_MALFORMED', message, { cause: err });
+  }
   if (columns === undefined) {
     throw new AppError(
       'CSV_NO_PHONE_COLUMN',
@@ -244,6 +253,16 @@ function list(headers: readonly string[]): string {
   const shown = headers.slice(0, MAX).map((h) => JSON.stringify(h));
   if (headers.length > MAX) shown.push(`and ${headers.length - MAX} more`);
   return shown.join(', ');
+}
+
+/**
+ * Empty lines skipped before a record: its raw text starts with the first character of each one's line
+ * break (a record itself never starts with one).
+ */
+function leadingLineBreaks(raw: string): number {
+  let n = 0;
+  while (n < raw.length && (raw.charCodeAt(n) === 10 || raw.charCodeAt(n) === 13)) n++;
+  return n;
 }
 
 /** Line breaks in a record's raw text: `\r\n`, `\n` and a lone `\r` each count once. */
