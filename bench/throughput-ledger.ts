@@ -1,10 +1,11 @@
 /**
  * The ledger's periodic queries with millions of rows of other runs present, next to the same queries on
- * a ledger holding only the measured queue's own rows: a feeder batch of 1000, one page of the lost-job
- * lost jobs check, and a run's status. Half of the other rows belong to a ready run of another queue, half to a run
- * of the same queue that is still importing.
+ * a ledger holding only the measured queue's own rows: the feeder's read of its next 1000 rows, a whole
+ * feeder batch of 1000 (read, enqueue, mark queued), one page of the lost jobs check, and a run's
+ * status. Half of the other rows belong to a ready run of another queue, half to a run of the same queue
+ * that is still importing.
  */
-import { feedPending } from '../src/db/ledger.js';
+import { feedPending, nextRowsToFeed } from '../src/db/ledger.js';
 import type { Pool } from '../src/db/pool.js';
 import { createPool } from '../src/db/pool.js';
 import { queuedPendingNumbers } from '../src/db/lost-jobs.js';
@@ -42,6 +43,7 @@ async function addRun(
 }
 
 interface LedgerTimes {
+  feedReadMs: number;
   feedMs: number;
   lostJobsMs: number;
   statusMs: number;
@@ -54,6 +56,17 @@ async function measureQueries(pool: Pool, runId: number): Promise<LedgerTimes> {
     for (let i = 0; i < REPEAT; i++) times.push((await timed(fn)).seconds * 1000);
     return times.sort((a, b) => a - b)[Math.floor(REPEAT / 2)]!;
   };
+  // The read alone, in a transaction rolled back, so each repetition reads the same rows.
+  const feedReadMs = await median(async () => {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await nextRowsToFeed(client, QUEUE, 1000);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  });
   const feedMs = await median(() =>
     feedPending(
       pool,
@@ -64,7 +77,7 @@ async function measureQueries(pool: Pool, runId: number): Promise<LedgerTimes> {
   );
   const lostJobsMs = await median(() => queuedPendingNumbers(pool, QUEUE, 1000));
   const statusMs = await median(() => runStatus(pool, runId));
-  return { feedMs, lostJobsMs, statusMs };
+  return { feedReadMs, feedMs, lostJobsMs, statusMs };
 }
 
 async function ledgerWith(otherRows: number): Promise<LedgerTimes> {
@@ -96,7 +109,8 @@ export async function measureLedger(otherRows: number): Promise<Line[]> {
     ratio: `${(ms / ref).toFixed(1)}×`,
   });
   return [
-    line('feeder batch of 1000', big.feedMs, empty.feedMs),
+    line("feeder's read of its next 1000 rows", big.feedReadMs, empty.feedReadMs),
+    line('feeder batch of 1000 (read, enqueue, mark queued)', big.feedMs, empty.feedMs),
     line('lost jobs check, one page of 1000', big.lostJobsMs, empty.lostJobsMs),
     line("a run's status", big.statusMs, empty.statusMs),
   ];

@@ -42,6 +42,32 @@ export interface FeedItem extends NumberKey {
 }
 
 /**
+ * The next `limit` unqueued pending rows of the queue's ready runs, oldest run first, each run's in file
+ * order, locked (rows another feeder holds are skipped). Per ready run of this queue: other queues' rows
+ * and runs still importing are never read.
+ */
+export async function nextRowsToFeed(db: Queryable, queue: string, limit: number): Promise<FeedItem[]> {
+  const { rows } = await db.query<{ run_id: string; cust_space_id: string; phone_number: string }>(
+    `SELECT i.run_id, i.cust_space_id, i.phone_number
+     FROM (SELECT id FROM runs WHERE queue = $1 AND state = 'ready' AND pending > 0 ORDER BY id) r
+     CROSS JOIN LATERAL (
+       SELECT run_id, cust_space_id, phone_number FROM run_items
+       WHERE run_id = r.id AND state = 'pending' AND queued_at IS NULL
+       ORDER BY line
+       LIMIT $2
+       FOR UPDATE SKIP LOCKED
+     ) i
+     LIMIT $2`,
+    [queue, limit],
+  );
+  return rows.map((r) => ({
+    runId: Number(r.run_id),
+    custSpaceId: r.cust_space_id,
+    phoneNumber: r.phone_number,
+  }));
+}
+
+/**
  * Claims pending, not yet queued numbers of the queue's ready runs (oldest run first, file order), as
  * many as `room()` allows, hands them to `enqueue`, and marks them queued only if `enqueue` resolved;
  * all in one transaction under an advisory lock. `room` is asked after the lock is taken, so two
@@ -63,27 +89,9 @@ export async function feedPending(
     if (!lock[0]?.locked) return -1;
     const limit = await room();
     if (limit <= 0) return 0;
-    // Per ready run of this queue (oldest first), its next rows in file order: other queues' rows and
-    // runs still importing are never read.
-    const { rows } = await client.query<{ run_id: string; cust_space_id: string; phone_number: string }>(
-      `SELECT i.run_id, i.cust_space_id, i.phone_number
-       FROM (SELECT id FROM runs WHERE queue = $1 AND state = 'ready' AND pending > 0 ORDER BY id) r
-       CROSS JOIN LATERAL (
-         SELECT run_id, cust_space_id, phone_number FROM run_items
-         WHERE run_id = r.id AND state = 'pending' AND queued_at IS NULL
-         ORDER BY line
-         LIMIT $2
-         FOR UPDATE SKIP LOCKED
-       ) i
-       LIMIT $2`,
-      [queue, limit],
-    );
+    const rows = await nextRowsToFeed(client, queue, limit);
     if (rows.length === 0) return 0;
-    const items = rows.map((r) => ({
-      runId: Number(r.run_id),
-      custSpaceId: r.cust_space_id,
-      phoneNumber: r.phone_number,
-    }));
+    const items = rows;
     await enqueue(items);
     await client.query(
       `UPDATE run_items i SET queued_at = now()
