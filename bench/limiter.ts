@@ -25,7 +25,7 @@ import { loadConfig } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/log.js';
-import { limiterKey, limiterKeys, readLimiterState } from '../src/queue/rate-controller.js';
+import { limiterKey, readLimiterState } from '../src/queue/rate-controller.js';
 import { importCsv } from '../src/runs/csv-import.js';
 import { startLocalStack } from '../src/local-stack.js';
 import type { BackgroundClient, InboundDelay } from '../src/simulator/simulator.js';
@@ -187,7 +187,6 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
     await Promise.all(
       children.map((child) => (child.exitCode === null ? once(child, 'exit') : Promise.resolve())),
     );
-    await redis.del(...limiterKeys(limiterKey(queueName)));
     await stack.close({ force: true, discardQueue: true });
     await pool.end();
     await rm(dir, { recursive: true, force: true });

@@ -17,6 +17,7 @@ import { createCamsClient } from '../src/cams/cams-client.js';
 import { loadConfig, Secret } from '../src/config.js';
 import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/log.js';
+import { discardQueue } from '../src/queue/discard.js';
 import { createFeeder } from '../src/queue/feeder.js';
 import { createEnrichQueue, createRedis } from '../src/queue/queue.js';
 import { importCsv } from '../src/runs/csv-import.js';
@@ -129,7 +130,7 @@ export async function measureWorker(numbers: number, concurrency: number): Promi
       },
     ];
   } finally {
-    await queue.obliterate({ force: true }).catch(() => undefined);
+    await discardQueue(queue, redis).catch(() => undefined);
     await queue.close();
     await redis.quit();
     await pool.end();

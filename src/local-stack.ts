@@ -14,6 +14,7 @@ import type { Pool } from './db/pool.js';
 import type { Logger } from './log.js';
 import { createFeeder } from './queue/feeder.js';
 import type { EnrichQueue } from './queue/queue.js';
+import { discardQueue } from './queue/discard.js';
 import { connectRedis, createEnrichQueue, createRedis } from './queue/queue.js';
 import { Resources } from './resources.js';
 import type { Simulator, SimulatorOptions } from './simulator/simulator.js';
@@ -99,7 +100,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const queue = res.own(createEnrichQueue(queueName, redis), (q) => q.close());
     queue.on('error', (err) => log.error({ err }, 'queue error'));
     res.own(queue, async (q) => {
-      if (settings.discardQueue) await q.obliterate({ force: true });
+      if (settings.discardQueue) await discardQueue(q, redis);
     });
     res.own(workers, (w) => w.close());
     return {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { failedNumbers, latestProfiles } from '../db/results.js';
 import { startLocalStack } from '../local-stack.js';
+import { discardQueue } from '../queue/discard.js';
 import { maskPhone } from '../mask.js';
 import { packageRoot } from '../package-root.js';
 import { openDatabase, Resources } from '../resources.js';
@@ -82,7 +83,7 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
       // nothing of it is left running or waiting in Redis.
       await stack.stopWorkers();
       const jobs = await queue.count();
-      await queue.obliterate({ force: true });
+      await discardQueue(queue, stack.redis);
       const left = await runStatus(pool, runId);
       ctx.err(
         `interrupted: stopped ${workers} demo worker(s) and removed ${jobs} job(s) from queue ${queueName}. ` +

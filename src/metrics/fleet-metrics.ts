@@ -29,7 +29,10 @@ export interface FleetMetricsKeys {
   retired: string;
 }
 
-/** Keys under the queue's own prefix (`queue.toKey('cams-metrics')`), so deleting the queue deletes them. */
+/**
+ * Keys under the queue's own prefix (`queue.toKey('cams-metrics')`); `discardQueue` removes them with the
+ * queue (BullMQ's `obliterate` alone does not).
+ */
 export function fleetMetricsKeys(base: string): FleetMetricsKeys {
   return { index: base, snapshot: `${base}:p:`, retired: `${base}:retired` };
 }
