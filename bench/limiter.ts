@@ -199,17 +199,19 @@ function traceCase(
   mode: Mode,
   redis: Parameters<typeof readLimiterState>[0],
   key: string,
-  sim: { counters(): { ok: number; throttled: number } },
+  sim: { counters(): { ok: number; throttled: number; background: { ok: number; throttled: number } } },
 ): { stop(): void } {
   const started = Date.now();
   const timer = setInterval(() => {
-    const { ok, throttled } = sim.counters();
+    const { ok, throttled, background } = sim.counters();
     const state = readLimiterState(redis, key, c.rate);
     void state.then(
       (st) =>
         process.stderr.write(
           `${c.id} ${mode} t=${((Date.now() - started) / 1000).toFixed(1)} ok=${ok} throttled=${throttled} ` +
-            `allowed=${st.allowedRate} margin=${st.marginMs}\n`,
+            `allowed=${st.allowedRate} margin=${st.marginMs}` +
+            (c.background ? ` other-ok=${background.ok} other-throttled=${background.throttled}` : '') +
+            '\n',
         ),
       () => undefined,
     );
