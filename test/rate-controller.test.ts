@@ -98,6 +98,34 @@ describe('the rate controller', () => {
     expect(second! - recorded!).toBeGreaterThanOrEqual(1025);
   });
 
+  it('takes a slot in a window far from full with one script call, and confirms one in a full window', async () => {
+    const key = newKey();
+    const redis = connection();
+    const calls: string[] = [];
+    const evalsha = redis.evalsha.bind(redis);
+    // Records the script (its SHA) of every call the controller makes.
+    redis.evalsha = ((...args: Parameters<Redis['evalsha']>) => {
+      calls.push(String(args[0]));
+      return evalsha(...args);
+    }) as Redis['evalsha'];
+    // A raised limit: ten calls leave the window of 1000 far from full. They come 5 ms apart, more
+    // than the 1 ms spacing, so each one's slot is now.
+    const roomy = createRateController({ redis, key, quota: 1000 });
+    for (let i = 0; i < 10; i++) {
+      await roomy.acquire();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(calls).toHaveLength(10);
+    expect(new Set(calls).size).toBe(1); // TAKE only
+
+    // A full window: the second call's slot is a window away, and it is confirmed when it comes.
+    const tight = createRateController({ redis, key: newKey(), quota: 1 });
+    calls.length = 0;
+    await tight.acquire();
+    await tight.acquire();
+    expect(new Set(calls).size).toBe(2); // TAKE and CONFIRM
+  });
+
   it('gives back the slots reserved before a throttle and spaces them at the cut rate', async () => {
     const key = newKey();
     const redis = connection();

@@ -154,6 +154,9 @@ function tuningArgs(quota: number, t: RateTuning): number[] {
   ];
 }
 
+/** A slot answered within this many ms of asking goes out at its reserved time, near enough. */
+const PROMPT_MS = 5;
+
 export function createRateController(options: RateControllerOptions): RateController {
   const { redis, quota } = options;
   if (!(Number.isFinite(quota) && quota > 0)) throw new RangeError(`quota must be positive (got ${quota})`);
@@ -169,10 +172,17 @@ export function createRateController(options: RateControllerOptions): RateContro
       for (;;) {
         signal?.throwIfAborted();
         const member = randomUUID();
-        const [granted, ms, reservedAt] = await run(TAKE, [member]);
+        const asked = performance.now();
+        const [granted, ms, reservedAt, roomy] = await run(TAKE, [member]);
         if (granted === 1) {
+          // A slot for now needs no confirmation when its time is when the call goes out (the answer
+          // came promptly, so nothing changed the schedule since either) or when that time cannot
+          // matter (the window is less than half full, as under a raised limit): one round trip to
+          // Redis per call, not two. A late answer (a busy process) in a full window is confirmed, so
+          // the slot counts from when the call really leaves.
+          if ((ms ?? 0) === 0 && (roomy === 1 || performance.now() - asked <= PROMPT_MS)) return;
           try {
-            if ((ms ?? 0) > 0) await sleep(ms ?? 0, signal);
+            await sleep(ms ?? 0, signal);
           } catch (err) {
             // Given up: the slot goes back for another call (best effort; it expires anyway).
             redis.zrem(keys[1], member).catch(() => undefined);

@@ -74,9 +74,9 @@ end
 `;
 
 /**
- * Reserves one slot. ARGV[13] member name. Returns {1, ms until the slot, time of the reservation}
- * when a slot was reserved (the caller confirms it then), {0, ms to wait before asking again}
- * otherwise.
+ * Reserves one slot. ARGV[13] member name. Returns {1, ms until the slot, time of the reservation,
+ * 1 when the window was less than half full} when a slot was reserved (the caller confirms it then),
+ * {0, ms to wait before asking again} otherwise.
  */
 export const TAKE = `${PRELUDE}
 if pauseUntil > now then return {0, math.ceil(pauseUntil - now)} end
@@ -84,7 +84,8 @@ local rate = rateAt(now)
 local w = 1000 + marginAt(now)
 local slot = math.max(tat, now)
 local n = math.max(1, math.floor(quota))
-if redis.call('ZCOUNT', KEYS[2], '(' .. (slot - w), '+inf') >= n then
+local taken = redis.call('ZCOUNT', KEYS[2], '(' .. (slot - w), '+inf')
+if taken >= n then
   local kth = redis.call('ZREVRANGE', KEYS[2], n - 1, n - 1, 'WITHSCORES')
   slot = math.max(slot, tonumber(kth[2]) + w)
 end
@@ -93,7 +94,8 @@ redis.call('ZADD', KEYS[2], slot, ARGV[13])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 5000)
 redis.call('HSET', KEYS[1], 'tat', tostring(slot + 1000 / rate))
 keep()
-return {1, math.max(0, math.floor(slot - now)), math.floor(now)}
+-- Roomy: the window is less than half full, so the exact time of this call cannot matter to it.
+return {1, math.max(0, math.floor(slot - now)), math.floor(now), (taken + 1) * 2 <= n and 1 or 0}
 `;
 
 /**
