@@ -182,7 +182,7 @@ export function createRateController(options: RateControllerOptions): RateContro
           // the slot counts from when the call really leaves.
           if ((ms ?? 0) === 0 && (roomy === 1 || performance.now() - asked <= PROMPT_MS)) return;
           try {
-            await sleep(ms ?? 0, signal);
+            if ((ms ?? 0) > 0) await sleep(ms ?? 0, signal);
           } catch (err) {
             // Given up: the slot goes back for another call (best effort; it expires anyway).
             redis.zrem(keys[1], member).catch(() => undefined);
