@@ -89,9 +89,8 @@ export async function feedPending(
     if (!lock[0]?.locked) return -1;
     const limit = await room();
     if (limit <= 0) return 0;
-    const rows = await nextRowsToFeed(client, queue, limit);
-    if (rows.length === 0) return 0;
-    const items = rows;
+    const items = await nextRowsToFeed(client, queue, limit);
+    if (items.length === 0) return 0;
     await enqueue(items);
     await client.query(
       `UPDATE run_items i SET queued_at = now()
