@@ -21,6 +21,7 @@ import { AppError } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
 import { startSimulator } from '../src/simulator/simulator.js';
 import type { Simulator, SimulatorKey } from '../src/simulator/simulator.js';
+import { deleteQueueKeys, testQueueName, testRedis } from './helpers/services.js';
 
 const SPACE = '2934839388494';
 const PHONE = '8613800001234';
@@ -35,11 +36,13 @@ const STS_KEY = {
 };
 
 let home: string;
+let queue: string;
 let sim: Simulator | undefined;
 let closeMore: (() => Promise<void>) | undefined;
 
 beforeEach(async () => {
   home = await mkdtemp(join(tmpdir(), 'cams-enrich-credentials-'));
+  queue = testQueueName();
 });
 
 afterEach(async () => {
@@ -48,6 +51,12 @@ afterEach(async () => {
   await closeMore?.();
   closeMore = undefined;
   await rm(home, { recursive: true, force: true });
+  const redis = testRedis();
+  try {
+    await deleteQueueKeys(redis, queue);
+  } finally {
+    redis.disconnect();
+  }
 });
 
 async function simulator(key: SimulatorKey, moreKeys: SimulatorKey[] = []): Promise<Simulator> {
@@ -59,6 +68,8 @@ async function simulator(key: SimulatorKey, moreKeys: SimulatorKey[] = []): Prom
 function env(s: Simulator, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     HOME: home,
+    // A queue of its own: lookup takes its slot from that queue's rate controller in Redis.
+    CAMS_QUEUE: queue,
     CAMS_ENDPOINT: s.endpoint,
     CAMS_PROTOCOL: 'http',
     ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true',

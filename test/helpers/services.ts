@@ -66,12 +66,17 @@ export function testRedis(): Redis {
   return redis;
 }
 
-/** Deletes every key of a queue (BullMQ's default prefix `bull`). */
+/**
+ * Deletes every key of a queue (BullMQ's default prefix `bull`), and of its schedules' queue
+ * (`<queue>-schedules`), which every `cams-enrich worker` process opens.
+ */
 export async function deleteQueueKeys(redis: Redis, queueName: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `bull:${queueName}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
+  for (const name of [queueName, `${queueName}-schedules`]) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `bull:${name}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  }
 }
