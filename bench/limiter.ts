@@ -9,9 +9,9 @@
  * Environment: BENCH_SECONDS (measured seconds per case, default 60), BENCH_LATENCY_MS (simulated CAMS
  * latency, default 80), BENCH_CASES (comma-separated case ids, default all), BENCH_REFERENCE=0 (skip the
  * stock reference while tuning; the recorded tables always have it), BENCH_TRACE=1 (a line every
- * 500 ms on stderr: the fleet's admitted and throttled calls, the controller's rate and margin), and
- * the usual REDIS_URL /
- * DATABASE_URL (a database `cams_bench_<random>` is created there and dropped).
+ * 500 ms on stderr: the fleet's admitted and throttled calls, the controller's rate and margin, and
+ * the other client's calls), and the usual REDIS_URL / DATABASE_URL (a database `cams_bench_<random>`
+ * is created there and dropped).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -22,8 +22,8 @@
  *
  * A cut gives back the slots reserved at the old rate, so the calls behind a throttle are not sent
  * into the same full window. One throttle costs the retry of that call and one adjustment; throttles
- * in the `holdMs` after an adjustment (calls sent before it) change nothing. Only a storm (`stormThrottles` in one second)
- * pauses the whole fleet, for a pause that doubles while storms repeat. A retry hint from CAMS pauses
+ * in the `holdMs` after an adjustment (calls sent before it) change nothing. Only a storm
+ * (`stormThrottles` in one second) pauses the whole fleet, for a pause that doubles while storms repeat. A retry hint from CAMS pauses
  * the fleet for that long. A call that cannot reach the endpoint at all pauses the fleet too (doubling,
  * up to `unreachableMaxMs`), so numbers do not spend their attempts while the endpoint is down.
  */
@@ -173,16 +173,16 @@ export function createRateController(options: RateControllerOptions): RateContro
         signal?.throwIfAborted();
         const member = randomUUID();
         const asked = performance.now();
-        const [granted, ms, reservedAt, roomy] = await run(TAKE, [member]);
+        const [granted, ms = 0, reservedAt, roomy] = await run(TAKE, [member]);
         if (granted === 1) {
           // A slot for now needs no confirmation when its time is when the call goes out (the answer
           // came promptly, so nothing changed the schedule since either) or when that time cannot
           // matter (the window is less than half full, as under a raised limit): one round trip to
           // Redis per call, not two. A late answer (a busy process) in a full window is confirmed, so
           // the slot counts from when the call really leaves.
-          if ((ms ?? 0) === 0 && (roomy === 1 || performance.now() - asked <= PROMPT_MS)) return;
+          if (ms === 0 && (roomy === 1 || performance.now() - asked <= PROMPT_MS)) return;
           try {
-            if ((ms ?? 0) > 0) await sleep(ms ?? 0, signal);
+            if (ms > 0) await sleep(ms, signal);
           } catch (err) {
             // Given up: the slot goes back for another call (best effort; it expires anyway).
             redis.zrem(keys[1], member).catch(() => undefined);
@@ -196,7 +196,7 @@ export function createRateController(options: RateControllerOptions): RateContro
         }
         // Not reserved: the next free slot is more than `aheadMs` away. Asking again in at least half
         // of `aheadMs` keeps many waiting jobs from polling Redis at every slot.
-        await sleep(Math.max(t.aheadMs / 2, ms ?? 1), signal);
+        await sleep(Math.max(t.aheadMs / 2, Math.max(1, ms)), signal);
       }
     },
     async throttled(retryAfterMs) {

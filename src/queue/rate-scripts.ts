@@ -12,8 +12,8 @@
  * fleet), `T` rate to approach (a little under `C`), `r0` rate right after the last cut, `cutAt` time
  * of that cut; `m` margin ms, `mAt` time the margin last grew; `tat` the next free slot; `adjAt` time of
  * the last cut or storm (slots reserved before it are given back); `holdUntil` (throttles before it
- * answer calls sent before the last change); `pauseUntil` (fleet-wide pause); `stormN`/`stormAt` (consecutive
- * storms); `downSince`/`downLast`/`downN`/`alerted` (endpoint down).
+ * answer calls sent before the last change); `pauseUntil` (fleet-wide pause); `stormN`/`stormAt`
+ * (consecutive storms); `downSince`/`downLast`/`downN`/`alerted` (endpoint down).
  *
  * A slot's score in KEYS[2] is first the time it is reserved for, then (CONFIRM) the time the call
  * really went out, so a call that left late pushes the calls after it back instead of crowding them.
