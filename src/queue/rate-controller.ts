@@ -196,7 +196,7 @@ export function createRateController(options: RateControllerOptions): RateContro
         }
         // Not reserved: the next free slot is more than `aheadMs` away. Asking again in at least half
         // of `aheadMs` keeps many waiting jobs from polling Redis at every slot.
-        await sleep(Math.max(t.aheadMs / 2, Math.max(1, ms)), signal);
+        await sleep(Math.max(t.aheadMs / 2, ms, 1), signal);
       }
     },
     async throttled(retryAfterMs) {
