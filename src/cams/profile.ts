@@ -1,10 +1,12 @@
 /**
  * The `Data` object of a QueryPhoneBusinessProfile answer, turned into the shape we store
  * (README, "Design", `business_profiles`): text trimmed (an empty string stays an empty string, a missing
- * field is null), `raw` kept as received.
+ * field is null), `raw` kept as received. Text PostgreSQL cannot store (NUL, a lone UTF-16 surrogate) is
+ * cleaned in both (`storableString`), so an odd answer is stored once instead of failing its write.
  */
+import { storableJson, storableString } from '../storable-text.js';
 
-/** A business profile as stored: text fields trimmed (the API pads some with "\n"); raw keeps the API's Data object as received. */
+/** A business profile as stored: text fields trimmed (the API pads some with "\n"); raw keeps the API's Data object as received (cleaned the same way). */
 export interface BusinessProfile {
   vertical: string | null;
   description: string | null;
@@ -19,13 +21,15 @@ export interface BusinessProfile {
 
 /** The value trimmed, or null when it is missing or not a string. */
 function text(value: unknown): string | null {
-  return typeof value === 'string' ? value.trim() : null;
+  return typeof value === 'string' ? storableString(value).trim() : null;
 }
 
 /** Each website trimmed, in the API's order; entries that are not strings are dropped. */
 function websites(value: unknown): string[] {
   if (!Array.isArray(value)) return [];
-  return value.filter((item): item is string => typeof item === 'string').map((site) => site.trim());
+  return value
+    .filter((item): item is string => typeof item === 'string')
+    .map((site) => storableString(site).trim());
 }
 
 export function profileFromData(data: Record<string, unknown>, requestId: string): BusinessProfile {
@@ -37,7 +41,7 @@ export function profileFromData(data: Record<string, unknown>, requestId: string
     profilePictureUrl: text(data['ProfilePictureUrl']),
     websites: websites(data['Websites']),
     about: text(data['About']),
-    requestId,
-    raw: data,
+    requestId: storableString(requestId),
+    raw: storableJson(data) as Record<string, unknown>,
   };
 }

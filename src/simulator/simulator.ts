@@ -48,6 +48,11 @@ export interface SimulatorOptions extends SimulatorKey {
   throttleForm?: 'http400' | 'http200' | 'mixed';
   /** Fault rules, first match wins. Default none. */
   faults?: FaultRule[];
+  /**
+   * The `Data` answered for a number, to serve odd answers (control characters, lone surrogates, other
+   * shapes). Default `profileFor`: a made-up profile fixed per number.
+   */
+  profile?: (phoneNumber: string) => Record<string, unknown>;
   /** Default `127.0.0.1`. */
   host?: string;
   /** Default 0 (a free port). */
@@ -171,7 +176,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       AccessDeniedDetail: 'None',
       Message: 'None',
       RequestId: requestId,
-      Data: profileFor(phone),
+      Data: (options.profile ?? profileFor)(phone),
       Code: 'OK',
       Success: true,
     });
