@@ -5,9 +5,12 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import { describe, expect, it } from 'vitest';
-import { importDefinition, simulatorDefinition, workerDefinition } from '../src/cli/flags.js';
-import type { FlagsOf, ImportFlags, LookupFlags } from '../src/cli/flags.js';
-import type { importCommand } from '../src/commands/import.js';
+import type { FlagsOf } from '../src/cli-options.js';
+import type { importCommand, ImportFlags } from '../src/commands/import.js';
+import { importDefinition } from '../src/commands/import.js';
+import type { LookupFlags } from '../src/commands/lookup.js';
+import { simulatorDefinition } from '../src/commands/simulator.js';
+import { workerDefinition } from '../src/commands/worker.js';
 
 /** `import` as it would be with `--space-column` renamed to `--space-col` in the definition only. */
 export const renamedImport = () =>

@@ -5,7 +5,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import CamsModule, * as $Cams from '@alicloud/cams20200606';
 import { Config as OpenApiConfig } from '@alicloud/openapi-client';
 import { simulatorCommand } from '../src/commands/simulator.js';
-import type { SimulatorFlags } from '../src/cli/flags.js';
+import type { SimulatorFlags } from '../src/commands/simulator.js';
 import type { CommandContext, ExitCode } from '../src/commands/context.js';
 import { loadConfig } from '../src/config.js';
 import { AppError } from '../src/errors.js';

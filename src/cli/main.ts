@@ -1,6 +1,7 @@
 /**
- * The command line: parses flags, builds the context, runs one command, maps errors to exit codes
- * (0 success, 1 runtime failure, 2 bad usage or bad input). It composes; the logic is elsewhere.
+ * The command line: assembles the commands, builds the context one runs in, turns SIGINT/SIGTERM into
+ * its graceful then forced stop, and maps errors to exit codes (0 success, 1 runtime failure, 2 bad
+ * usage or bad input). It composes; each command is defined in its own module under `src/commands/`.
  */
 import { getEventListeners } from 'node:events';
 import { Command, CommanderError } from '@commander-js/extra-typings';
@@ -10,24 +11,28 @@ import type { Config, ConfigOverrides } from '../config.js';
 import { isAppError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { packageVersion } from '../package-root.js';
-import type { CommandContext, ExitCode } from '../commands/context.js';
-import {
-  dashboardDefinition,
-  demoDefinition,
-  enqueueDbDefinition,
-  importDefinition,
-  lookupDefinition,
-  migrateDefinition,
-  pruneDefinition,
-  refreshDefinition,
-  resumeDefinition,
-  scheduleAddDefinition,
-  scheduleListDefinition,
-  scheduleRemoveDefinition,
-  simulatorDefinition,
-  statusDefinition,
-  workerDefinition,
-} from './flags.js';
+import type { CommandContext, CommandHost, CommandLine, ExitCode } from '../commands/context.js';
+
+/**
+ * Every command, in the order `--help` lists them, by the name it is called by. Each module under
+ * `src/commands/` defines its command whole (flags, their parsing, the action) and exports it as
+ * `commandLine`; only the module of the command being run is loaded (all of them for the help).
+ */
+const COMMANDS: Record<string, () => Promise<{ commandLine: CommandLine }>> = {
+  migrate: () => import('../commands/migrate.js'),
+  lookup: () => import('../commands/lookup.js'),
+  import: () => import('../commands/import.js'),
+  worker: () => import('../commands/worker.js'),
+  status: () => import('../commands/status.js'),
+  resume: () => import('../commands/resume.js'),
+  dashboard: () => import('../commands/dashboard.js'),
+  simulator: () => import('../commands/simulator.js'),
+  demo: () => import('../commands/demo.js'),
+  'enqueue-db': () => import('../commands/enqueue-db.js'),
+  refresh: () => import('../commands/refresh.js'),
+  prune: () => import('../commands/prune.js'),
+  schedule: () => import('../commands/schedule.js'),
+};
 
 /**
  * Runs the CLI with `argv` (without node and script); resolves to the exit code. `env` is the
@@ -82,107 +87,13 @@ export async function runCli(argv: string[], env?: NodeJS.ProcessEnv): Promise<E
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
-  // A command added whole does not inherit the program's settings (exit override, output) by itself.
-  const add = (command: CommandUnknownOpts) => program.addCommand(command.copyInheritedSettings(program));
-  add(
-    migrateDefinition().action(async (opts) => {
-      const { migrateCommand } = await import('../commands/migrate.js');
-      exitCode = await migrateCommand(opts, context());
-    }),
-  );
-  add(
-    lookupDefinition().action(async (phone, opts) => {
-      const { lookupCommand } = await import('../commands/lookup.js');
-      exitCode = await lookupCommand(phone, opts, context({ profile: opts.profile }));
-    }),
-  );
-  add(
-    importDefinition().action(async (file, opts) => {
-      const { importCommand } = await import('../commands/import.js');
-      exitCode = await importCommand(file, opts, context());
-    }),
-  );
-  add(
-    workerDefinition().action(async (opts) => {
-      const { workerCommand } = await import('../commands/worker.js');
-      exitCode = await workerCommand(
-        opts,
-        context({ ...(opts.rate ? { camsRateLimit: opts.rate } : {}), profile: opts.profile }),
-      );
-    }),
-  );
-  add(
-    statusDefinition().action(async (opts) => {
-      const { statusCommand } = await import('../commands/status.js');
-      exitCode = await statusCommand(opts, context());
-    }),
-  );
-  add(
-    resumeDefinition().action(async (opts) => {
-      const { resumeCommand } = await import('../commands/resume.js');
-      exitCode = await resumeCommand(opts, context());
-    }),
-  );
-  add(
-    dashboardDefinition().action(async (opts) => {
-      const { dashboardCommand } = await import('../commands/dashboard.js');
-      exitCode = await dashboardCommand(opts, context());
-    }),
-  );
-  add(
-    simulatorDefinition().action(async (opts) => {
-      const { simulatorCommand } = await import('../commands/simulator.js');
-      exitCode = await simulatorCommand(opts, context());
-    }),
-  );
-  add(
-    demoDefinition().action(async (opts) => {
-      const { demoCommand } = await import('../commands/demo.js');
-      exitCode = await demoCommand(opts, context());
-    }),
-  );
-
-  add(
-    enqueueDbDefinition().action(async (opts) => {
-      const { enqueueDbCommand } = await import('../commands/enqueue-db.js');
-      exitCode = await enqueueDbCommand(opts, context());
-    }),
-  );
-  add(
-    refreshDefinition().action(async (opts) => {
-      const { refreshCommand } = await import('../commands/refresh.js');
-      exitCode = await refreshCommand(opts, context());
-    }),
-  );
-  add(
-    pruneDefinition().action(async (opts) => {
-      const { pruneCommand } = await import('../commands/prune.js');
-      exitCode = await pruneCommand(opts, context());
-    }),
-  );
-  const schedule = new Command('schedule')
-    .description('recurring runs, carried out by the worker fleet once per tick (no daemon, no host cron)')
-    .copyInheritedSettings(program);
-  const addSub = (command: CommandUnknownOpts) => schedule.addCommand(command.copyInheritedSettings(program));
-  addSub(
-    scheduleAddDefinition().action(async (name, command, opts) => {
-      const { scheduleAddCommand } = await import('../commands/schedule.js');
-      exitCode = await scheduleAddCommand(name, command, opts, context());
-    }),
-  );
-  addSub(
-    scheduleListDefinition().action(async (opts) => {
-      const { scheduleListCommand } = await import('../commands/schedule.js');
-      exitCode = await scheduleListCommand(opts, context());
-    }),
-  );
-  addSub(
-    scheduleRemoveDefinition().action(async (name, opts) => {
-      const { scheduleRemoveCommand } = await import('../commands/schedule.js');
-      exitCode = await scheduleRemoveCommand(name, opts, context());
-    }),
-  );
-  program.addCommand(schedule);
+  const host: CommandHost = { context, exit: (code) => void (exitCode = code) };
+  const name = argv[0];
+  const loads =
+    name !== undefined && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : Object.values(COMMANDS);
+  for (const module of await Promise.all(loads.map((load) => load()))) {
+    program.addCommand(inheritSettings(module.commandLine(host), program));
+  }
 
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -193,6 +104,13 @@ export async function runCli(argv: string[], env?: NodeJS.ProcessEnv): Promise<E
     process.off('SIGTERM', onSignal);
   }
   return exitCode;
+}
+
+/** A command added whole does not inherit the program's settings (exit override, output) by itself. */
+function inheritSettings(command: CommandUnknownOpts, program: CommandUnknownOpts): CommandUnknownOpts {
+  command.copyInheritedSettings(program);
+  for (const sub of command.commands) inheritSettings(sub, program);
+  return command;
 }
 
 function reportError(err: unknown, debug: boolean): ExitCode {

@@ -3,7 +3,8 @@
  * output goes. Commands return the process exit code (0, 1 or 2, README "Commands") instead of exiting,
  * so tests can call them in-process.
  */
-import type { Config } from '../config.js';
+import type { CommandUnknownOpts } from '@commander-js/extra-typings';
+import type { Config, ConfigOverrides } from '../config.js';
 import type { Logger } from '../log.js';
 
 export interface CommandContext {
@@ -23,3 +24,17 @@ export interface CommandContext {
 }
 
 export type ExitCode = 0 | 1 | 2;
+
+/** What the command line gives a command's action. */
+export interface CommandHost {
+  /** Builds the context the command runs in: the config read now, with the overrides its flags give. */
+  context(overrides?: ConfigOverrides): CommandContext;
+  /** Takes the exit code the command returned. */
+  exit(code: ExitCode): void;
+}
+
+/**
+ * What every module under `src/commands/` that is a command exports as `commandLine`: its commander
+ * definition with the action that runs it, for `cli/main` to add.
+ */
+export type CommandLine = (host: CommandHost) => CommandUnknownOpts;

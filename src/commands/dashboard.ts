@@ -1,9 +1,20 @@
-import type { DashboardFlags } from '../cli/flags.js';
+import { Command } from '@commander-js/extra-typings';
+import type { FlagsOf } from '../cli-options.js';
+import { intArg } from '../cli-options.js';
 import { assertBindable } from '../dashboard/access.js';
 import { createDashboard, listen } from '../dashboard/server.js';
 import { AppError } from '../errors.js';
 import { openDatabase, openQueue, openRedis, Resources } from '../resources.js';
-import type { CommandContext, ExitCode } from './context.js';
+import type { CommandContext, CommandLine, ExitCode } from './context.js';
+
+export const dashboardDefinition = () =>
+  new Command('dashboard')
+    .description(
+      'Bull Board, runs page, /metrics, /healthz, /readyz (loopback unless DASHBOARD_TOKEN is set)',
+    )
+    .option('--port <P>', 'port (0: any free port)', intArg('--port', 0, 65_535), 3000)
+    .option('--host <H>', 'address to listen on; beyond loopback DASHBOARD_TOKEN is required', '127.0.0.1');
+export type DashboardFlags = FlagsOf<typeof dashboardDefinition>;
 
 /**
  * Serves the dashboard until SIGINT/SIGTERM: `port` default 3000 (0 picks a free one), `host` default
@@ -47,3 +58,6 @@ export async function dashboardCommand(opts: DashboardFlags, ctx: CommandContext
     await res.close();
   }
 }
+
+export const commandLine: CommandLine = (host) =>
+  dashboardDefinition().action(async (opts) => host.exit(await dashboardCommand(opts, host.context())));

@@ -3,6 +3,9 @@
  * free loopback port, imports the bundled sample CSV, runs workers in this process until the run is
  * finished, then prints the accounting and a few stored rows.
  */
+import { Command } from '@commander-js/extra-typings';
+import type { FlagsOf } from '../cli-options.js';
+import { intArg } from '../cli-options.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { failedNumbers, latestProfiles } from '../db/results.js';
@@ -14,9 +17,14 @@ import { openDatabase, Resources } from '../resources.js';
 import { importCsv } from '../runs/csv-import.js';
 import { runStatus } from '../runs/status.js';
 import { AppError } from '../errors.js';
-import type { DemoFlags } from '../cli/flags.js';
-import type { CommandContext, ExitCode } from './context.js';
+import type { CommandContext, CommandLine, ExitCode } from './context.js';
 import { waitForRun } from './progress.js';
+
+export const demoDefinition = () =>
+  new Command('demo')
+    .description('a whole import of a bundled sample CSV against the built-in simulator, then a summary')
+    .option('--workers <N>', 'in-process workers', intArg('--workers', 1, 64), 2);
+export type DemoFlags = FlagsOf<typeof demoDefinition>;
 
 export type DemoOptions = DemoFlags & {
   /** The CSV to import. Default: the bundled sample. */
@@ -113,3 +121,6 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
     await res.close();
   }
 }
+
+export const commandLine: CommandLine = (host) =>
+  demoDefinition().action(async (opts) => host.exit(await demoCommand(opts, host.context())));

@@ -1,3 +1,5 @@
+import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
+import type { FlagsOf } from '../cli-options.js';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { parseDuration } from '../duration.js';
@@ -5,10 +7,44 @@ import { AppError, fileErrorReason } from '../errors.js';
 import { abortAbandonedImports } from '../db/import-liveness.js';
 import { feedNewRun, openLedgerAndQueue, Resources } from '../resources.js';
 import { importCsv, validateImportOptions } from '../runs/csv-import.js';
-import type { ImportFlags } from '../cli/flags.js';
 import { checkRejectsPath } from '../sources/rejects-writer.js';
-import type { CommandContext, ExitCode } from './context.js';
+import type { CommandContext, CommandLine, ExitCode } from './context.js';
 import { waitForRun } from './progress.js';
+
+function delimiterArg(value: string): string {
+  const d = value === 'tab' || value === '\\t' ? '\t' : value;
+  if ([...d].length !== 1 || d === '"' || d === '\n' || d === '\r') {
+    throw new InvalidArgumentError('--delimiter must be one character (not a quote or a line break), or tab');
+  }
+  return d;
+}
+
+export const importDefinition = () =>
+  new Command('import')
+    .description('stream a CSV of phone numbers into a new run; prints the run id')
+    .argument('<file.csv>', 'CSV with a header row (- reads standard input)')
+    .option('--space <ID>', 'CustSpaceId for every row')
+    .option('--space-column <NAME>', 'header of a per-row CustSpaceId column')
+    .option(
+      '--phone-column <NAME>',
+      'header of the phone column (default: phone, phone number, mobile, tel, ... ignoring case)',
+    )
+    .option('--default-country <CC>', 'ISO 3166 alpha-2 country for numbers without a country code')
+    .option(
+      '--delimiter <CHAR>',
+      'field delimiter: one character, or tab (default: , ; or tab, from the header line)',
+      delimiterArg,
+    )
+    .option('--encoding <NAME>', "the file's encoding, e.g. windows-1252, gb18030, utf-16le (default: utf-8)")
+    .option('--rejects <FILE>', 'write invalid rows (line, raw value, reason) to this CSV')
+    .option(
+      '--max-age <DURATION>',
+      'skip numbers fetched more recently than this (0 forces a refresh)',
+      '30d',
+    )
+    .option('--wait', 'show progress until the run is finished')
+    .option('--json', 'print JSON');
+export type ImportFlags = FlagsOf<typeof importDefinition>;
 
 export async function importCommand(file: string, opts: ImportFlags, ctx: CommandContext): Promise<ExitCode> {
   const maxAgeMs = parseDuration(opts.maxAge ?? '30d', '--max-age');
@@ -62,3 +98,6 @@ async function assertReadableFile(file: string): Promise<void> {
     throw new AppError('INPUT_FILE', `cannot read ${file}: ${fileErrorReason(err, 'read')}`, { cause: err });
   }
 }
+
+export const commandLine: CommandLine = (host) =>
+  importDefinition().action(async (file, opts) => host.exit(await importCommand(file, opts, host.context())));

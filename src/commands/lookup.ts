@@ -2,6 +2,9 @@
  * `cams-enrich lookup <phone> --space <CustSpaceId> [--json]`: one QueryPhoneBusinessProfile call,
  * printed, through the fleet's rate controller in Redis. Exit 0 with a profile, 1 when CAMS or the network failed, 2 for a bad number or no credentials.
  */
+import { Command } from '@commander-js/extra-typings';
+import type { FlagsOf } from '../cli-options.js';
+import { PROFILE_HELP } from '../cli-options.js';
 import { isCamsError } from '../cams/cams-error.js';
 import type { CamsError } from '../cams/cams-error.js';
 import { camsClientFromConfig } from '../cams/cams-client.js';
@@ -9,10 +12,18 @@ import type { BusinessProfile } from '../cams/profile.js';
 import { AppError } from '../errors.js';
 import { maskPhone } from '../mask.js';
 import { normalisePhone } from '../phone.js';
-import type { LookupFlags } from '../cli/flags.js';
 import { createRateController, limiterKey } from '../queue/rate-controller.js';
 import { openRedis, Resources } from '../resources.js';
-import type { CommandContext, ExitCode } from './context.js';
+import type { CommandContext, CommandLine, ExitCode } from './context.js';
+
+export const lookupDefinition = () =>
+  new Command('lookup')
+    .description('one QueryPhoneBusinessProfile call, printed')
+    .argument('<phone>', 'phone number, country code first (e.g. 8613800001234)')
+    .requiredOption('--space <CustSpaceId>', 'customer space id')
+    .option('--profile <NAME>', PROFILE_HELP)
+    .option('--json', 'print JSON');
+export type LookupFlags = FlagsOf<typeof lookupDefinition, 'space'>;
 
 /** Digits only, country code first (`+86 138-0000-1234` → `8613800001234`); anything else is a usage error. */
 function lookupPhone(raw: string): string {
@@ -137,3 +148,8 @@ export async function lookupCommand(
   }
   return 0;
 }
+
+export const commandLine: CommandLine = (host) =>
+  lookupDefinition().action(async (phone, opts) =>
+    host.exit(await lookupCommand(phone, opts, host.context({ profile: opts.profile }))),
+  );

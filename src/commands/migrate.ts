@@ -1,8 +1,15 @@
+import { Command } from '@commander-js/extra-typings';
+import type { FlagsOf } from '../cli-options.js';
 import { assertDatabase, createPool } from '../db/pool.js';
 import { migrate } from '../db/migrate.js';
 import { Resources } from '../resources.js';
-import type { MigrateFlags } from '../cli/flags.js';
-import type { CommandContext, ExitCode } from './context.js';
+import type { CommandContext, CommandLine, ExitCode } from './context.js';
+
+export const migrateDefinition = () =>
+  new Command('migrate')
+    .description('apply the SQL migrations (safe to run twice and concurrently)')
+    .option('--json', 'print the result as JSON');
+export type MigrateFlags = FlagsOf<typeof migrateDefinition>;
 
 export async function migrateCommand(opts: MigrateFlags, ctx: CommandContext): Promise<ExitCode> {
   const res = new Resources();
@@ -22,3 +29,6 @@ export async function migrateCommand(opts: MigrateFlags, ctx: CommandContext): P
     await res.close();
   }
 }
+
+export const commandLine: CommandLine = (host) =>
+  migrateDefinition().action(async (opts) => host.exit(await migrateCommand(opts, host.context())));

@@ -1,17 +1,8 @@
-import type { PruneFlags } from '../cli/flags.js';
-import { parseDuration } from '../duration.js';
-import { AppError } from '../errors.js';
-import type { PruneOptions } from '../db/prune.js';
 import { pruneRuns } from '../db/prune.js';
 import { openDatabase, Resources } from '../resources.js';
-import type { CommandContext, ExitCode } from './context.js';
-
-/** The prune the flags stand for (bad flags: exit 2). */
-export function pruneOptions(flags: PruneFlags): PruneOptions {
-  if (flags.olderThan === undefined)
-    throw new AppError('USAGE', '--older-than DURATION is required (e.g. 30d)');
-  return { olderThanMs: parseDuration(flags.olderThan, '--older-than') };
-}
+import type { PruneFlags } from '../runs/requests.js';
+import { pruneDefinition, pruneOptions } from '../runs/requests.js';
+import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
 /** Deletes the per-number rows of runs finished longer ago than `--older-than`; their counters stay. */
 export async function pruneCommand(flags: PruneFlags, ctx: CommandContext): Promise<ExitCode> {
@@ -30,3 +21,7 @@ export async function pruneCommand(flags: PruneFlags, ctx: CommandContext): Prom
     await res.close();
   }
 }
+
+/** Its flags are defined with the request (`runs/requests.ts`), which schedules also carry. */
+export const commandLine: CommandLine = (host) =>
+  pruneDefinition().action(async (flags) => host.exit(await pruneCommand(flags, host.context())));

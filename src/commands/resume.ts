@@ -1,7 +1,14 @@
+import { Command } from '@commander-js/extra-typings';
+import type { FlagsOf } from '../cli-options.js';
 import { openLedgerAndQueue, Resources } from '../resources.js';
 import { describeResume, resumeQueue } from '../runs/resume.js';
-import type { ResumeFlags } from '../cli/flags.js';
-import type { CommandContext, ExitCode } from './context.js';
+import type { CommandContext, CommandLine, ExitCode } from './context.js';
+
+export const resumeDefinition = () =>
+  new Command('resume')
+    .description('put back into Redis what it lost, clear an account alert and resume a paused queue')
+    .option('--json', 'print JSON');
+export type ResumeFlags = FlagsOf<typeof resumeDefinition>;
 
 /**
  * Puts back into Redis every pending number whose job is missing, clears an account alert and
@@ -18,3 +25,6 @@ export async function resumeCommand(opts: ResumeFlags, ctx: CommandContext): Pro
     await res.close();
   }
 }
+
+export const commandLine: CommandLine = (host) =>
+  resumeDefinition().action(async (opts) => host.exit(await resumeCommand(opts, host.context())));

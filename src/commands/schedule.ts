@@ -1,4 +1,5 @@
-import type { ScheduleAddFlags, ScheduleListFlags, ScheduleRemoveFlags } from '../cli/flags.js';
+import { Command } from '@commander-js/extra-typings';
+import type { FlagsOf } from '../cli-options.js';
 import { AppError } from '../errors.js';
 import { openDatabase, openRedis, Resources } from '../resources.js';
 import type { ScheduleInfo } from '../schedules/schedules.js';
@@ -10,10 +11,35 @@ import {
   upsertSchedule,
 } from '../schedules/schedules.js';
 import { checkStoredCommand, parseStoredCommand } from '../schedules/stored-command.js';
-import type { CommandContext, ExitCode } from './context.js';
+import type { CommandContext, CommandLine, ExitCode } from './context.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { nextTick } from '../schedules/schedules.js';
+
+export const scheduleAddDefinition = () =>
+  new Command('add')
+    .description(
+      'add (or replace) a schedule: NAME --cron EXPR [--tz ZONE] -- <enqueue-db … | refresh … | prune …>',
+    )
+    .argument('<name>', 'name of the schedule; its runs have source schedule:<name>')
+    .argument('<command...>', 'the command to run at each tick, after --')
+    .requiredOption('--cron <EXPR>', 'cron expression: 5 fields, or 6 with seconds first (*/5 * * * * *)')
+    .option('--tz <ZONE>', 'time zone of the cron expression (default: the worker machine’s)')
+    .option('--json', 'print JSON');
+export type ScheduleAddFlags = FlagsOf<typeof scheduleAddDefinition, 'cron'>;
+
+export const scheduleListDefinition = () =>
+  new Command('list')
+    .description('every schedule with its next tick, its last tick and the last run it started')
+    .option('--json', 'print JSON');
+export type ScheduleListFlags = FlagsOf<typeof scheduleListDefinition>;
+
+export const scheduleRemoveDefinition = () =>
+  new Command('remove')
+    .description('remove a schedule')
+    .argument('<name>', 'name of the schedule')
+    .option('--json', 'print JSON');
+export type ScheduleRemoveFlags = FlagsOf<typeof scheduleRemoveDefinition>;
 
 async function openScheduleQueue(res: Resources, config: Config, log: Logger) {
   const redis = await openRedis(res, config, log, 'producer');
@@ -104,3 +130,23 @@ export async function scheduleRemoveCommand(
     await res.close();
   }
 }
+
+/** `schedule add|list|remove`. */
+export const commandLine: CommandLine = (host) =>
+  new Command('schedule')
+    .description('recurring runs, carried out by the worker fleet once per tick (no daemon, no host cron)')
+    .addCommand(
+      scheduleAddDefinition().action(async (name, command, opts) =>
+        host.exit(await scheduleAddCommand(name, command, opts, host.context())),
+      ),
+    )
+    .addCommand(
+      scheduleListDefinition().action(async (opts) =>
+        host.exit(await scheduleListCommand(opts, host.context())),
+      ),
+    )
+    .addCommand(
+      scheduleRemoveDefinition().action(async (name, opts) =>
+        host.exit(await scheduleRemoveCommand(name, opts, host.context())),
+      ),
+    );

@@ -4,6 +4,9 @@
  * a local CAMS endpoint for demos, tests and benchmarks, served until SIGINT/SIGTERM.
  */
 import { randomBytes } from 'node:crypto';
+import { Command, Option } from '@commander-js/extra-typings';
+import type { FlagsOf } from '../cli-options.js';
+import { intArg, positiveArg } from '../cli-options.js';
 import { AppError } from '../errors.js';
 import { parseFaultRule, type FaultRule } from '../simulator/faults.js';
 import {
@@ -12,9 +15,63 @@ import {
   type InboundDelay,
   type SimulatorOptions,
 } from '../simulator/simulator.js';
-import { THROTTLE_FORMS } from '../cli/flags.js';
-import type { SimulatorFlags } from '../cli/flags.js';
-import type { CommandContext, ExitCode } from './context.js';
+import type { CommandContext, CommandLine, ExitCode } from './context.js';
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** The part of the simulator's `--help` that explains the flags' values. */
+const SIMULATOR_HELP = `
+Serves QueryPhoneBusinessProfile (2020-06-06) on http://HOST:PORT with ACS3-HMAC-SHA256 checks.
+It accepts the AccessKey pair in ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET (with ALIBABA_CLOUD_SECURITY_TOKEN
+set, only requests carrying that token), or prints the one it made up. Every line it prints is an
+\`export\`: paste them into the shell that runs lookup or the workers.
+
+--throttle-form  http400 (HTTP 400 System.LimitControl), http200 (HTTP 200, Success false) or mixed
+
+--fault RULE (repeatable; first matching rule answers):
+  RULE    = ANSWER [%PERCENT] [xCOUNT[/number]] [#SEED] [@REGEX]
+  ANSWER  = Product.Unsubscript | Ram.PermissionDeny | System.LimitControl | Unknown.ResourceOwnerId
+            (HTTP 400; add :200 for the HTTP 200 Success=false form)
+          | http500 | http502 | http503 | slow:MS | hang
+  %PERCENT  hit this share of matching calls (seeded by #SEED for repeatable runs)
+  xCOUNT    hit only the first COUNT matching calls (/number: the first COUNT per phone number)
+  @REGEX    only phone numbers matching REGEX (the rest of the rule, so put it last)
+Examples:
+  --fault 'Unknown.ResourceOwnerId@^8613900000'   --fault 'http503%5#42'
+  --fault 'slow:3000@^55'   --fault 'hang@^8613800000$'   --fault 'http503x2/number'
+
+--jitter MS | MIN-MAX   each request waits a random MIN..MAX ms (MIN 0) before the limiter counts it
+--background RATE[:FOR_S[:AFTER_S]]
+                        another client of the same AccessKey sends RATE calls/s (evenly spaced),
+                        for FOR_S seconds (default: all along), starting AFTER_S seconds in (default 0)
+See docs/simulator.md.`;
+
+/** How the simulator answers a throttled call. */
+export const THROTTLE_FORMS = ['http400', 'http200', 'mixed'] as const;
+
+export const simulatorDefinition = () =>
+  new Command('simulator')
+    .description('a local CAMS-compatible endpoint for demos, tests and benchmarks (see docs/simulator.md)')
+    .option('--port <P>', 'port (0: any free port)', intArg('--port', 0, 65_535), 0)
+    .option('--host <H>', 'address to listen on', '127.0.0.1')
+    .option('--rate <R>', 'calls per second per AccessKey', positiveArg('--rate', 100_000), 10)
+    .addOption(
+      new Option('--throttle-form <FORM>', 'how throttling is answered')
+        .choices(THROTTLE_FORMS)
+        .default('http400'),
+    )
+    .option(
+      '--fault <RULE>',
+      'inject an error (repeatable; syntax below and in docs/simulator.md)',
+      collect,
+      [],
+    )
+    .option('--jitter <MS>', "random delay on each request's way in: MAX or MIN-MAX ms")
+    .option('--background <SPEC>', 'another client on the AccessKey: RATE[:FOR_S[:AFTER_S]]')
+    .addHelpText('after', SIMULATOR_HELP);
+export type SimulatorFlags = FlagsOf<typeof simulatorDefinition>;
 
 function checkOptions(
   opts: SimulatorFlags,
@@ -162,3 +219,6 @@ export async function simulatorCommand(opts: SimulatorFlags, ctx: CommandContext
   }
   return 0;
 }
+
+export const commandLine: CommandLine = (host) =>
+  simulatorDefinition().action(async (opts) => host.exit(await simulatorCommand(opts, host.context())));

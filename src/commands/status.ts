@@ -1,14 +1,30 @@
+import { Command } from '@commander-js/extra-typings';
+import type { FlagsOf } from '../cli-options.js';
+import { intArg } from '../cli-options.js';
 import { openLedgerAndQueue, Resources } from '../resources.js';
 import { allRunStatuses, describeRun, queueStatus, runStatus, workersText } from '../runs/status.js';
 import type { QueueStatus } from '../runs/status.js';
 import { AppError } from '../errors.js';
-import type { StatusFlags } from '../cli/flags.js';
-import { STATUS_LIMIT } from '../cli/flags.js';
 import { countRuns } from '../db/runs.js';
 import { UNREACHABLE_CODES } from '../cams/cams-error.js';
 import { describeLimiter, limiterKey, readLimiterState } from '../queue/rate-controller.js';
 import type { LimiterState } from '../queue/rate-controller.js';
-import type { CommandContext, ExitCode } from './context.js';
+import type { CommandContext, CommandLine, ExitCode } from './context.js';
+
+/** Runs `status` lists when `--limit` is not given. */
+export const STATUS_LIMIT = 50;
+
+export const statusDefinition = () =>
+  new Command('status')
+    .description('per-run accounting, queue depth, rate and ETA')
+    .option('--run <ID>', 'one run')
+    .option(
+      '--limit <N>',
+      `most runs listed, newest first (default ${STATUS_LIMIT})`,
+      intArg('--limit', 1, 1_000_000),
+    )
+    .option('--json', 'print JSON');
+export type StatusFlags = FlagsOf<typeof statusDefinition>;
 
 function describeQueue(q: QueueStatus, limiter: LimiterState): string[] {
   const lines = [
@@ -66,3 +82,6 @@ export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Pro
     await res.close();
   }
 }
+
+export const commandLine: CommandLine = (host) =>
+  statusDefinition().action(async (opts) => host.exit(await statusCommand(opts, host.context())));

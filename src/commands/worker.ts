@@ -1,11 +1,29 @@
+import { Command } from '@commander-js/extra-typings';
+import type { FlagsOf } from '../cli-options.js';
+import { intArg, positiveArg, PROFILE_HELP } from '../cli-options.js';
 import { startScheduleWorker } from '../../workers/schedules.js';
 import { startEnrichWorker } from '../../workers/worker.js';
 import { camsClientFromConfig } from '../cams/cams-client.js';
 import { parseGrace } from '../config.js';
 import { AppError } from '../errors.js';
 import { openDatabase, openRedis, Resources } from '../resources.js';
-import type { WorkerFlags } from '../cli/flags.js';
-import type { CommandContext, ExitCode } from './context.js';
+import type { CommandContext, CommandLine, ExitCode } from './context.js';
+
+export const workerDefinition = () =>
+  new Command('worker')
+    .description('run a worker process (any number may run on any number of machines)')
+    .option('--concurrency <N>', 'jobs at once in this process', intArg('--concurrency', 1, 1000), 4)
+    .option(
+      '--rate <R>',
+      'calls per second for the account (overrides CAMS_RATE_LIMIT)',
+      positiveArg('--rate', 100_000),
+    )
+    .option(
+      '--grace <DURATION>',
+      'on a stop, wait this long for the jobs in hand, then abandon them and exit (overrides CAMS_SHUTDOWN_GRACE, default 30s)',
+    )
+    .option('--profile <NAME>', PROFILE_HELP);
+export type WorkerFlags = FlagsOf<typeof workerDefinition>;
 
 /**
  * Runs one worker process until SIGINT/SIGTERM; any number may share a Redis and a database. A stop
@@ -110,3 +128,13 @@ async function stopWithin(
   await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   return 1;
 }
+
+export const commandLine: CommandLine = (host) =>
+  workerDefinition().action(async (opts) =>
+    host.exit(
+      await workerCommand(
+        opts,
+        host.context({ ...(opts.rate ? { camsRateLimit: opts.rate } : {}), profile: opts.profile }),
+      ),
+    ),
+  );

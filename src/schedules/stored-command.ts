@@ -1,7 +1,7 @@
 /**
  * The command a schedule carries (`schedule add NAME --cron EXPR -- <command…>`): parsed with the
- * CLI's own flag definitions, checked when the schedule is added (exit 2 for a bad one), and carried
- * out in a worker at each tick through the same functions the CLI commands use.
+ * definitions the command line uses (`runs/requests.ts`), checked when the schedule is added (exit 2
+ * for a bad one), and carried out in a worker at each tick through the same functions the commands use.
  */
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
@@ -10,13 +10,17 @@ import type { Pool } from '../db/pool.js';
 import { pruneRuns } from '../db/prune.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { EnqueueDbFlags, PruneFlags, RefreshFlags } from '../cli/flags.js';
-import { enqueueDbDefinition, pruneDefinition, refreshDefinition } from '../cli/flags.js';
-import { enqueueDbOptions } from '../commands/enqueue-db.js';
-import { pruneOptions } from '../commands/prune.js';
-import { refreshOptions } from '../commands/refresh.js';
 import { importFromDatabase } from '../runs/db-import.js';
 import { refreshRun } from '../runs/refresh.js';
+import type { EnqueueDbFlags, PruneFlags, RefreshFlags } from '../runs/requests.js';
+import {
+  enqueueDbDefinition,
+  enqueueDbOptions,
+  pruneDefinition,
+  pruneOptions,
+  refreshDefinition,
+  refreshOptions,
+} from '../runs/requests.js';
 
 export type StoredCommand =
   | { kind: 'enqueue-db'; flags: EnqueueDbFlags }

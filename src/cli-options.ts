@@ -1,0 +1,44 @@
+/**
+ * What the commands' definitions share: the type of the option object a command function takes, and
+ * the parsers of flag values that more than one command uses (commander's `argParser`: a bad value is
+ * a usage error, exit 2, before anything runs).
+ */
+import { InvalidArgumentError } from '@commander-js/extra-typings';
+
+type Definition = () => { opts(): object };
+/** The option values commander parses for the command a definition function builds. */
+type Parsed<Define extends Definition> = ReturnType<ReturnType<Define>['opts']>;
+/**
+ * The option object a command function takes: the parsed values of its definition, each optional
+ * for in-process callers (tests, the demo) except the `Needed` ones, which the command relies on.
+ */
+export type FlagsOf<Define extends Definition, Needed extends keyof Parsed<Define> = never> = Partial<
+  Parsed<Define>
+> &
+  Pick<Parsed<Define>, Needed>;
+
+/** A whole number from `min` to `max`, written in plain digits (not `1e3`, not `0x10`). */
+export function intArg(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = /^\d{1,15}$/.test(value.trim()) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+/** A number above 0 and at most `max`. */
+export function positiveArg(name: string, max: number) {
+  return (value: string): number => {
+    const n = value.trim() === '' ? NaN : Number(value);
+    if (!Number.isFinite(n) || n <= 0 || n > max) {
+      throw new InvalidArgumentError(`${name} must be a number above 0 and at most ${max}`);
+    }
+    return n;
+  };
+}
+
+/** The help of `--profile`, taken by the commands that call CAMS. */
+export const PROFILE_HELP =
+  'credentials from this profile of ~/.aliyun/config.json or ~/.alibabacloud/credentials only (default: the credential chain)';
