@@ -8,7 +8,7 @@
 import { feedPending, nextRowsToFeed } from '../src/db/ledger.js';
 import type { Pool } from '../src/db/pool.js';
 import { createPool } from '../src/db/pool.js';
-import { queuedPendingNumbers } from '../src/db/lost-jobs.js';
+import { queuedPendingNumbers } from '../src/db/sql/queued-pending-numbers.js';
 import { createLogger } from '../src/log.js';
 import { runStatus } from '../src/runs/status.js';
 import type { Line } from './throughput.js';

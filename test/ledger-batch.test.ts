@@ -3,8 +3,8 @@ import type { BusinessProfile } from '../src/cams/profile.js';
 import { batched } from '../src/db/batcher.js';
 import { useMigratedDatabase } from './helpers/database.js';
 import { createRun, getRun, markReady } from '../src/db/runs.js';
-import { checkPendingMany } from '../src/db/sql/check-pending.js';
-import { recordProfiles } from '../src/db/sql/record-profile.js';
+import { checkPending } from '../src/db/sql/check-pending.js';
+import { settleNumbers } from '../src/db/sql/settle-numbers.js';
 import { createLogger } from '../src/log.js';
 import { testQueueName } from './helpers/services.js';
 
@@ -82,10 +82,10 @@ describe('batched ledger statements', () => {
   it('stores several profiles and settles every run waiting for them in one statement', async () => {
     const a = await runWith(['8613800000001', '8613800000002', '8613800000003']);
     const b = await runWith(['8613800000002']);
-    const settled = await recordProfiles(t.pool, [
-      { custSpaceId: 'S', phoneNumber: '8613800000002', profile: profile('two') },
-      { custSpaceId: 'S', phoneNumber: '8613800000001', profile: profile('one') },
-      { custSpaceId: 'S', phoneNumber: '8613800000009', profile: profile('nine') },
+    const settled = await settleNumbers(t.pool, [
+      { kind: 'profile', custSpaceId: 'S', phoneNumber: '8613800000002', profile: profile('two') },
+      { kind: 'profile', custSpaceId: 'S', phoneNumber: '8613800000001', profile: profile('one') },
+      { kind: 'profile', custSpaceId: 'S', phoneNumber: '8613800000009', profile: profile('nine') },
     ]);
     expect(settled).toEqual([2, 1, 0]);
     expect(await getRun(t.pool, a)).toMatchObject({ enriched: 2, pending: 1, finishedAt: null });
@@ -104,13 +104,13 @@ describe('batched ledger statements', () => {
 
   it('checks several numbers in one statement, each answer in its place', async () => {
     await runWith(['8613800000021', '8613800000022']);
-    await recordProfiles(t.pool, [
-      { custSpaceId: 'S', phoneNumber: '8613800000022', profile: profile('x') },
-      { custSpaceId: 'S', phoneNumber: '8613800000099', profile: profile('y') },
+    await settleNumbers(t.pool, [
+      { kind: 'profile', custSpaceId: 'S', phoneNumber: '8613800000022', profile: profile('x') },
+      { kind: 'profile', custSpaceId: 'S', phoneNumber: '8613800000099', profile: profile('y') },
     ]);
     const later = await runWith(['8613800000099']);
     expect(later).toBeGreaterThan(0);
-    const answers = await checkPendingMany(t.pool, [
+    const answers = await checkPending(t.pool, [
       { custSpaceId: 'S', phoneNumber: '8613800000021' },
       { custSpaceId: 'S', phoneNumber: '8613800000022' },
       { custSpaceId: 'S', phoneNumber: '8613800000099' },
@@ -124,5 +124,40 @@ describe('batched ledger statements', () => {
       { kind: 'call' },
       { kind: 'nothing-pending' },
     ]);
+  });
+
+  it('settles a profile, a failure and a stored profile in one statement, each its own way', async () => {
+    await settleNumbers(t.pool, [
+      { kind: 'profile', custSpaceId: 'S', phoneNumber: '8613800000033', profile: profile('old') },
+    ]);
+    const run = await runWith(['8613800000031', '8613800000032', '8613800000033']);
+    const settled = await settleNumbers(t.pool, [
+      {
+        kind: 'failure',
+        custSpaceId: 'S',
+        phoneNumber: '8613800000032',
+        code: 'X',
+        message: 'no',
+        remember: true,
+      },
+      { kind: 'store', custSpaceId: 'S', phoneNumber: '8613800000033' },
+      { kind: 'profile', custSpaceId: 'S', phoneNumber: '8613800000031', profile: profile('new') },
+    ]);
+    expect(settled).toEqual([1, 1, 1]);
+    // 33's profile was fetched before the run was created: served from the store, it counts as skipped.
+    expect(await getRun(t.pool, run)).toMatchObject({ enriched: 1, failed: 1, skipped: 1, pending: 0 });
+    const { rows } = await t.pool.query<{ phone_number: string; state: string; error_code: string | null }>(
+      `SELECT phone_number, state, error_code FROM run_items WHERE run_id = $1 ORDER BY phone_number`,
+      [run],
+    );
+    expect(rows).toEqual([
+      { phone_number: '8613800000031', state: 'enriched', error_code: null },
+      { phone_number: '8613800000032', state: 'failed', error_code: 'X' },
+      { phone_number: '8613800000033', state: 'skipped', error_code: null },
+    ]);
+    const remembered = await t.pool.query('SELECT 1 FROM number_failures WHERE phone_number = $1', [
+      '8613800000032',
+    ]);
+    expect(remembered.rowCount).toBe(1);
   });
 });

@@ -6,6 +6,7 @@
 import type { Redis } from 'ioredis';
 import { Gauge, Registry } from 'prom-client';
 import type { Queryable } from '../db/pool.js';
+import { countPendingNumbers } from '../db/sql/count-pending-numbers.js';
 import { readFleetMetrics } from '../metrics/fleet-metrics.js';
 import type { FleetSnapshot } from '../metrics/fleet-metrics.js';
 import { METRIC } from '../metrics/worker-metrics.js';
@@ -65,11 +66,7 @@ export function createDashboardMetrics(deps: {
     help: 'Numbers of unfinished runs still waiting for an answer (PostgreSQL, not only what is in Redis)',
     registers: [own],
     async collect() {
-      const { rows } = await pool.query<{ n: string }>(
-        `SELECT coalesce(sum(pending), 0) AS n FROM runs WHERE queue = $1`,
-        [queue.name],
-      );
-      this.set(Number(rows[0]?.n ?? 0));
+      this.set(await countPendingNumbers(pool, queue.name));
     },
   });
   const fromLimiter = (name: string, help: string, read: (s: LimiterState) => number) =>

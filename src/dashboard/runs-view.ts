@@ -2,7 +2,7 @@
  * `/api/runs`: what the runs page shows, as JSON. Numbers appear masked only.
  */
 import type { Config } from '../config.js';
-import { failuresByCode } from '../db/failures.js';
+import { failuresByCode } from '../db/sql/failures-by-code.js';
 import type { Queryable } from '../db/pool.js';
 import { maskPhone } from '../mask.js';
 import type { EnrichQueue } from '../queue/queue.js';

@@ -1,24 +1,28 @@
 /**
  * Importer liveness. A run in state `importing` belongs to the process reading its rows; that process
- * holds a session advisory lock keyed by the run id on a connection of its own for as long as it
- * imports. When the process dies (kill -9, a crash, a lost machine) PostgreSQL ends its session and
- * the lock goes with it, so "importing and nobody holds the lock" means the importer is gone. Workers
- * (periodically) and the `import` and `resume` commands then abort such runs: every row the importer
- * had recorded stays counted, the pending ones failed as `IMPORT_ABORTED`, exactly as an import that
- * stops on bad input.
+ * holds a transaction-scoped advisory lock keyed by the run id (its liveness mark) in a transaction it
+ * keeps open, on a connection of its own, for as long as it imports. When the process dies (kill -9, a
+ * crash, a lost machine) PostgreSQL ends the session, or a transaction pooler ends its server
+ * connection's transaction, and the lock goes with it, so "importing and nobody holds the mark" means
+ * the importer is gone. Workers (periodically) and the `import` and `resume` commands then abort such
+ * runs: every row the importer had recorded stays counted, the pending ones failed as
+ * `IMPORT_ABORTED`, exactly as an import that stops on bad input.
+ *
+ * The mark's transaction writes nothing and holds no snapshot between its statements, so it neither
+ * holds back vacuum nor waits for `CREATE INDEX CONCURRENTLY`; it is nudged every `heartbeatMs` so an
+ * idle-in-transaction timeout does not end it, and a lost connection is noticed.
  */
 import type { Logger } from '../log.js';
 import type { Pool, PoolClient } from './pool.js';
 import { withTransaction } from './pool.js';
 import type { NewRun } from './runs.js';
-import { abortRunIn, createRun } from './runs.js';
+import { abortRun, createRun } from './runs.js';
+import { importingRuns } from './sql/importing-runs.js';
+import { lockImportingRun } from './sql/lock-importing-run.js';
+import { takeImportMark } from './sql/take-import-mark.js';
+import { tryImportMark } from './sql/try-import-mark.js';
 
-/** First key of the two-key advisory locks that mark live importers (the second is the run id). */
-const IMPORT_LOCK_SPACE = `hashtext('cams-enrich:import')`;
-/** Run ids become the lock's 32-bit second key. */
-const RUN_KEY = `($1::bigint % 2147483647)::int`;
-
-/** Runs younger than this are never judged: their importer is still taking its lock. */
+/** Runs younger than this are never judged: their importer is still starting. */
 const MIN_AGE_SECONDS = 10;
 
 export interface LiveRun {
@@ -29,16 +33,21 @@ export interface LiveRun {
   release(): Promise<void>;
 }
 
-/** Thrown by `assertAlive` once the importer's lock connection is gone. */
+export interface LiveRunOptions {
+  /** How often the mark's connection is nudged, in ms. Default 10000. */
+  heartbeatMs?: number;
+}
+
+/** Thrown by `assertAlive` once the importer's mark connection is gone. */
 export class LivenessLostError extends Error {
   override readonly name = 'LivenessLostError';
 }
 
 /**
- * Creates a run and takes its liveness mark in one transaction, on a connection held until `release`:
- * the run is never visible without its lock.
+ * Takes a new run id with its liveness mark, then creates the run: the run is never visible without
+ * its mark, which is held (on a connection kept until `release`) until `release`.
  */
-export async function createLiveRun(pool: Pool, run: NewRun): Promise<LiveRun> {
+export async function createLiveRun(pool: Pool, run: NewRun, options: LiveRunOptions = {}): Promise<LiveRun> {
   const client: PoolClient = await pool.connect();
   let lost: Error | undefined;
   const onError = (err: Error) => {
@@ -48,16 +57,20 @@ export async function createLiveRun(pool: Pool, run: NewRun): Promise<LiveRun> {
   let runId: number;
   try {
     await client.query('BEGIN');
-    runId = await createRun(client, run);
-    await client.query(`SELECT pg_advisory_lock(${IMPORT_LOCK_SPACE}, ${RUN_KEY})`, [runId]);
-    await client.query('COMMIT');
+    runId = await takeImportMark(client);
+    await createRun(pool, { ...run, id: runId });
   } catch (err) {
     await client.query('ROLLBACK').catch(onError);
     client.off('error', onError);
     client.release(lost ?? (err instanceof Error ? err : new Error(String(err))));
     throw err;
   }
-  let released = false;
+  let beat: Promise<unknown> = Promise.resolve();
+  const heartbeat = setInterval(() => {
+    beat = client.query('SELECT 1').catch(onError);
+  }, options.heartbeatMs ?? 10_000);
+  heartbeat.unref();
+  let released: Promise<void> | undefined;
   return {
     runId,
     assertAlive() {
@@ -67,47 +80,33 @@ export async function createLiveRun(pool: Pool, run: NewRun): Promise<LiveRun> {
         );
       }
     },
-    async release() {
-      if (released) return;
-      released = true;
-      if (!lost) {
-        await client
-          .query(`SELECT pg_advisory_unlock(${IMPORT_LOCK_SPACE}, ${RUN_KEY})`, [runId])
-          .catch(onError);
-      }
-      client.off('error', onError);
-      // A connection that lost its session (or its unlock) is closed, never reused with a lock on it.
-      client.release(lost);
+    release() {
+      released ??= (async () => {
+        clearInterval(heartbeat);
+        await beat;
+        // Ending the transaction gives the mark up.
+        if (!lost) await client.query('COMMIT').catch(onError);
+        client.off('error', onError);
+        // A connection that lost its session (or its commit) is closed, never reused with a lock on it.
+        client.release(lost);
+      })();
+      return released;
     },
   };
 }
 
 /**
- * Aborts every run still `importing` whose importer is gone (no session holds its mark). Each run is
+ * Aborts every run still `importing` whose importer is gone (no one holds its mark). Each run is
  * judged and aborted in one transaction holding the mark itself, so an importer can never be judged
  * gone while it runs. Returns the ids of the runs aborted.
  */
 export async function abortAbandonedImports(pool: Pool, log: Logger): Promise<number[]> {
-  const { rows } = await pool.query<{ id: string }>(
-    `SELECT id FROM runs WHERE state = 'importing' AND created_at < now() - make_interval(secs => $1)
-     ORDER BY id`,
-    [MIN_AGE_SECONDS],
-  );
   const aborted: number[] = [];
-  for (const { id } of rows) {
-    const runId = Number(id);
+  for (const runId of await importingRuns(pool, MIN_AGE_SECONDS)) {
     const done = await withTransaction(pool, async (client) => {
-      const { rows: lock } = await client.query<{ free: boolean }>(
-        `SELECT pg_try_advisory_xact_lock(${IMPORT_LOCK_SPACE}, ${RUN_KEY}) AS free`,
-        [runId],
-      );
-      if (!lock[0]?.free) return false;
-      const { rowCount } = await client.query(
-        `SELECT 1 FROM runs WHERE id = $1 AND state = 'importing' FOR UPDATE`,
-        [runId],
-      );
-      if (rowCount === 0) return false;
-      await abortRunIn(client, runId, 'the importer stopped before the end of its input');
+      if (!(await tryImportMark(client, runId))) return false;
+      if (!(await lockImportingRun(client, runId))) return false;
+      await abortRun(client, runId, 'the importer stopped before the end of its input');
       return true;
     });
     if (done) {

@@ -2,18 +2,18 @@
  * The per-number side of the ledger, used by the feeder and the workers. A job is about a number
  * (cust_space_id, phone_number), not about a run: when the number is done, every pending row of it,
  * in whichever run, is done, and each run's counters move in the same transaction. Each operation
- * is one statement with typed parameters, in its own file under `sql/`.
+ * is one statement with typed parameters, in its own file under `sql/`; this module composes them.
  */
 import type { BusinessProfile } from '../cams/profile.js';
 import type { Pool, Queryable } from './pool.js';
 import { withTransaction } from './pool.js';
 import type { PendingCheck } from './sql/check-pending.js';
-import type { RecordProfile } from './sql/record-profile.js';
+import type { SettleNumber } from './sql/settle-numbers.js';
 import { batched } from './batcher.js';
-import { checkPending, checkPendingMany } from './sql/check-pending.js';
-import { recordFailure as recordFailureSql } from './sql/record-failure.js';
-import { recordProfile, recordProfiles } from './sql/record-profile.js';
-import { settleFromStore } from './sql/settle-from-store.js';
+import { checkPending } from './sql/check-pending.js';
+import { clearAlert as clearAlertSql } from './sql/clear-alert.js';
+import { raiseAlert as raiseAlertSql } from './sql/raise-alert.js';
+import { settleNumbers } from './sql/settle-numbers.js';
 
 export interface NumberKey {
   custSpaceId: string;
@@ -34,7 +34,12 @@ export function recordFailure(
   message: string,
   options: { final?: boolean } = {},
 ): Promise<number> {
-  return recordFailureSql(db, { ...key, code, message, remember: options.final ?? false });
+  return settleOne(db, { kind: 'failure', ...key, code, message, remember: options.final ?? false });
+}
+
+async function settleOne(db: Queryable, item: SettleNumber): Promise<number> {
+  const [settled] = await settleNumbers(db, [item]);
+  return settled ?? 0;
 }
 
 export interface FeedItem extends NumberKey {
@@ -102,54 +107,26 @@ export async function feedPending(
   });
 }
 
-export interface QueueAlert {
-  code: string;
-  message: string;
-  raisedAt: Date;
-}
+export type { QueueAlert } from './sql/get-alert.js';
+export { getAlert } from './sql/get-alert.js';
 
 /** Records why the queue was paused (an account-wide CAMS failure). */
-export async function raiseAlert(db: Queryable, queue: string, code: string, message: string): Promise<void> {
-  await db.query(
-    `INSERT INTO queue_alerts (queue, code, message) VALUES ($1, $2, $3)
-     ON CONFLICT (queue) DO UPDATE SET code = EXCLUDED.code, message = EXCLUDED.message, raised_at = now()`,
-    [queue, code, message],
-  );
-}
-
-export async function clearAlert(db: Queryable, queue: string): Promise<void> {
-  await db.query('DELETE FROM queue_alerts WHERE queue = $1', [queue]);
+export function raiseAlert(db: Queryable, queue: string, code: string, message: string): Promise<void> {
+  return raiseAlertSql(db, { queue, code, message, replace: true });
 }
 
 /** Records an alert unless one is already raised for the queue (an account failure stays the one shown). */
-export async function raiseAlertIfNone(
-  db: Queryable,
-  queue: string,
-  code: string,
-  message: string,
-): Promise<void> {
-  await db.query(
-    `INSERT INTO queue_alerts (queue, code, message) VALUES ($1, $2, $3) ON CONFLICT (queue) DO NOTHING`,
-    [queue, code, message],
-  );
+export function raiseAlertIfNone(db: Queryable, queue: string, code: string, message: string): Promise<void> {
+  return raiseAlertSql(db, { queue, code, message, replace: false });
+}
+
+export function clearAlert(db: Queryable, queue: string): Promise<void> {
+  return clearAlertSql(db, { queue });
 }
 
 /** Clears the queue's alert only when its code is one of `codes`. */
-export async function clearAlertWithCode(
-  db: Queryable,
-  queue: string,
-  codes: readonly string[],
-): Promise<void> {
-  await db.query('DELETE FROM queue_alerts WHERE queue = $1 AND code = ANY($2::text[])', [queue, [...codes]]);
-}
-
-export async function getAlert(db: Queryable, queue: string): Promise<QueueAlert | undefined> {
-  const { rows } = await db.query<{ code: string; message: string; raised_at: Date }>(
-    'SELECT code, message, raised_at FROM queue_alerts WHERE queue = $1',
-    [queue],
-  );
-  const r = rows[0];
-  return r ? { code: r.code, message: r.message, raisedAt: r.raised_at } : undefined;
+export function clearAlertWithCode(db: Queryable, queue: string, codes: readonly string[]): Promise<void> {
+  return clearAlertSql(db, { queue, codes });
 }
 
 /** The ledger operations a worker needs, bound to a pool (what `enrich` receives). */
@@ -172,18 +149,19 @@ export interface Ledger {
  */
 export function createLedger(pool: Pool): Ledger {
   const check = batched(
-    (key: NumberKey) => checkPending(pool, key),
-    (keys) => checkPendingMany(pool, keys),
+    async (key: NumberKey) => (await checkPending(pool, [key]))[0]!,
+    (keys) => checkPending(pool, keys),
   );
   const record = batched(
-    (p: RecordProfile) => recordProfile(pool, p),
-    (items) => recordProfiles(pool, items),
+    (item: SettleNumber) => settleOne(pool, item),
+    (items) => settleNumbers(pool, items),
   );
   return {
     checkPending: (key) => check({ custSpaceId: key.custSpaceId, phoneNumber: key.phoneNumber }),
     recordProfile: (key, profile) =>
-      record({ custSpaceId: key.custSpaceId, phoneNumber: key.phoneNumber, profile }),
-    settleFromStore: (key) => settleFromStore(pool, key),
+      record({ kind: 'profile', custSpaceId: key.custSpaceId, phoneNumber: key.phoneNumber, profile }),
+    settleFromStore: (key) =>
+      settleOne(pool, { kind: 'store', custSpaceId: key.custSpaceId, phoneNumber: key.phoneNumber }),
     recordFailure: (key, code, message, options) => recordFailure(pool, key, code, message, options),
   };
 }

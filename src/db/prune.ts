@@ -4,6 +4,10 @@
  * holds locks that stall the workers. The run itself stays, with its counters and `pruned_at`.
  */
 import type { Queryable } from './pool.js';
+import { deleteRunItems } from './sql/delete-run-items.js';
+import { deleteRunRejects } from './sql/delete-run-rejects.js';
+import { markRunPruned } from './sql/mark-run-pruned.js';
+import { runsToPrune } from './sql/runs-to-prune.js';
 
 export interface PruneOptions {
   /** Runs that finished more than this many ms ago are pruned. */
@@ -21,33 +25,13 @@ export interface PruneResult {
   rejects: number;
 }
 
-/** Finished (not importing, nothing pending) runs older than the cut-off, not pruned yet; oldest first. */
-async function runsToPrune(db: Queryable, olderThanMs: number): Promise<number[]> {
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT id FROM runs
-     WHERE pruned_at IS NULL AND finished_at IS NOT NULL AND state <> 'importing' AND pending = 0
-       AND finished_at < now() - make_interval(secs => $1::float8 / 1000)
-     ORDER BY id`,
-    [olderThanMs],
-  );
-  return rows.map((r) => Number(r.id));
-}
-
-/** Deletes the rows of one run from `table`, `batchSize` at a time; returns how many. */
-async function deleteInBatches(
-  db: Queryable,
-  table: 'run_items' | 'run_rejects',
-  runId: number,
-  batchSize: number,
-): Promise<number> {
+/** Deletes the rows of one run, `batchSize` at a time; returns how many. */
+async function deleteInBatches(deleteBatch: () => Promise<number>, batchSize: number): Promise<number> {
   let deleted = 0;
   for (;;) {
-    const { rowCount } = await db.query(
-      `DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE run_id = $1 LIMIT $2))`,
-      [runId, batchSize],
-    );
-    deleted += rowCount ?? 0;
-    if ((rowCount ?? 0) < batchSize) return deleted;
+    const n = await deleteBatch();
+    deleted += n;
+    if (n < batchSize) return deleted;
   }
 }
 
@@ -60,9 +44,10 @@ export async function pruneRuns(db: Queryable, options: PruneOptions): Promise<P
   const batchSize = options.batchSize ?? 5000;
   const result: PruneResult = { runs: 0, items: 0, rejects: 0 };
   for (const runId of await runsToPrune(db, options.olderThanMs)) {
-    result.items += await deleteInBatches(db, 'run_items', runId, batchSize);
-    result.rejects += await deleteInBatches(db, 'run_rejects', runId, batchSize);
-    await db.query('UPDATE runs SET pruned_at = now() WHERE id = $1', [runId]);
+    const batch = { runId, limit: batchSize };
+    result.items += await deleteInBatches(() => deleteRunItems(db, batch), batchSize);
+    result.rejects += await deleteInBatches(() => deleteRunRejects(db, batch), batchSize);
+    await markRunPruned(db, runId);
     result.runs += 1;
   }
   return result;

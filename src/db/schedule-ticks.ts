@@ -4,19 +4,15 @@
  * row per tick, for `schedule list` and for deciding whether the next tick may start a run.
  */
 import type { Pool, Queryable } from './pool.js';
+import type { TickOutcome } from './sql/latest-ticks.js';
 import { withTransaction } from './pool.js';
+import { finishTick as finishTickSql } from './sql/finish-tick.js';
+import { insertTick } from './sql/insert-tick.js';
+import { lockSchedule } from './sql/lock-schedule.js';
+import { readTickState } from './sql/read-tick-state.js';
 
-export type TickOutcome = 'running' | 'started' | 'skipped' | 'failed' | 'done';
-
-export interface Tick {
-  schedule: string;
-  jobId: string;
-  tickAt: Date;
-  outcome: TickOutcome;
-  runId: number | null;
-  message: string | null;
-  recordedAt: Date;
-}
+export type { Tick, TickOutcome } from './sql/latest-ticks.js';
+export { latestTicks } from './sql/latest-ticks.js';
 
 export type TickDecision =
   /** The tick is recorded as `running`: carry out its command. */
@@ -45,57 +41,38 @@ export interface BeginTick {
  */
 export async function beginTick(pool: Pool, t: BeginTick): Promise<TickDecision> {
   return withTransaction(pool, async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`cams-enrich:${t.source}`]);
-    const seen = await client.query('SELECT 1 FROM schedule_ticks WHERE queue = $1 AND job_id = $2', [
-      t.queue,
-      t.jobId,
-    ]);
-    if (seen.rowCount) return { kind: 'replay' } as const;
+    await lockSchedule(client, t.source);
+    const state = await readTickState(client, t);
+    if (state.seen) return { kind: 'replay' } as const;
     let skip: { runId: number | null; reason: string } | undefined;
-    const { rows: runs } = await client.query<{ id: string; state: string; pending: string }>(
-      `SELECT id, state, pending FROM runs WHERE queue = $1 AND source = $2 ORDER BY id DESC LIMIT 1`,
-      [t.queue, t.source],
-    );
-    const last = runs[0];
-    if (last && (last.state === 'importing' || (last.state === 'ready' && Number(last.pending) > 0))) {
+    const last = state.lastRun;
+    if (last && (last.state === 'importing' || (last.state === 'ready' && last.pending > 0))) {
       skip = {
-        runId: Number(last.id),
+        runId: last.id,
         reason:
           last.state === 'importing'
             ? `run ${last.id} is still importing`
             : `run ${last.id} still has ${last.pending} pending numbers`,
       };
     }
-    if (!skip) {
-      const { rows: running } = await client.query<{ job_id: string }>(
-        `SELECT job_id FROM schedule_ticks WHERE queue = $1 AND schedule = $2 AND outcome = 'running'
-         ORDER BY id DESC LIMIT 1`,
-        [t.queue, t.schedule],
-      );
-      const earlier = running[0];
-      if (earlier && (await t.isActive(earlier.job_id))) {
-        skip = { runId: null, reason: 'the previous tick is still reading its source' };
-      }
+    if (!skip && state.runningJobId !== undefined && (await t.isActive(state.runningJobId))) {
+      skip = { runId: null, reason: 'the previous tick is still reading its source' };
     }
-    await client.query(
-      `INSERT INTO schedule_ticks (queue, schedule, job_id, tick_at, outcome, run_id, message)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [
-        t.queue,
-        t.schedule,
-        t.jobId,
-        t.tickAt,
-        skip ? 'skipped' : 'running',
-        skip?.runId ?? null,
-        skip?.reason ?? null,
-      ],
-    );
+    await insertTick(client, {
+      queue: t.queue,
+      schedule: t.schedule,
+      jobId: t.jobId,
+      tickAt: t.tickAt,
+      outcome: skip ? 'skipped' : 'running',
+      runId: skip?.runId ?? null,
+      message: skip?.reason ?? null,
+    });
     return skip ? ({ kind: 'skip', ...skip } as const) : ({ kind: 'run' } as const);
   });
 }
 
 /** Records how a `running` tick ended. */
-export async function finishTick(
+export function finishTick(
   db: Queryable,
   queue: string,
   jobId: string,
@@ -103,62 +80,5 @@ export async function finishTick(
   runId: number | null,
   message: string | null,
 ): Promise<void> {
-  await db.query(
-    `UPDATE schedule_ticks SET outcome = $3, run_id = $4, message = $5, recorded_at = now()
-     WHERE queue = $1 AND job_id = $2`,
-    [queue, jobId, outcome, runId, message],
-  );
-}
-
-interface TickRow {
-  schedule: string;
-  job_id: string;
-  tick_at: Date;
-  outcome: TickOutcome;
-  run_id: string | null;
-  message: string | null;
-  recorded_at: Date;
-}
-
-function toTick(r: TickRow): Tick {
-  return {
-    schedule: r.schedule,
-    jobId: r.job_id,
-    tickAt: r.tick_at,
-    outcome: r.outcome,
-    runId: r.run_id === null ? null : Number(r.run_id),
-    message: r.message,
-    recordedAt: r.recorded_at,
-  };
-}
-
-/** The newest tick of each schedule of `queue` named, and the newest that was not skipped. */
-export async function latestTicks(
-  db: Queryable,
-  queue: string,
-  schedules: readonly string[],
-): Promise<Map<string, { last: Tick; lastRun: Tick | undefined; skipped: number }>> {
-  const { rows } = await db.query<TickRow & { kind: 'last' | 'run'; skipped: string }>(
-    `SELECT s.schedule, t.*, 'last' AS kind,
-            (SELECT count(*) FROM schedule_ticks k WHERE k.queue = $2 AND k.schedule = s.schedule AND k.outcome = 'skipped') AS skipped
-     FROM unnest($1::text[]) AS s(schedule)
-     CROSS JOIN LATERAL (SELECT job_id, tick_at, outcome, run_id, message, recorded_at FROM schedule_ticks
-                         WHERE queue = $2 AND schedule = s.schedule ORDER BY id DESC LIMIT 1) t
-     UNION ALL
-     SELECT s.schedule, t.*, 'run' AS kind, '0' AS skipped
-     FROM unnest($1::text[]) AS s(schedule)
-     CROSS JOIN LATERAL (SELECT job_id, tick_at, outcome, run_id, message, recorded_at FROM schedule_ticks
-                         WHERE queue = $2 AND schedule = s.schedule AND outcome <> 'skipped'
-                         ORDER BY id DESC LIMIT 1) t`,
-    [schedules, queue],
-  );
-  const result = new Map<string, { last: Tick; lastRun: Tick | undefined; skipped: number }>();
-  for (const r of rows.filter((x) => x.kind === 'last')) {
-    result.set(r.schedule, { last: toTick(r), lastRun: undefined, skipped: Number(r.skipped) });
-  }
-  for (const r of rows.filter((x) => x.kind === 'run')) {
-    const entry = result.get(r.schedule);
-    if (entry) entry.lastRun = toTick(r);
-  }
-  return result;
+  return finishTickSql(db, { queue, jobId, outcome, runId, message });
 }

@@ -7,7 +7,8 @@
 import type { Redis } from 'ioredis';
 import type { NumberKey } from '../db/ledger.js';
 import type { Pool } from '../db/pool.js';
-import { markUnqueued, queuedPendingNumbers } from '../db/lost-jobs.js';
+import { markUnqueued } from '../db/sql/mark-unqueued.js';
+import { queuedPendingNumbers } from '../db/sql/queued-pending-numbers.js';
 import type { EnrichQueue } from './queue.js';
 import { jobIdFor } from './queue.js';
 

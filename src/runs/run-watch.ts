@@ -4,6 +4,7 @@
  * Redis connection and sees a pause made by any process, the CLI or Bull Board.
  */
 import type { Queryable } from '../db/pool.js';
+import { finishedRunsSince } from '../db/sql/finished-runs-since.js';
 import type { Logger } from '../log.js';
 import { every } from '../periodic.js';
 import type { EnrichQueue } from '../queue/queue.js';
@@ -22,18 +23,6 @@ export interface RunWatch {
   stop(): Promise<void>;
 }
 
-interface FinishedRow {
-  id: string;
-  source: string;
-  total: string;
-  enriched: string;
-  failed: string;
-  skipped: string;
-  duplicate: string;
-  invalid: string;
-  seconds: number;
-}
-
 export function startRunWatch(options: RunWatchOptions): RunWatch {
   const { db, queue, log } = options;
   // Runs finished since this process started (its clock; the database's from then on).
@@ -41,14 +30,7 @@ export function startRunWatch(options: RunWatchOptions): RunWatch {
   let paused: boolean | undefined;
 
   const check = async (): Promise<void> => {
-    const { rows } = await db.query<FinishedRow & { now: Date }>(
-      `SELECT r.id, r.source, r.total, r.enriched, r.failed, r.skipped, r.duplicate, r.invalid,
-              extract(epoch FROM r.finished_at - r.created_at)::float8 AS seconds, n.now
-       FROM (SELECT now() AS now) n
-       LEFT JOIN runs r ON r.queue = $1 AND r.finished_at > $2 AND r.finished_at <= n.now
-       ORDER BY r.finished_at`,
-      [queue.name, since],
-    );
+    const rows = await finishedRunsSince(db, { queue: queue.name, since });
     const now = rows[0]?.now;
     for (const r of rows) {
       if (r.id === null) continue;

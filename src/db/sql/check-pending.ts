@@ -1,6 +1,7 @@
 /**
- * Whether a job still needs a CAMS call: nothing pending (done meanwhile), or a stored profile fresh for
- * every run waiting (fetched after the run was created, or within its max age), means no call.
+ * Whether jobs still need a CAMS call, for several numbers in one statement: nothing pending (done
+ * meanwhile), or a stored profile fresh for every run waiting (fetched after the run was created, or
+ * within its max age), means no call.
  */
 import type { Queryable } from '../pool.js';
 
@@ -16,26 +17,8 @@ export type PendingCheck =
   | { kind: 'fresh' }
   | { kind: 'call' };
 
-export async function checkPending(db: Queryable, p: CheckPending): Promise<PendingCheck> {
-  const { rows } = await db.query<{ pending: number; fresh: boolean | null }>(
-    `SELECT count(*)::int AS pending,
-            bool_and(bp.fetched_at >= r.created_at OR bp.fetched_at > now() - r.max_age) AS fresh
-     FROM run_items i
-     JOIN runs r ON r.id = i.run_id
-     LEFT JOIN business_profiles bp ON bp.cust_space_id = i.cust_space_id AND bp.phone_number = i.phone_number
-     WHERE i.cust_space_id = $1 AND i.phone_number = $2 AND i.state = 'pending'`,
-    [p.custSpaceId, p.phoneNumber],
-  );
-  const row = rows[0];
-  if (!row || row.pending === 0) return { kind: 'nothing-pending' };
-  return row.fresh ? { kind: 'fresh' } : { kind: 'call' };
-}
-
-/** `checkPending` for several numbers in one statement; the answers are in the order of `keys`. */
-export async function checkPendingMany(
-  db: Queryable,
-  keys: readonly CheckPending[],
-): Promise<PendingCheck[]> {
+/** The answers are in the order of `keys`. */
+export async function checkPending(db: Queryable, keys: readonly CheckPending[]): Promise<PendingCheck[]> {
   const { rows } = await db.query<{ n: number; pending: number; fresh: boolean | null }>(
     `SELECT k.n::int AS n, count(i.run_id)::int AS pending,
             bool_and(bp.fetched_at >= r.created_at OR bp.fetched_at > now() - r.max_age) AS fresh

@@ -1,10 +1,13 @@
 /**
- * Lost jobs, the ledger's side: numbers marked queued whose job is no longer in Redis (Redis restarted
- * without persistence, a flush, a lost key) are marked unqueued so the feeder puts them back
- * (`src/queue/lost-jobs.ts` checks Redis).
+ * Lost jobs: the pending numbers handed to Redis, read in key order so `src/queue/lost-jobs.ts` can
+ * check that each still has its job.
  */
-import type { Queryable } from './pool.js';
-import type { NumberKey } from './ledger.js';
+import type { Queryable } from '../pool.js';
+
+interface NumberKey {
+  custSpaceId: string;
+  phoneNumber: string;
+}
 
 /**
  * Distinct pending numbers of the queue's runs that were handed to Redis more than
@@ -28,21 +31,4 @@ export async function queuedPendingNumbers(
     [queue, limit, after?.custSpaceId ?? null, after?.phoneNumber ?? null, queuedBeforeSeconds],
   );
   return rows.map((r) => ({ custSpaceId: r.cust_space_id, phoneNumber: r.phone_number }));
-}
-
-/** Marks the numbers' pending rows as not queued; returns the rows changed. */
-export async function markUnqueued(
-  db: Queryable,
-  queue: string,
-  keys: readonly NumberKey[],
-): Promise<number> {
-  if (keys.length === 0) return 0;
-  const { rowCount } = await db.query(
-    `UPDATE run_items i SET queued_at = NULL
-     FROM unnest($2::text[], $3::text[]) AS t(cust_space_id, phone_number), runs r
-     WHERE r.id = i.run_id AND r.queue = $1 AND i.state = 'pending'
-       AND i.cust_space_id = t.cust_space_id AND i.phone_number = t.phone_number`,
-    [queue, keys.map((k) => k.custSpaceId), keys.map((k) => k.phoneNumber)],
-  );
-  return rowCount ?? 0;
 }

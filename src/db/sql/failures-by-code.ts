@@ -2,7 +2,7 @@
  * Failed numbers of runs grouped by error code, for people looking at a run: counts and a few
  * example numbers, which the caller masks before showing them.
  */
-import type { Queryable } from './pool.js';
+import type { Queryable } from '../pool.js';
 
 export interface FailureGroup {
   runId: number;

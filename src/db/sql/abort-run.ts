@@ -1,0 +1,24 @@
+/**
+ * An import that stopped: every pending row of the run failed as `IMPORT_ABORTED` with the reason, and
+ * the run `aborted` with its counters moved, in one statement.
+ */
+import type { Queryable } from '../pool.js';
+
+export interface AbortRun {
+  runId: number;
+  reason: string;
+}
+
+export async function abortRun(db: Queryable, p: AbortRun): Promise<void> {
+  await db.query(
+    `WITH failed AS (
+       UPDATE run_items SET state = 'failed', error_code = 'IMPORT_ABORTED', error_message = $2, updated_at = now()
+       WHERE run_id = $1 AND state = 'pending'
+       RETURNING 1
+     )
+     UPDATE runs SET state = 'aborted', pending = pending - f.n, failed = failed + f.n, finished_at = now()
+     FROM (SELECT count(*) AS n FROM failed) f
+     WHERE id = $1`,
+    [p.runId, p.reason],
+  );
+}

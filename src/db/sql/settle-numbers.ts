@@ -1,0 +1,121 @@
+/**
+ * Numbers settled, in one statement: every pending row of each number (in any run) leaves `pending`,
+ * and the runs' counters move with them. How a number settles is its `kind`:
+ * - `profile`: CAMS answered; the profile is upserted into business_profiles, the number's remembered
+ *   refusal forgotten, and its rows enriched;
+ * - `failure`: its rows failed with the code and message; with `remember`, the answer concerns the
+ *   number itself (CAMS refused it) and is kept in number_failures, so later runs within their max age
+ *   fail it without a call;
+ * - `store`: a stored profile is fresh enough; rows of runs created before the fetch count as skipped,
+ *   later ones as enriched (the fetch served them).
+ * The runs are locked in id order before their counters change, so statements settling numbers of the
+ * same runs never deadlock. Each number appears at most once per call.
+ */
+import type { BusinessProfile } from '../../cams/profile.js';
+import type { Queryable } from '../pool.js';
+
+interface Key {
+  custSpaceId: string;
+  phoneNumber: string;
+}
+
+export type SettleNumber =
+  | (Key & { kind: 'profile'; profile: BusinessProfile })
+  | (Key & { kind: 'failure'; code: string; message: string; remember: boolean })
+  | (Key & { kind: 'store' });
+
+function row(s: SettleNumber): Record<string, unknown> {
+  const key = { kind: s.kind, cust_space_id: s.custSpaceId, phone_number: s.phoneNumber };
+  switch (s.kind) {
+    case 'profile':
+      return {
+        ...key,
+        vertical: s.profile.vertical,
+        description: s.profile.description,
+        email: s.profile.email,
+        address: s.profile.address,
+        profile_picture_url: s.profile.profilePictureUrl,
+        websites: s.profile.websites,
+        about: s.profile.about,
+        request_id: s.profile.requestId,
+        raw: s.profile.raw,
+      };
+    case 'failure':
+      return { ...key, error_code: s.code, error_message: s.message, remember: s.remember };
+    case 'store':
+      return key;
+  }
+}
+
+/** Returns the run rows settled per number, in the order of `items`. */
+export async function settleNumbers(db: Queryable, items: readonly SettleNumber[]): Promise<number[]> {
+  const { rows } = await db.query<{ n: number; settled: number }>(
+    `WITH input AS (
+       SELECT t.*, k.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS k(item, n),
+         jsonb_to_record(k.item) AS t(kind text, cust_space_id text, phone_number text, vertical text,
+           description text, email text, address text, profile_picture_url text, websites jsonb, about text,
+           request_id text, raw jsonb, error_code text, error_message text, remember boolean)
+     ), stored AS (
+       INSERT INTO business_profiles (cust_space_id, phone_number, vertical, description, email, address,
+         profile_picture_url, websites, about, request_id, fetched_at, raw)
+       SELECT cust_space_id, phone_number, vertical, description, email, address, profile_picture_url,
+              ARRAY(SELECT jsonb_array_elements_text(coalesce(websites, '[]'))), about, request_id, now(), raw
+       FROM input WHERE kind = 'profile'
+       ON CONFLICT (cust_space_id, phone_number) DO UPDATE SET
+         vertical = EXCLUDED.vertical, description = EXCLUDED.description, email = EXCLUDED.email,
+         address = EXCLUDED.address, profile_picture_url = EXCLUDED.profile_picture_url,
+         websites = EXCLUDED.websites, about = EXCLUDED.about, request_id = EXCLUDED.request_id,
+         fetched_at = EXCLUDED.fetched_at, raw = EXCLUDED.raw
+     ), remembered AS (
+       INSERT INTO number_failures (cust_space_id, phone_number, error_code, error_message)
+       SELECT cust_space_id, phone_number, error_code, error_message FROM input
+       WHERE kind = 'failure' AND remember
+       ON CONFLICT (cust_space_id, phone_number) DO UPDATE SET
+         error_code = EXCLUDED.error_code, error_message = EXCLUDED.error_message, failed_at = now()
+     ), forgotten AS (
+       DELETE FROM number_failures nf USING input
+       WHERE input.kind = 'profile'
+         AND nf.cust_space_id = input.cust_space_id AND nf.phone_number = input.phone_number
+     ), moved AS (
+       UPDATE run_items i SET
+         state = CASE input.kind
+           WHEN 'profile' THEN 'enriched'
+           WHEN 'failure' THEN 'failed'
+           ELSE CASE WHEN (SELECT bp.fetched_at >= r.created_at FROM business_profiles bp, runs r
+                           WHERE r.id = i.run_id
+                             AND bp.cust_space_id = i.cust_space_id AND bp.phone_number = i.phone_number)
+                     THEN 'enriched' ELSE 'skipped' END
+         END,
+         error_code = CASE WHEN input.kind = 'failure' THEN input.error_code END,
+         error_message = CASE WHEN input.kind = 'failure' THEN input.error_message END,
+         updated_at = now()
+       FROM input
+       WHERE i.cust_space_id = input.cust_space_id AND i.phone_number = input.phone_number
+         AND i.state = 'pending'
+       RETURNING i.run_id, i.state, input.n
+     ), per_run AS (
+       SELECT run_id, count(*) AS n,
+              count(*) FILTER (WHERE state = 'enriched') AS enriched,
+              count(*) FILTER (WHERE state = 'skipped') AS skipped,
+              count(*) FILTER (WHERE state = 'failed') AS failed
+       FROM moved GROUP BY run_id
+     ), locked AS MATERIALIZED (
+       SELECT r.id FROM runs r WHERE r.id IN (SELECT run_id FROM per_run) ORDER BY r.id FOR NO KEY UPDATE
+     ), counted AS (
+       UPDATE runs SET
+         pending = runs.pending - p.n, enriched = runs.enriched + p.enriched,
+         skipped = runs.skipped + p.skipped, failed = runs.failed + p.failed,
+         finished_at = CASE WHEN runs.pending - p.n = 0 AND runs.state = 'ready' THEN now()
+                            ELSE runs.finished_at END
+       FROM per_run p
+       WHERE runs.id = p.run_id AND runs.id IN (SELECT id FROM locked)
+       RETURNING p.n
+     ), per_number AS (SELECT n, count(*)::int AS settled FROM moved GROUP BY n)
+     SELECT input.n::int AS n, coalesce(per_number.settled, 0) AS settled
+     FROM input LEFT JOIN per_number USING (n)`,
+    [JSON.stringify(items.map(row))],
+  );
+  const settled = items.map(() => 0);
+  for (const r of rows) settled[r.n - 1] = r.settled;
+  return settled;
+}
