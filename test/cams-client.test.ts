@@ -1,6 +1,6 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { inspect } from 'node:util';
 import { describe, it, expect, afterEach } from 'vitest';
 import { createCamsClient } from '../src/cams/cams-client.js';
@@ -276,6 +276,42 @@ describe('CamsClient against the simulator', () => {
     const err = await failure(client(s.endpoint, { readTimeoutMs: 300, connectTimeoutMs: 60_000 }));
     expect(err.code).toBe('Transport.Timeout');
     expect(err.upstreamMessage).toBe('no answer within the read timeout (300 ms)');
+  });
+
+  it('waits for a slow answer past the connect timeout, up to the read timeout, on a fresh and a reused connection', async () => {
+    const s = await simulator({ faults: [{ answer: { kind: 'slow', delayMs: 600 } }] });
+    // The answer comes three times later than the connect timeout allows for opening the connection.
+    const c = client(s.endpoint, { connectTimeoutMs: 200, readTimeoutMs: 30_000 });
+    await expect(c.queryPhoneBusinessProfile(INPUT)).resolves.toMatchObject({ vertical: expect.any(String) });
+    await expect(c.queryPhoneBusinessProfile(INPUT)).resolves.toMatchObject({ vertical: expect.any(String) });
+    expect(s.counters().ok).toBe(2);
+  });
+
+  it('names the read timeout, not the connect timeout, when an answer is later than both', async () => {
+    const s = await simulator({ faults: [{ answer: { kind: 'slow', delayMs: 20_000 } }] });
+    const err = await failure(client(s.endpoint, { connectTimeoutMs: 100, readTimeoutMs: 400 }));
+    expect(err).toMatchObject({ code: 'Transport.Timeout', classification: 'transient' });
+    expect(err.upstreamMessage).toBe('no answer within the read timeout (400 ms)');
+  });
+
+  it('fails a connection that never opens after the connect timeout, however long the read timeout', async () => {
+    // Accepts TCP but never answers the TLS handshake: the https connection never opens.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const c = client(endpoint, { protocol: 'https', connectTimeoutMs: 300, readTimeoutMs: 600_000 });
+      const err = await failure(c);
+      expect(err).toMatchObject({ code: 'Transport.Timeout', classification: 'transient' });
+      expect(err.upstreamMessage).toBe(`connection to ${endpoint} timed out (connect timeout 300 ms)`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it('retries a refused connection as transient', async () => {

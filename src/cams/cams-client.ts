@@ -11,8 +11,12 @@ import OpenApiModule, { Config as OpenApiConfig, OpenApiRequest, Params } from '
 import OpenApiUtilModule from '@alicloud/openapi-util';
 import { doAction, Request as TeaRequest } from '@alicloud/tea-typescript';
 import { RuntimeOptions } from '@alicloud/tea-util';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { subscribe } from 'node:diagnostics_channel';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ClientRequest } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import type { Config, Credentials } from '../config.js';
 import { CamsError, LOCAL_CODES } from './cams-error.js';
 import { requireCredentialSource, staticCredentials } from './credentials.js';
@@ -41,11 +45,11 @@ export interface CamsClientOptions {
   protocol: 'https' | 'http';
   /** Region id, e.g. `ap-southeast-1`. */
   regionId: string;
-  /** Time allowed to open the connection, in ms; also the longest a socket may stay silent. */
+  /** Time allowed to open the connection (TCP, and TLS for https), in ms. */
   connectTimeoutMs: number;
   /**
-   * Time allowed for the answer, in ms. Also enforced here as a deadline on the whole call, since the
-   * SDK's own read timer can be lost on a reused connection: a hung server fails after this, always.
+   * Time allowed for the whole answer once the connection is open (at once on a reused one), in ms,
+   * however slowly it comes: a hung server fails after this, always.
    */
   readTimeoutMs: number;
 }
@@ -116,40 +120,104 @@ export function retryAfterMs(headers: unknown, now = Date.now()): number | undef
   return undefined;
 }
 
+/** The call under way in this async context, told of each HTTP request made within it. */
+interface CallWatch {
+  request(request: ClientRequest): void;
+}
+
+const currentCall = new AsyncLocalStorage<CallWatch>();
+let watchingRequests = false;
+
 /**
- * Races a call against the read timeout. httpx (under the SDK) keys its read timer on the socket and
- * does not clear it when the body is read by `@alicloud/tea-util`; the previous call's stale timer then
- * cancels the next call's timer on a kept-alive socket, leaving only the socket's idle timeout
- * (the connect timeout) to end a hung call. When this deadline wins, the SDK call still ends in the
- * background at that idle timeout; its late outcome is ignored.
+ * Lets a call see the HTTP request the SDK makes for it (Node's `http.client.request.start` channel,
+ * published in the async context of the call), the only way to its socket: the SDK keeps it inside.
+ * Subscribed once per process, on the first client created.
  */
-function withDeadline<T>(call: Promise<T>, options: CamsClientOptions, signal?: AbortSignal): Promise<T> {
+function watchRequests(): void {
+  if (watchingRequests) return;
+  watchingRequests = true;
+  subscribe('http.client.request.start', (message) => {
+    const { request } = message as { request: ClientRequest };
+    currentCall.getStore()?.request(request);
+  });
+}
+
+function readTimeoutError(options: CamsClientOptions): CamsError {
+  return new CamsError({
+    code: LOCAL_CODES.timeout,
+    upstreamMessage: `no answer within the read timeout (${options.readTimeoutMs} ms)`,
+  });
+}
+
+/**
+ * Runs a call with each timeout doing what its name says. httpx (under the SDK) passes the connect
+ * timeout to Node as the socket's idle timeout, which then also ends a call whose answer is merely
+ * slower than that (named a connect timeout); and it keys its read timer on the socket without
+ * clearing it when `@alicloud/tea-util` reads the body, so on a kept-alive socket the previous call's
+ * stale timer can cancel the next call's. Here:
+ * - the connect timeout bounds opening the connection (TCP, and TLS for https): the socket's idle
+ *   timeout until it is connected, which fails the call as a connect timeout;
+ * - the read timeout starts once the connection is open (at once on a reused one) and bounds the
+ *   whole answer: its timer is this function's own, and ends the request when it fires. The socket's
+ *   idle timeout is switched off for the rest of the call.
+ * Should the request never be seen, the call as a whole still ends after both timeouts.
+ */
+function withTimeouts<T>(
+  call: () => Promise<T>,
+  options: CamsClientOptions,
+  signal?: AbortSignal,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
+    let request: ClientRequest | undefined;
+    let readTimer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      clearTimeout(wholeTimer);
+      clearTimeout(readTimer);
       signal?.removeEventListener('abort', onAbort);
-      reject(
-        new CamsError({
-          code: LOCAL_CODES.timeout,
-          upstreamMessage: `no answer within the read timeout (${options.readTimeoutMs} ms)`,
-        }),
-      );
-    }, options.readTimeoutMs);
-    if (signal?.aborted) onAbort();
+      return true;
+    };
+    const onAbort = () => {
+      if (settle()) reject(signal?.reason);
+    };
+    const timedOut = () => {
+      if (!settle()) return;
+      reject(readTimeoutError(options));
+      // The SDK's call ends with it; its late outcome is ignored.
+      request?.destroy();
+    };
+    const wholeTimer = setTimeout(timedOut, options.connectTimeoutMs + options.readTimeoutMs);
+    const connected = (socket: Socket) => {
+      if (settled) return;
+      clearTimeout(wholeTimer);
+      socket.setTimeout(0);
+      readTimer = setTimeout(timedOut, options.readTimeoutMs);
+    };
+    const watch: CallWatch = {
+      request(r) {
+        // Only the API request: a credential provider may make requests of its own within the call.
+        if (request !== undefined || r.getHeader('x-acs-action') !== ACTION) return;
+        request = r;
+        const onSocket = (socket: Socket) => {
+          if (r.reusedSocket) return connected(socket);
+          if (socket instanceof TLSSocket) socket.once('secureConnect', () => connected(socket));
+          else if (socket.connecting) socket.once('connect', () => connected(socket));
+          else connected(socket);
+        };
+        if (r.socket) onSocket(r.socket);
+        else r.once('socket', onSocket);
+      },
+    };
+    if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    call.then(
+    currentCall.run(watch, call).then(
       (value) => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        resolve(value);
+        if (settle()) resolve(value);
       },
       (err: unknown) => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        reject(err instanceof CamsError ? err : errorFromSdk(err, options));
+        if (settle()) reject(err instanceof CamsError ? err : errorFromSdk(err, options));
       },
     );
   });
@@ -176,12 +244,10 @@ function errorFromSdk(err: unknown, options: CamsClientOptions): CamsError {
   // httpx (under @alicloud/tea-typescript) names both its timeouts `RequestTimeoutError`:
   // "ReadTimeout(<ms>)..." when no answer came in time, "ConnectTimeout: ..." when the socket stayed idle.
   if (name === 'RequestTimeoutError' || (errno !== undefined && TIMEOUT_ERRNOS.has(errno))) {
-    const read = /ReadTimeout/.test(message);
+    if (/ReadTimeout/.test(message)) return readTimeoutError(options);
     return new CamsError({
       code: LOCAL_CODES.timeout,
-      upstreamMessage: read
-        ? `no answer within the read timeout (${options.readTimeoutMs} ms)`
-        : `connection to ${options.endpoint} timed out (connect timeout ${options.connectTimeoutMs} ms)`,
+      upstreamMessage: `connection to ${options.endpoint} timed out (connect timeout ${options.connectTimeoutMs} ms)`,
     });
   }
   if (errno !== undefined && RESET_ERRNOS.has(errno)) {
@@ -318,6 +384,7 @@ function sdkCredential(source: CredentialSource, seen: (c: ResolvedCredentials) 
 }
 
 export function createCamsClient(options: CamsClientOptions): CamsClient {
+  watchRequests();
   const source = 'get' in options.credentials ? options.credentials : staticCredentials(options.credentials);
   /** Every secret and token used so far, to keep out of errors. */
   const secrets = new Set<string>();
@@ -384,7 +451,7 @@ export function createCamsClient(options: CamsClientOptions): CamsClient {
       });
       let response: unknown;
       try {
-        response = await withDeadline(sdk.callApi(params, request, runtime), options, input.signal);
+        response = await withTimeouts(() => sdk.callApi(params, request, runtime), options, input.signal);
       } catch (err) {
         if (input.signal?.aborted) throw err;
         throw finish(err instanceof CamsError ? err : errorFromSdk(err, options), input.phoneNumber);
