@@ -1,14 +1,16 @@
 /**
  * One worker process of the limiter bench: `startEnrichWorker` configured from the environment like
  * `cams-enrich worker`, with BENCH_MODE choosing how calls keep to the quota: `controller` (the rate
- * controller, as shipped) or `stock` (BullMQ's limiter and a queue-wide back-off on each throttle).
- * BENCH_CONCURRENCY sets the jobs in hand. Stops on SIGTERM.
+ * controller, as shipped) or `stock` (BullMQ's limiter and a queue-wide back-off on each throttle,
+ * `stock-gate.ts`). BENCH_CONCURRENCY sets the jobs in hand. Stops on SIGTERM.
  */
 import { startEnrichWorker } from '../workers/worker.js';
 import { camsClientFromConfig } from '../src/cams/cams-client.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
+import { createEnrichQueue } from '../src/queue/queue.js';
 import { openDatabase, openRedis, Resources } from '../src/resources.js';
+import { stockWay } from './stock-gate.js';
 
 const config = loadConfig();
 const log = createLogger({ level: 'error' });
@@ -19,6 +21,12 @@ const cams = await camsClientFromConfig(config);
 await cams.warmUp?.();
 const pool = await openDatabase(res, config, log, concurrency + 2);
 const connection = await openRedis(res, config, log, 'worker');
+let stock = {};
+if (mode === 'stock') {
+  const queue = res.own(createEnrichQueue(config.queueName, connection), (q) => q.close());
+  queue.on('error', (err) => log.error({ err }, 'queue error'));
+  stock = stockWay(cams, (ms) => queue.rateLimit(ms));
+}
 const worker = startEnrichWorker({
   queueName: config.queueName,
   connection,
@@ -28,7 +36,7 @@ const worker = startEnrichWorker({
   ratePerSecond: config.camsRateLimit,
   attempts: config.attempts,
   concurrency,
-  callWindow: mode === 'controller',
+  ...stock,
 });
 process.stdout.write('ready\n');
 await new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));

@@ -23,6 +23,7 @@ import { createEnrichQueue, createRedis } from '../src/queue/queue.js';
 import { importCsv } from '../src/runs/csv-import.js';
 import { runStatus } from '../src/runs/status.js';
 import type { Line } from './throughput.js';
+import { stockWay } from './stock-gate.js';
 import { benchDatabase, timed, writeNumbersCsv } from './throughput-support.js';
 
 const NO_LIMIT = 1_000_000;
@@ -99,14 +100,13 @@ export async function measureWorker(numbers: number, concurrency: number): Promi
         queueName,
         connection,
         pool,
-        cams,
         log,
         ratePerSecond: NO_LIMIT,
         attempts: 3,
         concurrency,
         highWater: numbers,
-        limiter: { max: NO_LIMIT, duration: 1000 },
-        callWindow: false,
+        // BullMQ's limiter at NO_LIMIT (limiterFor) and no shared call window: nothing holds a call back.
+        ...stockWay(cams, (ms) => queue.rateLimit(ms)),
       });
       for (;;) {
         const s = await runStatus(pool, runId);

@@ -10,10 +10,10 @@ import { enrich } from '../workers/enrich.js';
 import type { CamsError } from '../src/cams/cams-error.js';
 import { createLedger } from '../src/db/ledger.js';
 import { createRateController, limiterKey } from '../src/queue/rate-controller.js';
-import { createStockGate } from '../src/queue/stock-gate.js';
 import { runStatus } from '../src/runs/status.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
+import { stockWay } from '../bench/stock-gate.js';
 
 let p: Pipeline | undefined;
 afterEach(async () => {
@@ -22,14 +22,12 @@ afterEach(async () => {
 });
 
 interface Recorded extends FleetControl {
-  backOffs: number[];
   pauses: string[];
   alerts: string[];
 }
 
 function recordingFleet(): Recorded {
   const fleet: Recorded = {
-    backOffs: [],
     pauses: [],
     alerts: [],
     alertUnreachable: async (err: CamsError) => {
@@ -37,9 +35,6 @@ function recordingFleet(): Recorded {
     },
     clearUnreachable: async () => {
       fleet.alerts.push('cleared');
-    },
-    backOff: async (ms) => {
-      fleet.backOffs.push(ms);
     },
     pauseForAccount: async (err: CamsError) => {
       fleet.pauses.push(err.code);
@@ -107,26 +102,26 @@ describe('enrich()', () => {
   });
 
   it('retries a throttled call through the rate controller, without a queue back-off or a spent attempt', async () => {
-    const { deps, fleet, runId, pipeline } = await setUp(['8613800001234']);
+    const { deps, runId, pipeline } = await setUp(['8613800001234']);
     pipeline.sim.setFaults([
       { answer: { kind: 'error', code: 'System.LimitControl', form: 'http200' }, times: 2 },
     ]);
     await expect(enrich(deps, job('8613800001234'))).resolves.toBe('enriched');
     expect(pipeline.sim.counters()).toMatchObject({ throttled: 2, ok: 1 });
-    expect(fleet.backOffs).toEqual([]);
     expect(await pipeline.waitFinished(runId, 1000)).toMatchObject({ enriched: 1, failed: 0 });
   });
 
   it("with BullMQ's own way (the bench's reference), backs the whole queue off with a growing pause", async () => {
-    const { deps, fleet, runId, pipeline } = await setUp(['8613800001234']);
-    const stock = { ...deps, gate: createStockGate() };
+    const { deps, runId, pipeline } = await setUp(['8613800001234']);
+    const backOffs: number[] = [];
+    const stock = { ...deps, ...stockWay(deps.cams, async (ms) => void backOffs.push(ms)) };
     pipeline.sim.setFaults([{ answer: { kind: 'error', code: 'System.LimitControl', form: 'http200' } }]);
     for (let i = 0; i < 3; i++) {
       const err = await enrich(stock, job('8613800001234')).catch((e: Error) => e);
       expect((err as Error).name).toBe('RateLimitError');
     }
-    expect(fleet.backOffs).toHaveLength(3);
-    expect(fleet.backOffs[2]!).toBeGreaterThanOrEqual(3200); // 1 s, 2 s, 4 s ± 20%
+    expect(backOffs).toHaveLength(3);
+    expect(backOffs[2]!).toBeGreaterThanOrEqual(3200); // 1 s, 2 s, 4 s ± 20%
     expect(await runStatus(pipeline.pool, runId)).toMatchObject({ enriched: 0, failed: 0, pending: 1 });
     pipeline.sim.setFaults([]);
     await expect(enrich(stock, job('8613800001234'))).resolves.toBe('enriched');

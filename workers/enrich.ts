@@ -20,6 +20,7 @@ import type { Ledger } from '../src/db/ledger.js';
 import type { Logger } from '../src/log.js';
 import { maskPhone } from '../src/mask.js';
 import type { EnrichObserver } from '../src/metrics/worker-metrics.js';
+import type { CallGate } from '../src/queue/call-gate.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
 
 /** The parts of a BullMQ job the processor reads. */
@@ -33,27 +34,12 @@ export interface EnrichJob {
 
 /** What the processor may do to the whole fleet. */
 export interface FleetControl {
-  /** Holds every worker of the queue back for `ms` (BullMQ `queue.rateLimit`). */
-  backOff(ms: number): Promise<void>;
   /** Pauses the queue for an account-wide failure and records why. */
   pauseForAccount(error: CamsError): Promise<void>;
   /** Records that the endpoint has been unreachable for a while (queue_alerts, `status`). */
   alertUnreachable(error: CamsError, downForMs: number): Promise<void>;
   /** Clears that alert once the endpoint answers again. */
   clearUnreachable(): Promise<void>;
-}
-
-/** The gate every CAMS call passes (`src/queue/rate-controller.ts`, or BullMQ's own way in the bench). */
-export interface CallGate {
-  acquire(signal?: AbortSignal): Promise<void>;
-  /** A throttle came back; `queueBackOffMs` > 0 hands the job back and backs the whole queue off. */
-  throttled(retryAfterMs?: number): Promise<{ kind: string; pauseMs: number; queueBackOffMs?: number }>;
-  /** The endpoint could not be reached; `retry` false treats it like any transient failure. */
-  unreachable(): Promise<{ pauseMs: number; raiseAlert: boolean; downForMs: number; retry?: boolean }>;
-  /** The endpoint answered after `unreachable`; true when an endpoint-down alert should be cleared. */
-  reachable(): Promise<boolean>;
-  /** A call got its answer (local bookkeeping only). */
-  succeeded?(): void;
 }
 
 export interface EnrichDeps {
@@ -130,14 +116,6 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob, signal?: AbortSig
           throw new UnrecoverableError(err.message);
         }
         const verdict = await deps.gate.throttled(err.retryAfterMs);
-        if (verdict.queueBackOffMs !== undefined && verdict.queueBackOffMs > 0) {
-          log.warn(
-            { ...fields, pauseMs: verdict.queueBackOffMs },
-            'throttled by CAMS; backing off the whole queue',
-          );
-          await deps.fleet.backOff(verdict.queueBackOffMs);
-          throw Worker.RateLimitError();
-        }
         log.warn(
           { ...fields, adjustment: verdict.kind, pauseMs: verdict.pauseMs },
           'throttled by CAMS; retrying',
@@ -146,21 +124,18 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob, signal?: AbortSig
       }
       if (err instanceof CamsError && err.unreachable) {
         const verdict = await deps.gate.unreachable();
-        if (verdict.retry !== false) {
-          unreachable = true;
-          if (verdict.raiseAlert) await deps.fleet.alertUnreachable(err, verdict.downForMs);
-          if (verdict.pauseMs > 0)
-            log.warn(
-              { code: err.code, pauseMs: verdict.pauseMs },
-              'CAMS endpoint unreachable; pausing every call',
-            );
-          continue;
-        }
+        unreachable = true;
+        if (verdict.raiseAlert) await deps.fleet.alertUnreachable(err, verdict.downForMs);
+        if (verdict.pauseMs > 0)
+          log.warn(
+            { code: err.code, pauseMs: verdict.pauseMs },
+            'CAMS endpoint unreachable; pausing every call',
+          );
+        continue;
       }
       throw await handleFailure(deps, job, log, err);
     }
   }
-  deps.gate.succeeded?.();
   if (unreachable && (await deps.gate.reachable())) {
     await deps.fleet.clearUnreachable();
     log.warn('CAMS endpoint reachable again; alert cleared');
@@ -187,7 +162,7 @@ async function handleFailure(deps: EnrichDeps, job: EnrichJob, log: Logger, err:
   }
   const fields = { code: err.code, requestId: err.requestId, httpStatus: err.httpStatus };
   switch (err.classification) {
-    case 'throttled': // only with a gate that neither retries nor backs off; like a transient fault
+    case 'throttled': // not reached: the gate has a throttled call tried again
     case 'transient':
       return finalIfLastAttempt(deps, job, log, err.code, err.upstreamMessage, err);
     case 'permanent':

@@ -3,7 +3,7 @@
  * the fleet controls (back off, pause) and an ordered, idempotent close.
  */
 import { MetricsTime, Worker } from 'bullmq';
-import type { Job, RateLimiterOptions } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { CamsClient } from '../src/cams/cams-client.js';
 import type { CamsError } from '../src/cams/cams-error.js';
@@ -21,9 +21,9 @@ import { abortAbandonedImports } from '../src/db/import-liveness.js';
 import { retryingLedger } from '../src/db/retry.js';
 import type { Logger } from '../src/log.js';
 import { maskPhone } from '../src/mask.js';
+import type { CallGate } from '../src/queue/call-gate.js';
 import { createRateController, limiterKey } from '../src/queue/rate-controller.js';
 import type { RateTuning } from '../src/queue/rate-controller.js';
-import { createStockGate } from '../src/queue/stock-gate.js';
 import { startMetricsPublisher } from '../src/metrics/fleet-metrics.js';
 import { createWorkerMetrics } from '../src/metrics/worker-metrics.js';
 import { createFeeder } from '../src/queue/feeder.js';
@@ -59,13 +59,11 @@ export interface EnrichWorkerOptions {
   abandonedImportsIntervalMs?: number;
   /** First retry delay for transient faults in ms. Default 1000. */
   backoffMs?: number;
-  /** Replaces the limiter shape of `limiterFor(ratePerSecond)`; for measuring other shapes (bench). */
-  limiter?: RateLimiterOptions;
   /**
-   * Pass every call through the fleet's rate controller (`src/queue/rate-controller.ts`). Default true.
-   * false measures BullMQ's own way instead (bench): no gate, and a throttle backs the whole queue off.
+   * The gate every call passes. Default: the fleet's rate controller (`src/queue/rate-controller.ts`)
+   * for `ratePerSecond` with `tuning`, shared through Redis by every worker of the queue.
    */
-  callWindow?: boolean;
+  gate?: CallGate;
   /**
    * How long a job keeps retrying a ledger operation through a PostgreSQL outage, in ms, before it is
    * given back to the queue (a fetched profile is kept in memory meanwhile). Default 60000.
@@ -114,7 +112,6 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
       log.warn({ err: pgErrorFields(err), retryInMs: ms }, 'PostgreSQL unavailable; retrying'),
   });
   const fleet: FleetControl = {
-    backOff: (ms) => queue.rateLimit(ms),
     async pauseForAccount(error: CamsError) {
       await raiseAlert(pool, queueName, error.code, error.message);
       await queue.pause();
@@ -129,14 +126,13 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
     clearUnreachable: () => clearAlertWithCode(pool, queueName, UNREACHABLE_CODES),
   };
   const gate =
-    options.callWindow === false
-      ? createStockGate()
-      : createRateController({
-          redis: connection,
-          key: limiterKey(queueName),
-          quota: options.ratePerSecond,
-          tuning: options.tuning,
-        });
+    options.gate ??
+    createRateController({
+      redis: connection,
+      key: limiterKey(queueName),
+      quota: options.ratePerSecond,
+      tuning: options.tuning,
+    });
   const stopping = new AbortController();
   const metrics = createWorkerMetrics();
   const publisher = startMetricsPublisher({
@@ -156,7 +152,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
     {
       connection,
       concurrency: options.concurrency ?? 4,
-      limiter: options.limiter ?? limiterFor(options.ratePerSecond),
+      limiter: limiterFor(options.ratePerSecond),
       // Finished jobs live on in PostgreSQL; see enrichJobOptions.
       removeOnComplete: { count: 0 },
       removeOnFail: { count: 0 },
