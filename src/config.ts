@@ -66,6 +66,11 @@ export interface Config {
    * and exits, in ms (`CAMS_SHUTDOWN_GRACE`, a duration such as `30s`; `--grace` overrides). Default 30000.
    */
   readonly shutdownGraceMs: number;
+  /**
+   * How long a worker waits at start for Redis to be ready before it exits 1, in ms
+   * (`REDIS_READY_TIMEOUT_MS`); the other commands wait at most 10 s. Default 60000.
+   */
+  readonly redisReadyTimeoutMs: number;
   /** pino level (`LOG_LEVEL`). Default `info`. */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** `LOG_FORMAT`: `json` or `pretty`; unset lets the CLI choose (pretty on a terminal). */
@@ -263,6 +268,7 @@ const envSchema = z.object({
   CAMS_QUEUE_HIGH_WATER: positiveInt('CAMS_QUEUE_HIGH_WATER', 10000, 10_000_000),
   CAMS_ATTEMPTS: positiveInt('CAMS_ATTEMPTS', 6, 1000),
   CAMS_SHUTDOWN_GRACE: grace('CAMS_SHUTDOWN_GRACE', 30_000),
+  REDIS_READY_TIMEOUT_MS: positiveInt('REDIS_READY_TIMEOUT_MS', 60_000, 3_600_000),
   LOG_LEVEL: z
     .string()
     .optional()
@@ -347,6 +353,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     queueHighWater: e.CAMS_QUEUE_HIGH_WATER,
     attempts: e.CAMS_ATTEMPTS,
     shutdownGraceMs: e.CAMS_SHUTDOWN_GRACE,
+    redisReadyTimeoutMs: e.REDIS_READY_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     dashboardToken: e.DASHBOARD_TOKEN === undefined ? undefined : new Secret(e.DASHBOARD_TOKEN),

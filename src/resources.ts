@@ -11,6 +11,7 @@ import type { Logger } from './log.js';
 import type { EnrichQueue, RedisRole } from './queue/queue.js';
 import { createFeeder } from './queue/feeder.js';
 import { connectRedis, createEnrichQueue, createRedis } from './queue/queue.js';
+import { evictionWarning } from './queue/redis-readiness.js';
 import type { RunStatus } from './runs/status.js';
 import { runStatus } from './runs/status.js';
 
@@ -64,15 +65,41 @@ export async function openDatabase(
   return pool;
 }
 
+/**
+ * A connection of `role` to `REDIS_URL`, ready and checked (`connectRedis`). A worker waits up to
+ * `REDIS_READY_TIMEOUT_MS` for Redis to come (ended at once by `signal`); the other commands give up
+ * at the first refusal, within 10 s. A server that may evict keys is logged as a warning.
+ */
 export async function openRedis(
   res: Resources,
   config: Config,
   log: Logger,
   role: RedisRole,
+  signal?: AbortSignal,
 ): Promise<Redis> {
-  const redis = res.own(createRedis(config.redisUrl, role, log), (r) => r.quit().catch(() => r.disconnect()));
-  await connectRedis(redis, config.redisUrl);
+  const redis = res.own(createRedis(config.redisUrl, role, log), closeRedis);
+  const info = await connectRedis(redis, config.redisUrl, {
+    timeoutMs: role === 'worker' ? config.redisReadyTimeoutMs : Math.min(10_000, config.redisReadyTimeoutMs),
+    signal,
+  });
+  const warning = evictionWarning(info);
+  if (warning) log.warn({ redis: { maxmemoryPolicy: info.maxmemoryPolicy } }, warning);
   return redis;
+}
+
+/** QUIT when the connection is up (bounded: 2 s), else drop it: QUIT would wait for a Redis that is not there. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status !== 'ready') {
+    redis.disconnect();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    redis.quit().catch(() => undefined),
+    new Promise((resolve) => (timer = setTimeout(resolve, 2000))),
+  ]);
+  clearTimeout(timer);
+  redis.disconnect();
 }
 
 export function openQueue(res: Resources, config: Config, redis: Redis, log: Logger): EnrichQueue {

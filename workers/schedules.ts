@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../src/config.js';
 import type { Pool } from '../src/db/pool.js';
 import type { Logger } from '../src/log.js';
+import { repeatLimitedLog } from '../src/log-repeats.js';
 import type { ScheduleJobData } from '../src/schedules/schedules.js';
 import { createScheduleQueue, scheduleQueueName } from '../src/schedules/schedules.js';
 import { runEvery } from '../src/resources.js';
@@ -19,6 +20,8 @@ export interface ScheduleWorkerOptions {
   pool: Pool;
   log: Logger;
   config: Pick<Config, 'databaseUrl' | 'queueName'>;
+  /** Told of every error the Worker and its queue emit, after it is logged. Default: nobody. */
+  onError?: (err: Error) => void;
 }
 
 export interface ScheduleWorker {
@@ -30,14 +33,21 @@ export interface ScheduleWorker {
 export function startScheduleWorker(options: ScheduleWorkerOptions): ScheduleWorker {
   const { connection, pool, log, config } = options;
   const queue = createScheduleQueue(config.queueName, connection);
-  queue.on('error', (err) => log.error({ err }, 'schedules queue error'));
+  const report = repeatLimitedLog(log);
+  queue.on('error', (err) => {
+    report('error', err, 'schedules queue error');
+    options.onError?.(err);
+  });
   const isActive = async (jobId: string) => (await queue.getJobState(jobId)) === 'active';
   const worker = new Worker<ScheduleJobData>(
     scheduleQueueName(config.queueName),
     (job: Job<ScheduleJobData>) => runTick({ pool, log, config, isActive }, job),
     { connection, concurrency: 1 },
   );
-  worker.on('error', (err) => log.error({ err }, 'schedule worker error'));
+  worker.on('error', (err) => {
+    report('error', err, 'schedule worker error');
+    options.onError?.(err);
+  });
   let closing: Promise<void> | undefined;
   return {
     worker,

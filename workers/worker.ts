@@ -20,6 +20,7 @@ import { pgErrorFields } from '../src/db/pool.js';
 import { abortAbandonedImports } from '../src/db/import-liveness.js';
 import { retryingLedger } from '../src/db/retry.js';
 import type { Logger } from '../src/log.js';
+import { repeatLimitedLog } from '../src/log-repeats.js';
 import { maskPhone } from '../src/mask.js';
 import type { CallGate } from '../src/queue/call-gate.js';
 import { createRateController, limiterKey } from '../src/queue/rate-controller.js';
@@ -71,6 +72,11 @@ export interface EnrichWorkerOptions {
   databaseRetryMs?: number;
   /** Overrides of the rate controller's tuning (`DEFAULT_TUNING`). Default none. */
   tuning?: Partial<RateTuning>;
+  /**
+   * Told of every error the Worker and its queue emit, after it is logged (repeats are logged once a
+   * minute with a count); the worker command stops on a misconfigured Redis. Default: nobody.
+   */
+  onError?: (err: Error) => void;
 }
 
 export interface EnrichWorker {
@@ -105,7 +111,11 @@ export function recordJobFailed(
 export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   const { pool, log, connection, queueName } = options;
   const queue = createEnrichQueue(queueName, connection);
-  queue.on('error', (err) => log.error({ err }, 'queue error'));
+  const report = repeatLimitedLog(log);
+  queue.on('error', (err) => {
+    report('error', err, 'queue error');
+    options.onError?.(err);
+  });
   const ledger = retryingLedger(createLedger(pool), {
     budgetMs: options.databaseRetryMs,
     onRetry: (err, ms) =>
@@ -160,7 +170,10 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
       metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
     },
   );
-  worker.on('error', (err) => log.error({ err }, 'worker error'));
+  worker.on('error', (err) => {
+    report('error', err, 'worker error');
+    options.onError?.(err);
+  });
   worker.on('failed', recordJobFailed(pool, log));
   feeder.start(options.feedIntervalMs ?? 1000);
   void feeder.fill().catch((err: unknown) => log.warn({ err }, 'first feed failed; will retry'));

@@ -9,6 +9,7 @@ import { countRuns } from '../db/runs.js';
 import { UNREACHABLE_CODES } from '../cams/cams-error.js';
 import { describeLimiter, limiterKey, readLimiterState } from '../queue/rate-controller.js';
 import type { LimiterState } from '../queue/rate-controller.js';
+import { readEvictionWarning } from '../queue/redis-readiness.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
 /** Runs `status` lists when `--limit` is not given. */
@@ -44,6 +45,15 @@ function describeQueue(q: QueueStatus, limiter: LimiterState): string[] {
   return lines;
 }
 
+/** `warnings` (present only when there is one): what is wrong with the servers, such as Redis's eviction policy. */
+function redisWarnings(eviction: string | undefined): { warnings?: string[] } {
+  return eviction ? { warnings: [eviction] } : {};
+}
+
+function warningLines(w: { warnings?: string[] }): string[] {
+  return (w.warnings ?? []).map((text) => `  WARNING: ${text}`);
+}
+
 export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Promise<ExitCode> {
   if (opts.limit !== undefined && opts.limit < 1)
     throw new AppError('USAGE', `--limit must be a whole number of at least 1 (got ${opts.limit})`);
@@ -58,19 +68,22 @@ export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Pro
     const { pool, redis, queue } = await openLedgerAndQueue(res, ctx.config, ctx.log, 2, { readOnly: true });
     const q = await queueStatus(pool, queue);
     const limiter = await readLimiterState(redis, limiterKey(ctx.config.queueName), ctx.config.camsRateLimit);
+    const warnings = redisWarnings(await readEvictionWarning(redis));
     if (runId !== undefined) {
       const s = await runStatus(pool, runId);
-      if (opts.json) ctx.out(JSON.stringify({ ...s, queue: q, limiter }));
-      else for (const line of [...describeRun(s), ...describeQueue(q, limiter)]) ctx.out(line);
+      if (opts.json) ctx.out(JSON.stringify({ ...s, queue: q, limiter, ...warnings }));
+      else
+        for (const line of [...describeRun(s), ...describeQueue(q, limiter), ...warningLines(warnings)])
+          ctx.out(line);
       return 0;
     }
     const limit = opts.limit ?? STATUS_LIMIT;
     const runs = await allRunStatuses(pool, limit);
     if (opts.json) {
-      ctx.out(JSON.stringify({ runs, queue: q, limiter }));
+      ctx.out(JSON.stringify({ runs, queue: q, limiter, ...warnings }));
       return 0;
     }
-    for (const line of describeQueue(q, limiter)) ctx.out(line);
+    for (const line of [...describeQueue(q, limiter), ...warningLines(warnings)]) ctx.out(line);
     if (runs.length === 0)
       ctx.out('no runs yet: start one with "cams-enrich import <file.csv> --space <CustSpaceId>"');
     for (const s of runs) for (const line of describeRun(s)) ctx.out(line);

@@ -6,6 +6,7 @@ import { startEnrichWorker } from '../../workers/worker.js';
 import { camsClientFromConfig } from '../cams/cams-client.js';
 import { parseGrace } from '../config.js';
 import { AppError } from '../errors.js';
+import { redisConfigProblem } from '../queue/redis-readiness.js';
 import { openDatabase, openRedis, Resources } from '../resources.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
@@ -44,7 +45,16 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
   try {
     // Two more connections for a schedule's tick (its source cursor on the ledger, its batches).
     const pool = await openDatabase(res, ctx.config, ctx.log, concurrency + 4);
-    const connection = await openRedis(res, ctx.config, ctx.log, 'worker');
+    const connection = await openRedis(res, ctx.config, ctx.log, 'worker', ctx.signal);
+    // A Redis that turns out misconfigured while the worker runs (a password or an ACL changed, a
+    // failover that left REDIS_URL on a replica) stops it: retrying would only fill the log.
+    const misconfigured = new AbortController();
+    let problem: AppError | undefined;
+    const onError = (err: Error) => {
+      problem ??= redisConfigProblem(err, ctx.config.redisUrl);
+      if (problem) misconfigured.abort();
+    };
+    connection.on('error', onError);
     const worker = res.own(
       startEnrichWorker({
         queueName: ctx.config.queueName,
@@ -56,11 +66,14 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
         attempts: ctx.config.attempts,
         concurrency,
         highWater: ctx.config.queueHighWater,
+        onError,
       }),
       (w) => w.close(),
     );
     // Schedules' ticks are carried out by the workers: one tick is one job, taken by one process.
-    res.own(startScheduleWorker({ connection, pool, log: ctx.log, config: ctx.config }), (w) => w.close());
+    res.own(startScheduleWorker({ connection, pool, log: ctx.log, config: ctx.config, onError }), (w) =>
+      w.close(),
+    );
     ctx.log.info(
       {
         queue: ctx.config.queueName,
@@ -70,10 +83,18 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
       },
       'worker started',
     );
-    await new Promise<void>((resolve) =>
-      ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
-    );
+    await new Promise<void>((resolve) => {
+      if (misconfigured.signal.aborted) return resolve();
+      ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+      misconfigured.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
     stopping = true;
+    if (problem) {
+      ctx.log.fatal({ code: problem.code }, `stopping: ${problem.message}`);
+      void worker.close(true).catch(() => undefined);
+      await stopWithin(res, MISCONFIGURED_STOP_MS, ctx, () => undefined);
+      throw problem;
+    }
     // The enrich worker stops taking jobs before anything else closes.
     void worker.close().catch(() => undefined);
     ctx.log.info(
@@ -85,6 +106,9 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
     if (!stopping) await res.close();
   }
 }
+
+/** How long a worker stopping for a misconfigured Redis waits for its jobs in hand: calls cannot be stored anyway. */
+const MISCONFIGURED_STOP_MS = 5000;
 
 /**
  * Closes everything, waiting at most `graceMs` (or until `ctx.force`); after that the jobs still in

@@ -16,6 +16,7 @@ import type { Pool } from '../db/pool.js';
 import type { Logger } from '../log.js';
 import { maskPhone } from '../mask.js';
 import type { EnrichQueue } from '../queue/queue.js';
+import { readEvictionWarning } from '../queue/redis-readiness.js';
 import { resumeQueue } from '../runs/resume.js';
 import { accessControl } from './access.js';
 import { createCallRateHistory } from './call-rate.js';
@@ -66,8 +67,10 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
   app.get('/healthz', (c) => c.text('ok\n'));
   app.get('/readyz', async (c) => {
     const problems = await readiness(pool, redis, deps.readyTimeoutMs ?? 2000);
-    if (problems.length === 0) return c.text('ready\n');
-    return c.text(`not ready: ${problems.join('; ')}\n`, 503);
+    if (problems.length > 0) return c.text(`not ready: ${problems.join('; ')}\n`, 503);
+    // Ready, but worth an operator's eye: a Redis that may evict BullMQ's keys.
+    const warning = await readEvictionWarning(redis).catch(() => undefined);
+    return c.text(warning ? `ready\nwarning: ${warning}\n` : 'ready\n');
   });
   app.get('/metrics', async (c) => {
     c.header('Content-Type', metrics.contentType);

@@ -7,7 +7,10 @@ import { Queue } from 'bullmq';
 import type { JobsOptions, RateLimiterOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../log.js';
-import { AppError, redactUrl, serviceUnavailable } from '../errors.js';
+import { AppError, redactUrl } from '../errors.js';
+import { errorFields, repeatLimitedLog } from '../log-repeats.js';
+import { inspectRedisServer, waitForRedis } from './redis-readiness.js';
+import type { RedisServerInfo } from './redis-readiness.js';
 
 /** What a job carries: the number to look up. Never a secret. */
 export interface EnrichJobData {
@@ -31,37 +34,44 @@ export function createRedis(url: string, role: RedisRole, log: Logger): Redis {
     lazyConnect: role === 'producer',
     connectTimeout: 10_000,
   });
-  let reported = false;
+  // ioredis repeats the same error on every reconnect attempt: one line, then a count.
+  const report = repeatLimitedLog(log);
   redis.on('error', (err) => {
-    if (reported) return; // ioredis repeats the same error on every reconnect attempt
-    reported = true;
-    const fields = { err: { message: err.message, code: (err as { code?: string }).code } };
     // A worker keeps running through an outage, so it says so; a producer's caller reports the failure itself.
-    if (role === 'worker') log.error(fields, 'Redis connection error; reconnecting');
-    else log.debug(fields, 'Redis connection error');
-  });
-  redis.on('ready', () => {
-    reported = false;
+    if (role === 'worker') report('error', err, 'Redis connection error; reconnecting');
+    else log.debug({ err: errorFields(err) }, 'Redis connection error');
   });
   return redis;
 }
 
-/** Connects a producer connection, turning a refusal into a message that says what to do. */
-export async function connectRedis(redis: Redis, url: string, timeoutMs = 10_000): Promise<void> {
-  if (redis.status === 'ready') return;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+/** How `connectRedis` waits. */
+export interface ConnectOptions {
+  /** Longest wait for the connection to be ready, in ms. Default 10000. */
+  timeoutMs?: number;
+  /** Ends the wait at once. Default: none. */
+  signal?: AbortSignal | undefined;
+  /** Give up at the first connection error (producers). Default: true unless the connection queues commands offline. */
+  failFast?: boolean;
+}
+
+/**
+ * Connects (or waits for) a connection and checks the server: a refusal becomes a message that says
+ * what to do, a misconfiguration (password, ACL, TLS, replica) an exit-2 error naming `REDIS_URL`.
+ * Returns what it read of the server.
+ */
+export async function connectRedis(
+  redis: Redis,
+  url: string,
+  options: ConnectOptions = {},
+): Promise<RedisServerInfo> {
+  await waitForRedis(redis, url, {
+    timeoutMs: options.timeoutMs ?? 10_000,
+    signal: options.signal,
+    failFast: options.failFast ?? redis.options.enableOfflineQueue === false,
   });
-  try {
-    if (redis.status === 'wait') await Promise.race([redis.connect(), timeout]);
-    await Promise.race([redis.ping(), timeout]);
-  } catch (err) {
-    throw serviceUnavailable('Redis', url, err);
-  } finally {
-    clearTimeout(timer);
-  }
+  const info = await inspectRedisServer(redis, url);
   await assertRedisDatabase(redis, url);
+  return info;
 }
 
 /**
