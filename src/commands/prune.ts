@@ -14,7 +14,7 @@ export async function pruneCommand(flags: PruneFlags, ctx: CommandContext): Prom
     if (flags.json) ctx.out(JSON.stringify(result));
     else
       ctx.out(
-        `pruned ${result.runs} runs: ${result.items} run items and ${result.rejects} rejected rows deleted; their counters stay`,
+        `pruned ${result.runs} runs: ${result.items} run items, ${result.rejects} rejected rows and ${result.duplicates} duplicate rows deleted; their counters stay`,
       );
     return 0;
   } finally {

@@ -11,8 +11,11 @@ import { countRecentlyDone } from './sql/count-recently-done.js';
 import { createRun as createRunSql } from './sql/create-run.js';
 import { markRunReady } from './sql/mark-run-ready.js';
 import { readRuns } from './sql/read-runs.js';
+import type { RunInput } from './sql/record-run-input.js';
+import { recordRunInput as recordRunInputSql } from './sql/record-run-input.js';
 
 export type { Run, RunCounts, RunState } from './sql/read-runs.js';
+export type { InputReadOptions, RunInput } from './sql/record-run-input.js';
 
 export interface NewRun {
   queue: string;
@@ -43,6 +46,11 @@ export interface RejectedRow {
 
 export function createRun(db: Queryable, run: NewRun): Promise<number> {
   return createRunSql(db, run);
+}
+
+/** Records what the run keeps of its input file (once the whole input was read). */
+export function recordRunInput(db: Queryable, runId: number, input: RunInput): Promise<void> {
+  return recordRunInputSql(db, runId, input);
 }
 
 /** The import has recorded every row: the run may now be fed to the queue. */

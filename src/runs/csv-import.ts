@@ -2,7 +2,8 @@
  * A CSV file becomes a run: the CSV source's rows go through the one import path (`importRows`), with the
  * file's name as the run's source. The file and its header are checked by the source before the run exists.
  */
-import { basename } from 'node:path';
+import { createHash } from 'node:crypto';
+import { basename, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Pool } from '../db/pool.js';
 import { AppError } from '../errors.js';
@@ -78,6 +79,14 @@ export async function importCsv(
   const stdin = options.file === '-';
   if (stdin && options.input === undefined) throw new AppError('USAGE', 'no standard input to read from');
   const name = stdin ? 'stdin' : options.file;
+  // The input's bytes are hashed as they are read, so `export --input` can tell the same file again.
+  const hash = createHash('sha256');
+  const readOptions = {
+    delimiter: options.delimiter,
+    encoding: options.encoding,
+    phoneColumn: options.phoneColumn,
+    spaceColumn: options.spaceColumn,
+  };
   return importRows(pool, log, {
     queue: options.queue,
     source: `csv:${stdin ? 'stdin' : basename(options.file)}`,
@@ -87,6 +96,12 @@ export async function importCsv(
       delimiter: options.delimiter,
       encoding: options.encoding,
       input: stdin ? options.input : undefined,
+      onBytes: (chunk) => hash.update(chunk),
+    }),
+    describeInput: () => ({
+      sha256: hash.digest('hex'),
+      path: stdin ? null : resolve(options.file),
+      options: readOptions,
     }),
     space: options.space,
     spaceColumnLabel: options.spaceColumn,

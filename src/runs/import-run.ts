@@ -6,12 +6,12 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Pool } from '../db/pool.js';
-import type { AcceptedRow, RejectedRow } from '../db/runs.js';
+import type { AcceptedRow, RejectedRow, RunInput } from '../db/runs.js';
 import type { LiveRun } from '../db/import-liveness.js';
 import { createLiveRun } from '../db/import-liveness.js';
 import type { ImportRecorder } from '../db/import-recorder.js';
 import { openImportRecorder } from '../db/import-recorder.js';
-import { abortRun, markReady } from '../db/runs.js';
+import { abortRun, markReady, recordRunInput } from '../db/runs.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { normalisePhone } from '../phone.js';
@@ -63,6 +63,11 @@ export interface ImportOptions {
   batchChars?: number | undefined;
   /** Aborting it (the first Ctrl-C) stops the import: the run is aborted like on bad input. */
   signal?: AbortSignal | undefined;
+  /**
+   * Called once every row was read: what the run keeps of its input file (its hash, path, reading
+   * options), for `export --input`. Default: nothing kept (a database run).
+   */
+  describeInput?: (() => RunInput) | undefined;
 }
 
 /**
@@ -190,6 +195,7 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
     await recorder?.close();
     await rejects?.close();
     live.assertAlive();
+    if (options.describeInput) await recordRunInput(pool, runId, options.describeInput());
     await markReady(pool, runId);
   } catch (err) {
     // Rows read before the failure are recorded too, so the abort below fails them instead of losing them.

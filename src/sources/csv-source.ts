@@ -24,6 +24,12 @@ export interface CsvSourceOptions {
   encoding?: string | undefined;
   /** Read this stream instead of opening `file` (standard input); `file` then names it in messages. */
   input?: Readable | undefined;
+  /** Called with every chunk of the input's bytes as read (to hash it). Default: none. */
+  onBytes?: ((chunk: Buffer) => void) | undefined;
+  /** Called with the header record (its cells as written) before the first row. Default: none. */
+  onHeader?: ((headers: string[]) => void) | undefined;
+  /** Each row also carries all its cells (`CsvRow.cells`). Default false. */
+  cells?: boolean | undefined;
 }
 
 export interface CsvRow {
@@ -33,6 +39,8 @@ export interface CsvRow {
   phone: string;
   /** The space cell as written, present only when `spaceColumn` is set ('' when the row is too short). */
   space?: string;
+  /** Every cell of the record as written, present only with the `cells` option. */
+  cells?: string[];
 }
 
 /**
@@ -91,7 +99,7 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
   const source = options.input ?? createReadStream(file);
   let text;
   try {
-    text = await openTextInput(source, { name: file, encoding: options.encoding });
+    text = await openTextInput(source, { name: file, encoding: options.encoding, onBytes: options.onBytes });
   } catch (err) {
     source.destroy();
     if (err instanceof AppError) throw err;
@@ -146,10 +154,12 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
       nextLine += countLineBreaks(raw);
       if (columns === undefined) {
         columns = findColumns(file, line, record, options);
+        options.onHeader?.(record);
         continue;
       }
       const row: CsvRow = { line, phone: record[columns.phone] ?? '' };
       if (columns.space !== undefined) row.space = record[columns.space] ?? '';
+      if (options.cells) row.cells = record;
       yield row;
     }
   } catch (err) {

@@ -17,6 +17,8 @@ export interface TextInputOptions {
   encoding?: string | undefined;
   /** How far to read ahead for the first line before giving up on it. Default 1 MiB. */
   maxFirstLine?: number | undefined;
+  /** Called with every chunk of the input's bytes as read, before any decoding (to hash it). Default: none. */
+  onBytes?: ((chunk: Buffer) => void) | undefined;
 }
 
 export interface TextInput {
@@ -65,6 +67,7 @@ export async function openTextInput(source: Readable, options: TextInputOptions)
       bytes = convert.end();
     } else {
       const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+      options.onBytes?.(chunk);
       if (!sniffed) {
         sniffed = true;
         refuseIfNotText(options.name, chunk, encoding);
@@ -94,7 +97,9 @@ export async function openTextInput(source: Readable, options: TextInputOptions)
           const last = convert.end();
           if (last.length > 0) yield last;
         } else {
-          const bytes = convert.push(Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value));
+          const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+          options.onBytes?.(chunk);
+          const bytes = convert.push(chunk);
           if (bytes.length > 0) yield bytes;
         }
       }

@@ -3,7 +3,9 @@
  * statement: rejects are kept with their reason; each accepted number becomes a run item whose state the
  * freshness rule decides (skipped when a stored profile is fresher than the run's max age, failed with the
  * stored answer when CAMS refused the number itself more recently than that, else pending); a number
- * already in the run counts as duplicate, its first line kept; and the run's counters move with the rows.
+ * already in the run counts as duplicate, its first line kept and the duplicate's own line and number
+ * recorded in run_duplicates (so every input row can be told back); and the run's counters move with the
+ * rows.
  */
 import type { Queryable } from '../pool.js';
 import { STAGING_TABLE } from './stage-import-rows.js';
@@ -41,7 +43,12 @@ export async function mergeImportRows(db: Queryable, p: MergeImportRows): Promis
        WHERE s.reason IS NULL
        ORDER BY s.line
        ON CONFLICT DO NOTHING
-       RETURNING state
+       RETURNING line, state
+     ), duplicates AS (
+       INSERT INTO run_duplicates (run_id, line, cust_space_id, phone_number)
+       SELECT $1, s.line, s.cust_space_id, s.phone_number
+       FROM ${STAGING_TABLE} s
+       WHERE s.reason IS NULL AND NOT EXISTS (SELECT 1 FROM inserted i WHERE i.line = s.line)
      ), counted AS (
        SELECT count(*) FILTER (WHERE state = 'skipped') AS skipped,
               count(*) FILTER (WHERE state = 'failed') AS failed,
