@@ -12,6 +12,8 @@ export type AppErrorCode =
   | 'CSV_NO_PHONE_COLUMN'
   | 'DB_SOURCE'
   | 'RUN_NOT_FOUND'
+  | 'RUN_PRUNED'
+  | 'OUTPUT_FILE'
   | 'SERVICE_UNAVAILABLE'
   | 'MIGRATION_FAILED'
   | 'SCHEMA_OUTDATED'
@@ -27,6 +29,9 @@ const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   CSV_NO_PHONE_COLUMN: 2,
   DB_SOURCE: 2,
   RUN_NOT_FOUND: 2,
+  /** The run's per-row records were deleted by `prune`: its rows cannot be told back. */
+  RUN_PRUNED: 2,
+  OUTPUT_FILE: 2,
   SERVICE_UNAVAILABLE: 1,
   MIGRATION_FAILED: 1,
   SCHEMA_OUTDATED: 1,

@@ -31,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<{ commandLine: CommandLine }>> = {
   'enqueue-db': () => import('../commands/enqueue-db.js'),
   refresh: () => import('../commands/refresh.js'),
   prune: () => import('../commands/prune.js'),
+  export: () => import('../commands/export.js'),
   schedule: () => import('../commands/schedule.js'),
 };
 

@@ -147,7 +147,11 @@ export async function openRejectsWriter(
 /** A cell a spreadsheet would read as a formula, even after leading white space. */
 const FORMULA_START = /^(?:[\t\r]|\s*[=+\-@])/;
 
-function guardFormula(cell: string): string {
+/**
+ * The cell with a single quote `'` prepended when a spreadsheet would read it as a formula (it begins
+ * with `=`, `+`, `-` or `@`, also after leading white space, or with a tab or a carriage return).
+ */
+export function guardFormula(cell: string): string {
   return FORMULA_START.test(cell) ? `'${cell}` : cell;
 }
 

@@ -1,0 +1,84 @@
+/**
+ * Every input row of a run, in line order, as one stream: the first row of each number (run_items), the
+ * later rows of a number already in the run (run_duplicates, with the outcome of the line they repeat) and
+ * the rows that were not valid numbers (run_rejects), each with the stored profile of its number when the
+ * number was enriched or skipped. Read through a cursor, so a run of millions of rows is never held whole.
+ */
+import QueryStream from 'pg-query-stream';
+
+/** The columns of a row, in the order of `ExportRow`. */
+export const EXPORT_ROW_COLUMNS = [
+  'line',
+  'cust_space_id',
+  'phone_number',
+  'outcome',
+  'duplicate_of',
+  'number_outcome',
+  'reason',
+  'error_code',
+  'error_message',
+  'vertical',
+  'description',
+  'email',
+  'address',
+  'websites',
+  'about',
+  'profile_picture_url',
+  'fetched_at',
+] as const;
+
+/**
+ * One row as an array in the order of `EXPORT_ROW_COLUMNS` (`rowMode: 'array'`, which spares an object
+ * per row): line (a string of digits), strings or null, websites a string array or null, fetched_at ISO
+ * 8601 in UTC.
+ */
+export type ExportRow = [
+  line: string,
+  custSpaceId: string | null,
+  phoneNumber: string | null,
+  outcome: string,
+  duplicateOf: string | null,
+  numberOutcome: string | null,
+  reason: string | null,
+  errorCode: string | null,
+  errorMessage: string | null,
+  vertical: string | null,
+  description: string | null,
+  email: string | null,
+  address: string | null,
+  websites: string[] | null,
+  about: string | null,
+  profilePictureUrl: string | null,
+  fetchedAt: string | null,
+];
+
+/** The stream of a run's rows (run it with `client.query(stream)`; destroy it to stop early). */
+export function exportRowsQuery(runId: number, batchSize = 2000): QueryStream {
+  return new QueryStream(
+    `SELECT x.line::text, x.cust_space_id, x.phone_number, x.outcome, x.duplicate_of::text, x.number_outcome,
+            x.reason, x.error_code, x.error_message,
+            bp.vertical, bp.description, bp.email, bp.address, bp.websites, bp.about, bp.profile_picture_url,
+            to_char(bp.fetched_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS fetched_at
+     FROM (
+       SELECT i.line, i.cust_space_id, i.phone_number, i.state AS outcome, NULL::bigint AS duplicate_of,
+              i.state AS number_outcome, NULL::text AS reason, i.error_code, i.error_message
+       FROM run_items i WHERE i.run_id = $1
+       UNION ALL
+       SELECT d.line, d.cust_space_id, d.phone_number, 'duplicate', i.line, i.state, NULL, i.error_code,
+              i.error_message
+       FROM run_duplicates d
+       JOIN run_items i
+         ON i.run_id = d.run_id AND i.cust_space_id = d.cust_space_id AND i.phone_number = d.phone_number
+       WHERE d.run_id = $1
+       UNION ALL
+       SELECT r.line, NULL, NULL, 'invalid', NULL, NULL, r.reason, NULL, NULL
+       FROM run_rejects r WHERE r.run_id = $1
+     ) x
+     LEFT JOIN business_profiles bp
+       ON x.number_outcome IN ('enriched', 'skipped')
+      AND bp.cust_space_id = x.cust_space_id AND bp.phone_number = x.phone_number
+     ORDER BY x.line`,
+    [runId],
+    { batchSize, rowMode: 'array' },
+  );
+}
