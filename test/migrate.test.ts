@@ -84,6 +84,7 @@ const SHIPPED = [
   '0006_ledger_indexes.sql',
   '0007_schedule_ticks_queue.sql',
   '0008_run_items_run_check.sql',
+  '0009_run_lines.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 
@@ -151,6 +152,7 @@ describe('migrate', () => {
       'cams_enrich_migrations',
       'number_failures',
       'queue_alerts',
+      'run_duplicates',
       'run_items',
       'run_rejects',
       'runs',
@@ -271,6 +273,7 @@ describe('the ledger in its own schema', () => {
       'cams_enrich_migrations',
       'number_failures',
       'queue_alerts',
+      'run_duplicates',
       'run_items',
       'run_rejects',
       'runs',

@@ -143,7 +143,7 @@ describe('prune', () => {
     const before = await allRunStatuses(p.pool);
 
     const result = await pruneRuns(p.pool, { olderThanMs: 30 * DAY, batchSize: 7 });
-    expect(result).toEqual({ runs: 1, items: 30, rejects: 2 });
+    expect(result).toEqual({ runs: 1, items: 30, rejects: 2, duplicates: 3 });
     const left = await p.pool.query<{ run_id: string; n: string }>(
       `SELECT run_id, count(*) AS n FROM run_items GROUP BY run_id`,
     );
@@ -170,6 +170,11 @@ describe('prune', () => {
       enriched: 30,
     });
     // Pruned once: a second pass finds nothing.
-    expect(await pruneRuns(p.pool, { olderThanMs: 30 * DAY })).toEqual({ runs: 0, items: 0, rejects: 0 });
+    expect(await pruneRuns(p.pool, { olderThanMs: 30 * DAY })).toEqual({
+      runs: 0,
+      items: 0,
+      rejects: 0,
+      duplicates: 0,
+    });
   });
 });
