@@ -12,8 +12,16 @@
 import { isSupportedCountry, parsePhoneNumberFromString, validatePhoneNumberLength } from 'libphonenumber-js';
 import type { CountryCode, PhoneNumber, ValidatePhoneNumberLengthResult } from 'libphonenumber-js';
 import { fastInternational, fastNational } from './phone-fast.js';
+import { callingCodeOf, nationalElsewhere } from './phone-ambiguity.js';
 
-export type PhoneResult = { ok: true; phone: string } | { ok: false; reason: string };
+export type PhoneResult =
+  | {
+      ok: true;
+      phone: string;
+      /** Set when the number was written as bare digits (no `+`, no `00`) and read as international: its calling code. */
+      bareCallingCode?: string;
+    }
+  | { ok: false; reason: string };
 
 /** Characters people write between digits: white space, dashes (ASCII and typographic), dots, parentheses. */
 const FORMATTING = /[\s\-.()\u2010-\u2015\u2212]/g;
@@ -58,11 +66,14 @@ const LENGTH_REASONS: Record<ValidatePhoneNumberLengthResult, string> = {
  *   country (national prefixes such as a leading '0' are handled); if that is not a valid number but the
  *   digits are a valid international number (`8613800001234`), the international reading is taken.
  * - Otherwise, without `defaultCountry`: accepted only when the digits are a valid international number
- *   (the API's own form, `8613800001234`), else rejected with `no country code and no --default-country`.
+ *   (the API's own form, `8613800001234`), else rejected with `no country code and no --default-country`;
+ *   through a one-digit calling code (1, 7) they are rejected as `ambiguous: …` when the same digits are
+ *   also a valid national number of another country (`18679190031`: +1 867… or a Chinese mobile).
+ * - Bare digits read as international carry their calling code in `bareCallingCode`.
  *
  * A rejection carries a short reason meant for the rejects file: `empty`, `contains letters`,
  * `contains invalid characters`, `starts with a minus sign`, `too short`, `too long`, `invalid length`, `invalid country code`,
- * `not a valid number for <CC>`, `no country code and no --default-country`, `unknown default country <CC>`.
+ * `not a valid number for <CC>`, `no country code and no --default-country`, `ambiguous: …`, `unknown default country <CC>`.
  */
 export function normalisePhone(raw: string, defaultCountry?: string): PhoneResult {
   // No number is written in this many characters; a huge cell is neither parsed nor cached.
@@ -101,10 +112,12 @@ function normaliseUncached(raw: string, defaultCountry?: string): PhoneResult {
   if (international) return fast(fastInternational(digits)) ?? readInternational(digits);
 
   if (!defaultCountry) {
-    const quick = fast(fastInternational(digits));
-    if (quick) return quick;
+    const quick = fastInternational(digits);
+    if (quick !== undefined) return bare(quick, true);
     const asInternational = parsePhoneNumberFromString(`+${digits}`);
-    return asInternational?.isValid() ? accept(asInternational) : reject(REASON_NO_COUNTRY);
+    return asInternational?.isValid()
+      ? bare(asInternational.number.slice(1), true)
+      : reject(REASON_NO_COUNTRY);
   }
 
   const country = defaultCountry.toUpperCase();
@@ -114,8 +127,24 @@ function normaliseUncached(raw: string, defaultCountry?: string): PhoneResult {
   const national = parsePhoneNumberFromString(digits, country);
   if (national?.isValid()) return accept(national);
   const asInternational = parsePhoneNumberFromString(`+${digits}`);
-  if (asInternational?.isValid()) return accept(asInternational);
+  if (asInternational?.isValid()) return bare(asInternational.number.slice(1), false);
   return reject(lengthReason(digits, country) ?? `not a valid number for ${country}`);
+}
+
+/**
+ * Bare digits read as international: marked with their calling code, or refused when, without a
+ * default country (`checkAmbiguity`), they are just as well the national number of another country.
+ */
+function bare(phone: string, checkAmbiguity: boolean): PhoneResult {
+  const code = callingCodeOf(phone);
+  if (code === undefined) return { ok: true, phone };
+  const elsewhere = checkAmbiguity ? nationalElsewhere(phone, code) : undefined;
+  if (elsewhere !== undefined) {
+    return reject(
+      `ambiguous: +${code} or a national number of ${elsewhere}; give --default-country or write it with +`,
+    );
+  }
+  return { ok: true, phone, bareCallingCode: code };
 }
 
 /** True when `cc` is an ISO 3166 alpha-2 code (either case) libphonenumber-js has numbering rules for. */
@@ -138,12 +167,14 @@ function lengthReason(text: string, country?: CountryCode): string | undefined {
   return result === undefined ? undefined : LENGTH_REASONS[result];
 }
 
-function accept(parsed: PhoneNumber): PhoneResult {
+type Accepted = Extract<PhoneResult, { ok: true }>;
+
+function accept(parsed: PhoneNumber): Accepted {
   // `number` is E.164 ('+' and digits).
   return { ok: true, phone: parsed.number.slice(1) };
 }
 
-function fast(phone: string | undefined): PhoneResult | undefined {
+function fast(phone: string | undefined): Accepted | undefined {
   return phone === undefined ? undefined : { ok: true, phone };
 }
 

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createPool } from '../src/db/pool.js';
 import { useMigratedDatabase } from './helpers/database.js';
@@ -190,5 +191,64 @@ describe('importRows', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses ambiguous bare numbers and warns once with the bare numbers read as international, per calling code', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(
+          ...String(chunk)
+            .split('\n')
+            .filter((l) => l !== ''),
+        );
+        done();
+      },
+    });
+    const captured = createLogger({ level: 'info', destination });
+    const result = await importRows(t.pool, captured, {
+      queue: testQueueName(),
+      source: 'db:contacts',
+      space: 'S1',
+      rows: rowsOf([
+        { line: 1, phone: '18679190031' },
+        { line: 2, phone: '8613800001234' },
+        { line: 3, phone: '8613800005678' },
+        { line: 4, phone: '6591234567' },
+        { line: 5, phone: '+18679190031' },
+        { line: 6, phone: '79161234567' },
+      ]),
+      maxAgeMs: 0,
+    });
+    expect(result).toMatchObject({ rows: 6, invalid: 2, readAsInternational: { '86': 2, '65': 1 } });
+    const { rows: rejects } = await t.pool.query<{ line: string; reason: string }>(
+      'SELECT line, reason FROM run_rejects WHERE run_id = $1 ORDER BY line',
+      [result.runId],
+    );
+    expect(rejects.map((r) => [Number(r.line), r.reason])).toEqual([
+      [1, 'ambiguous: +1 or a national number of CN; give --default-country or write it with +'],
+      [6, 'ambiguous: +7 or a national number of CN; give --default-country or write it with +'],
+    ]);
+    const warnings = lines
+      .map((l) => JSON.parse(l) as { level: number; msg: string })
+      .filter((l) => l.level === 40);
+    expect(warnings.map((w) => w.msg)).toEqual([
+      '3 numbers without + or 00 read as international (+86: 2, +65: 1); if they are national numbers, import again with --default-country',
+    ]);
+  });
+
+  it('gives no such warning when every number carries its country code', async () => {
+    const result = await importRows(t.pool, log, {
+      queue: testQueueName(),
+      source: 'db:contacts',
+      space: 'S1',
+      rows: rowsOf([
+        { line: 1, phone: '+8613800001234' },
+        { line: 2, phone: '13800001234' },
+      ]),
+      defaultCountry: 'CN',
+      maxAgeMs: 0,
+    });
+    expect(result).toMatchObject({ rows: 2, invalid: 0, readAsInternational: {} });
   });
 });

@@ -1,5 +1,58 @@
 import { describe, expect, it } from 'vitest';
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
+import type { CountryCode } from 'libphonenumber-js';
 import { isCountryCode, normalisePhone } from '../src/phone.js';
+
+describe('bare digits without a default country', () => {
+  const ambiguous: [raw: string, code: string, country: string][] = [
+    ['18679190031', '1', 'CN'],
+    ['186 7919 0031', '1', 'CN'],
+    ['14155552671', '1', 'CN'],
+    ['79161234567', '7', 'CN'],
+  ];
+  it.each(ambiguous)('refuses %j: +%s or a valid national number of %s', (raw, code, country) => {
+    expect(normalisePhone(raw)).toEqual({
+      ok: false,
+      reason: `ambiguous: +${code} or a national number of ${country}; give --default-country or write it with +`,
+    });
+    // Both readings really are valid numbers, by the full parse.
+    const digits = raw.replace(/ /g, '');
+    expect(parsePhoneNumberFromString(`+${digits}`)?.isValid()).toBe(true);
+    const national = parsePhoneNumberFromString(digits, country as CountryCode);
+    expect(national?.isValid() && national.nationalNumber).toBe(digits);
+  });
+
+  it('reads them in the default country, or as written with + or 00', () => {
+    expect(normalisePhone('18679190031', 'CN')).toEqual({ ok: true, phone: '8618679190031' });
+    expect(normalisePhone('18679190031', 'CA')).toEqual({ ok: true, phone: '18679190031' });
+    expect(normalisePhone('+1 867 919 0031')).toEqual({ ok: true, phone: '18679190031' });
+    expect(normalisePhone('0018679190031')).toEqual({ ok: true, phone: '18679190031' });
+    expect(normalisePhone('+79161234567')).toEqual({ ok: true, phone: '79161234567' });
+  });
+
+  it('keeps reading unambiguous international digits, and says which calling code they were read with', () => {
+    expect(normalisePhone('8613800001234')).toEqual({
+      ok: true,
+      phone: '8613800001234',
+      bareCallingCode: '86',
+    });
+    expect(normalisePhone('86 138 0000 1234')).toEqual({
+      ok: true,
+      phone: '8613800001234',
+      bareCallingCode: '86',
+    });
+    expect(normalisePhone('6591234567')).toEqual({ ok: true, phone: '6591234567', bareCallingCode: '65' });
+    // Not a national number of the default country, read as international: marked too.
+    expect(normalisePhone('8613800001234', 'US')).toEqual({
+      ok: true,
+      phone: '8613800001234',
+      bareCallingCode: '86',
+    });
+    // Written as international: no mark.
+    expect(normalisePhone('+86 138 0000 1234')).toEqual({ ok: true, phone: '8613800001234' });
+    expect(normalisePhone('13800001234', 'CN')).toEqual({ ok: true, phone: '8613800001234' });
+  });
+});
 
 describe('normalisePhone', () => {
   const accepted: [raw: string, country: string | undefined, phone: string][] = [
@@ -16,7 +69,8 @@ describe('normalisePhone', () => {
     ['+44 20 7183 8750', 'US', '442071838750'],
   ];
   it.each(accepted)('reads %j (default country %s) as %s', (raw, country, phone) => {
-    expect(normalisePhone(raw, country)).toEqual({ ok: true, phone });
+    const result = normalisePhone(raw, country);
+    expect(result.ok && { ok: result.ok, phone: result.phone }).toEqual({ ok: true, phone });
   });
 
   const rejected: [raw: string, country: string | undefined, reason: string][] = [

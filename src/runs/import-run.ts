@@ -113,6 +113,11 @@ export interface ImportResult {
   /** Rows read (every one is counted in the run's `total`). */
   rows: number;
   invalid: number;
+  /**
+   * Accepted numbers written as bare digits (no `+`, no `00`) and read as international, per calling
+   * code (`{"86": 120}`); also told once in a warning.
+   */
+  readAsInternational: Record<string, number>;
 }
 
 /** Normalises and records every row of `options.rows` as a new run, then marks it ready. */
@@ -155,6 +160,7 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
   let chars = 0;
   let count = 0;
   let invalid = 0;
+  const readAsInternational: Record<string, number> = {};
   let recorder: ImportRecorder | undefined;
   const flush = async () => {
     live.assertAlive();
@@ -176,6 +182,9 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
       const badSpace = phone.ok ? spaceProblem(space) : undefined;
       if (phone.ok && badSpace === undefined) {
         accepted.push({ line: row.line, custSpaceId: space, phoneNumber: phone.phone });
+        if (phone.bareCallingCode !== undefined) {
+          readAsInternational[phone.bareCallingCode] = (readAsInternational[phone.bareCallingCode] ?? 0) + 1;
+        }
         chars += space.length + phone.phone.length;
       } else {
         const reason = phone.ok
@@ -214,5 +223,18 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
     await live.release();
   }
   runLog.info({ rows: count, invalid }, 'import recorded');
-  return { runId, rows: count, invalid };
+  warnReadAsInternational(runLog, readAsInternational);
+  return { runId, rows: count, invalid, readAsInternational };
+}
+
+/** One warning for the run: how many bare numbers were taken as international, per calling code. */
+function warnReadAsInternational(log: Logger, counts: Record<string, number>): void {
+  const codes = Object.keys(counts).sort((a, b) => (counts[b] ?? 0) - (counts[a] ?? 0) || a.localeCompare(b));
+  if (codes.length === 0) return;
+  const total = codes.reduce((sum, code) => sum + (counts[code] ?? 0), 0);
+  const each = codes.map((code) => `+${code}: ${counts[code]}`).join(', ');
+  log.warn(
+    { readAsInternational: counts },
+    `${total} ${total === 1 ? 'number' : 'numbers'} without + or 00 read as international (${each}); if they are national numbers, import again with --default-country`,
+  );
 }
