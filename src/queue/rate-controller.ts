@@ -1,6 +1,7 @@
 /**
  * The fleet's rate controller: the one gate every CAMS call passes, shared through Redis by every
- * worker process and `lookup`, with its state on the Redis server's clock (`rate-scripts.ts`).
+ * worker process and `lookup` of an account, with its state on the Redis server's clock (the scripts
+ * `lua/rate-*.lua`, each with a header naming its keys and its named arguments).
  *
  * Two things can make CAMS throttle a fleet that keeps to its quota on paper, and the controller
  * learns each from the throttles themselves:
@@ -27,9 +28,14 @@
  * the fleet for that long. A call that cannot reach the endpoint at all pauses the fleet too (doubling,
  * up to `unreachableMaxMs`), so numbers do not spend their attempts while the endpoint is down.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { CONFIRM, READ, REACHABLE, TAKE, THROTTLED, UNREACHABLE } from './rate-scripts.js';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { RedisClient } from './redis-script.js';
+import { loadScript, runScript } from './redis-script.js';
+
+/** The scripts' folder, from the package root; each file's header names its KEYS and ARGV. */
+const LUA = 'src/queue/lua';
+const script = (file: string) => loadScript(LUA, file);
 
 export interface RateTuning {
   /** How far ahead a slot may be reserved, in ms; a change of rate takes effect within it. Default 250. */
@@ -90,14 +96,30 @@ export const DEFAULT_TUNING: Readonly<RateTuning> = Object.freeze({
   unreachableAlertMs: 60_000,
 });
 
+/**
+ * The controller's clock. By default the Redis server's (`TIME` inside each script), the same for every
+ * process, and real waits; a test drives both to make the controller's decisions repeatable.
+ */
+export interface ControllerClock {
+  /** Now, in ms. */
+  now(): number;
+  /** Resolves after `ms` of this clock; rejects with the signal's reason when it is aborted. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
 export interface RateControllerOptions {
-  redis: Redis;
-  /** Redis key of the state, one per account (queue): `limiterKey(queueName)`. */
+  redis: RedisClient;
+  /** Base Redis key of the state, one per account: `accountRateKey(account)`. */
   key: string;
-  /** The account's quota, calls per second (`CAMS_RATE_LIMIT`); the rate never goes above it. */
+  /**
+   * This process's quota, calls per second (`CAMS_RATE_LIMIT`); the quota stored in the state
+   * (`claimQuota`) takes precedence, and the rate never goes above it.
+   */
   quota: number;
   /** Overrides of `DEFAULT_TUNING`. */
   tuning?: Partial<RateTuning>;
+  /** Default: the Redis server's clock and real waits. */
+  clock?: ControllerClock;
 }
 
 /** What a throttle changed. */
@@ -127,45 +149,72 @@ export interface RateController {
   reachable(): Promise<boolean>;
 }
 
-/** The Redis key of a queue's controller (under BullMQ's default prefix, next to the queue's keys). */
-export function limiterKey(queueName: string): string {
-  return `bull:${queueName}:cams-rate`;
+/**
+ * The Redis key of an account's controller, under a hash tag of the account's own so that a Redis
+ * Cluster keeps its keys together: `cams-enrich:{acct:<account>}:rate`. Every queue of the account
+ * shares it, so they must share one Redis database.
+ */
+export function accountRateKey(account: string): string {
+  return `cams-enrich:{acct:${account}}:rate`;
 }
 
-/** The state keys a controller uses; delete them to forget what it learned. */
+/** The state keys a controller uses (state, slots, throttles); delete them to forget what it learned. */
 export function limiterKeys(key: string): [string, string, string] {
   return [key, `${key}:slots`, `${key}:throttles`];
 }
 
-function tuningArgs(quota: number, t: RateTuning): number[] {
-  return [
-    quota,
-    t.aheadMs,
-    t.initialMarginMs,
-    t.maxMarginMs,
-    t.marginGrowth,
-    t.marginDecayMsPerSecond,
-    t.approachMs,
-    t.probe,
-    t.cutFactor,
-    Math.min(t.minRate, quota),
-    t.stateTtlMs,
-    t.cruiseFactor,
-  ];
+/** Deletes an account's controller: what it learned and the quota stored with it (one hash tag). */
+export async function forgetAccount(redis: RedisClient, account: string): Promise<void> {
+  await redis.del(...limiterKeys(accountRateKey(account)));
 }
+
+/** The tuning as the scripts read it (`includes/rate-state.lua`). */
+function tuningArgs(t: RateTuning) {
+  const { stormThrottles: _, ...named } = t;
+  return named;
+}
+
+const Take = z.discriminatedUnion('granted', [
+  z.object({ granted: z.literal(true), waitMs: z.number(), reservedAt: z.number(), roomy: z.boolean() }),
+  z.object({ granted: z.literal(false), retryInMs: z.number() }),
+]);
+const Confirm = z.object({ confirmed: z.boolean(), pauseMs: z.number() });
+const Throttled = z.object({ verdict: z.enum(['none', 'margin', 'cut', 'storm']), pauseMs: z.number() });
+const Unreachable = z.object({ pauseMs: z.number(), raiseAlert: z.boolean(), downForMs: z.number() });
+const Reachable = z.object({ clearAlert: z.boolean() });
+const Read = z.object({
+  quota: z.number(),
+  quotaStored: z.boolean(),
+  allowedRate: z.number(),
+  marginMs: z.number(),
+  throttlesLastMinute: z.number(),
+  pausedForMs: z.number(),
+  unreachableForMs: z.number().nullable(),
+  active: z.boolean(),
+});
+const Quota = z.object({
+  outcome: z.enum(['stored', 'same', 'replaced', 'different']),
+  quota: z.number(),
+  previous: z.number().nullable(),
+});
 
 /** A slot answered within this many ms of asking goes out at its reserved time, near enough. */
 const PROMPT_MS = 5;
+
+const realClock: ControllerClock = { now: () => performance.now(), sleep };
 
 export function createRateController(options: RateControllerOptions): RateController {
   const { redis, quota } = options;
   if (!(Number.isFinite(quota) && quota > 0)) throw new RangeError(`quota must be positive (got ${quota})`);
   const t: RateTuning = { ...DEFAULT_TUNING, ...options.tuning };
   const keys = limiterKeys(options.key);
-  const args = tuningArgs(quota, t);
-  const stormThrottles = t.stormThrottles ?? Math.max(5, Math.ceil(quota * 0.5));
-  const run = async (script: string, extra: (string | number)[]): Promise<number[]> =>
-    (await evalScript(redis, script, 3, [...keys, ...args, ...extra])) as number[];
+  const clock = options.clock ?? realClock;
+  // The scripts read the server's clock unless the caller drives its own.
+  const common = () => ({
+    quota,
+    tuning: tuningArgs(t),
+    ...(options.clock ? { now: options.clock.now() } : {}),
+  });
 
   return {
     async acquire(signal) {
@@ -173,63 +222,114 @@ export function createRateController(options: RateControllerOptions): RateContro
         signal?.throwIfAborted();
         const member = randomUUID();
         const asked = performance.now();
-        const [granted, ms = 0, reservedAt, roomy] = await run(TAKE, [member]);
-        if (granted === 1) {
+        const take = await runScript(redis, script('rate-take-3.lua'), keys, { ...common(), member }, Take);
+        if (take.granted) {
           // A slot for now needs no confirmation when its time is when the call goes out (the answer
           // came promptly, so nothing changed the schedule since either) or when that time cannot
           // matter (the window is less than half full, as under a raised limit): one round trip to
           // Redis per call, not two. A late answer (a busy process) in a full window is confirmed, so
           // the slot counts from when the call really leaves.
-          if (ms === 0 && (roomy === 1 || performance.now() - asked <= PROMPT_MS)) return;
+          if (take.waitMs === 0 && (take.roomy || performance.now() - asked <= PROMPT_MS)) return;
           try {
-            if (ms > 0) await sleep(ms, signal);
+            if (take.waitMs > 0) await clock.sleep(take.waitMs, signal);
           } catch (err) {
             // Given up: the slot goes back for another call (best effort; it expires anyway).
             redis.zrem(keys[1], member).catch(() => undefined);
             throw err;
           }
-          const [confirmed, pauseMs] = await run(CONFIRM, [member, reservedAt ?? 0]);
-          if (confirmed === 1) return;
+          const confirm = await runScript(
+            redis,
+            script('rate-confirm-3.lua'),
+            keys,
+            { ...common(), member, reservedAt: take.reservedAt },
+            Confirm,
+          );
+          if (confirm.confirmed) return;
           // The schedule changed while this slot waited (a throttle came back): reserve again.
-          if ((pauseMs ?? 0) > 0) await sleep(pauseMs ?? 0, signal);
+          if (confirm.pauseMs > 0) await clock.sleep(confirm.pauseMs, signal);
           continue;
         }
         // Not reserved: the next free slot is more than `aheadMs` away. Asking again in at least half
         // of `aheadMs` keeps many waiting jobs from polling Redis at every slot.
-        await sleep(Math.max(t.aheadMs / 2, ms, 1), signal);
+        await clock.sleep(Math.max(t.aheadMs / 2, take.retryInMs, 1), signal);
       }
     },
     async throttled(retryAfterMs) {
       const hint = retryAfterMs !== undefined && retryAfterMs > 0 ? Math.min(retryAfterMs, 60_000) : 0;
-      const [kind, pauseMs] = await run(THROTTLED, [
-        randomUUID(),
-        Math.ceil(hint),
-        t.holdMs,
-        stormThrottles,
-        t.stormPauseMs,
-        t.stormMaxPauseMs,
-      ]);
-      const kinds = ['none', 'margin', 'cut', 'storm'] as const;
-      return { kind: kinds[kind ?? 0] ?? 'none', pauseMs: pauseMs ?? 0 };
+      const reply = await runScript(
+        redis,
+        script('rate-throttled-3.lua'),
+        keys,
+        {
+          ...common(),
+          member: randomUUID(),
+          retryAfterMs: Math.ceil(hint),
+          holdMs: t.holdMs,
+          ...(t.stormThrottles !== undefined ? { stormThrottles: t.stormThrottles } : {}),
+          stormPauseMs: t.stormPauseMs,
+          stormMaxPauseMs: t.stormMaxPauseMs,
+        },
+        Throttled,
+      );
+      return { kind: reply.verdict, pauseMs: reply.pauseMs };
     },
     async unreachable() {
-      const [pauseMs, raise, downFor] = await run(UNREACHABLE, [
-        t.unreachablePauseMs,
-        t.unreachableMaxMs,
-        t.unreachableAlertMs,
-      ]);
-      return { pauseMs: pauseMs ?? 0, raiseAlert: raise === 1, downForMs: downFor ?? 0 };
+      return runScript(
+        redis,
+        script('rate-unreachable-3.lua'),
+        keys,
+        {
+          ...common(),
+          firstPauseMs: t.unreachablePauseMs,
+          maxPauseMs: t.unreachableMaxMs,
+          alertAfterMs: t.unreachableAlertMs,
+        },
+        Unreachable,
+      );
     },
     async reachable() {
-      return Number(await evalScript(redis, REACHABLE, 1, [options.key])) === 1;
+      return (await runScript(redis, script('rate-reachable-1.lua'), [keys[0]], {}, Reachable)).clearAlert;
     },
   };
 }
 
+/** What `claimQuota` found. */
+export interface QuotaClaim {
+  /** `stored`: none was stored; `same`; `replaced` (asked to); `different`: another quota is stored and stays. */
+  outcome: 'stored' | 'same' | 'replaced' | 'different';
+  /** The fleet's quota as stored now, calls per second. */
+  quota: number;
+  /** The quota stored before; null when none was. */
+  previous: number | null;
+}
+
+/**
+ * Compares a process's quota with the one stored in the controller's state: the first process stores
+ * its own; with `replace` the process's quota replaces the stored one (every process then runs under it).
+ */
+export async function claimQuota(
+  redis: RedisClient,
+  key: string,
+  quota: number,
+  options: { replace?: boolean; tuning?: Partial<RateTuning> } = {},
+): Promise<QuotaClaim> {
+  if (!(Number.isFinite(quota) && quota > 0)) throw new RangeError(`quota must be positive (got ${quota})`);
+  const t: RateTuning = { ...DEFAULT_TUNING, ...options.tuning };
+  return runScript(
+    redis,
+    script('rate-quota-1.lua'),
+    [limiterKeys(key)[0]],
+    { quota, replace: options.replace === true, stateTtlMs: t.stateTtlMs },
+    Quota,
+  );
+}
+
 /** What `status` and the metrics show of a controller. */
 export interface LimiterState {
-  /** The account's quota, calls per second. */
+  /** The fleet's quota as stored with the controller (the caller's own while none is stored), calls per second. */
   quota: number;
+  /** True when the controller's state holds the quota (a worker or lookup stored it). */
+  quotaStored: boolean;
   /** The rate the fleet allows itself now (spacing and window together), calls per second. */
   allowedRate: number;
   /** `allowedRate / quota`. */
@@ -246,35 +346,43 @@ export interface LimiterState {
   active: boolean;
 }
 
-/** Reads a controller's figures without changing them. */
+/** Reads a controller's figures without changing them; `quota` is the caller's, used while none is stored. */
 export async function readLimiterState(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   quota: number,
   tuning: Partial<RateTuning> = {},
+  clock?: Pick<ControllerClock, 'now'>,
 ): Promise<LimiterState> {
   const t: RateTuning = { ...DEFAULT_TUNING, ...tuning };
-  const [allowed, margin, throttles, paused, down, exists] = (await evalScript(redis, READ, 3, [
-    ...limiterKeys(key),
-    ...tuningArgs(quota, t),
-  ])) as number[];
-  const allowedRate = Math.round(allowed ?? 0) / 1000;
+  const r = await runScript(
+    redis,
+    script('rate-read-3.lua'),
+    limiterKeys(key),
+    { quota, tuning: tuningArgs(t), ...(clock ? { now: clock.now() } : {}) },
+    Read,
+  );
   return {
-    quota,
-    allowedRate: Math.round(allowedRate * 100) / 100,
-    allowedShare: Math.round((allowedRate / quota) * 1000) / 1000,
-    marginMs: margin ?? 0,
-    throttlesLastMinute: throttles ?? 0,
-    pausedForMs: paused ?? 0,
-    unreachableForMs: down === undefined || down < 0 ? null : down,
-    active: exists === 1,
+    quota: r.quota,
+    quotaStored: r.quotaStored,
+    allowedRate: Math.round(r.allowedRate * 100) / 100,
+    allowedShare: Math.round((r.allowedRate / r.quota) * 1000) / 1000,
+    marginMs: r.marginMs,
+    throttlesLastMinute: r.throttlesLastMinute,
+    pausedForMs: r.pausedForMs,
+    unreachableForMs: r.unreachableForMs,
+    active: r.active,
   };
 }
 
-/** The human form of a controller's figures, one line. */
-export function describeLimiter(s: LimiterState): string[] {
+/** The human form of a controller's figures, one line; `account` names whose controller it is. */
+export function describeLimiter(s: LimiterState & { account?: string | null }): string[] {
+  const whose = s.account ? `, account ${s.account}` : '';
+  const quota = s.quotaStored
+    ? `${s.quota}/s quota${whose}`
+    : `${s.quota}/s quota (CAMS_RATE_LIMIT here; no worker stored the fleet's yet${whose})`;
   const parts = [
-    `  rate: ${s.allowedRate}/s allowed of ${s.quota}/s quota (${Math.round(s.allowedShare * 100)}%)`,
+    `  rate: ${s.allowedRate}/s allowed of ${quota} (${Math.round(s.allowedShare * 100)}%)`,
     `margin ${s.marginMs} ms`,
     `${s.throttlesLastMinute} throttle${s.throttlesLastMinute === 1 ? '' : 's'} in the last minute`,
   ];
@@ -282,25 +390,6 @@ export function describeLimiter(s: LimiterState): string[] {
   if (s.unreachableForMs !== null)
     parts.push(`endpoint unreachable for ${Math.round(s.unreachableForMs / 1000)} s`);
   return [parts.join(', ')];
-}
-
-const shas = new Map<string, string>();
-
-/** EVALSHA, falling back to EVAL the first time Redis does not know the script. */
-async function evalScript(
-  redis: Redis,
-  script: string,
-  numKeys: number,
-  args: (string | number)[],
-): Promise<unknown> {
-  let sha = shas.get(script);
-  if (sha === undefined) shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
-  try {
-    return await redis.evalsha(sha, numKeys, ...args);
-  } catch (err) {
-    if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
-    return redis.eval(script, numKeys, ...args);
-  }
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
