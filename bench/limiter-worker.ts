@@ -5,6 +5,7 @@
  * `stock-gate.ts`). BENCH_CONCURRENCY sets the jobs in hand. Stops on SIGTERM.
  */
 import { startEnrichWorker } from '../workers/worker.js';
+import { resolveAccount } from '../src/cams/account.js';
 import { camsClientFromConfig } from '../src/cams/cams-client.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
@@ -34,6 +35,7 @@ const worker = startEnrichWorker({
   cams,
   log,
   ratePerSecond: config.camsRateLimit,
+  account: await resolveAccount(config),
   attempts: config.attempts,
   concurrency,
   ...stock,

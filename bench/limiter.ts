@@ -25,7 +25,7 @@ import { loadConfig } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/log.js';
-import { limiterKey, readLimiterState } from '../src/queue/rate-controller.js';
+import { accountRateKey, readLimiterState } from '../src/queue/rate-controller.js';
 import { importCsv } from '../src/runs/csv-import.js';
 import { startLocalStack } from '../src/local-stack.js';
 import type { BackgroundClient, InboundDelay } from '../src/simulator/simulator.js';
@@ -130,7 +130,7 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
     // The measured period starts at the fleet's first admitted call.
     while (sim.counters().ok + sim.counters().throttled === 0) await sleep(20);
     sim.resetCounters();
-    const trace = TRACE ? traceCase(c, mode, redis, limiterKey(queueName), sim) : undefined;
+    const trace = TRACE ? traceCase(c, mode, redis, accountRateKey(stack.account), sim) : undefined;
     await sleep(SECONDS * 1000);
     const during = sim.counters();
     const alive = children.filter((ch) => ch.exitCode === null).length;
@@ -155,7 +155,7 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
     }
 
     trace?.stop();
-    const key = limiterKey(queueName);
+    const key = accountRateKey(stack.account);
     const state = (await redis.exists(key)) ? await readLimiterState(redis, key, c.rate) : undefined;
     const check = [
       `${alive} worker process${alive === 1 ? '' : 'es'}`,

@@ -4,6 +4,7 @@
  * (the ceiling the double and the client's signing allow on this machine). The double runs in a child
  * process, as CAMS would be another machine.
  */
+import { accessKeyAccount } from '../src/cams/account.js';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -102,6 +103,7 @@ export async function measureWorker(numbers: number, concurrency: number): Promi
         pool,
         log,
         ratePerSecond: NO_LIMIT,
+        account: accessKeyAccount(accessKeyId),
         attempts: 3,
         concurrency,
         highWater: numbers,

@@ -49,8 +49,19 @@ export interface Config {
   readonly camsEndpoint: string;
   /** `https` (default) or `http`. */
   readonly camsProtocol: 'https' | 'http';
-  /** Calls per second allowed for one account, enforced across every worker. Default 10. */
+  /**
+   * Calls per second allowed for one account, enforced across every worker (`CAMS_RATE_LIMIT`, `--rate`).
+   * The fleet runs under the quota stored with the rate controller; this is the one a process stores
+   * when none is stored, or checks against it. Default 10.
+   */
   readonly camsRateLimit: number;
+  /** True when `CAMS_RATE_LIMIT` or `--rate` gave the quota (false: the default of 10). */
+  readonly camsRateLimitGiven: boolean;
+  /**
+   * The account whose quota the rate controller keeps (`CAMS_ACCOUNT`): the Alibaba Cloud account id or
+   * any name every process of the account uses. Unset: a hash of a long-term AccessKeyId. Default none.
+   */
+  readonly camsAccount: string | undefined;
   /** Connect timeout for CAMS calls in ms (`CAMS_CONNECT_TIMEOUT_MS`). Default 5000. */
   readonly camsConnectTimeoutMs: number;
   /** Read timeout for CAMS calls in ms (`CAMS_READ_TIMEOUT_MS`). Default 10000. */
@@ -249,6 +260,9 @@ const envSchema = z.object({
       return value as 'https' | 'http';
     }),
   CAMS_RATE_LIMIT: positive('CAMS_RATE_LIMIT', 10, false, 100_000),
+  CAMS_ACCOUNT: optionalString.refine((v) => v === undefined || /^[A-Za-z0-9_.@-]{1,128}$/.test(v), {
+    message: 'CAMS_ACCOUNT may hold letters, digits, _ . @ and - (at most 128)',
+  }),
   CAMS_CONNECT_TIMEOUT_MS: positiveInt('CAMS_CONNECT_TIMEOUT_MS', 5000, 3_600_000),
   CAMS_READ_TIMEOUT_MS: positiveInt('CAMS_READ_TIMEOUT_MS', 10000, 3_600_000),
   CAMS_QUEUE: z
@@ -347,6 +361,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     camsEndpoint: e.CAMS_ENDPOINT ?? `cams.${e.CAMS_REGION}.aliyuncs.com`,
     camsProtocol: e.CAMS_PROTOCOL,
     camsRateLimit: e.CAMS_RATE_LIMIT,
+    camsRateLimitGiven: (env.CAMS_RATE_LIMIT ?? '') !== '' || overrides.camsRateLimit !== undefined,
+    camsAccount: e.CAMS_ACCOUNT,
     camsConnectTimeoutMs: e.CAMS_CONNECT_TIMEOUT_MS,
     camsReadTimeoutMs: e.CAMS_READ_TIMEOUT_MS,
     queueName: e.CAMS_QUEUE,

@@ -14,7 +14,9 @@ import type { Pool } from './db/pool.js';
 import type { Logger } from './log.js';
 import { createFeeder } from './queue/feeder.js';
 import type { EnrichQueue } from './queue/queue.js';
+import { accessKeyAccount } from './cams/account.js';
 import { discardQueue } from './queue/discard.js';
+import { forgetAccount } from './queue/rate-controller.js';
 import { connectRedis, createEnrichQueue, createRedis } from './queue/queue.js';
 import { Resources } from './resources.js';
 import type { Simulator, SimulatorOptions } from './simulator/simulator.js';
@@ -52,6 +54,8 @@ export interface LocalStack {
   readonly cams: CamsClient;
   readonly accessKeyId: string;
   readonly accessKeySecret: string;
+  /** The account of the made-up AccessKey (`accessKeyAccount`), whose rate controller the workers use. */
+  readonly account: string;
   readonly queue: EnrichQueue;
   /** The queue's connection (a producer's: it fails fast while Redis is away). */
   readonly redis: Redis;
@@ -74,6 +78,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const workerOptions: LocalWorkerOptions & { attempts: number } = { attempts: 6, ...options.worker };
   const accessKeyId = `LTAIlocal${randomBytes(6).toString('hex')}`;
   const accessKeySecret = randomBytes(15).toString('base64url');
+  // A made-up AccessKey is an account of its own: its rate controller goes with the stack.
+  const account = accessKeyAccount(accessKeyId);
   const res = new Resources();
   const connections = new Resources(); // the workers' own, closed after the workers and the queue
   const workers = new Resources();
@@ -102,12 +108,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     res.own(queue, async (q) => {
       if (settings.discardQueue) await discardQueue(q, redis);
     });
+    res.own(account, async (a) => {
+      if (settings.discardQueue) await forgetAccount(redis, a);
+    });
     res.own(workers, (w) => w.close());
     return {
       sim,
       cams,
       accessKeyId,
       accessKeySecret,
+      account,
       queue,
       redis,
       feed: () =>
@@ -132,6 +142,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
               cams,
               log,
               ratePerSecond: options.workerRate ?? rate,
+              account,
             }),
             (w) => w.close(settings.force),
           );

@@ -15,7 +15,12 @@ import { createLogger } from '../src/log.js';
 import { startSimulator } from '../src/simulator/simulator.js';
 import type { FaultRule, Simulator } from '../src/simulator/simulator.js';
 import { profileFor } from '../src/simulator/profiles.js';
-import { limiterKey, limiterKeys, readLimiterState } from '../src/queue/rate-controller.js';
+import {
+  accountRateKey,
+  forgetAccount,
+  limiterKeys,
+  readLimiterState,
+} from '../src/queue/rate-controller.js';
 import { deleteQueueKeys, redisUrl, testQueueName, testRedis } from './helpers/services.js';
 
 const KEY_ID = 'LTAI5tTestKeyId0001';
@@ -361,11 +366,14 @@ describe('lookupCommand', () => {
     };
     return { ctx, out, err };
   }
-  // Each test's lookups use a queue name of their own, so their rate controller state is theirs.
+  // Each test's lookups use a queue name and an account of their own, so their rate controller is theirs.
   const queues: string[] = [];
   afterEach(async () => {
     const redis = testRedis();
-    for (const q of queues.splice(0)) await deleteQueueKeys(redis, q);
+    for (const q of queues.splice(0)) {
+      await deleteQueueKeys(redis, q);
+      await forgetAccount(redis, q);
+    }
     await redis.quit();
   });
   const envFor = (s: Simulator) => {
@@ -377,6 +385,7 @@ describe('lookupCommand', () => {
       CAMS_ENDPOINT: s.endpoint,
       CAMS_PROTOCOL: 'http',
       CAMS_QUEUE: queue,
+      CAMS_ACCOUNT: queue,
       REDIS_URL: redisUrl(),
     };
   };
@@ -388,7 +397,7 @@ describe('lookupCommand', () => {
     const env = envFor(s);
     const redis = testRedis();
     try {
-      const key = limiterKey(env.CAMS_QUEUE);
+      const key = accountRateKey(env.CAMS_ACCOUNT);
       expect((await readLimiterState(redis, key, 10)).active).toBe(false);
       expect(await lookupCommand(PHONE, { space: SPACE }, context(env).ctx)).toBe(1);
       expect((await readLimiterState(redis, key, 10)).throttlesLastMinute).toBe(1);

@@ -14,6 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { camsClientFromConfig } from '../src/cams/cams-client.js';
 import { CamsError } from '../src/cams/cams-error.js';
 import { credentialChain, requireCredentialSource } from '../src/cams/credentials.js';
+import { forgetAccount } from '../src/queue/rate-controller.js';
 import { lookupCommand } from '../src/commands/lookup.js';
 import { loadConfig } from '../src/config.js';
 import type { ConfigOverrides } from '../src/config.js';
@@ -54,6 +55,7 @@ afterEach(async () => {
   const redis = testRedis();
   try {
     await deleteQueueKeys(redis, queue);
+    await forgetAccount(redis, queue);
   } finally {
     redis.disconnect();
   }
@@ -68,8 +70,9 @@ async function simulator(key: SimulatorKey, moreKeys: SimulatorKey[] = []): Prom
 function env(s: Simulator, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     HOME: home,
-    // A queue of its own: lookup takes its slot from that queue's rate controller in Redis.
+    // A queue and an account of its own: lookup takes its slot from the account's rate controller in Redis.
     CAMS_QUEUE: queue,
+    CAMS_ACCOUNT: queue,
     CAMS_ENDPOINT: s.endpoint,
     CAMS_PROTOCOL: 'http',
     ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true',

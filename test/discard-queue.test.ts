@@ -4,7 +4,8 @@ import { createLogger } from '../src/log.js';
 import { startMetricsPublisher } from '../src/metrics/fleet-metrics.js';
 import { discardQueue } from '../src/queue/discard.js';
 import { createEnrichQueue } from '../src/queue/queue.js';
-import { createRateController, limiterKey } from '../src/queue/rate-controller.js';
+import { recordQueueAccount } from '../src/queue/queue-account.js';
+import { accountRateKey, createRateController, forgetAccount } from '../src/queue/rate-controller.js';
 import { deleteQueueKeys, testQueueName, testRedis } from './helpers/services.js';
 
 const log = createLogger({ level: 'silent' });
@@ -22,7 +23,7 @@ async function keysOf(redis: ReturnType<typeof testRedis>, prefix: string): Prom
 }
 
 describe('discardQueue', () => {
-  it("leaves no key under the queue's prefix: jobs, the rate controller's state, live and retired metrics", async () => {
+  it("leaves no key under the queue's prefix (jobs, its account, live and retired metrics) and keeps the account's controller", async () => {
     const redis = testRedis();
     const name = testQueueName();
     const other = testQueueName();
@@ -32,8 +33,13 @@ describe('discardQueue', () => {
     const queue = createEnrichQueue(name, redis);
     cleanups.push(() => queue.close());
     await queue.add('enrich', { custSpaceId: 'S1', phoneNumber: '8613800000001' });
-    await createRateController({ redis, key: limiterKey(name), quota: 10 }).acquire();
-    await createRateController({ redis, key: limiterKey(other), quota: 10 }).acquire();
+    const account = `test-${name}`;
+    cleanups.push(() => forgetAccount(redis, account));
+    await recordQueueAccount(redis, queue, account);
+    await createRateController({ redis, key: accountRateKey(account), quota: 10 }).acquire();
+    const otherQueue = createEnrichQueue(other, redis);
+    cleanups.push(() => otherQueue.close());
+    await recordQueueAccount(redis, otherQueue, account);
     // One worker's metrics retired, another's still live.
     const keyBase = queue.toKey('cams-metrics');
     const retired = startMetricsPublisher({ redis, keyBase, registry: new Registry(), log });
@@ -50,13 +56,15 @@ describe('discardQueue', () => {
     await live.publish();
     const before = await keysOf(redis, `bull:${name}:`);
     expect(before).toEqual(
-      expect.arrayContaining([`bull:${name}:cams-rate`, `${keyBase}:retired`, `${keyBase}:p:${live.id}`]),
+      expect.arrayContaining([`bull:${name}:cams-account`, `${keyBase}:retired`, `${keyBase}:p:${live.id}`]),
     );
 
     await discardQueue(queue, redis);
 
     expect(await keysOf(redis, `bull:${name}:`)).toEqual([]);
     // Another queue's keys are left alone.
-    expect(await keysOf(redis, `bull:${other}:`)).toContain(`bull:${other}:cams-rate`);
+    expect(await keysOf(redis, `bull:${other}:`)).toContain(`bull:${other}:cams-account`);
+    // The account's controller is every queue's of the account: it stays.
+    expect(await redis.exists(accountRateKey(account))).toBe(1);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { getAlert } from '../src/db/ledger.js';
-import { limiterKey, readLimiterState } from '../src/queue/rate-controller.js';
+import { accountRateKey, readLimiterState } from '../src/queue/rate-controller.js';
 import { startSimulator } from '../src/simulator/simulator.js';
 import type { Simulator } from '../src/simulator/simulator.js';
 import type { Pipeline } from './helpers/pipeline.js';
@@ -54,7 +54,7 @@ describe('an unreachable endpoint', () => {
     );
     const alert = await getAlert(pipeline.pool, pipeline.queueName);
     expect(alert?.code).toBe('Transport.ConnectionRefused');
-    const state = await readLimiterState(pipeline.redis, limiterKey(pipeline.queueName), 20);
+    const state = await readLimiterState(pipeline.redis, accountRateKey(pipeline.account), 20);
     expect(state.unreachableForMs).not.toBeNull();
     const { rows } = await pipeline.pool.query<{ failed: string; pending: string }>(
       'SELECT failed, pending FROM runs WHERE id = $1',

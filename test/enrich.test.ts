@@ -9,7 +9,7 @@ import type { EnrichJob, FleetControl } from '../workers/enrich.js';
 import { enrich } from '../workers/enrich.js';
 import type { CamsError } from '../src/cams/cams-error.js';
 import { createLedger } from '../src/db/ledger.js';
-import { createRateController, limiterKey } from '../src/queue/rate-controller.js';
+import { accountRateKey, createRateController } from '../src/queue/rate-controller.js';
 import { runStatus } from '../src/runs/status.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
@@ -59,7 +59,7 @@ async function setUp(numbers: string[]) {
   const file = await p.csv('n.csv', 'phone\n' + numbers.join('\n') + '\n');
   const runId = await p.importFile(file);
   const fleet = recordingFleet();
-  const gate = createRateController({ redis: p.redis, key: limiterKey(p.queueName), quota: 50 });
+  const gate = createRateController({ redis: p.redis, key: accountRateKey(p.account), quota: 50 });
   const deps = { cams: p.cams, gate, ledger: createLedger(p.pool), log: p.log, fleet };
   return { runId, fleet, deps, pipeline: p };
 }

@@ -23,7 +23,8 @@ import type { Logger } from '../src/log.js';
 import { repeatLimitedLog } from '../src/log-repeats.js';
 import { maskPhone } from '../src/mask.js';
 import type { CallGate } from '../src/queue/call-gate.js';
-import { createRateController, limiterKey } from '../src/queue/rate-controller.js';
+import { accountRateKey, claimQuota, createRateController } from '../src/queue/rate-controller.js';
+import { recordQueueAccount } from '../src/queue/queue-account.js';
 import type { RateTuning } from '../src/queue/rate-controller.js';
 import { startMetricsPublisher } from '../src/metrics/fleet-metrics.js';
 import { createWorkerMetrics } from '../src/metrics/worker-metrics.js';
@@ -44,8 +45,18 @@ export interface EnrichWorkerOptions {
   pool: Pool;
   cams: CamsClient;
   log: Logger;
-  /** Calls per second for the account, shared by every worker of the queue. */
+  /** Calls per second for the account, shared by every worker of the queue: the fleet's stored quota. */
   ratePerSecond: number;
+  /**
+   * The account whose quota the rate controller keeps (`resolveAccount`); every queue of the account
+   * shares it. Recorded under the queue's keys for `status` and the dashboard.
+   */
+  account: string;
+  /**
+   * How often the stored quota is read again (a worker started with `--set-quota` may have changed it),
+   * which also keeps it alive in Redis, in ms. Default 30000.
+   */
+  quotaCheckIntervalMs?: number;
   /** Attempts for transient faults. */
   attempts: number;
   /** Jobs processed at once by this process. Default 4 (enough for 10/s at up to ~400 ms per call). */
@@ -135,11 +146,15 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
       ),
     clearUnreachable: () => clearAlertWithCode(pool, queueName, UNREACHABLE_CODES),
   };
+  const rateKey = accountRateKey(options.account);
+  void recordQueueAccount(connection, queue, options.account).catch((err: unknown) =>
+    log.warn({ err }, "could not record the queue's account"),
+  );
   const gate =
     options.gate ??
     createRateController({
       redis: connection,
-      key: limiterKey(queueName),
+      key: rateKey,
       quota: options.ratePerSecond,
       tuning: options.tuning,
     });
@@ -174,6 +189,19 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
     report('error', err, 'worker error');
     options.onError?.(err);
   });
+  // The rate controller's scripts read the stored quota themselves; BullMQ's limiter follows it here.
+  let quota = options.ratePerSecond;
+  const quotaCheck = every(
+    options.quotaCheckIntervalMs ?? 30_000,
+    async () => {
+      const claim = await claimQuota(connection, rateKey, quota);
+      if (claim.quota === quota) return;
+      log.info({ quota: claim.quota, previous: quota }, "the fleet's quota changed; following it");
+      quota = claim.quota;
+      worker.opts.limiter = limiterFor(quota);
+    },
+    (err) => log.warn({ err }, 'reading the fleet quota failed; will retry'),
+  );
   worker.on('failed', recordJobFailed(pool, log));
   feeder.start(options.feedIntervalMs ?? 1000);
   void feeder.fill().catch((err: unknown) => log.warn({ err }, 'first feed failed; will retry'));
@@ -213,6 +241,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
         // Stop taking jobs first, so nothing new starts while the rest winds down.
         const stopped = worker.close(force);
         await runEvery([
+          () => quotaCheck.stop(),
           () => lostJobs.stop(),
           () => reaper.stop(),
           () => feeder.stop(),

@@ -12,7 +12,9 @@ import type { BusinessProfile } from '../cams/profile.js';
 import { AppError } from '../errors.js';
 import { maskPhone } from '../mask.js';
 import { normalisePhone } from '../phone.js';
-import { createRateController, limiterKey } from '../queue/rate-controller.js';
+import { resolveAccount } from '../cams/account.js';
+import { accountRateKey, createRateController } from '../queue/rate-controller.js';
+import { settleQuota } from './fleet-quota.js';
 import { openRedis, Resources } from '../resources.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
@@ -96,6 +98,7 @@ export async function lookupCommand(
   if (custSpaceId === '') throw new AppError('USAGE', '--space <CustSpaceId> is required');
   const phoneNumber = lookupPhone(phone);
   const cams = await camsClientFromConfig(ctx.config);
+  const account = await resolveAccount(ctx.config);
   const log = ctx.log.child({ command: 'lookup', phone: maskPhone(phoneNumber) });
   const res = new Resources();
   let profile: BusinessProfile;
@@ -105,8 +108,8 @@ export async function lookupCommand(
     const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
     const gate = createRateController({
       redis,
-      key: limiterKey(ctx.config.queueName),
-      quota: ctx.config.camsRateLimit,
+      key: accountRateKey(account),
+      quota: await settleQuota(redis, account, ctx.config, ctx.log),
     });
     await gate.acquire(ctx.signal);
     try {

@@ -7,8 +7,10 @@ import type { QueueStatus } from '../runs/status.js';
 import { AppError } from '../errors.js';
 import { countRuns } from '../db/runs.js';
 import { UNREACHABLE_CODES } from '../cams/cams-error.js';
-import { describeLimiter, limiterKey, readLimiterState } from '../queue/rate-controller.js';
-import type { LimiterState } from '../queue/rate-controller.js';
+import { configuredAccount } from '../cams/account.js';
+import { describeLimiter } from '../queue/rate-controller.js';
+import { readQueueLimiter } from '../queue/queue-account.js';
+import type { QueueLimiter } from '../queue/queue-account.js';
 import { readEvictionWarning } from '../queue/redis-readiness.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
@@ -27,7 +29,7 @@ export const statusDefinition = () =>
     .option('--json', 'print JSON');
 export type StatusFlags = FlagsOf<typeof statusDefinition>;
 
-function describeQueue(q: QueueStatus, limiter: LimiterState): string[] {
+function describeQueue(q: QueueStatus, limiter: QueueLimiter): string[] {
   const lines = [
     `queue ${q.name}: ${q.waiting} waiting, ${q.active} active, ${q.delayed} delayed${q.paused ? ', PAUSED' : ''}; ${workersText(q.workers)}`,
     ...describeLimiter(limiter),
@@ -67,7 +69,10 @@ export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Pro
   try {
     const { pool, redis, queue } = await openLedgerAndQueue(res, ctx.config, ctx.log, 2, { readOnly: true });
     const q = await queueStatus(pool, queue);
-    const limiter = await readLimiterState(redis, limiterKey(ctx.config.queueName), ctx.config.camsRateLimit);
+    const limiter = await readQueueLimiter(redis, queue, {
+      account: configuredAccount(ctx.config),
+      quota: ctx.config.camsRateLimit,
+    });
     const warnings = redisWarnings(await readEvictionWarning(redis));
     if (runId !== undefined) {
       const s = await runStatus(pool, runId);

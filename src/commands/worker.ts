@@ -3,11 +3,13 @@ import type { FlagsOf } from '../cli-options.js';
 import { intArg, positiveArg, PROFILE_HELP } from '../cli-options.js';
 import { startScheduleWorker } from '../../workers/schedules.js';
 import { startEnrichWorker } from '../../workers/worker.js';
+import { resolveAccount } from '../cams/account.js';
 import { camsClientFromConfig } from '../cams/cams-client.js';
 import { parseGrace } from '../config.js';
 import { AppError } from '../errors.js';
 import { redisConfigProblem } from '../queue/redis-readiness.js';
 import { openDatabase, openRedis, Resources } from '../resources.js';
+import { settleQuota } from './fleet-quota.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
 export const workerDefinition = () =>
@@ -16,8 +18,12 @@ export const workerDefinition = () =>
     .option('--concurrency <N>', 'jobs at once in this process', intArg('--concurrency', 1, 1000), 4)
     .option(
       '--rate <R>',
-      'calls per second for the account (overrides CAMS_RATE_LIMIT)',
+      'calls per second for the account (overrides CAMS_RATE_LIMIT); must match the quota the fleet stored',
       positiveArg('--rate', 100_000),
+    )
+    .option(
+      '--set-quota',
+      'make --rate (or CAMS_RATE_LIMIT) the quota of every worker of the account, replacing the stored one',
     )
     .option(
       '--grace <DURATION>',
@@ -37,8 +43,11 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new AppError('USAGE', `--concurrency must be a whole number of at least 1 (got ${concurrency})`);
   }
+  if (opts.setQuota && !ctx.config.camsRateLimitGiven)
+    throw new AppError('USAGE', '--set-quota needs the new quota: give --rate N (or set CAMS_RATE_LIMIT)');
   const graceMs = opts.grace === undefined ? ctx.config.shutdownGraceMs : parseGrace(opts.grace, '--grace');
   const cams = await camsClientFromConfig(ctx.config);
+  const account = await resolveAccount(ctx.config);
   await cams.warmUp?.();
   const res = new Resources();
   let stopping = false;
@@ -55,6 +64,9 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
       if (problem) misconfigured.abort();
     };
     connection.on('error', onError);
+    const quota = await settleQuota(connection, account, ctx.config, ctx.log, {
+      setQuota: opts.setQuota === true,
+    });
     const worker = res.own(
       startEnrichWorker({
         queueName: ctx.config.queueName,
@@ -62,7 +74,8 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
         pool,
         cams,
         log: ctx.log,
-        ratePerSecond: ctx.config.camsRateLimit,
+        ratePerSecond: quota,
+        account,
         attempts: ctx.config.attempts,
         concurrency,
         highWater: ctx.config.queueHighWater,
@@ -78,7 +91,8 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
       {
         queue: ctx.config.queueName,
         concurrency,
-        rate: ctx.config.camsRateLimit,
+        rate: quota,
+        account,
         endpoint: ctx.config.camsEndpoint,
       },
       'worker started',

@@ -11,7 +11,8 @@ import { readFleetMetrics } from '../metrics/fleet-metrics.js';
 import type { FleetSnapshot } from '../metrics/fleet-metrics.js';
 import { METRIC } from '../metrics/worker-metrics.js';
 import type { EnrichQueue } from '../queue/queue.js';
-import { limiterKey, readLimiterState } from '../queue/rate-controller.js';
+import { readQueueLimiter } from '../queue/queue-account.js';
+import type { QueueLimiter } from '../queue/queue-account.js';
 import type { LimiterState } from '../queue/rate-controller.js';
 
 export interface DashboardMetrics {
@@ -22,8 +23,8 @@ export interface DashboardMetrics {
   fleet(): Promise<FleetSnapshot>;
   /** The fleet's CAMS calls so far, all codes. */
   fleetCalls(): Promise<number>;
-  /** The fleet's rate controller: allowed rate, pause, throttles (shared by every worker in Redis). */
-  limiter(): Promise<LimiterState>;
+  /** The account's rate controller: quota, allowed rate, pause, throttles (shared by every worker in Redis). */
+  limiter(): Promise<QueueLimiter>;
 }
 
 /** The value of a gauge or the sum of a counter's series in a registry, or undefined when absent. */
@@ -38,11 +39,13 @@ export function createDashboardMetrics(deps: {
   pool: Queryable;
   redis: Redis;
   queue: EnrichQueue;
-  /** `CAMS_RATE_LIMIT`. */
+  /** `CAMS_RATE_LIMIT`: shown while no worker stored the fleet's quota. */
   quota: number;
+  /** The account the configuration names (`configuredAccount`), while no worker recorded the queue's. */
+  account: string | undefined;
 }): DashboardMetrics {
-  const { pool, redis, queue, quota } = deps;
-  const limiter = () => readLimiterState(redis, limiterKey(queue.name), quota);
+  const { pool, redis, queue, quota, account } = deps;
+  const limiter = () => readQueueLimiter(redis, queue, { account, quota });
   const keyBase = queue.toKey('cams-metrics');
   const own = new Registry();
   new Gauge({
@@ -78,7 +81,11 @@ export function createDashboardMetrics(deps: {
         this.set(read(await limiter()));
       },
     });
-  fromLimiter(METRIC.quota, 'The account quota, calls per second (CAMS_RATE_LIMIT)', (s) => s.quota);
+  fromLimiter(
+    METRIC.quota,
+    "The account's quota, calls per second, as stored with the fleet's rate controller",
+    (s) => s.quota,
+  );
   fromLimiter(
     METRIC.rateLimit,
     'Calls per second the fleet allows itself now (adaptive, at most the quota)',

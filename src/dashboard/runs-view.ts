@@ -21,7 +21,7 @@ export interface RunView extends RunStatus {
 
 export interface RunsView {
   queue: QueueStatus;
-  /** `CAMS_RATE_LIMIT`: the account's calls per second. */
+  /** The account's calls per second, as stored with the fleet's rate controller. */
   quota: number;
   /** The rate the fleet allows itself now (adaptive, at most the quota); null before the first call. */
   rateLimit: number | null;
@@ -59,7 +59,7 @@ export async function readRunsView(deps: {
   );
   return {
     queue: q,
-    quota: deps.config.camsRateLimit,
+    quota: limiter.quota,
     rateLimit: limiter.active ? limiter.allowedRate : null,
     backoffSeconds: limiter.pausedForMs / 1000,
     throttlesLastMinute: limiter.throttlesLastMinute,

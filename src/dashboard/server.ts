@@ -9,6 +9,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HonoAdapter } from '@bull-board/hono';
 import { serve } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
+import { configuredAccount } from '../cams/account.js';
 import { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
@@ -53,7 +54,13 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     return c.json({ error: 'internal error; see the dashboard log' }, 500);
   });
 
-  const metrics = createDashboardMetrics({ pool, redis, queue, quota: config.camsRateLimit });
+  const metrics = createDashboardMetrics({
+    pool,
+    redis,
+    queue,
+    quota: config.camsRateLimit,
+    account: configuredAccount(config),
+  });
   const history = createCallRateHistory();
   const sample = () =>
     metrics

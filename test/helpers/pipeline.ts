@@ -55,6 +55,8 @@ export interface Pipeline {
   cams: CamsClient;
   accessKeyId: string;
   accessKeySecret: string;
+  /** The account of the made-up AccessKey: its rate controller is `accountRateKey(account)`. */
+  account: string;
   dir: string;
   /** Writes `content` to a CSV file in the test's temp dir and returns its path. */
   csv(name: string, content: string): Promise<string>;
@@ -106,6 +108,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     cams: stack.cams,
     accessKeyId: stack.accessKeyId,
     accessKeySecret: stack.accessKeySecret,
+    account: stack.account,
     dir,
     async csv(name, content) {
       const file = join(dir, name);
