@@ -1,6 +1,6 @@
 /**
- * Ctrl-C during `demo`: its in-process workers stop, its own queue is emptied, and it says what is
- * left, on a database and a queue of this file's own.
+ * Ctrl-C during `demo`: its in-process workers stop, its own queue is emptied, its database is
+ * dropped, and it says what its run had left, on a database and a queue of this file's own.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandContext } from '../src/commands/context.js';
@@ -9,7 +9,6 @@ import { loadConfig } from '../src/config.js';
 import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/log.js';
 import { createEnrichQueue } from '../src/queue/queue.js';
-import { runStatus } from '../src/runs/status.js';
 import {
   createTestDatabase,
   deleteQueueKeys,
@@ -34,7 +33,7 @@ afterAll(async () => {
 });
 
 describe('demo interrupted', () => {
-  it('stops its workers, removes its queue jobs and says what is left', async () => {
+  it('stops its workers, removes its queue jobs, drops its database and says what its run had left', async () => {
     const controller = new AbortController();
     const err: string[] = [];
     const out: string[] = [];
@@ -63,9 +62,6 @@ describe('demo interrupted', () => {
     const queue = createEnrichQueue(`${queueName}-demo`, redis);
     try {
       const runId = Number(/as run (\d+)/.exec(err.join('\n'))?.[1]);
-      const left = await runStatus(pool, runId);
-      expect(left.total).toBe(201);
-      expect(left.pending).toBeGreaterThan(0);
       const counts = await queue.getJobCounts(
         'waiting',
         'active',
@@ -75,21 +71,25 @@ describe('demo interrupted', () => {
       );
       expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(0);
       const said = err.find((l) => l.startsWith('interrupted: '));
-      expect(said).toMatch(
-        new RegExp(
-          `^interrupted: stopped 2 demo worker\\(s\\) and removed \\d+ job\\(s\\) from queue ${queueName}-demo\\. ` +
-            `Run ${runId} is left in the database with ${left.pending} of 201 numbers pending `,
-        ),
-      );
+      const m = new RegExp(
+        `^interrupted: stopped 2 demo worker\\(s\\) and removed \\d+ job\\(s\\) from queue ${queueName}-demo\\. ` +
+          `Run ${runId} had (\\d+) of 201 numbers pending \\(enriched \\d+, failed \\d+\\); ` +
+          `its database (cams_enrich_demo_${process.pid}_[0-9a-f]{8}) is dropped\\. "cams-enrich demo" starts a new one\\.$`,
+      ).exec(said ?? '');
+      expect(m, said).not.toBeNull();
+      expect(Number(m?.[1])).toBeGreaterThan(0);
       // The summary is taken when the wait stops; calls in flight may still settle while the workers close.
       expect(err).toContainEqual(
         expect.stringMatching(
           new RegExp(
-            `^run ${runId} stopped: enriched \\d+, failed \\d+, skipped 0, duplicate ${left.duplicate}, invalid ${left.invalid}, pending \\d+$`,
+            `^run ${runId} stopped: enriched \\d+, failed \\d+, skipped 0, duplicate \\d+, invalid \\d+, pending \\d+$`,
           ),
         ),
       );
       expect(out).toEqual([]);
+      // Its database is gone: nothing of the demo is left on the server.
+      const { rows } = await pool.query('SELECT datname FROM pg_database WHERE datname = $1', [m?.[2]]);
+      expect(rows).toEqual([]);
     } finally {
       await queue.close();
       await redis.quit();

@@ -6,8 +6,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { demoCommand, DEMO_SPACE } from '../src/commands/demo.js';
+import { demoCommand } from '../src/commands/demo.js';
 import { loadConfig } from '../src/config.js';
+import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/log.js';
 import {
@@ -35,8 +36,11 @@ afterEach(async () => {
 });
 
 describe('demo', () => {
-  it('imports, enriches through its own simulator and workers, and prints the accounting and the stored rows', async () => {
+  it('imports, enriches through its own simulator and workers in a database of its own, prints the accounting and the stored rows, and leaves nothing behind', async () => {
     db = await createTestDatabase();
+    // A database of record, migrated, as the demo finds it on a real installation.
+    const record = createPool(db.url, createLogger({ level: 'silent' }), { max: 1 });
+    await migrate(record, createLogger({ level: 'silent' })).finally(() => record.end());
     dir = await mkdtemp(join(tmpdir(), 'cams-demo-test-'));
     queueName = testQueueName();
     const file = join(dir, 'sample.csv');
@@ -67,15 +71,32 @@ describe('demo', () => {
     expect(text).toMatch(/failed numbers \(failed_numbers\):\n {4}8613\*+99 {2}Unknown\.ResourceOwnerId/);
     expect(text).not.toContain('8613999999999');
 
+    // Shown from the demo's own database, while it existed.
+    expect(text).toMatch(/a few stored profiles \(business_profiles\):\n {4}8613\*+34 /);
+    expect(text).toMatch(/the demo's database cams_enrich_demo_\d+_[0-9a-f]{8} is dropped now/);
+
+    // Nothing of it is left in the configured database, nor a database of its own on the server.
     const pool = createPool(db.url, createLogger({ level: 'silent' }), { max: 1 });
     try {
-      const stored = await pool.query(
-        'SELECT phone_number FROM business_profiles WHERE cust_space_id = $1 ORDER BY 1',
-        [DEMO_SPACE],
+      const count = async (sql: string) => Number((await pool.query<{ n: string }>(sql)).rows[0]?.n);
+      expect(await count('SELECT count(*) AS n FROM business_profiles')).toBe(0);
+      expect(await count('SELECT count(*) AS n FROM runs')).toBe(0);
+      expect(await count('SELECT count(*) AS n FROM run_items')).toBe(0);
+      expect(await count('SELECT count(*) AS n FROM number_failures')).toBe(0);
+      const { rows } = await pool.query<{ datname: string }>(
+        'SELECT datname FROM pg_database WHERE datname LIKE $1',
+        [`cams_enrich_demo_${process.pid}_%`],
       );
-      expect(stored.rows).toEqual([{ phone_number: '8613800001234' }, { phone_number: '8613900001234' }]);
+      expect(rows).toEqual([]);
     } finally {
       await pool.end();
+    }
+    // Nor its queue's jobs in Redis.
+    const redis = testRedis();
+    try {
+      expect(await redis.keys(`bull:${queueName}-demo*`)).toEqual([]);
+    } finally {
+      await redis.quit();
     }
   });
 });

@@ -1,13 +1,17 @@
 /**
- * `cams-enrich demo`: the whole product on one machine. Migrates, starts the built-in simulator on a
- * free loopback port, imports the bundled sample CSV, runs workers in this process until the run is
- * finished, then prints the accounting and a few stored rows.
+ * `cams-enrich demo`: the whole product on one machine. Creates a scratch database on the configured
+ * server and migrates it, starts the built-in simulator on a free loopback port, imports the bundled
+ * sample CSV, runs workers in this process until the run is finished, prints the accounting and a few
+ * stored rows, then drops the scratch database and empties its own queue: the simulated profiles never
+ * reach the database of record, where a later `refresh` would send them to the real CAMS.
  */
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
 import { intArg } from '../cli-options.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { assertDatabase, createPool } from '../db/pool.js';
+import { createScratchDatabase } from '../db/scratch-database.js';
 import { failedNumbers } from '../db/sql/failed-numbers.js';
 import { latestProfiles } from '../db/sql/latest-profiles.js';
 import { startLocalStack } from '../local-stack.js';
@@ -47,7 +51,12 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
   const file = opts.file ?? join(packageRoot(), 'src', 'demo', 'sample.csv');
   const res = new Resources();
   try {
-    const pool = await openDatabase(res, config, log, 4 + workers * 2);
+    // Only to create and drop the demo's own database: nothing is read or written in this one.
+    const admin = res.own(createPool(config.databaseUrl, log, { max: 1 }), (p) => p.end());
+    await assertDatabase(admin, config.databaseUrl);
+    const scratch = await createScratchDatabase(admin, config.databaseUrl, 'cams_enrich_demo');
+    res.own(scratch, (s) => s.drop());
+    const pool = await openDatabase(res, { ...config, databaseUrl: scratch.url }, log, 4 + workers * 2);
     const stack = await startLocalStack({
       pool,
       log,
@@ -67,9 +76,12 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
       readTimeoutMs: config.camsReadTimeoutMs,
       worker: { attempts: config.attempts, highWater: config.queueHighWater },
     });
-    res.own(stack, (s) => s.close());
+    // Closed before the scratch database is dropped; its queue's jobs are removed from Redis too.
+    res.own(stack, (s) => s.close({ discardQueue: true }));
     const { sim, queue } = stack;
-    ctx.err(`simulator listening on ${sim.endpoint} (rate ${config.camsRateLimit}/s)`);
+    ctx.err(
+      `simulator listening on ${sim.endpoint} (rate ${config.camsRateLimit}/s); working in database ${scratch.name}, dropped at the end`,
+    );
 
     const rejectsFile = join(tmpdir(), `cams-enrich-demo-rejects-${process.pid}.csv`);
     const { runId } = await importCsv(pool, log, {
@@ -96,8 +108,9 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
       const left = await runStatus(pool, runId);
       ctx.err(
         `interrupted: stopped ${workers} demo worker(s) and removed ${jobs} job(s) from queue ${queueName}. ` +
-          `Run ${runId} is left in the database with ${left.pending} of ${left.total} numbers pending ` +
-          `(enriched ${left.enriched}, failed ${left.failed}); "cams-enrich demo" starts a new one.`,
+          `Run ${runId} had ${left.pending} of ${left.total} numbers pending ` +
+          `(enriched ${left.enriched}, failed ${left.failed}); its database ${scratch.name} is dropped. ` +
+          `"cams-enrich demo" starts a new one.`,
       );
       return exitCode;
     }
@@ -116,7 +129,9 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
     const failed = await failedNumbers(pool, runId);
     if (failed.length > 0) ctx.out('  failed numbers (failed_numbers):');
     for (const f of failed) ctx.out(`    ${maskPhone(f.phoneNumber)}  ${f.errorCode}: ${f.errorMessage}`);
-    ctx.out(`  next: "cams-enrich status --run ${runId}", or import your own file with "cams-enrich import"`);
+    ctx.out(
+      `  the demo's database ${scratch.name} is dropped now; next: import your own file with "cams-enrich import"`,
+    );
     return exitCode;
   } finally {
     await res.close();
