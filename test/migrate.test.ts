@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assertMigrated, loadMigrations, migrate } from '../src/db/migrate.js';
+import { splitStatements } from '../src/db/migration-file.js';
 import { createPool } from '../src/db/pool.js';
 import type { Pool } from '../src/db/pool.js';
 import { AppError } from '../src/errors.js';
@@ -216,6 +217,147 @@ describe('migrate', () => {
       code: 'MIGRATION_FAILED',
       message: expect.stringContaining('init.sql'),
     });
+  });
+});
+
+/** Whether the index exists in the ledger's schema, and is valid. */
+async function indexState(pool: Pool, name: string): Promise<'valid' | 'invalid' | 'absent'> {
+  const { rows } = await pool.query<{ valid: boolean }>(
+    `SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'cams_enrich' AND c.relname = $1`,
+    [name],
+  );
+  if (!rows[0]) return 'absent';
+  return rows[0].valid ? 'valid' : 'invalid';
+}
+
+describe('migrations outside a transaction', () => {
+  const table = `CREATE TABLE t (id integer PRIMARY KEY, v integer);
+    INSERT INTO t SELECT g, g FROM generate_series(1, 100) g;`;
+
+  it('builds the shipped ledger indexes concurrently, valid', async () => {
+    const pool = poolFor(await freshDatabase());
+    const shipped = await loadMigrations();
+    expect(shipped.find((m) => m.name === '0006_ledger_indexes.sql')?.sql.split('\n')[0]).toBe(
+      '--! no-transaction',
+    );
+    await migrate(pool, log);
+    expect(await indexState(pool, 'run_items_queued_pending')).toBe('valid');
+    expect(await indexState(pool, 'runs_ready_by_queue')).toBe('valid');
+  });
+
+  it('runs a --! no-transaction migration statement by statement: CREATE INDEX CONCURRENTLY builds, and it is recorded after', async () => {
+    const pool = poolFor(await freshDatabase());
+    const dir = await migrationsDir({
+      '0001_table.sql': table,
+      '0002_index.sql': `--! no-transaction
+        -- A comment; with a semicolon;
+        CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v ON :LEDGER_SCHEMA.t (v);
+        COMMENT ON INDEX :LEDGER_SCHEMA.t_v IS 'built; concurrently';`,
+    });
+    const result = await migrate(pool, log, { migrations: await loadMigrations(dir) });
+    expect(result.applied).toEqual(['0001_table.sql', '0002_index.sql']);
+    expect(await indexState(pool, 't_v')).toBe('valid');
+    const { rows } = await pool.query<{ c: string }>(
+      `SELECT obj_description('cams_enrich.t_v'::regclass, 'pg_class') AS c`,
+    );
+    expect(rows[0]?.c).toBe('built; concurrently');
+    expect(await recorded(pool)).toEqual([
+      { id: 1, name: '0001_table.sql' },
+      { id: 2, name: '0002_index.sql' },
+    ]);
+    expect((await migrate(pool, log, { migrations: await loadMigrations(dir) })).applied).toEqual([]);
+  });
+
+  it('drops an INVALID index an interrupted concurrent build left, and builds it again', async () => {
+    const pool = poolFor(await freshDatabase());
+    const dir = await migrationsDir({ '0001_table.sql': table });
+    await migrate(pool, log, { migrations: await loadMigrations(dir) });
+    // A unique build over duplicates fails part-way and leaves its index INVALID, as an interrupted one does.
+    await pool.query('UPDATE cams_enrich.t SET v = 1 WHERE id <= 2');
+    await expect(
+      pool.query('CREATE UNIQUE INDEX CONCURRENTLY t_v ON cams_enrich.t (v)'),
+    ).rejects.toMatchObject({
+      code: '23505',
+    });
+    expect(await indexState(pool, 't_v')).toBe('invalid');
+    await pool.query('UPDATE cams_enrich.t SET v = id');
+
+    await writeFile(
+      join(dir, '0002_index.sql'),
+      '--! no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_v ON :LEDGER_SCHEMA.t (v);\n',
+    );
+    const result = await migrate(pool, log, { migrations: await loadMigrations(dir) });
+    expect(result.applied).toEqual(['0002_index.sql']);
+    expect(await indexState(pool, 't_v')).toBe('valid');
+    await expect(pool.query('UPDATE cams_enrich.t SET v = 1 WHERE id = 2')).rejects.toMatchObject({
+      code: '23505',
+    });
+  });
+
+  it('records nothing of one that fails part-way, and runs it whole again once fixed', async () => {
+    const pool = poolFor(await freshDatabase());
+    const dir = await migrationsDir({
+      '0001_table.sql': table,
+      '0002_index.sql': `--! no-transaction
+        CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v ON :LEDGER_SCHEMA.t (v);
+        CREATE INDEX CONCURRENTLY IF NOT EXISTS t_w ON :LEDGER_SCHEMA.t (no_such_column);`,
+    });
+    const err = await catchError(migrate(pool, log, { migrations: await loadMigrations(dir) }));
+    expect(err).toMatchObject({ code: 'MIGRATION_FAILED' });
+    expect((err as AppError).message).toContain('0002_index.sql');
+    expect(await recorded(pool)).toEqual([{ id: 1, name: '0001_table.sql' }]);
+    expect(await indexState(pool, 't_v')).toBe('valid');
+
+    await writeFile(
+      join(dir, '0002_index.sql'),
+      `--! no-transaction
+        CREATE INDEX CONCURRENTLY IF NOT EXISTS t_v ON :LEDGER_SCHEMA.t (v);
+        CREATE INDEX CONCURRENTLY IF NOT EXISTS t_w ON :LEDGER_SCHEMA.t (id, v);`,
+    );
+    expect((await migrate(pool, log, { migrations: await loadMigrations(dir) })).applied).toEqual([
+      '0002_index.sql',
+    ]);
+    expect(await indexState(pool, 't_w')).toBe('valid');
+  });
+
+  it('lets two runners apply one at once: both succeed, it is recorded once', async () => {
+    const db = await freshDatabase();
+    const dir = await migrationsDir({
+      '0001_table.sql': table,
+      '0002_index.sql':
+        '--! no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_v ON :LEDGER_SCHEMA.t (v);',
+    });
+    const migrations = await loadMigrations(dir);
+    const [a, b] = await Promise.all([
+      migrate(poolFor(db), log, { migrations }),
+      migrate(poolFor(db), log, { migrations }),
+    ]);
+    expect([...a.applied, ...b.applied].sort()).toEqual(['0001_table.sql', '0002_index.sql']);
+    expect(await recorded(poolFor(db))).toEqual([
+      { id: 1, name: '0001_table.sql' },
+      { id: 2, name: '0002_index.sql' },
+    ]);
+  });
+
+  it('refuses CREATE INDEX CONCURRENTLY without IF NOT EXISTS there, before running anything', async () => {
+    const dir = await migrationsDir({
+      '0001_index.sql': '--! no-transaction\nCREATE INDEX CONCURRENTLY t_v ON :LEDGER_SCHEMA.t (v);',
+    });
+    await expect(loadMigrations(dir)).rejects.toMatchObject({
+      code: 'MIGRATION_FAILED',
+      message: expect.stringContaining(
+        '0001_index.sql: CREATE INDEX CONCURRENTLY t_v must say IF NOT EXISTS',
+      ),
+    });
+  });
+
+  it('splits statements at their semicolons only', () => {
+    expect(
+      splitStatements(`-- a; comment
+        SELECT 'a;b', "c;d" FROM x; /* e; */ DO $$ BEGIN PERFORM 1; END $$;
+        SELECT $t$;$t$ ;;`),
+    ).toEqual([`SELECT 'a;b', "c;d" FROM x`, 'DO $$ BEGIN PERFORM 1; END $$', 'SELECT $t$;$t$']);
   });
 });
 

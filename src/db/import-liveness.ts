@@ -19,6 +19,7 @@ import type { NewRun } from './runs.js';
 import { abortRun, createRun } from './runs.js';
 import { importingRuns } from './sql/importing-runs.js';
 import { lockImportingRun } from './sql/lock-importing-run.js';
+import { nextRunId } from './sql/next-run-id.js';
 import { takeImportMark } from './sql/take-import-mark.js';
 import { tryImportMark } from './sql/try-import-mark.js';
 
@@ -44,7 +45,7 @@ export class LivenessLostError extends Error {
 }
 
 /**
- * Takes a new run id with its liveness mark, then creates the run: the run is never visible without
+ * Draws a new run id, takes its liveness mark, then creates the run: the run is never visible without
  * its mark, which is held (on a connection kept until `release`) until `release`.
  */
 export async function createLiveRun(pool: Pool, run: NewRun, options: LiveRunOptions = {}): Promise<LiveRun> {
@@ -56,8 +57,14 @@ export async function createLiveRun(pool: Pool, run: NewRun, options: LiveRunOpt
   client.on('error', onError);
   let runId: number;
   try {
+    // The id is drawn on its own, so the mark's transaction never holds a transaction id (which would
+    // hold back vacuum for the whole import); the run is created once the mark is held.
+    runId = await nextRunId(pool);
     await client.query('BEGIN');
-    runId = await takeImportMark(client);
+    await takeImportMark(client, runId);
+    // A statement in the simple protocol replaces the mark's unnamed portal, and with it the snapshot
+    // it would hold for as long as the transaction idles (CREATE INDEX CONCURRENTLY waits for that).
+    await client.query('SELECT 1');
     await createRun(pool, { ...run, id: runId });
   } catch (err) {
     await client.query('ROLLBACK').catch(onError);
