@@ -82,6 +82,12 @@ export interface Config {
    * (`REDIS_READY_TIMEOUT_MS`); the other commands wait at most 10 s. Default 60000.
    */
   readonly redisReadyTimeoutMs: number;
+  /**
+   * Moves this process's clock by this many ms (`CAMS_CLOCK_OFFSET_MS`, negative for behind), for its
+   * clock check against Redis and its CAMS request timestamps: a diagnostic, to see what a machine with
+   * a wrong clock does without changing the system clock. Default 0.
+   */
+  readonly clockOffsetMs: number;
   /** pino level (`LOG_LEVEL`). Default `info`. */
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** `LOG_FORMAT`: `json` or `pretty`; unset lets the CLI choose (pretty on a terminal). */
@@ -283,6 +289,21 @@ const envSchema = z.object({
   CAMS_ATTEMPTS: positiveInt('CAMS_ATTEMPTS', 6, 1000),
   CAMS_SHUTDOWN_GRACE: grace('CAMS_SHUTDOWN_GRACE', 30_000),
   REDIS_READY_TIMEOUT_MS: positiveInt('REDIS_READY_TIMEOUT_MS', 60_000, 3_600_000),
+  CAMS_CLOCK_OFFSET_MS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return 0;
+      const n = /^\s*-?\d{1,12}\s*$/.test(v) ? Number(v) : NaN;
+      if (!Number.isSafeInteger(n) || Math.abs(n) > 31_536_000_000) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `CAMS_CLOCK_OFFSET_MS must be a whole number of ms, at most a year either way (got '${v}')`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    }),
   LOG_LEVEL: z
     .string()
     .optional()
@@ -370,6 +391,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     attempts: e.CAMS_ATTEMPTS,
     shutdownGraceMs: e.CAMS_SHUTDOWN_GRACE,
     redisReadyTimeoutMs: e.REDIS_READY_TIMEOUT_MS,
+    clockOffsetMs: e.CAMS_CLOCK_OFFSET_MS,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     dashboardToken: e.DASHBOARD_TOKEN === undefined ? undefined : new Secret(e.DASHBOARD_TOKEN),

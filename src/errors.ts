@@ -18,7 +18,9 @@ export type AppErrorCode =
   | 'MIGRATION_FAILED'
   | 'SCHEMA_OUTDATED'
   | 'INTERRUPTED'
-  | 'SCHEMA_NEWER';
+  | 'SCHEMA_NEWER'
+  /** This machine's clock is too far off: a worker stops rather than have CAMS refuse its calls. */
+  | 'CLOCK_SKEW';
 
 const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   CONFIG_INVALID: 2,
@@ -38,6 +40,7 @@ const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   INTERRUPTED: 1,
   /** The database was migrated by a newer version: an installation to fix, like an outdated one. */
   SCHEMA_NEWER: 1,
+  CLOCK_SKEW: 1,
 };
 
 export class AppError extends Error {

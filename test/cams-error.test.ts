@@ -24,9 +24,16 @@ describe('classifyCamsError', () => {
     'InvalidAccessKeyId.Inactive',
     'SignatureDoesNotMatch',
     'IncompleteSignature',
-    'InvalidTimeStamp.Expired',
+    'InvalidTimeStamp.Format',
   ])('pauses the whole account on %s', (code) => {
     expect(classifyCamsError(code, 400)).toEqual({ classification: 'permanent', scope: 'account' });
+  });
+
+  it("treats InvalidTimeStamp.Expired as this machine's clock, not the account", () => {
+    expect(classifyCamsError('InvalidTimeStamp.Expired', 400)).toEqual({
+      classification: 'permanent',
+      scope: 'clock',
+    });
   });
 
   it.each([

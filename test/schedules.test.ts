@@ -31,8 +31,8 @@ let connection: Redis | undefined;
 beforeAll(assertBuilt);
 
 /** Runs one CLI command to its end (output drained); resolves to its exit code and output. */
-async function runCli(pipeline: Pipeline, args: string[]) {
-  const cli = startCli(args, pipelineEnv(pipeline));
+async function runCli(pipeline: Pipeline, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const cli = startCli(args, pipelineEnv(pipeline, env));
   const [{ code }] = await Promise.all([cli.exited, once(cli.child, 'close')]);
   return { code, stdout: cli.stdout(), stderr: cli.stderr() };
 }
@@ -198,6 +198,38 @@ describe('schedule ticks', () => {
       message: expect.stringContaining('pruned'),
     });
   }, 60_000);
+
+  it('added without --tz keep the zone of the machine that added them, shown by schedule list', async () => {
+    p = await startPipeline();
+    const shanghai = { TZ: 'Asia/Shanghai' };
+    const add = (name: string, env: NodeJS.ProcessEnv, ...zone: string[]) =>
+      runCli(
+        p!,
+        ['schedule', 'add', name, '--cron', '0 2 * * *', ...zone, '--', 'refresh', '--older-than', '7d'],
+        env,
+      );
+    const added = await Promise.all([
+      add('from-shanghai', shanghai),
+      add('from-utc', { TZ: 'UTC' }),
+      add('given', shanghai, '--tz', 'Europe/Berlin'),
+    ]);
+    for (const a of added) expect(a, a.stderr).toMatchObject({ code: 0 });
+    // Listed from a machine in another zone: each keeps the zone it was added with.
+    const list = await runCli(p, ['schedule', 'list', '--json'], { TZ: 'America/New_York' });
+    const zones = Object.fromEntries(
+      (
+        JSON.parse(list.stdout) as { schedules: Array<{ name: string; tz: string; next: string }> }
+      ).schedules.map((s) => [s.name, s.tz]),
+    );
+    expect(zones).toEqual({ 'from-shanghai': 'Asia/Shanghai', 'from-utc': 'UTC', given: 'Europe/Berlin' });
+    const text = await runCli(p, ['schedule', 'list'], { TZ: 'America/New_York' });
+    expect(text.stdout).toContain('from-shanghai: 0 2 * * * (Asia/Shanghai)');
+    // 02:00 in Shanghai is 18:00 UTC, wherever the schedule is read.
+    const next = (
+      JSON.parse(list.stdout) as { schedules: Array<{ name: string; next: string }> }
+    ).schedules.find((s) => s.name === 'from-shanghai')!.next;
+    expect(new Date(next).getUTCHours()).toBe(18);
+  });
 
   it('fire on a seconds-level cron in two worker processes: one run per tick, listed by status', async () => {
     p = await startPipeline({ rate: 10 });

@@ -10,6 +10,7 @@
  * | transient (5xx, timeout, …)       | pending; failed on last try | throw → retried with exponential backoff     |
  * | permanent for this number         | failed (code, message)      | UnrecoverableError                           |
  * | permanent for the account         | still pending, alert raised | queue paused + RateLimitError                |
+ * | this machine's clock is off       | still pending               | RateLimitError; this worker stops            |
  *
  * Neither a throttle nor an unreachable endpoint spends one of the number's attempts.
  */
@@ -58,6 +59,12 @@ export interface EnrichDeps {
   stopping?: AbortSignal;
   /** Told of every call, saved call and backoff (the worker's metrics). Default: nobody. */
   observer?: EnrichObserver;
+  /**
+   * Told when CAMS refuses this machine's timestamp (`InvalidTimeStamp.Expired`): every call from
+   * here would fail alike, so the worker stops; the number goes back to the queue for the others.
+   * Default: nobody (the number still goes back).
+   */
+  onClockOff?: (error: CamsError) => void;
 }
 
 export type EnrichOutcome = 'enriched' | 'fresh' | 'nothing-pending';
@@ -166,6 +173,14 @@ async function handleFailure(deps: EnrichDeps, job: EnrichJob, log: Logger, err:
     case 'transient':
       return finalIfLastAttempt(deps, job, log, err.code, err.upstreamMessage, err);
     case 'permanent':
+      if (err.scope === 'clock') {
+        log.error(
+          fields,
+          `CAMS refuses this machine's request time (${err.code}): its clock is off; this worker stops, the number goes back to the queue`,
+        );
+        deps.onClockOff?.(err);
+        return Worker.RateLimitError();
+      }
       if (err.scope === 'account') {
         log.fatal(
           fields,

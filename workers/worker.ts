@@ -88,6 +88,11 @@ export interface EnrichWorkerOptions {
    * minute with a count); the worker command stops on a misconfigured Redis. Default: nobody.
    */
   onError?: (err: Error) => void;
+  /**
+   * Told when CAMS refuses this machine's request time (`InvalidTimeStamp.Expired`); the number goes
+   * back to the queue either way. The worker command stops the worker. Default: nobody.
+   */
+  onClockOff?: (error: CamsError) => void;
 }
 
 export interface EnrichWorker {
@@ -167,7 +172,16 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
     log,
   });
   const watch = startRunWatch({ db: pool, queue, log });
-  const deps = { cams: options.cams, gate, ledger, log, fleet, stopping: stopping.signal, observer: metrics };
+  const deps = {
+    cams: options.cams,
+    gate,
+    ledger,
+    log,
+    fleet,
+    stopping: stopping.signal,
+    observer: metrics,
+    onClockOff: options.onClockOff,
+  };
   const jobOptions = { attempts: options.attempts, backoffMs: options.backoffMs };
   const feeder = createFeeder({ pool, queue, log, highWater: options.highWater, jobOptions });
 

@@ -52,6 +52,11 @@ export interface CamsClientOptions {
    * however slowly it comes: a hung server fails after this, always.
    */
   readTimeoutMs: number;
+  /**
+   * This machine's clock, in ms since the epoch: the request's timestamp (`x-acs-date`), which CAMS
+   * refuses when it is more than 15 minutes off (`InvalidTimeStamp.Expired`). Default `Date.now`.
+   */
+  now?: () => number;
 }
 
 export interface QueryInput {
@@ -448,6 +453,8 @@ export function createCamsClient(options: CamsClientOptions): CamsClient {
     async queryPhoneBusinessProfile(input: QueryInput): Promise<BusinessProfile> {
       const request = new OpenApiRequest({
         query: OpenApiUtil.query({ CustSpaceId: input.custSpaceId, PhoneNumber: input.phoneNumber }),
+        // The SDK's own timestamp, from `now`: the SDK lets a request's headers override its own.
+        ...(options.now ? { headers: { 'x-acs-date': acsDate(options.now()) } } : {}),
       });
       let response: unknown;
       try {
@@ -538,8 +545,15 @@ async function warmUp(options: CamsClientOptions, params: Params): Promise<void>
  * A client for the configured endpoint with credentials from the chain (`src/cams/credentials.ts`);
  * throws `AppError('CREDENTIALS_MISSING')` when the chain finds none now.
  */
+/** The SDK's `x-acs-date` format, `2024-11-18T08:15:00Z`. */
+function acsDate(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
 export async function camsClientFromConfig(config: Config): Promise<CamsClient> {
+  const offset = config.clockOffsetMs;
   return createCamsClient({
+    ...(offset !== 0 ? { now: () => Date.now() + offset } : {}),
     credentials: await requireCredentialSource(config),
     endpoint: config.camsEndpoint,
     protocol: config.camsProtocol,

@@ -9,16 +9,26 @@ import { maskPhonesIn } from '../mask.js';
 
 export type CamsErrorClassification = 'throttled' | 'permanent' | 'transient';
 
-/** For permanent errors: 'account' = every later call with this AccessKey/account will fail too (pause the fleet), 'number' = only this number/request. null for throttled/transient. */
-export type CamsErrorScope = 'account' | 'number' | null;
+/**
+ * For permanent errors: 'account' = every later call with this AccessKey/account will fail too (pause
+ * the fleet), 'clock' = every later call from this machine will fail too, since its clock is off (this
+ * worker stops, the fleet goes on), 'number' = only this number/request. null for throttled/transient.
+ */
+export type CamsErrorScope = 'account' | 'clock' | 'number' | null;
 
 /** Flow control: back off the whole queue and try again later. HTTP 429 without a known code counts too. */
 export const THROTTLED_CODES: readonly string[] = Object.freeze(['System.LimitControl', 'Throttling*']);
 
 /**
+ * A request timestamp more than 15 minutes off CAMS's clock: this machine's clock is wrong. Every call
+ * from it fails the same way, and calls from the other machines do not.
+ */
+export const CLOCK_CODES: readonly string[] = Object.freeze(['InvalidTimeStamp.Expired']);
+
+/**
  * Failures of the account or its AccessKey: every later call fails the same way, so the fleet pauses
- * until someone fixes the subscription, the RAM policy, the key pair or the clock
- * (`InvalidTimeStamp.Expired` is clock skew of this machine, which every call shares).
+ * until someone fixes the subscription, the RAM policy or the key pair (or the signer: a timestamp in
+ * the wrong format).
  */
 export const ACCOUNT_CODES: readonly string[] = Object.freeze([
   'Product.Unsubscript',
@@ -100,6 +110,7 @@ export function classifyCamsError(
   httpStatus: number | undefined,
 ): { classification: CamsErrorClassification; scope: CamsErrorScope } {
   if (matches(THROTTLED_CODES, code)) return { classification: 'throttled', scope: null };
+  if (matches(CLOCK_CODES, code)) return { classification: 'permanent', scope: 'clock' };
   if (matches(ACCOUNT_CODES, code)) return { classification: 'permanent', scope: 'account' };
   if (matches(NUMBER_CODES, code)) return { classification: 'permanent', scope: 'number' };
   if (matches(TRANSIENT_CODES, code)) return { classification: 'transient', scope: null };

@@ -14,7 +14,7 @@ import { checkStoredCommand, parseStoredCommand } from '../schedules/stored-comm
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { nextTick } from '../schedules/schedules.js';
+import { localTimeZone, nextTick } from '../schedules/schedules.js';
 
 export const scheduleAddDefinition = () =>
   new Command('add')
@@ -24,7 +24,7 @@ export const scheduleAddDefinition = () =>
     .argument('<name>', 'name of the schedule; its runs have source schedule:<name>')
     .argument('<command...>', 'the command to run at each tick, after --')
     .requiredOption('--cron <EXPR>', 'cron expression: 5 fields, or 6 with seconds first (*/5 * * * * *)')
-    .option('--tz <ZONE>', 'time zone of the cron expression (default: the worker machine’s)')
+    .option('--tz <ZONE>', 'time zone of the cron expression (default: the zone of the machine adding it)')
     .option('--json', 'print JSON');
 export type ScheduleAddFlags = FlagsOf<typeof scheduleAddDefinition, 'cron'>;
 
@@ -61,9 +61,11 @@ export async function scheduleAddCommand(
   const res = new Resources();
   try {
     const queue = await openScheduleQueue(res, ctx.config, ctx.log);
-    const next = await upsertSchedule(queue, { name, cron: flags.cron, tz: flags.tz, command });
-    if (flags.json) ctx.out(JSON.stringify({ name, cron: flags.cron, tz: flags.tz ?? null, command, next }));
-    else ctx.out(`schedule ${name}: ${command.join(' ')}; next tick ${next.toISOString()}`);
+    // Stored with its zone: every worker reads the cron alike, whatever its own machine's zone.
+    const tz = flags.tz ?? localTimeZone();
+    const next = await upsertSchedule(queue, { name, cron: flags.cron, tz, command });
+    if (flags.json) ctx.out(JSON.stringify({ name, cron: flags.cron, tz, command, next }));
+    else ctx.out(`schedule ${name}: ${command.join(' ')}; next tick ${next.toISOString()} (cron in ${tz})`);
     return 0;
   } finally {
     await res.close();
@@ -72,7 +74,7 @@ export async function scheduleAddCommand(
 
 function describeSchedule(s: ScheduleInfo): string[] {
   const lines = [
-    `${s.name}: ${s.cron}${s.tz ? ` (${s.tz})` : ''}, next ${s.next ?? '—'}`,
+    `${s.name}: ${s.cron} (${s.tz ?? 'no zone stored: each worker reads it in its own'}), next ${s.next ?? '—'}`,
     `  runs: ${s.command.join(' ')}`,
   ];
   if (s.lastTick === null) lines.push('  no tick yet');

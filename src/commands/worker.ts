@@ -7,6 +7,8 @@ import { resolveAccount } from '../cams/account.js';
 import { camsClientFromConfig } from '../cams/cams-client.js';
 import { parseGrace } from '../config.js';
 import { AppError } from '../errors.js';
+import { every } from '../periodic.js';
+import { camsClockProblem, clockSkewMs, clockSkewProblem } from '../queue/clock-check.js';
 import { redisConfigProblem } from '../queue/redis-readiness.js';
 import { openDatabase, openRedis, Resources } from '../resources.js';
 import { settleQuota } from './fleet-quota.js';
@@ -55,18 +57,30 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
     // Two more connections for a schedule's tick (its source cursor on the ledger, its batches).
     const pool = await openDatabase(res, ctx.config, ctx.log, concurrency + 4);
     const connection = await openRedis(res, ctx.config, ctx.log, 'worker', ctx.signal);
-    // A Redis that turns out misconfigured while the worker runs (a password or an ACL changed, a
-    // failover that left REDIS_URL on a replica) stops it: retrying would only fill the log.
+    // A worker whose clock is off makes no call: CAMS would refuse them all (see clock-check.ts).
+    const now = () => Date.now() + ctx.config.clockOffsetMs;
+    const skew = clockSkewProblem(await clockSkewMs(connection, now));
+    if (skew) throw skew;
+    // What stops this worker on its own: a Redis that turns out misconfigured while it runs (a
+    // password or an ACL changed, a failover that left REDIS_URL on a replica; retrying would only
+    // fill the log), or a clock gone off.
     const misconfigured = new AbortController();
     let problem: AppError | undefined;
-    const onError = (err: Error) => {
-      problem ??= redisConfigProblem(err, ctx.config.redisUrl);
+    const stopFor = (why: AppError | undefined) => {
+      problem ??= why;
       if (problem) misconfigured.abort();
     };
+    const onError = (err: Error) => stopFor(redisConfigProblem(err, ctx.config.redisUrl));
     connection.on('error', onError);
     const quota = await settleQuota(connection, account, ctx.config, ctx.log, {
       setQuota: opts.setQuota === true,
     });
+    const clockWatch = every(
+      CLOCK_CHECK_INTERVAL_MS,
+      async () => stopFor(clockSkewProblem(await clockSkewMs(connection, now))),
+      (err) => ctx.log.debug({ err }, 'clock check failed; will retry'),
+    );
+    res.own(clockWatch, (w) => w.stop());
     const worker = res.own(
       startEnrichWorker({
         queueName: ctx.config.queueName,
@@ -80,6 +94,7 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
         concurrency,
         highWater: ctx.config.queueHighWater,
         onError,
+        onClockOff: (err) => stopFor(camsClockProblem(err.code)),
       }),
       (w) => w.close(),
     );
@@ -103,6 +118,13 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
       misconfigured.signal.addEventListener('abort', () => resolve(), { once: true });
     });
     stopping = true;
+    if (problem?.code === 'CLOCK_SKEW') {
+      // Calls under way finish (and go back if CAMS refuses them); no new one starts.
+      ctx.log.fatal({ code: problem.code }, `stopping: ${problem.message}`);
+      void worker.close().catch(() => undefined);
+      await stopWithin(res, graceMs, ctx, () => void worker.close(true));
+      throw problem;
+    }
     if (problem) {
       ctx.log.fatal({ code: problem.code }, `stopping: ${problem.message}`);
       void worker.close(true).catch(() => undefined);
@@ -120,6 +142,9 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
     if (!stopping) await res.close();
   }
 }
+
+/** How often a running worker compares its clock with the Redis server's. */
+const CLOCK_CHECK_INTERVAL_MS = 60_000;
 
 /** How long a worker stopping for a misconfigured Redis waits for its jobs in hand: calls cannot be stored anyway. */
 const MISCONFIGURED_STOP_MS = 5000;

@@ -73,6 +73,14 @@ export function nextTick(cron: string, tz?: string, from = new Date()): Date {
   }
 }
 
+/**
+ * This machine's time zone as an IANA name (`Europe/Berlin`; `UTC` where none is set), the zone a
+ * schedule added without `--tz` is stored with.
+ */
+export function localTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+}
+
 export interface ScheduleSpec {
   name: string;
   cron: string;
