@@ -5,6 +5,7 @@
 import { inspect } from 'node:util';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { parseEndpoint } from './endpoint.js';
 import { AppError } from './errors.js';
 
 /** A secret string that never prints itself: not in logs, JSON, `util.inspect` or template strings. */
@@ -131,14 +132,16 @@ export interface CredentialSources {
   readonly credentialsUri: string | undefined;
 }
 
-/** A positive number (a whole one when `integer`) of at most `max`, `def` when unset. */
+/** A positive number (a whole one when `integer`) of at most `max`, in decimal digits; `def` when unset. */
 const positive = (name: string, def: number, integer: boolean, max: number) =>
   z
     .string()
     .optional()
     .transform((v, ctx) => {
       if (v === undefined || v === '') return def;
-      const n = v.trim() === '' ? NaN : Number(v);
+      // Plain decimal digits only: Number() would also read `0x10`, `1e3`, `0b11` and `Infinity`.
+      const plain = integer ? /^\d+$/ : /^\d+(\.\d+)?$/;
+      const n = plain.test(v.trim()) ? Number(v) : NaN;
       if (!(integer ? Number.isSafeInteger(n) : Number.isFinite(n)) || n <= 0 || n > max) {
         const what = integer ? 'a positive whole number' : 'a positive number';
         ctx.addIssue({ code: 'custom', message: `${name} must be ${what} of at most ${max} (got '${v}')` });
@@ -251,8 +254,14 @@ const envSchema = z.object({
       }
       return value;
     }),
-  CAMS_ENDPOINT: optionalString.refine((v) => v === undefined || /^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(v), {
-    message: 'CAMS_ENDPOINT must be host[:port] without a scheme',
+  CAMS_ENDPOINT: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const parsed = parseEndpoint(v);
+    if ('problem' in parsed) {
+      ctx.addIssue({ code: 'custom', message: `CAMS_ENDPOINT ${parsed.problem}` });
+      return z.NEVER;
+    }
+    return v;
   }),
   CAMS_PROTOCOL: z
     .string()

@@ -319,6 +319,15 @@ describe('CamsClient against the simulator', () => {
     }
   });
 
+  it('calls an endpoint given as an IPv6 address in brackets', async () => {
+    sim = await startSimulator({ accessKeyId: KEY_ID, accessKeySecret: SECRET, host: '::1' });
+    expect(sim.endpoint).toMatch(/^\[::1\]:\d+$/);
+    const c = client(sim.endpoint);
+    await c.warmUp?.();
+    await expect(c.queryPhoneBusinessProfile(INPUT)).resolves.toMatchObject({ vertical: expect.any(String) });
+    expect(sim.counters().ok).toBe(1);
+  });
+
   it('retries a refused connection as transient', async () => {
     const err = await failure(client(await closedEndpoint()));
     expect(err).toMatchObject({

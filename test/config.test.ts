@@ -64,6 +64,25 @@ describe('loadConfig', () => {
     expect(loadConfig({ CAMS_ENDPOINT: 'cams-proxy.internal' }).camsEndpoint).toBe('cams-proxy.internal');
   });
 
+  it('takes a port from 1 to 65535 and an IPv6 address in brackets in CAMS_ENDPOINT', () => {
+    expect(loadConfig({ CAMS_ENDPOINT: '[::1]:8089' }).camsEndpoint).toBe('[::1]:8089');
+    expect(loadConfig({ CAMS_ENDPOINT: '[::1]' }).camsEndpoint).toBe('[::1]');
+    expect(loadConfig({ CAMS_ENDPOINT: 'proxy:65535' }).camsEndpoint).toBe('proxy:65535');
+    expect(configError({ CAMS_ENDPOINT: '127.0.0.1:99999' }).message).toBe(
+      "CAMS_ENDPOINT port must be from 1 to 65535 (got '127.0.0.1:99999')",
+    );
+  });
+
+  it('reads numbers in plain decimal digits only', () => {
+    expect(loadConfig({ CAMS_ATTEMPTS: ' 16 ', CAMS_RATE_LIMIT: '2.5' })).toMatchObject({
+      attempts: 16,
+      camsRateLimit: 2.5,
+    });
+    expect(configError({ CAMS_ATTEMPTS: '0x10' }).message).toBe(
+      "CAMS_ATTEMPTS must be a positive whole number of at most 1000 (got '0x10')",
+    );
+  });
+
   it('reads the values it is given', () => {
     const config = loadConfig({
       REDIS_URL: 'redis://cache:6380/3',
@@ -94,6 +113,18 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://db/app'],
     ['CAMS_ENDPOINT', 'http://host'],
     ['CAMS_ENDPOINT', 'host/path'],
+    ['CAMS_ENDPOINT', '127.0.0.1:99999'],
+    ['CAMS_ENDPOINT', '127.0.0.1:0'],
+    ['CAMS_ENDPOINT', '::1:8080'],
+    ['CAMS_ENDPOINT', '[nothost]:8080'],
+    ['CAMS_RATE_LIMIT', '0x10'],
+    ['CAMS_RATE_LIMIT', '1e3'],
+    ['CAMS_RATE_LIMIT', 'Infinity'],
+    ['CAMS_ATTEMPTS', '0x10'],
+    ['CAMS_ATTEMPTS', '0b11'],
+    ['CAMS_ATTEMPTS', '2.5'],
+    ['CAMS_READ_TIMEOUT_MS', '2e4'],
+    ['CAMS_QUEUE_HIGH_WATER', '+100'],
     ['CAMS_SCHEMA', 'ledger; DROP TABLE runs'],
     ['CAMS_SCHEMA', 'pg_catalog'],
     ['CAMS_SCHEMA', '9lives'],

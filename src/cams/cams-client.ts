@@ -514,13 +514,12 @@ async function warmUp(options: CamsClientOptions, params: Params): Promise<void>
     server.close();
   }
   try {
-    const [host, port] = options.endpoint.split(':');
+    // The SDK's transport builds the URL from the host header, port (and IPv6 brackets) included.
     const head = new TeaRequest();
     head.protocol = options.protocol;
-    if (port) head.port = Number(port);
     head.method = 'HEAD';
     head.pathname = '/';
-    head.headers = { host: host ?? options.endpoint };
+    head.headers = { host: options.endpoint };
     const response = await doAction(head, runtime);
     // Done once the agent took the socket back into its pool (or the server closed it).
     const socket = response.body.socket;
