@@ -3,9 +3,10 @@
  * the dashboard's reader adds them up, and the sum survives the processes stopping. Each worker logs
  * for people when it starts, when a run finishes, when the queue pauses and resumes, and when it stops.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Registry, Counter } from 'prom-client';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { metricValue } from '../src/dashboard/metrics.js';
-import { readFleetMetrics } from '../src/metrics/fleet-metrics.js';
+import { readFleetMetrics, startMetricsPublisher } from '../src/metrics/fleet-metrics.js';
 import { METRIC } from '../src/metrics/worker-metrics.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
@@ -40,6 +41,35 @@ async function until<T>(
 }
 
 describe('fleet-wide metrics', () => {
+  it('keep every publisher live when the reader and the publishers disagree on the time', async () => {
+    p = await startPipeline();
+    const registry = new Registry();
+    new Counter({ name: 'cams_test_total', help: 'a test counter', registers: [registry] }).inc(3);
+    const keyBase = p.queue.toKey('cams-metrics');
+    const publisher = startMetricsPublisher({
+      redis: p.redis,
+      keyBase,
+      registry,
+      log: p.log,
+      intervalMs: 60_000,
+    });
+    try {
+      await publisher.publish();
+      // The reader's machine 30 s ahead, then 30 s behind: only the Redis server's clock counts.
+      vi.useFakeTimers({ toFake: ['Date'] });
+      for (const offset of [30_000, -30_000]) {
+        vi.setSystemTime(new Date(Date.now() + offset));
+        const fleet = await readFleetMetrics(p.redis, keyBase);
+        expect(fleet.processes).toBe(1);
+        expect((await fleet.registry.getSingleMetric('cams_test_total')?.get())?.values[0]?.value).toBe(3);
+        vi.setSystemTime(new Date(Date.now() - offset));
+      }
+    } finally {
+      vi.useRealTimers();
+      await publisher.close();
+    }
+  });
+
   it('adds up the counters of two worker processes and keeps them when both stop', async () => {
     p = await startPipeline({ rate: 20 });
     const pipeline = p;

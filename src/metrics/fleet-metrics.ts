@@ -8,6 +8,9 @@
  * the fleet's counters never go down because of a restart. A process killed without a chance to say
  * goodbye is dropped when its snapshot expires: its counts since its last publish are lost and the
  * fleet's sums fall, which Prometheus's rate() reads as a counter reset.
+ *
+ * Liveness is read on one clock, the Redis server's (`TIME`): a publish is stamped with it and the
+ * reader's cutoff is taken from it, so machines whose clocks disagree still see each other.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -16,12 +19,13 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import { every } from '../periodic.js';
+import { redisTimeMs } from '../queue/clock-check.js';
 
 /** What `registry.getMetricsAsJSON()` gives: one object per metric, with its `type` and values. */
 type Snapshot = Array<{ type: unknown }>;
 
 export interface FleetMetricsKeys {
-  /** Sorted set of publishing processes, scored by the time of their last publish (ms). */
+  /** Sorted set of publishing processes, scored by the Redis server's time of their last publish (ms). */
   index: string;
   /** Prefix of each process's snapshot key. */
   snapshot: string;
@@ -65,10 +69,11 @@ export function startMetricsPublisher(options: MetricsPublisherOptions): Metrics
   const ttlMs = options.ttlMs ?? 30_000;
   const publish = async (): Promise<void> => {
     const json = JSON.stringify(await registry.getMetricsAsJSON());
+    const at = await redisTimeMs(redis);
     await redis
       .multi()
       .set(keys.snapshot + id, json, 'PX', ttlMs)
-      .zadd(keys.index, Date.now(), id)
+      .zadd(keys.index, at, id)
       .exec();
   };
   const publishing = every(options.intervalMs ?? 2000, publish, (err) =>
@@ -136,7 +141,7 @@ export async function readFleetMetrics(
   ttlMs = 30_000,
 ): Promise<FleetSnapshot> {
   const keys = fleetMetricsKeys(keyBase);
-  await redis.zremrangebyscore(keys.index, '-inf', Date.now() - ttlMs);
+  await redis.zremrangebyscore(keys.index, '-inf', (await redisTimeMs(redis)) - ttlMs);
   const ids = await redis.zrange(keys.index, 0, -1);
   const values = await redis.mget(keys.retired, ...ids.map((id) => keys.snapshot + id));
   const [retired, ...live] = values;
