@@ -10,7 +10,8 @@ import { camsClientFromConfig } from '../src/cams/cams-client.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { createEnrichQueue } from '../src/queue/queue.js';
-import { openDatabase, openRedis, Resources } from '../src/resources.js';
+import { openDatabase, openRedis } from '../src/connections.js';
+import { Resources } from '../src/resources.js';
 import { stockWay } from './stock-gate.js';
 
 const config = loadConfig();

@@ -27,7 +27,7 @@ import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/log.js';
 import { accountRateKey, readLimiterState } from '../src/queue/rate-controller.js';
 import { importCsv } from '../src/runs/csv-import.js';
-import { startLocalStack } from '../src/local-stack.js';
+import { startLocalStack } from '../workers/local-stack.js';
 import type { BackgroundClient, InboundDelay } from '../src/simulator/simulator.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);

@@ -11,7 +11,7 @@ import { createPool } from '../src/db/pool.js';
 import { queuedPendingNumbers } from '../src/db/sql/queued-pending-numbers.js';
 import { createLogger } from '../src/log.js';
 import { runStatus } from '../src/runs/status.js';
-import type { Line } from './throughput.js';
+import type { Line } from './throughput-support.js';
 import { benchDatabase, timed } from './throughput-support.js';
 
 const QUEUE = 'bench-ledger';

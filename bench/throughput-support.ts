@@ -8,6 +8,14 @@ import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
 import type { Logger } from '../src/log.js';
 
+/** One row of the throughput table: a figure, its value, the reference measured in the same run and their ratio. */
+export interface Line {
+  figure: string;
+  value: string;
+  reference: string;
+  ratio: string;
+}
+
 export interface BenchDatabase {
   url: string;
   drop(): Promise<void>;

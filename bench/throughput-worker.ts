@@ -23,7 +23,7 @@ import { createFeeder } from '../src/queue/feeder.js';
 import { createEnrichQueue, createRedis } from '../src/queue/queue.js';
 import { importCsv } from '../src/runs/csv-import.js';
 import { runStatus } from '../src/runs/status.js';
-import type { Line } from './throughput.js';
+import type { Line } from './throughput-support.js';
 import { stockWay } from './stock-gate.js';
 import { benchDatabase, timed, writeNumbersCsv } from './throughput-support.js';
 

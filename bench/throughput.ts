@@ -25,6 +25,7 @@ import { createLogger } from '../src/log.js';
 import { normalisePhone } from '../src/phone.js';
 import { importCsv } from '../src/runs/csv-import.js';
 import { readCsvRows } from '../src/sources/csv-source.js';
+import type { Line } from './throughput-support.js';
 import { benchDatabase, timed, writeNumbersCsv } from './throughput-support.js';
 import { measureLedger } from './throughput-ledger.js';
 import { measureWorker } from './throughput-worker.js';
@@ -33,13 +34,6 @@ const IMPORT_ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 100_000);
 const WORKER_NUMBERS = Number(process.env.BENCH_WORKER_NUMBERS ?? 6000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const LEDGER_ROWS = Number(process.env.BENCH_LEDGER_ROWS ?? 1_000_000);
-
-interface Line {
-  figure: string;
-  value: string;
-  reference: string;
-  ratio: string;
-}
 
 const perSecond = (n: number, seconds: number) => Math.round(n / seconds);
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -138,4 +132,3 @@ async function main(): Promise<void> {
 }
 
 export const run = main;
-export type { Line };

@@ -12,7 +12,7 @@ export interface Periodic {
  * Runs `task` every `intervalMs`. A failure goes to `onError` (the task is tried again on the next
  * tick); it never rejects `stop`.
  */
-export function every(
+export function startPeriodic(
   intervalMs: number,
   task: () => Promise<unknown>,
   onError: (err: unknown) => void,

@@ -3,8 +3,8 @@
  * queue's runs, and the other queue's run waits, untouched, for its own workers.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../src/local-stack.js';
-import { startLocalStack } from '../src/local-stack.js';
+import type { LocalStack } from '../workers/local-stack.js';
+import { startLocalStack } from '../workers/local-stack.js';
 import { unfinishedJobs } from '../src/queue/queue.js';
 import { runStatus } from '../src/runs/status.js';
 import type { Pipeline } from './helpers/pipeline.js';

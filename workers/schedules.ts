@@ -11,7 +11,7 @@ import type { Logger } from '../src/log.js';
 import { repeatLimitedLog } from '../src/log-repeats.js';
 import type { ScheduleJobData } from '../src/schedules/schedules.js';
 import { createScheduleQueue, scheduleQueueName } from '../src/schedules/schedules.js';
-import { runEvery } from '../src/resources.js';
+import { runCleanups } from '../src/resources.js';
 import { runTick } from '../src/schedules/tick.js';
 
 export interface ScheduleWorkerOptions {
@@ -52,7 +52,7 @@ export function startScheduleWorker(options: ScheduleWorkerOptions): ScheduleWor
   return {
     worker,
     close(force = false) {
-      closing ??= runEvery([() => worker.close(force), () => queue.close()]);
+      closing ??= runCleanups([() => worker.close(force), () => queue.close()]);
       return closing;
     },
   };

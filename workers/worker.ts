@@ -18,7 +18,7 @@ import { UNREACHABLE_CODES } from '../src/cams/cams-error.js';
 import type { Pool } from '../src/db/pool.js';
 import { pgErrorFields } from '../src/db/pool.js';
 import { abortAbandonedImports } from '../src/db/import-liveness.js';
-import { retryingLedger } from '../src/db/retry.js';
+import { retryingLedger } from '../src/db/retrying-ledger.js';
 import type { Logger } from '../src/log.js';
 import { repeatLimitedLog } from '../src/log-repeats.js';
 import { maskPhone } from '../src/mask.js';
@@ -32,8 +32,8 @@ import { createFeeder } from '../src/queue/feeder.js';
 import { requeueLostJobs } from '../src/queue/lost-jobs.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
 import { createEnrichQueue, limiterFor } from '../src/queue/queue.js';
-import { every } from '../src/periodic.js';
-import { runEvery } from '../src/resources.js';
+import { startPeriodic } from '../src/periodic.js';
+import { runCleanups } from '../src/resources.js';
 import { startRunWatch } from '../src/runs/run-watch.js';
 import type { FleetControl } from './enrich.js';
 import { enrich } from './enrich.js';
@@ -205,7 +205,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   });
   // The rate controller's scripts read the stored quota themselves; BullMQ's limiter follows it here.
   let quota = options.ratePerSecond;
-  const quotaCheck = every(
+  const quotaCheck = startPeriodic(
     options.quotaCheckIntervalMs ?? 30_000,
     async () => {
       const claim = await claimQuota(connection, rateKey, quota);
@@ -224,7 +224,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   // would leave its rows queued with no job: a lost job, put back here. Rows queued under a minute ago
   // are left alone, so it never races the feeder.
   const lostJobsMs = options.lostJobsIntervalMs ?? 60_000;
-  const lostJobs = every(
+  const lostJobs = startPeriodic(
     lostJobsMs,
     async () => {
       const n = await requeueLostJobs({
@@ -239,7 +239,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   );
 
   // A run left `importing` by an importer that died is aborted, its accounting kept (import-liveness.ts).
-  const reaper = every(
+  const reaper = startPeriodic(
     options.abandonedImportsIntervalMs ?? 15_000,
     () => abortAbandonedImports(pool, log),
     (err) => log.warn({ err: pgErrorFields(err) }, 'looking for abandoned imports failed; will retry'),
@@ -254,7 +254,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
       closing ??= (async () => {
         // Stop taking jobs first, so nothing new starts while the rest winds down.
         const stopped = worker.close(force);
-        await runEvery([
+        await runCleanups([
           () => quotaCheck.stop(),
           () => lostJobs.stop(),
           () => reaper.stop(),

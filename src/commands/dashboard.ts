@@ -4,7 +4,8 @@ import { intArg } from '../cli-options.js';
 import { assertBindable } from '../dashboard/access.js';
 import { createDashboard, listen } from '../dashboard/server.js';
 import { AppError } from '../errors.js';
-import { openDatabase, openQueue, openRedis, Resources } from '../resources.js';
+import { openDatabase, openQueue, openRedis } from '../connections.js';
+import { Resources } from '../resources.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
 export const dashboardDefinition = () =>

@@ -13,9 +13,10 @@ import { AppError } from '../errors.js';
 import { maskPhone } from '../mask.js';
 import { normalisePhone } from '../phone.js';
 import { resolveAccount } from '../cams/account.js';
+import { openRedis } from '../connections.js';
 import { accountRateKey, createRateController } from '../queue/rate-controller.js';
+import { Resources } from '../resources.js';
 import { settleQuota } from './fleet-quota.js';
-import { openRedis, Resources } from '../resources.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
 export const lookupDefinition = () =>

@@ -4,8 +4,14 @@
  * with `--json`) and a summary line.
  */
 import type { Pool } from '../db/pool.js';
-import { feedNewRun, openLedgerAndQueue, Resources } from '../resources.js';
+import type { Config } from '../config.js';
+import type { LedgerAndQueue } from '../connections.js';
+import { openLedgerAndQueue } from '../connections.js';
+import type { Logger } from '../log.js';
+import { feedOnce } from '../queue/feeder.js';
+import { Resources } from '../resources.js';
 import type { RunStatus } from '../runs/status.js';
+import { runStatus } from '../runs/status.js';
 import type { CommandContext, ExitCode } from './context.js';
 
 export async function newRunCommand(
@@ -25,4 +31,15 @@ export async function newRunCommand(
   } finally {
     await res.close();
   }
+}
+
+/** Puts the first window of a new run's work into Redis (the workers' feeders keep it topped up); returns its status. */
+export async function feedNewRun(
+  config: Config,
+  ledger: LedgerAndQueue,
+  log: Logger,
+  runId: number,
+): Promise<RunStatus> {
+  await feedOnce(config, ledger.pool, ledger.queue, log);
+  return runStatus(ledger.pool, runId);
 }

@@ -1,5 +1,6 @@
 import { pruneRuns } from '../db/prune.js';
-import { openDatabase, Resources } from '../resources.js';
+import { openDatabase } from '../connections.js';
+import { Resources } from '../resources.js';
 import type { PruneFlags } from '../runs/requests.js';
 import { pruneDefinition, pruneOptions } from '../runs/requests.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';

@@ -1,6 +1,7 @@
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
-import { openLedgerAndQueue, Resources } from '../resources.js';
+import { openLedgerAndQueue } from '../connections.js';
+import { Resources } from '../resources.js';
 import { describeResume, resumeQueue } from '../runs/resume.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 

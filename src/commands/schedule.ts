@@ -1,7 +1,8 @@
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
 import { AppError } from '../errors.js';
-import { openDatabase, openRedis, Resources } from '../resources.js';
+import { openDatabase, openRedis } from '../connections.js';
+import { Resources } from '../resources.js';
 import type { ScheduleInfo } from '../schedules/schedules.js';
 import {
   checkScheduleName,

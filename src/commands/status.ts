@@ -1,7 +1,8 @@
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
 import { intArg } from '../cli-options.js';
-import { openLedgerAndQueue, Resources } from '../resources.js';
+import { openLedgerAndQueue } from '../connections.js';
+import { Resources } from '../resources.js';
 import { allRunStatuses, describeRun, queueStatus, runStatus, workersText } from '../runs/status.js';
 import type { QueueStatus } from '../runs/status.js';
 import { AppError } from '../errors.js';

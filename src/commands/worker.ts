@@ -7,10 +7,11 @@ import { resolveAccount } from '../cams/account.js';
 import { camsClientFromConfig } from '../cams/cams-client.js';
 import { parseGrace } from '../config.js';
 import { AppError } from '../errors.js';
-import { every } from '../periodic.js';
+import { openDatabase, openRedis } from '../connections.js';
+import { startPeriodic } from '../periodic.js';
 import { camsClockProblem, clockSkewMs, clockSkewProblem } from '../queue/clock-check.js';
 import { redisConfigProblem } from '../queue/redis-readiness.js';
-import { openDatabase, openRedis, Resources } from '../resources.js';
+import { Resources } from '../resources.js';
 import { settleQuota } from './fleet-quota.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
@@ -75,7 +76,7 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
     const quota = await settleQuota(connection, account, ctx.config, ctx.log, {
       setQuota: opts.setQuota === true,
     });
-    const clockWatch = every(
+    const clockWatch = startPeriodic(
       CLOCK_CHECK_INTERVAL_MS,
       async () => stopFor(clockSkewProblem(await clockSkewMs(connection, now))),
       (err) => ctx.log.debug({ err }, 'clock check failed; will retry'),

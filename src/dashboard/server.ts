@@ -13,6 +13,7 @@ import { configuredAccount } from '../cams/account.js';
 import { Hono } from 'hono';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import { withDeadline } from '../deadline.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../log.js';
 import { maskPhone } from '../mask.js';
@@ -116,20 +117,12 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
 /** What does not answer, in words; empty when both do. */
 export async function readiness(pool: Pool, redis: Redis, timeoutMs: number): Promise<string[]> {
   const check = async (name: string, probe: () => Promise<unknown>): Promise<string | undefined> => {
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        probe(),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-        }),
-      ]);
+      await withDeadline(probe(), timeoutMs);
       return undefined;
     } catch (err) {
       const e = err as { code?: string; message?: string };
       return `${name}: ${e.code ?? e.message ?? 'unreachable'}`;
-    } finally {
-      clearTimeout(timer);
     }
   };
   const results = await Promise.all([

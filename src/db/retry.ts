@@ -1,9 +1,9 @@
 /**
  * Riding out PostgreSQL blips: which errors are worth retrying (a lost connection, a server shutting
  * down or refusing connections, a deadlock) and a bounded retry with exponential backoff. Used by the
- * workers, so a database hiccup neither kills a process nor costs a second CAMS call.
+ * workers (`retrying-ledger.ts`), so a database hiccup neither kills a process nor costs a second CAMS
+ * call.
  */
-import type { Ledger } from './ledger.js';
 
 /** Node's error codes for a connection that failed or was never made. */
 const NETWORK_CODES = new Set([
@@ -73,19 +73,4 @@ export async function retryDatabase<T>(fn: () => Promise<T>, options: DatabaseRe
       delay *= 2;
     }
   }
-}
-
-/**
- * The ledger with every operation retried through a database blip. Each one is a single transaction
- * (rolled back whole when the connection dies), so running it again is safe; a profile fetched from
- * CAMS is kept in memory and written again rather than fetched again.
- */
-export function retryingLedger(ledger: Ledger, options: DatabaseRetryOptions = {}): Ledger {
-  return {
-    checkPending: (key) => retryDatabase(() => ledger.checkPending(key), options),
-    recordProfile: (key, profile) => retryDatabase(() => ledger.recordProfile(key, profile), options),
-    settleFromStore: (key) => retryDatabase(() => ledger.settleFromStore(key), options),
-    recordFailure: (key, code, message, opts) =>
-      retryDatabase(() => ledger.recordFailure(key, code, message, opts), options),
-  };
 }

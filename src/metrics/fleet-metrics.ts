@@ -18,7 +18,7 @@ import type { Redis } from 'ioredis';
 import { AggregatorRegistry } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.js';
-import { every } from '../periodic.js';
+import { startPeriodic } from '../periodic.js';
 import { redisTimeMs } from '../queue/clock-check.js';
 
 /** What `registry.getMetricsAsJSON()` gives: one object per metric, with its `type` and values. */
@@ -76,7 +76,7 @@ export function startMetricsPublisher(options: MetricsPublisherOptions): Metrics
       .zadd(keys.index, at, id)
       .exec();
   };
-  const publishing = every(options.intervalMs ?? 2000, publish, (err) =>
+  const publishing = startPeriodic(options.intervalMs ?? 2000, publish, (err) =>
     log.debug({ err }, 'could not publish metrics; will retry'),
   );
   void publish().catch((err: unknown) => log.debug({ err }, 'could not publish metrics; will retry'));

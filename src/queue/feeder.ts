@@ -3,10 +3,13 @@
  * whatever the size of the runs in PostgreSQL. Any process may run one; an advisory lock in
  * `feedPending` makes them take turns.
  */
+import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
 import type { FeedItem } from '../db/ledger.js';
 import { feedPending } from '../db/ledger.js';
 import type { Logger } from '../log.js';
+import type { Periodic } from '../periodic.js';
+import { startPeriodic } from '../periodic.js';
 import type { EnrichQueue, JobOptionsConfig } from './queue.js';
 import { enrichJobOptions, jobIdFor, unfinishedJobs } from './queue.js';
 
@@ -35,7 +38,7 @@ export function createFeeder(options: FeederOptions): Feeder {
   const highWater = options.highWater ?? 10_000;
   const batchSize = options.batchSize ?? 1000;
   const jobOpts = enrichJobOptions(options.jobOptions);
-  let timer: NodeJS.Timeout | undefined;
+  let periodic: Periodic | undefined;
   let running: Promise<number> | undefined;
   let stopping = false;
 
@@ -78,17 +81,25 @@ export function createFeeder(options: FeederOptions): Feeder {
   return {
     fill,
     start(intervalMs) {
-      if (timer) return;
-      timer = setInterval(() => {
-        fill().catch((err: unknown) => log.warn({ err }, 'feeding the work buffer failed; will retry'));
-      }, intervalMs);
-      timer.unref();
+      periodic ??= startPeriodic(intervalMs, fill, (err) =>
+        log.warn({ err }, 'feeding the work buffer failed; will retry'),
+      );
     },
     async stop() {
       stopping = true;
-      if (timer) clearInterval(timer);
-      timer = undefined;
+      await periodic?.stop();
       await running?.catch(() => undefined);
     },
   };
+}
+
+/** Feeds the queue's Redis buffer from the ledger up to `CAMS_QUEUE_HIGH_WATER`, once. */
+export async function feedOnce(config: Config, pool: Pool, queue: EnrichQueue, log: Logger): Promise<number> {
+  return createFeeder({
+    pool,
+    queue,
+    log,
+    highWater: config.queueHighWater,
+    jobOptions: { attempts: config.attempts },
+  }).fill();
 }

@@ -12,7 +12,7 @@ import type { Pool } from '../db/pool.js';
 import type { Logger } from '../log.js';
 import { requeueLostJobs } from '../queue/lost-jobs.js';
 import type { EnrichQueue } from '../queue/queue.js';
-import { feedOnce } from '../resources.js';
+import { feedOnce } from '../queue/feeder.js';
 
 export interface ResumeResult {
   queue: string;

@@ -6,7 +6,7 @@
 import type { Queryable } from '../db/pool.js';
 import { finishedRunsSince } from '../db/sql/finished-runs-since.js';
 import type { Logger } from '../log.js';
-import { every } from '../periodic.js';
+import { startPeriodic } from '../periodic.js';
 import type { EnrichQueue } from '../queue/queue.js';
 
 export interface RunWatchOptions {
@@ -58,7 +58,7 @@ export function startRunWatch(options: RunWatchOptions): RunWatch {
     paused = isPaused;
   };
 
-  const checking = every(options.intervalMs ?? 2000, check, (err) =>
+  const checking = startPeriodic(options.intervalMs ?? 2000, check, (err) =>
     log.debug({ err }, 'run watch failed; will retry'),
   );
   return { check, stop: () => checking.stop() };

@@ -11,8 +11,8 @@ import type { CamsClient } from '../../src/cams/cams-client.js';
 import { migrate } from '../../src/db/migrate.js';
 import type { Pool } from '../../src/db/pool.js';
 import { createPool } from '../../src/db/pool.js';
-import { startLocalStack } from '../../src/local-stack.js';
-import { runEvery } from '../../src/resources.js';
+import { startLocalStack } from '../../workers/local-stack.js';
+import { runCleanups } from '../../src/resources.js';
 import { createLogger } from '../../src/log.js';
 import type { Logger } from '../../src/log.js';
 import type { EnrichQueue } from '../../src/queue/queue.js';
@@ -141,7 +141,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       }
     },
     close() {
-      return runEvery([
+      return runCleanups([
         () => stack.close({ force: true, discardQueue: true }),
         async () => {
           const redis = testRedis();

@@ -5,22 +5,22 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { EnrichWorker, EnrichWorkerOptions } from '../workers/worker.js';
-import { startEnrichWorker } from '../workers/worker.js';
-import type { CamsClient } from './cams/cams-client.js';
-import { createCamsClient } from './cams/cams-client.js';
-import { Secret } from './config.js';
-import type { Pool } from './db/pool.js';
-import type { Logger } from './log.js';
-import { createFeeder } from './queue/feeder.js';
-import type { EnrichQueue } from './queue/queue.js';
-import { accessKeyAccount } from './cams/account.js';
-import { discardQueue } from './queue/discard.js';
-import { forgetAccount } from './queue/rate-controller.js';
-import { connectRedis, createEnrichQueue, createRedis } from './queue/queue.js';
-import { Resources } from './resources.js';
-import type { Simulator, SimulatorOptions } from './simulator/simulator.js';
-import { startSimulator } from './simulator/simulator.js';
+import type { EnrichWorker, EnrichWorkerOptions } from './worker.js';
+import { startEnrichWorker } from './worker.js';
+import { accessKeyAccount } from '../src/cams/account.js';
+import type { CamsClient } from '../src/cams/cams-client.js';
+import { createCamsClient } from '../src/cams/cams-client.js';
+import { Secret } from '../src/config.js';
+import type { Pool } from '../src/db/pool.js';
+import type { Logger } from '../src/log.js';
+import { createFeeder } from '../src/queue/feeder.js';
+import type { EnrichQueue } from '../src/queue/queue.js';
+import { discardQueue } from '../src/queue/discard.js';
+import { forgetAccount } from '../src/queue/rate-controller.js';
+import { connectRedis, createEnrichQueue, createRedis } from '../src/queue/queue.js';
+import { Resources } from '../src/resources.js';
+import type { Simulator, SimulatorOptions } from '../src/simulator/simulator.js';
+import { startSimulator } from '../src/simulator/simulator.js';
 
 /** Settings of the workers a stack starts, beyond what the stack itself provides. */
 export type LocalWorkerOptions = Partial<

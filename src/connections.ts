@@ -1,0 +1,92 @@
+/**
+ * Opening what a command works on, each owned by the command's `Resources`: the ledger's pool (on an
+ * up-to-date schema), a Redis connection, the queue.
+ */
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import { assertDatabase, createPool } from './db/pool.js';
+import type { Pool } from './db/pool.js';
+import { assertMigrated, migrate } from './db/migrate.js';
+import { withDeadline } from './deadline.js';
+import type { Logger } from './log.js';
+import type { EnrichQueue, RedisRole } from './queue/queue.js';
+import { connectRedis, createEnrichQueue, createRedis } from './queue/queue.js';
+import { evictionWarning } from './queue/redis-readiness.js';
+import type { Resources } from './resources.js';
+
+/**
+ * A pool that answers, on an up-to-date schema. Commands that write (import, worker, demo) apply
+ * missing migrations themselves (safe from every process at once); read-only ones (`readOnly`) only
+ * check and say to run `migrate`, so pointing them at a database never changes it.
+ */
+export async function openDatabase(
+  res: Resources,
+  config: Config,
+  log: Logger,
+  max = 10,
+  options: { readOnly?: boolean } = {},
+): Promise<Pool> {
+  const pool = res.own(createPool(config.databaseUrl, log, { max, schema: config.schema }), (p) => p.end());
+  await assertDatabase(pool, config.databaseUrl);
+  if (options.readOnly) await assertMigrated(pool, { schema: config.schema });
+  else await migrate(pool, log, { schema: config.schema });
+  return pool;
+}
+
+/**
+ * A connection of `role` to `REDIS_URL`, ready and checked (`connectRedis`). A worker waits up to
+ * `REDIS_READY_TIMEOUT_MS` for Redis to come (ended at once by `signal`); the other commands give up
+ * at the first refusal, within 10 s. A server that may evict keys is logged as a warning.
+ */
+export async function openRedis(
+  res: Resources,
+  config: Config,
+  log: Logger,
+  role: RedisRole,
+  signal?: AbortSignal,
+): Promise<Redis> {
+  const redis = res.own(createRedis(config.redisUrl, role, log), closeRedis);
+  const info = await connectRedis(redis, config.redisUrl, {
+    timeoutMs: role === 'worker' ? config.redisReadyTimeoutMs : Math.min(10_000, config.redisReadyTimeoutMs),
+    signal,
+  });
+  const warning = evictionWarning(info);
+  if (warning) log.warn({ redis: { maxmemoryPolicy: info.maxmemoryPolicy } }, warning);
+  return redis;
+}
+
+/** QUIT when the connection is up (bounded: 2 s), else drop it: QUIT would wait for a Redis that is not there. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status !== 'ready') {
+    redis.disconnect();
+    return;
+  }
+  await withDeadline(redis.quit(), 2000).catch(() => undefined);
+  redis.disconnect();
+}
+
+export function openQueue(res: Resources, config: Config, redis: Redis, log: Logger): EnrichQueue {
+  const queue = res.own(createEnrichQueue(config.queueName, redis), (q) => q.close());
+  queue.on('error', (err) => log.error({ err }, 'queue error'));
+  return queue;
+}
+
+/** What a command that makes or reads runs works on: the ledger, a producer connection and the queue. */
+export interface LedgerAndQueue {
+  pool: Pool;
+  redis: Redis;
+  queue: EnrichQueue;
+}
+
+/** Opens the ledger (`openDatabase`, with its `max` and `readOnly`), then the queue on a producer connection. */
+export async function openLedgerAndQueue(
+  res: Resources,
+  config: Config,
+  log: Logger,
+  max: number,
+  options: { readOnly?: boolean } = {},
+): Promise<LedgerAndQueue> {
+  const pool = await openDatabase(res, config, log, max, options);
+  const redis = await openRedis(res, config, log, 'producer');
+  return { pool, redis, queue: openQueue(res, config, redis, log) };
+}
