@@ -4,6 +4,7 @@
  * a usage error, exit 2, before anything runs).
  */
 import { InvalidArgumentError } from '@commander-js/extra-typings';
+import { spaceFlagProblem } from './space.js';
 
 type Definition = () => { opts(): object };
 /** The option values commander parses for the command a definition function builds. */
@@ -42,3 +43,13 @@ export function positiveArg(name: string, max: number) {
 /** The help of `--profile`, taken by the commands that call CAMS. */
 export const PROFILE_HELP =
   'credentials from this profile of ~/.aliyun/config.json or ~/.alibabacloud/credentials only (default: the credential chain)';
+
+/**
+ * `--space`, the same on every command: the CustSpaceId trimmed; empty, over 256 characters or with
+ * control characters it is a usage error.
+ */
+export function spaceArg(value: string): string {
+  const problem = spaceFlagProblem(value);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
+  return value.trim();
+}

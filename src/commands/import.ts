@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
+import { spaceArg } from '../cli-options.js';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { parseDuration } from '../duration.js';
@@ -25,7 +26,7 @@ export const importDefinition = () =>
   new Command('import')
     .description('stream a CSV of phone numbers into a new run; prints the run id')
     .argument('<file.csv>', 'CSV with a header row (- reads standard input)')
-    .option('--space <ID>', 'CustSpaceId for every row')
+    .option('--space <ID>', 'CustSpaceId for every row', spaceArg)
     .option('--space-column <NAME>', 'header of a per-row CustSpaceId column')
     .option(
       '--phone-column <NAME>',

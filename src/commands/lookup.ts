@@ -4,7 +4,7 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
-import { PROFILE_HELP } from '../cli-options.js';
+import { PROFILE_HELP, spaceArg } from '../cli-options.js';
 import { isCamsError } from '../cams/cams-error.js';
 import type { CamsError } from '../cams/cams-error.js';
 import { camsClientFromConfig } from '../cams/cams-client.js';
@@ -12,6 +12,7 @@ import type { BusinessProfile } from '../cams/profile.js';
 import { AppError } from '../errors.js';
 import { maskPhone } from '../mask.js';
 import { normalisePhone } from '../phone.js';
+import { checkSpace } from '../space.js';
 import { resolveAccount } from '../cams/account.js';
 import { openRedis } from '../connections.js';
 import { accountRateKey, createRateController } from '../queue/rate-controller.js';
@@ -23,7 +24,7 @@ export const lookupDefinition = () =>
   new Command('lookup')
     .description('one QueryPhoneBusinessProfile call, printed')
     .argument('<phone>', 'phone number, country code first (e.g. 8613800001234)')
-    .requiredOption('--space <CustSpaceId>', 'customer space id')
+    .requiredOption('--space <CustSpaceId>', 'customer space id', spaceArg)
     .option('--profile <NAME>', PROFILE_HELP)
     .option('--json', 'print JSON');
 export type LookupFlags = FlagsOf<typeof lookupDefinition, 'space'>;
@@ -95,8 +96,7 @@ export async function lookupCommand(
   opts: LookupFlags,
   ctx: CommandContext,
 ): Promise<ExitCode> {
-  const custSpaceId = opts.space.trim();
-  if (custSpaceId === '') throw new AppError('USAGE', '--space <CustSpaceId> is required');
+  const custSpaceId = checkSpace(opts.space);
   const phoneNumber = lookupPhone(phone);
   const cams = await camsClientFromConfig(ctx.config);
   const account = await resolveAccount(ctx.config);

@@ -12,7 +12,8 @@ import { isCountryCode } from '../phone.js';
 import { readCsvRows } from '../sources/csv-source.js';
 import { checkEncoding } from '../sources/text-input.js';
 import type { ImportResult } from './import-run.js';
-import { importRows, MAX_SPACE_LENGTH, spaceProblem } from './import-run.js';
+import { checkSpace } from '../space.js';
+import { importRows } from './import-run.js';
 
 export interface CsvImportOptions {
   /** The CSV file, or `-` for `input` (standard input). */
@@ -54,14 +55,7 @@ export function validateImportOptions(
   if ((o.space === undefined) === (o.spaceColumn === undefined)) {
     throw new AppError('USAGE', 'give exactly one of --space ID or --space-column NAME');
   }
-  const badSpace = o.space === undefined ? undefined : spaceProblem(o.space);
-  if (badSpace !== undefined)
-    throw new AppError(
-      'USAGE',
-      badSpace === 'empty'
-        ? '--space must not be empty'
-        : `--space must be a CustSpaceId of at most ${MAX_SPACE_LENGTH} characters without control characters`,
-    );
+  if (o.space !== undefined) checkSpace(o.space);
   if (o.defaultCountry !== undefined && !isCountryCode(o.defaultCountry)) {
     throw new AppError(
       'USAGE',

@@ -8,6 +8,7 @@ import type { Pool } from '../db/pool.js';
 import { AppError, serviceUnavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isCountryCode } from '../phone.js';
+import { checkSpace } from '../space.js';
 import type { DbSourceSpec } from '../sources/db-source.js';
 import { dbSourceName, readDbRows } from '../sources/db-source.js';
 import type { ImportResult } from './import-run.js';
@@ -38,8 +39,7 @@ export function validateDbImport(o: Pick<DbImportOptions, 'spec' | 'space' | 'de
   } else if ((o.space === undefined) === (o.spec.spaceColumn === undefined)) {
     throw new AppError('USAGE', 'give exactly one of --space ID or --space-column COLUMN with --table');
   }
-  if (o.space !== undefined && o.space.trim() === '')
-    throw new AppError('USAGE', '--space must not be empty');
+  if (o.space !== undefined) checkSpace(o.space);
   if (o.defaultCountry !== undefined && !isCountryCode(o.defaultCountry)) {
     throw new AppError(
       'USAGE',

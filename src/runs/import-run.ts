@@ -15,6 +15,9 @@ import { abortRun, markReady, recordRunInput } from '../db/runs.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { normalisePhone } from '../phone.js';
+import { spaceProblem } from '../space.js';
+
+export { MAX_SPACE_LENGTH, spaceProblem } from '../space.js';
 import type { RejectsWriter } from '../sources/rejects-writer.js';
 import { openRejectsWriter } from '../sources/rejects-writer.js';
 
@@ -79,18 +82,6 @@ const ROWS_PER_TURN = 256;
 
 /** Longest `raw` kept in run_rejects; a longer cell is cut and marked (the rejects file keeps it whole). */
 export const MAX_STORED_RAW = 1000;
-/** Longest CustSpaceId accepted. */
-export const MAX_SPACE_LENGTH = 256;
-const CONTROL = /\p{Cc}/u;
-
-/** Why `space` cannot be a CustSpaceId, or undefined when it can (it is trimmed first). */
-export function spaceProblem(space: string): string | undefined {
-  const s = space.trim();
-  if (s === '') return 'empty';
-  if (s.length > MAX_SPACE_LENGTH) return `longer than ${MAX_SPACE_LENGTH} characters`;
-  if (CONTROL.test(s)) return 'contains control characters';
-  return undefined;
-}
 
 /**
  * Text as PostgreSQL stores it: NUL (which a text column refuses) becomes U+2400 `␀`, and a value longer
@@ -125,6 +116,7 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
   const batchSize = options.batchSize ?? 5000;
   const batchChars = options.batchChars ?? 1024 * 1024;
   const spaceLabel = options.spaceColumnLabel ?? 'space';
+  const fixedSpace = options.space?.trim();
   const iterator = options.rows[Symbol.asyncIterator]();
   // The rejects path is checked and its temporary file created before anything is read or recorded.
   let rejects: RejectsWriter | undefined;
@@ -177,7 +169,7 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
       const row = next.value;
       count += 1;
       if (count % ROWS_PER_TURN === 0) await nextTurn();
-      const space = options.space ?? row.space?.trim() ?? '';
+      const space = fixedSpace ?? row.space?.trim() ?? '';
       const phone = normalisePhone(row.phone, options.defaultCountry);
       const badSpace = phone.ok ? spaceProblem(space) : undefined;
       if (phone.ok && badSpace === undefined) {

@@ -6,6 +6,8 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
+import { spaceArg } from '../cli-options.js';
+import { checkSpace } from '../space.js';
 import type { Config } from '../config.js';
 import type { PruneOptions } from '../db/prune.js';
 import { parseDuration } from '../duration.js';
@@ -21,7 +23,7 @@ export const enqueueDbDefinition = () =>
     .option('--source-url <URL>', 'PostgreSQL holding the contacts (default: DATABASE_URL)')
     .option('--table <NAME>', 'table or schema.table to read')
     .option('--phone-column <COLUMN>', 'column of the table holding the phone number')
-    .option('--space <ID>', 'CustSpaceId for every row')
+    .option('--space <ID>', 'CustSpaceId for every row', spaceArg)
     .option('--space-column <COLUMN>', "column of the table holding each row's CustSpaceId")
     .option('--where <SQL>', 'filter on the table, run read-only')
     .option('--query <SQL>', 'a SELECT returning phone_number and optionally cust_space_id, run read-only')
@@ -86,7 +88,7 @@ export const refreshDefinition = () =>
       '--older-than <DURATION>',
       'profiles fetched longer ago than this are fetched again (e.g. 7d)',
     )
-    .option('--space <ID>', 'only this CustSpaceId')
+    .option('--space <ID>', 'only this CustSpaceId', spaceArg)
     .option('--json', 'print JSON');
 export type RefreshFlags = FlagsOf<typeof refreshDefinition, 'olderThan'>;
 
@@ -94,13 +96,10 @@ export type RefreshFlags = FlagsOf<typeof refreshDefinition, 'olderThan'>;
 export function refreshOptions(flags: RefreshFlags, config: Pick<Config, 'queueName'>): RefreshOptions {
   if (flags.olderThan === undefined)
     throw new AppError('USAGE', '--older-than DURATION is required (e.g. 7d)');
-  if (flags.space !== undefined && flags.space.trim() === '') {
-    throw new AppError('USAGE', '--space must not be empty');
-  }
   return {
     queue: config.queueName,
     olderThanMs: parseDuration(flags.olderThan, '--older-than'),
-    space: flags.space,
+    space: flags.space === undefined ? undefined : checkSpace(flags.space),
   };
 }
 
