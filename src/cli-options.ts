@@ -4,6 +4,8 @@
  * a usage error, exit 2, before anything runs).
  */
 import { InvalidArgumentError } from '@commander-js/extra-typings';
+import { parseGrace } from './config.js';
+import { isAppError } from './errors.js';
 import { spaceFlagProblem } from './space.js';
 
 type Definition = () => { opts(): object };
@@ -37,6 +39,26 @@ export function positiveArg(name: string, max: number) {
       throw new InvalidArgumentError(`${name} must be a number above 0 and at most ${max}`);
     }
     return n;
+  };
+}
+
+/** A run id such as `12`: a whole number above 0. */
+export function runIdArg(value: string): number {
+  const id = /^\s*\d{1,15}\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(id) || id <= 0) {
+    throw new InvalidArgumentError(`--run must be a run id such as 12 (got '${value}')`);
+  }
+  return id;
+}
+
+/** A shutdown grace period in ms, read as `CAMS_SHUTDOWN_GRACE` is (`parseGrace`: a duration of at most an hour). */
+export function graceArg(name: string) {
+  return (value: string): number => {
+    try {
+      return parseGrace(value, name);
+    } catch (err) {
+      throw isAppError(err) ? new InvalidArgumentError(err.message) : err;
+    }
   };
 }
 

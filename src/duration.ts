@@ -9,6 +9,9 @@ const UNIT_MS = {
   w: 604_800_000,
 } as const;
 
+/** `--max-age` when it is not given: a stored profile is fresh for 30 days. */
+export const DEFAULT_MAX_AGE = '30d';
+
 /** Longest duration accepted: far beyond any useful age, well within PostgreSQL's interval and timestamp range. */
 const MAX_DURATION_MS = 5000 * UNIT_MS.w;
 

@@ -4,7 +4,8 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import CamsModule, * as $Cams from '@alicloud/cams20200606';
 import { Config as OpenApiConfig } from '@alicloud/openapi-client';
-import { simulatorCommand } from '../src/commands/simulator.js';
+import { CommanderError } from '@commander-js/extra-typings';
+import { simulatorCommand, simulatorDefinition } from '../src/commands/simulator.js';
 import type { SimulatorFlags } from '../src/commands/simulator.js';
 import type { CommandContext, ExitCode } from '../src/commands/context.js';
 import { loadConfig } from '../src/config.js';
@@ -161,25 +162,38 @@ describe('simulator command', () => {
     expect(out.some((l) => l.startsWith('export CAMS_ENDPOINT='))).toBe(true);
   });
 
-  it.each<[string, SimulatorFlags, RegExp]>([
-    ['a port out of range', { port: 70000 }, /--port/],
-    ['a rate of zero', { rate: 0 }, /--rate/],
-    ['an unknown throttle form', { throttleForm: 'http429' as 'http400' }, /--throttle-form/],
-    ['an unreadable fault', { fault: ['Bogus.Code'] }, /--fault/],
-  ])('refuses %s as a usage error', async (_name, opts, message) => {
-    const controller = new AbortController();
-    const run = simulatorCommand(opts, {
-      config: loadConfig({}),
-      log: createLogger({ level: 'silent' }),
-      out: () => undefined,
-      err: () => undefined,
-      signal: controller.signal,
-    });
-    await expect(run).rejects.toBeInstanceOf(AppError);
-    await expect(run).rejects.toMatchObject({
-      code: 'USAGE',
-      exitCode: 2,
-      message: expect.stringMatching(message) as unknown,
-    });
+  it.each<[string, string[], RegExp]>([
+    ['a port out of range', ['--port', '70000'], /--port/],
+    ['a rate of zero', ['--rate', '0'], /--rate/],
+    ['an unknown throttle form', ['--throttle-form', 'http429'], /--throttle-form/],
+  ])('refuses %s where its flag is defined, as a usage error', (_name, argv, message) => {
+    let stderr = '';
+    const parse = () =>
+      simulatorDefinition()
+        .exitOverride()
+        .configureOutput({ writeErr: (s) => (stderr += s) })
+        .parse(argv, { from: 'user' });
+    expect(parse).toThrow(CommanderError);
+    expect(stderr).toMatch(message);
   });
+
+  it.each<[string, SimulatorFlags, RegExp]>([['an unreadable fault', { fault: ['Bogus.Code'] }, /--fault/]])(
+    'refuses %s as a usage error',
+    async (_name, opts, message) => {
+      const controller = new AbortController();
+      const run = simulatorCommand(opts, {
+        config: loadConfig({}),
+        log: createLogger({ level: 'silent' }),
+        out: () => undefined,
+        err: () => undefined,
+        signal: controller.signal,
+      });
+      await expect(run).rejects.toBeInstanceOf(AppError);
+      await expect(run).rejects.toMatchObject({
+        code: 'USAGE',
+        exitCode: 2,
+        message: expect.stringMatching(message) as unknown,
+      });
+    },
+  );
 });

@@ -24,8 +24,6 @@ export type DashboardFlags = FlagsOf<typeof dashboardDefinition>;
 export async function dashboardCommand(opts: DashboardFlags, ctx: CommandContext): Promise<ExitCode> {
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port ?? 3000;
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new AppError('USAGE', `--port must be a port number from 0 to 65535 (got ${port})`);
   assertBindable(host, ctx.config.dashboardToken);
   const res = new Resources();
   try {

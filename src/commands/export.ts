@@ -5,6 +5,7 @@
 import type { Writable } from 'node:stream';
 import { Command, Option } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
+import { runIdArg } from '../cli-options.js';
 import { AppError } from '../errors.js';
 import { openDatabase } from '../connections.js';
 import { Resources } from '../resources.js';
@@ -16,7 +17,7 @@ import type { CommandContext, CommandLine, ExitCode } from './context.js';
 export const exportDefinition = () =>
   new Command('export')
     .description('every input row of a run, in input order, with its outcome and profile columns')
-    .requiredOption('--run <ID>', 'the run')
+    .requiredOption('--run <ID>', 'the run', runIdArg)
     .addOption(new Option('--format <FORMAT>', 'csv or jsonl (default csv)').choices(['csv', 'jsonl']))
     .option('--output <FILE>', 'write to this file (default, or -: standard output)')
     .option(
@@ -31,19 +32,12 @@ export interface ExportStreams {
   stdout?: Writable;
 }
 
-function runIdOf(value: string): number {
-  const id = /^\s*\d{1,15}\s*$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(id) || id <= 0)
-    throw new AppError('USAGE', `--run must be a run id such as 12 (got '${value}')`);
-  return id;
-}
-
 export async function exportCommand(
   opts: ExportFlags,
   ctx: CommandContext,
   streams: ExportStreams = {},
 ): Promise<ExitCode> {
-  const runId = runIdOf(opts.run);
+  const runId = opts.run;
   const columns = opts.columns?.split(',').map((c) => c.trim());
   if (columns?.some((c) => c === '')) throw new AppError('USAGE', '--columns must not name an empty column');
   const res = new Resources();

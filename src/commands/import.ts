@@ -3,7 +3,7 @@ import type { FlagsOf } from '../cli-options.js';
 import { spaceArg } from '../cli-options.js';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
-import { parseDuration } from '../duration.js';
+import { DEFAULT_MAX_AGE, parseDuration } from '../duration.js';
 import { AppError, fileErrorReason } from '../errors.js';
 import { abortAbandonedImports } from '../db/import-liveness.js';
 import { openLedgerAndQueue } from '../connections.js';
@@ -43,14 +43,14 @@ export const importDefinition = () =>
     .option(
       '--max-age <DURATION>',
       'skip numbers fetched more recently than this (0 forces a refresh)',
-      '30d',
+      DEFAULT_MAX_AGE,
     )
     .option('--wait', 'show progress until the run is finished')
     .option('--json', 'print JSON');
 export type ImportFlags = FlagsOf<typeof importDefinition>;
 
 export async function importCommand(file: string, opts: ImportFlags, ctx: CommandContext): Promise<ExitCode> {
-  const maxAgeMs = parseDuration(opts.maxAge ?? '30d', '--max-age');
+  const maxAgeMs = parseDuration(opts.maxAge ?? DEFAULT_MAX_AGE, '--max-age');
   validateImportOptions(opts);
   const stdin = file === '-';
   if (!stdin) await assertReadableFile(file);

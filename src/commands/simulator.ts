@@ -78,23 +78,8 @@ function checkOptions(
   defaultRate: number,
 ): Omit<SimulatorOptions, 'accessKeyId' | 'accessKeySecret'> {
   const port = opts.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new AppError('USAGE', `--port must be a whole number from 0 to 65535 (got '${String(opts.port)}')`);
-  }
   const rate = opts.rate ?? defaultRate;
-  if (!Number.isFinite(rate) || rate <= 0) {
-    throw new AppError(
-      'USAGE',
-      `--rate must be a positive number of calls per second (got '${String(opts.rate)}')`,
-    );
-  }
   const throttleForm = opts.throttleForm ?? 'http400';
-  if (!THROTTLE_FORMS.includes(throttleForm)) {
-    throw new AppError(
-      'USAGE',
-      `--throttle-form must be one of ${THROTTLE_FORMS.join(', ')} (got '${String(throttleForm)}')`,
-    );
-  }
   const host = opts.host ?? '127.0.0.1';
   if (host.trim() === '') throw new AppError('USAGE', '--host must not be empty');
   const faults: FaultRule[] = (opts.fault ?? []).map((text) => {

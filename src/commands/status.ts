@@ -1,11 +1,10 @@
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
-import { intArg } from '../cli-options.js';
+import { intArg, runIdArg } from '../cli-options.js';
 import { openLedgerAndQueue } from '../connections.js';
 import { Resources } from '../resources.js';
 import { allRunStatuses, describeRun, queueStatus, runStatus, workersText } from '../runs/status.js';
 import type { QueueStatus } from '../runs/status.js';
-import { AppError } from '../errors.js';
 import { countRuns } from '../db/runs.js';
 import { UNREACHABLE_CODES } from '../cams/cams-error.js';
 import { configuredAccount } from '../cams/account.js';
@@ -21,7 +20,7 @@ export const STATUS_LIMIT = 50;
 export const statusDefinition = () =>
   new Command('status')
     .description('per-run accounting, queue depth, rate and ETA')
-    .option('--run <ID>', 'one run')
+    .option('--run <ID>', 'one run', runIdArg)
     .option(
       '--limit <N>',
       `most runs listed, newest first (default ${STATUS_LIMIT})`,
@@ -58,14 +57,7 @@ function warningLines(w: { warnings?: string[] }): string[] {
 }
 
 export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Promise<ExitCode> {
-  if (opts.limit !== undefined && opts.limit < 1)
-    throw new AppError('USAGE', `--limit must be a whole number of at least 1 (got ${opts.limit})`);
-  let runId: number | undefined;
-  if (opts.run !== undefined) {
-    runId = /^\s*\d{1,15}\s*$/.test(opts.run) ? Number(opts.run) : NaN;
-    if (!Number.isSafeInteger(runId) || runId <= 0)
-      throw new AppError('USAGE', `--run must be a run id such as 12 (got '${opts.run}')`);
-  }
+  const runId = opts.run;
   const res = new Resources();
   try {
     const { pool, redis, queue } = await openLedgerAndQueue(res, ctx.config, ctx.log, 2, { readOnly: true });

@@ -1,11 +1,10 @@
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
-import { intArg, positiveArg, PROFILE_HELP } from '../cli-options.js';
+import { graceArg, intArg, positiveArg, PROFILE_HELP } from '../cli-options.js';
 import { startScheduleWorker } from '../../workers/schedules.js';
 import { startEnrichWorker } from '../../workers/worker.js';
 import { resolveAccount } from '../cams/account.js';
 import { camsClientFromConfig } from '../cams/cams-client.js';
-import { parseGrace } from '../config.js';
 import { AppError } from '../errors.js';
 import { openDatabase, openRedis } from '../connections.js';
 import { startPeriodic } from '../periodic.js';
@@ -31,6 +30,7 @@ export const workerDefinition = () =>
     .option(
       '--grace <DURATION>',
       'on a stop, wait this long for the jobs in hand, then abandon them and exit (overrides CAMS_SHUTDOWN_GRACE, default 30s)',
+      graceArg('--grace'),
     )
     .option('--profile <NAME>', PROFILE_HELP);
 export type WorkerFlags = FlagsOf<typeof workerDefinition>;
@@ -43,12 +43,9 @@ export type WorkerFlags = FlagsOf<typeof workerDefinition>;
  */
 export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Promise<ExitCode> {
   const concurrency = opts.concurrency ?? 4;
-  if (!Number.isInteger(concurrency) || concurrency < 1) {
-    throw new AppError('USAGE', `--concurrency must be a whole number of at least 1 (got ${concurrency})`);
-  }
   if (opts.setQuota && !ctx.config.camsRateLimitGiven)
     throw new AppError('USAGE', '--set-quota needs the new quota: give --rate N (or set CAMS_RATE_LIMIT)');
-  const graceMs = opts.grace === undefined ? ctx.config.shutdownGraceMs : parseGrace(opts.grace, '--grace');
+  const graceMs = opts.grace ?? ctx.config.shutdownGraceMs;
   const cams = await camsClientFromConfig(ctx.config);
   const account = await resolveAccount(ctx.config);
   await cams.warmUp?.();

@@ -10,7 +10,7 @@ import { spaceArg } from '../cli-options.js';
 import { checkSpace } from '../space.js';
 import type { Config } from '../config.js';
 import type { PruneOptions } from '../db/prune.js';
-import { parseDuration } from '../duration.js';
+import { DEFAULT_MAX_AGE, parseDuration } from '../duration.js';
 import { AppError } from '../errors.js';
 import type { DbSourceSpec } from '../sources/db-source.js';
 import type { DbImportOptions } from './db-import.js';
@@ -31,7 +31,7 @@ export const enqueueDbDefinition = () =>
     .option(
       '--max-age <DURATION>',
       'skip numbers fetched more recently than this (0 forces a refresh)',
-      '30d',
+      DEFAULT_MAX_AGE,
     )
     .option('--json', 'print JSON');
 export type EnqueueDbFlags = FlagsOf<typeof enqueueDbDefinition>;
@@ -73,7 +73,7 @@ export function enqueueDbOptions(
     spec,
     space: flags.space,
     defaultCountry: flags.defaultCountry,
-    maxAgeMs: parseDuration(flags.maxAge ?? '30d', '--max-age'),
+    maxAgeMs: parseDuration(flags.maxAge ?? DEFAULT_MAX_AGE, '--max-age'),
   };
   validateDbImport(options);
   return options;
