@@ -39,7 +39,7 @@ describe('demo', () => {
   it('imports, enriches through its own simulator and workers in a database of its own, prints the accounting and the stored rows, and leaves nothing behind', async () => {
     db = await createTestDatabase();
     // A database of record, migrated, as the demo finds it on a real installation.
-    const record = createPool(db.url, createLogger({ level: 'silent' }), { max: 1 });
+    const record = createPool(db.url, createLogger({ level: 'silent' }), { max: 2 });
     await migrate(record, createLogger({ level: 'silent' })).finally(() => record.end());
     dir = await mkdtemp(join(tmpdir(), 'cams-demo-test-'));
     queueName = testQueueName();
