@@ -274,12 +274,16 @@ describe('migrations outside a transaction', () => {
     const dir = await migrationsDir({ '0001_table.sql': table });
     await migrate(pool, log, { migrations: await loadMigrations(dir) });
     // A unique build over duplicates fails part-way and leaves its index INVALID, as an interrupted one does.
+    // (On a client: pool.query runs every statement in a transaction.)
     await pool.query('UPDATE cams_enrich.t SET v = 1 WHERE id <= 2');
-    await expect(
-      pool.query('CREATE UNIQUE INDEX CONCURRENTLY t_v ON cams_enrich.t (v)'),
-    ).rejects.toMatchObject({
-      code: '23505',
-    });
+    const client = await pool.connect();
+    try {
+      await expect(
+        client.query('CREATE UNIQUE INDEX CONCURRENTLY t_v ON cams_enrich.t (v)'),
+      ).rejects.toMatchObject({ code: '23505' });
+    } finally {
+      client.release();
+    }
     expect(await indexState(pool, 't_v')).toBe('invalid');
     await pool.query('UPDATE cams_enrich.t SET v = id');
 

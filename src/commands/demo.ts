@@ -53,8 +53,10 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
   const res = new Resources();
   try {
     // Only to create and drop the demo's own database: nothing is read or written in this one.
-    const admin = res.own(createPool(config.databaseUrl, log, { max: 1 }), (p) => p.end());
-    await assertDatabase(admin, config.databaseUrl);
+    const adminPool = res.own(createPool(config.databaseUrl, log, { max: 1 }), (p) => p.end());
+    await assertDatabase(adminPool, config.databaseUrl);
+    // A client of its own: CREATE DATABASE cannot run in the transaction pool.query wraps a statement in.
+    const admin = res.own(await adminPool.connect(), (c) => c.release());
     const scratch = await createScratchDatabase(admin, config.databaseUrl, 'cams_enrich_demo');
     res.own(scratch, (s) => s.drop());
     const pool = await openDatabase(res, { ...config, databaseUrl: scratch.url }, log, 4 + workers * 2);

@@ -15,7 +15,7 @@ export async function migrateCommand(opts: MigrateFlags, ctx: CommandContext): P
   const res = new Resources();
   try {
     const { config } = ctx;
-    const pool = res.own(createPool(config.databaseUrl, ctx.log, { max: 2, schema: config.schema }), (p) =>
+    const pool = res.own(createPool(config.databaseUrl, ctx.log, { max: 1, schema: config.schema }), (p) =>
       p.end(),
     );
     await assertDatabase(pool, config.databaseUrl);

@@ -58,7 +58,6 @@ export async function openImportRecorder(
       const client = await pool.connect();
       client.on('error', onError);
       lanes.push({ client, inFlight: Promise.resolve() });
-      await createStagingTable(client);
     }
   } catch (err) {
     failure ??= err;
@@ -74,6 +73,7 @@ export async function openImportRecorder(
   ): Promise<void> {
     await c.query('BEGIN');
     try {
+      await createStagingTable(c);
       await stageImportRows(c, accepted, rejected);
       await mergeImportRows(c, { runId, accepted: accepted.length, rejected: rejected.length });
       await c.query('COMMIT');

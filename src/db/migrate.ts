@@ -115,21 +115,26 @@ export async function migrate(pool: Pool, log: Logger, options: MigrateOptions =
 
 /**
  * Runs `fn` holding the migration lock: a transaction-scoped advisory lock, held by a transaction left
- * open on a connection of its own while the migrations run on another, so it is never left behind on a
- * connection a transaction pooler hands to someone else, and goes with the process if it dies. A runner
+ * open on a connection of its own (beside the pool's) while the migrations run on one of the pool's, so
+ * it is never left behind on a connection a transaction pooler hands to someone else, and goes with the
+ * process if it dies. A runner
  * that finds it taken does not wait inside a transaction: it asks again, after 50 ms doubling to 1 s.
  * `fn` gets a check that throws once the lock's connection was lost.
  */
 async function withMigrationLock<T>(pool: Pool, fn: (assertLocked: () => void) => Promise<T>): Promise<T> {
-  if ((pool.options.max ?? 10) < 2) {
-    throw new Error('migrate needs a pool of at least two connections (the lock and the work)');
-  }
-  const client = await pool.connect();
+  // A connection beside the pool's (same parameters), so a pool of one connection can still migrate.
+  const client = new pg.Client(pool.options);
   let lost: Error | undefined;
   const onError = (err: Error) => {
     lost ??= err;
   };
   client.on('error', onError);
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.end().catch(() => undefined);
+    throw err;
+  }
   try {
     for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
       await client.query('BEGIN');
@@ -156,8 +161,7 @@ async function withMigrationLock<T>(pool: Pool, fn: (assertLocked: () => void) =
     await client.query('ROLLBACK').catch(onError);
     throw err;
   } finally {
-    client.off('error', onError);
-    client.release(lost);
+    await client.end().catch(onError);
   }
 }
 

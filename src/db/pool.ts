@@ -18,9 +18,9 @@ export interface PoolOptions {
   /** Name shown in pg_stat_activity. Default `cams-enrich`. */
   applicationName?: string;
   /**
-   * Schema of the ledger's own tables, searched before `public` by every connection, so statements
-   * name tables unqualified: `runs` is the ledger's, `business_profiles` the one in `public`.
-   * Default `cams_enrich` (`Config.schema`).
+   * Schema of the ledger's own tables, searched before `public` by every transaction on the pool's
+   * connections, so statements name tables unqualified: `runs` is the ledger's, `business_profiles` the
+   * one in `public`. Default `cams_enrich` (`Config.schema`).
    */
   schema?: string;
 }
@@ -40,10 +40,21 @@ export function pgErrorFields(err: unknown): { message: string; code?: string } 
   return typeof code === 'string' ? { message, code } : { message };
 }
 
+/** A transaction's start, as this code and its callers write it: BEGIN or START TRANSACTION, with modes. */
+const TRANSACTION_START = /^\s*(?:BEGIN|START\s+TRANSACTION)\b[^;]*;?\s*$/i;
+
 /**
  * Creates a pool where every client, idle or checked out, has an `'error'` listener, so a connection
  * that dies (server restart, network cut) is logged and discarded instead of crashing the process.
  * The caller closes it with `pool.end()`.
+ *
+ * The ledger's schema comes first on the `search_path` of every transaction, set with `SET LOCAL`,
+ * never for the session: a transaction started on one of the pool's clients (`BEGIN`, `START
+ * TRANSACTION`, with any modes) is sent as `BEGIN …; SET LOCAL search_path TO …` in one round trip, and
+ * `pool.query` runs its statement in such a transaction of its own. So nothing is set at connection
+ * start (a transaction pooler such as PgBouncer refuses startup options) and nothing is left on a
+ * server connection that a pooler hands to another client. A statement sent on a checked-out client
+ * outside a transaction gets the role's own search_path: name the schema there.
  */
 export function createPool(databaseUrl: string, log: Logger, options: PoolOptions = {}): Pool {
   const pool = new pg.Pool({
@@ -51,16 +62,28 @@ export function createPool(databaseUrl: string, log: Logger, options: PoolOption
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'cams-enrich',
     connectionTimeoutMillis: 10_000,
-    // Set at connection start, so it holds for every statement, in or out of a transaction.
-    options: `-c search_path=${ledgerSearchPath(options.schema ?? DEFAULT_SCHEMA)}`,
   });
+  const setPath = `; SET LOCAL search_path TO ${ledgerSearchPath(options.schema ?? DEFAULT_SCHEMA)}`;
   // The pool listens to its idle clients and removes a broken one; it re-emits the error here.
   pool.on('error', (err) => log.warn({ err: pgErrorFields(err) }, 'idle PostgreSQL connection lost'));
-  // A checked-out client has no listener of the pool's: this one stays for the client's life. The
-  // query in progress fails on its own, and `withClient` discards the client.
   pool.on('connect', (client) => {
+    // A checked-out client has no listener of the pool's: this one stays for the client's life. The
+    // query in progress fails on its own, and `withClient` discards the client.
     client.on('error', (err) => log.debug({ err: pgErrorFields(err) }, 'PostgreSQL connection lost'));
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    client.query = ((config: unknown, ...rest: unknown[]) =>
+      typeof config === 'string' && TRANSACTION_START.test(config)
+        ? query(config.trim().replace(/;$/, '') + setPath, ...rest)
+        : query(config, ...rest)) as typeof client.query;
   });
+  pool.query = ((text: unknown, values?: unknown) => {
+    if (typeof text !== 'string' && (typeof text !== 'object' || text === null || 'submit' in text)) {
+      throw new TypeError('pool.query takes a statement and its values; use a client for anything else');
+    }
+    if (typeof values === 'function')
+      throw new TypeError('pool.query returns a promise; it takes no callback');
+    return withTransaction(pool, (client) => client.query(text as string, values as unknown[] | undefined));
+  }) as typeof pool.query;
   return pool;
 }
 

@@ -1,7 +1,8 @@
 /**
- * The staging table of an import: temporary (private to the importing session, never WAL-logged, gone
- * with the session), emptied at each commit, filled by COPY. Each chunk is copied in and merged
- * (`merge-import-rows.ts`) in one transaction.
+ * The staging table of an import: temporary (private to the session, never WAL-logged), created in the
+ * transaction that uses it and dropped at its end, filled by COPY. Each chunk is staged and merged
+ * (`merge-import-rows.ts`) in one transaction, so the table never outlives it: through a transaction
+ * pooler the next transaction may run on another server connection.
  */
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
@@ -11,11 +12,12 @@ import type { AcceptedRow, RejectedRow } from '../runs.js';
 
 export const STAGING_TABLE = 'cams_import_rows';
 
+/** Creates the staging table inside the caller's transaction; it is dropped when the transaction ends. */
 export async function createStagingTable(client: PoolClient): Promise<void> {
   await client.query(
     `CREATE TEMPORARY TABLE IF NOT EXISTS ${STAGING_TABLE} (
        line bigint NOT NULL, cust_space_id text, phone_number text, raw text, reason text
-     ) ON COMMIT DELETE ROWS`,
+     ) ON COMMIT DROP`,
   );
 }
 
