@@ -27,6 +27,7 @@ const ledger = useMigratedDatabase(log, 2);
 
 let withPassword: RedisServer;
 let withAcl: RedisServer;
+let withAclInfo: RedisServer;
 let replica: RedisServer;
 let tls: RedisServer;
 
@@ -34,10 +35,12 @@ beforeAll(async () => {
   assertBuilt();
   const cert = await selfSignedCertificate();
   const primary = await startRedisServer();
-  [withPassword, withAcl, replica, tls] = await Promise.all([
+  [withPassword, withAcl, withAclInfo, replica, tls] = await Promise.all([
     startRedisServer(['--requirepass', 'right-password']),
     // The usual "everything but the dangerous commands": INFO is one of those.
     startRedisServer(['--user', 'cams', 'on', '>user-password', '~*', '&*', '+@all', '-@dangerous']),
+    // INFO given back, CLIENT LIST (which status reads) not: refused after connecting.
+    startRedisServer(['--user', 'cams', 'on', '>user-password', '~*', '&*', '+@all', '-@dangerous', '+info']),
     startRedisServer(['--replicaof', '127.0.0.1', String(primary.port)]),
     startRedisServer([], { tls: cert }),
   ]);
@@ -141,6 +144,10 @@ describe('a misconfigured REDIS_URL', () => {
         'replica',
       ],
     ];
+    processes.push([
+      startCli(['status'], env(`redis://cams:user-password@127.0.0.1:${withAclInfo.port}`)),
+      "NOPERM this user has no permissions to run the 'client|list' command",
+    ]);
     for (const [p, names] of processes) await expectNamed(p, names);
     // The import stopped before it created a run: nothing to clean up, nothing half done.
     const { rows } = await ledger.pool.query<{ n: string }>('SELECT count(*) AS n FROM cams_enrich.runs');

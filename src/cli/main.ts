@@ -9,6 +9,7 @@ import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { loadConfig } from '../config.js';
 import type { Config, ConfigOverrides } from '../config.js';
 import { isAppError } from '../errors.js';
+import { redisConfigProblem } from '../queue/redis-readiness.js';
 import { createLogger } from '../log.js';
 import { packageVersion } from '../package-root.js';
 import type { CommandContext, CommandHost, CommandLine, ExitCode } from '../commands/context.js';
@@ -99,7 +100,7 @@ export async function runCli(argv: string[], env?: NodeJS.ProcessEnv): Promise<E
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
-    exitCode = reportError(err, config?.logLevel === 'debug');
+    exitCode = reportError(err, config?.logLevel === 'debug', config?.redisUrl);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -114,15 +115,18 @@ function inheritSettings(command: CommandUnknownOpts, program: CommandUnknownOpt
   return command;
 }
 
-function reportError(err: unknown, debug: boolean): ExitCode {
+function reportError(err: unknown, debug: boolean, redisUrl: string | undefined): ExitCode {
   if (err instanceof CommanderError) {
     return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0
       ? 0
       : 2;
   }
-  if (isAppError(err)) {
-    process.stderr.write(`cams-enrich: ${err.message}\n`);
-    return err.exitCode;
+  // A Redis that refuses a command after connecting (an ACL without it, a replica after a failover)
+  // is configuration to fix, named like the same refusal at connect.
+  const named = isAppError(err) ? err : redisUrl ? redisConfigProblem(err, redisUrl) : undefined;
+  if (named) {
+    process.stderr.write(`cams-enrich: ${named.message}\n`);
+    return named.exitCode;
   }
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`cams-enrich: unexpected failure: ${message}\n`);
