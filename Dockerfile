@@ -3,7 +3,7 @@
 # cams-enrich image: one image for every command (worker, migrate, simulator, dashboard, ...).
 #   docker build -t cams-enrich:local .
 #   docker run --rm cams-enrich:local --help
-# The app finds migrations/, src/demo/sample.csv and the Redis scripts (src/queue/lua) from its package root (the folder holding
+# The app finds migrations/, src/demo/sample.csv and the Redis scripts (src/queue/lua, src/metrics/lua) from its package root (the folder holding
 # package.json and migrations/), which is /app here.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -27,6 +27,7 @@ COPY migrations ./migrations
 COPY src/demo/sample.csv ./src/demo/sample.csv
 # Redis scripts are read from the package root at run time (tsc does not copy them).
 COPY src/queue/lua ./src/queue/lua
+COPY src/metrics/lua ./src/metrics/lua
 # The code stays owned by root; the working directory is writable for files a command is asked to
 # write (such as --rejects).
 RUN chown node:node /app

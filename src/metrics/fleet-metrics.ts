@@ -14,7 +14,10 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-script.js';
+import { loadScript, runScript } from '../queue/redis-script.js';
+import { Cluster } from 'ioredis';
+import { z } from 'zod';
 import { AggregatorRegistry } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../log.js';
@@ -42,7 +45,7 @@ export function fleetMetricsKeys(base: string): FleetMetricsKeys {
 }
 
 export interface MetricsPublisherOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** `queue.toKey('cams-metrics')`. */
   keyBase: string;
   registry: Registry;
@@ -62,19 +65,23 @@ export interface MetricsPublisher {
   close(): Promise<void>;
 }
 
+const Published = z.object({ published: z.literal(true) });
+
 export function startMetricsPublisher(options: MetricsPublisherOptions): MetricsPublisher {
   const { redis, registry, log } = options;
   const keys = fleetMetricsKeys(options.keyBase);
   const id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const ttlMs = options.ttlMs ?? 30_000;
   const publish = async (): Promise<void> => {
-    const json = JSON.stringify(await registry.getMetricsAsJSON());
+    const snapshot = JSON.stringify(await registry.getMetricsAsJSON());
     const at = await redisTimeMs(redis);
-    await redis
-      .multi()
-      .set(keys.snapshot + id, json, 'PX', ttlMs)
-      .zadd(keys.index, at, id)
-      .exec();
+    await runScript(
+      redis,
+      loadScript('src/metrics/lua', 'metrics-publish-2.lua'),
+      [keys.snapshot + id, keys.index],
+      { id, snapshot, ttlMs, at },
+      Published,
+    );
   };
   const publishing = startPeriodic(options.intervalMs ?? 2000, publish, (err) =>
     log.debug({ err }, 'could not publish metrics; will retry'),
@@ -97,11 +104,24 @@ export function startMetricsPublisher(options: MetricsPublisherOptions): Metrics
 
 /**
  * Adds a stopping process's counters to the retired snapshot and removes its own, atomically
- * (WATCH/MULTI, on a connection of its own so no other command of the process shares the transaction).
+ * (WATCH/MULTI, on a connection of its own so no other command of the process shares the transaction;
+ * the keys share the queue's hash tag, so a cluster runs it on one node). Adding up needs prom-client,
+ * so this one is a transaction rather than a script.
  */
-async function retire(shared: Redis, keys: FleetMetricsKeys, id: string, mine: Snapshot): Promise<void> {
+async function retire(
+  shared: RedisClient,
+  keys: FleetMetricsKeys,
+  id: string,
+  mine: Snapshot,
+): Promise<void> {
   const counters = mine.filter((m) => m.type !== 'gauge');
-  const redis = shared.duplicate({ maxRetriesPerRequest: 1, enableOfflineQueue: true });
+  const redis =
+    shared instanceof Cluster
+      ? shared.duplicate([], {
+          enableOfflineQueue: true,
+          redisOptions: { ...shared.options.redisOptions, maxRetriesPerRequest: 1 },
+        })
+      : shared.duplicate({ maxRetriesPerRequest: 1, enableOfflineQueue: true });
   redis.on('error', () => undefined); // the caller sees the failed command
   try {
     await retireOn(redis, keys, id, counters);
@@ -110,7 +130,12 @@ async function retire(shared: Redis, keys: FleetMetricsKeys, id: string, mine: S
   }
 }
 
-async function retireOn(redis: Redis, keys: FleetMetricsKeys, id: string, counters: Snapshot): Promise<void> {
+async function retireOn(
+  redis: RedisClient,
+  keys: FleetMetricsKeys,
+  id: string,
+  counters: Snapshot,
+): Promise<void> {
   for (let attempt = 0; attempt < 20; attempt++) {
     await redis.watch(keys.retired);
     const stored = await redis.get(keys.retired);
@@ -122,7 +147,10 @@ async function retireOn(redis: Redis, keys: FleetMetricsKeys, id: string, counte
       .del(keys.snapshot + id)
       .zrem(keys.index, id)
       .exec();
-    if (done !== null) return; // null: another process retired at the same time; read again
+    if (done === null) continue; // another process retired at the same time; read again
+    const failed = done.find(([err]) => err !== null)?.[0];
+    if (failed) throw failed;
+    return;
   }
   await redis.unwatch();
 }
@@ -136,7 +164,7 @@ export interface FleetSnapshot {
 
 /** Reads and adds up every live snapshot and the retired counters; drops index entries that expired. */
 export async function readFleetMetrics(
-  redis: Redis,
+  redis: RedisClient,
   keyBase: string,
   ttlMs = 30_000,
 ): Promise<FleetSnapshot> {
