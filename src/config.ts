@@ -32,6 +32,11 @@ export class Secret {
 export interface Config {
   /** BullMQ connection; a DB index in the URL is honoured. Default `redis://127.0.0.1:6379`. */
   readonly redisUrl: string;
+  /**
+   * `REDIS_CLUSTER=true`: `REDIS_URL` names one node of a Redis Cluster (the others are discovered), and
+   * every queue's keys go under the queue's hash tag. Default false.
+   */
+  readonly redisCluster: boolean;
   /** PostgreSQL of record. Default `postgres://postgres@127.0.0.1:5432/postgres`. */
   readonly databaseUrl: string;
   /**
@@ -313,6 +318,16 @@ const envSchema = z.object({
       }
       return n;
     }),
+  REDIS_CLUSTER: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = (v ?? '').trim().toLowerCase();
+      if (value === '' || value === 'false' || value === '0') return false;
+      if (value === 'true' || value === '1') return true;
+      ctx.addIssue({ code: 'custom', message: `REDIS_CLUSTER must be true or false (got '${v}')` });
+      return z.NEVER;
+    }),
   LOG_LEVEL: z
     .string()
     .optional()
@@ -377,9 +392,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     throw new AppError('CONFIG_INVALID', message.includes(variable) ? message : `${variable}: ${message}`);
   }
   const e = parsed.data;
+  if (e.REDIS_CLUSTER && !/^\/?0?$/.test(new URL(e.REDIS_URL).pathname)) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      'REDIS_URL selects a database, but a Redis Cluster has only database 0 (REDIS_CLUSTER=true): remove the /N from REDIS_URL',
+    );
+  }
   const { profile, ...flags } = overrides;
   const config: Config = {
     redisUrl: e.REDIS_URL,
+    redisCluster: e.REDIS_CLUSTER,
     databaseUrl: e.DATABASE_URL,
     schema: e.CAMS_SCHEMA,
     accessKeyId: e.ALIBABA_CLOUD_ACCESS_KEY_ID,

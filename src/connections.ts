@@ -2,7 +2,7 @@
  * Opening what a command works on, each owned by the command's `Resources`: the ledger's pool (on an
  * up-to-date schema), a Redis connection, the queue.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './queue/redis-script.js';
 import type { Config } from './config.js';
 import { assertDatabase, createPool } from './db/pool.js';
 import type { Pool } from './db/pool.js';
@@ -44,8 +44,11 @@ export async function openRedis(
   log: Logger,
   role: RedisRole,
   signal?: AbortSignal,
-): Promise<Redis> {
-  const redis = res.own(createRedis(config.redisUrl, role, log), closeRedis);
+): Promise<RedisClient> {
+  const redis = res.own(
+    createRedis(config.redisUrl, role, log, { cluster: config.redisCluster }),
+    closeRedis,
+  );
   const info = await connectRedis(redis, config.redisUrl, {
     timeoutMs: role === 'worker' ? config.redisReadyTimeoutMs : Math.min(10_000, config.redisReadyTimeoutMs),
     signal,
@@ -56,7 +59,7 @@ export async function openRedis(
 }
 
 /** QUIT when the connection is up (bounded: 2 s), else drop it: QUIT would wait for a Redis that is not there. */
-export async function closeRedis(redis: Redis): Promise<void> {
+export async function closeRedis(redis: RedisClient): Promise<void> {
   if (redis.status !== 'ready') {
     redis.disconnect();
     return;
@@ -65,7 +68,7 @@ export async function closeRedis(redis: Redis): Promise<void> {
   redis.disconnect();
 }
 
-export function openQueue(res: Resources, config: Config, redis: Redis, log: Logger): EnrichQueue {
+export function openQueue(res: Resources, config: Config, redis: RedisClient, log: Logger): EnrichQueue {
   const queue = res.own(createEnrichQueue(config.queueName, redis), (q) => q.close());
   queue.on('error', (err) => log.error({ err }, 'queue error'));
   return queue;
@@ -74,7 +77,7 @@ export function openQueue(res: Resources, config: Config, redis: Redis, log: Log
 /** What a command that makes or reads runs works on: the ledger, a producer connection and the queue. */
 export interface LedgerAndQueue {
   pool: Pool;
-  redis: Redis;
+  redis: RedisClient;
   queue: EnrichQueue;
 }
 

@@ -97,6 +97,21 @@ describe('loadConfig', () => {
     expect(loadConfig({ CAMS_SCHEMA: 'Crm_Ledger' }).schema).toBe('Crm_Ledger');
   });
 
+  it('reads REDIS_CLUSTER, and refuses a database index with it, naming REDIS_URL', () => {
+    expect(loadConfig({}).redisCluster).toBe(false);
+    expect(loadConfig({ REDIS_CLUSTER: 'true', REDIS_URL: 'redis://node-1:7000' }).redisCluster).toBe(true);
+    const err = configError({ REDIS_CLUSTER: 'true', REDIS_URL: 'redis://node-1:7000/3' });
+    expect(err.exitCode).toBe(2);
+    expect(err.message).toContain('REDIS_URL');
+  });
+
+  it('tells whether the quota was given, and reads CAMS_ACCOUNT', () => {
+    expect(loadConfig({}).camsRateLimitGiven).toBe(false);
+    expect(loadConfig({ CAMS_RATE_LIMIT: '20' }).camsRateLimitGiven).toBe(true);
+    expect(loadConfig({}, { camsRateLimit: 20 }).camsRateLimitGiven).toBe(true);
+    expect(loadConfig({ CAMS_ACCOUNT: ' 1234567890123456 ' }).camsAccount).toBe('1234567890123456');
+  });
+
   it('applies overrides over the environment', () => {
     const config = loadConfig({ CAMS_RATE_LIMIT: '10' }, { camsRateLimit: 3 });
     expect(config.camsRateLimit).toBe(3);
@@ -128,6 +143,8 @@ describe('loadConfig', () => {
     ['CAMS_SCHEMA', 'ledger; DROP TABLE runs'],
     ['CAMS_SCHEMA', 'pg_catalog'],
     ['CAMS_SCHEMA', '9lives'],
+    ['REDIS_CLUSTER', 'yes please'],
+    ['CAMS_ACCOUNT', '{acct:other}'],
   ];
   it.each(bad)('refuses %s=%j with CONFIG_INVALID naming the variable', (name, value) => {
     const err = configError({ [name]: value });

@@ -4,7 +4,7 @@
  * workers, on a ledger pool the caller owns. `close()` stops them in reverse order of starting.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/queue/redis-script.js';
 import type { EnrichWorker, EnrichWorkerOptions } from './worker.js';
 import { startEnrichWorker } from './worker.js';
 import { accessKeyAccount } from '../src/cams/account.js';
@@ -32,6 +32,8 @@ export interface LocalStackOptions {
   pool: Pool;
   log: Logger;
   redisUrl: string;
+  /** `REDIS_URL` names one node of a Redis Cluster (`REDIS_CLUSTER`). Default false. */
+  redisCluster?: boolean;
   queueName: string;
   /** The simulator's calls per second per AccessKey, and the workers' unless `workerRate` is set. Default 10. */
   rate?: number;
@@ -58,7 +60,7 @@ export interface LocalStack {
   readonly account: string;
   readonly queue: EnrichQueue;
   /** The queue's connection (a producer's: it fails fast while Redis is away). */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** Puts pending numbers of the ledger into the queue once, up to the workers' `highWater`; resolves to how many. */
   feed(): Promise<number>;
   /** Starts `count` workers in this process, each on a Redis connection of its own. */
@@ -98,8 +100,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
       readTimeoutMs: options.readTimeoutMs ?? 10_000,
     });
-    const redis = res.own(createRedis(options.redisUrl, 'producer', log), (r) =>
-      r.quit().catch(() => r.disconnect()),
+    const redis = res.own(
+      createRedis(options.redisUrl, 'producer', log, { cluster: options.redisCluster }),
+      (r) => r.quit().catch(() => r.disconnect()),
     );
     await connectRedis(redis, options.redisUrl);
     res.own(connections, (c) => c.close());
@@ -130,8 +133,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         }).fill(),
       startWorkers(count) {
         return Array.from({ length: count }, () => {
-          const connection = connections.own(createRedis(options.redisUrl, 'worker', log), (c) =>
-            c.quit().catch(() => c.disconnect()),
+          const connection = connections.own(
+            createRedis(options.redisUrl, 'worker', log, {
+              cluster: options.redisCluster,
+            }),
+            (c) => c.quit().catch(() => c.disconnect()),
           );
           return workers.own(
             startEnrichWorker({

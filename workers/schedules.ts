@@ -4,19 +4,19 @@
  */
 import { Worker } from 'bullmq';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/queue/redis-script.js';
 import type { Config } from '../src/config.js';
 import type { Pool } from '../src/db/pool.js';
 import type { Logger } from '../src/log.js';
 import { repeatLimitedLog } from '../src/log-repeats.js';
 import type { ScheduleJobData } from '../src/schedules/schedules.js';
-import { createScheduleQueue, scheduleQueueName } from '../src/schedules/schedules.js';
+import { createScheduleQueue, scheduleQueueName, scheduleQueueOptions } from '../src/schedules/schedules.js';
 import { runCleanups } from '../src/resources.js';
 import { runTick } from '../src/schedules/tick.js';
 
 export interface ScheduleWorkerOptions {
   /** ioredis connection with `maxRetriesPerRequest: null`; the caller closes it after `close()`. */
-  connection: Redis;
+  connection: RedisClient;
   pool: Pool;
   log: Logger;
   config: Pick<Config, 'databaseUrl' | 'queueName'>;
@@ -42,7 +42,7 @@ export function startScheduleWorker(options: ScheduleWorkerOptions): ScheduleWor
   const worker = new Worker<ScheduleJobData>(
     scheduleQueueName(config.queueName),
     (job: Job<ScheduleJobData>) => runTick({ pool, log, config, isActive }, job),
-    { connection, concurrency: 1 },
+    { ...scheduleQueueOptions(config.queueName, connection), concurrency: 1 },
   );
   worker.on('error', (err) => {
     report('error', err, 'schedule worker error');

@@ -4,7 +4,7 @@
  */
 import { MetricsTime, Worker } from 'bullmq';
 import type { Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/queue/redis-script.js';
 import type { CamsClient } from '../src/cams/cams-client.js';
 import type { CamsError } from '../src/cams/cams-error.js';
 import {
@@ -31,7 +31,7 @@ import { createWorkerMetrics } from '../src/metrics/worker-metrics.js';
 import { createFeeder } from '../src/queue/feeder.js';
 import { requeueLostJobs } from '../src/queue/lost-jobs.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
-import { createEnrichQueue, limiterFor } from '../src/queue/queue.js';
+import { createEnrichQueue, limiterFor, queuePrefix } from '../src/queue/queue.js';
 import { startPeriodic } from '../src/periodic.js';
 import { runCleanups } from '../src/resources.js';
 import { startRunWatch } from '../src/runs/run-watch.js';
@@ -41,7 +41,7 @@ import { enrich } from './enrich.js';
 export interface EnrichWorkerOptions {
   queueName: string;
   /** ioredis connection with `maxRetriesPerRequest: null`; the caller closes it after `close()`. */
-  connection: Redis;
+  connection: RedisClient;
   pool: Pool;
   cams: CamsClient;
   log: Logger;
@@ -190,6 +190,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
     (job: Job<EnrichJobData>, _token?: string, signal?: AbortSignal) => enrich(deps, job, signal),
     {
       connection,
+      prefix: queuePrefix(connection, queueName),
       concurrency: options.concurrency ?? 4,
       limiter: limiterFor(options.ratePerSecond),
       // Finished jobs live on in PostgreSQL; see enrichJobOptions.

@@ -64,6 +64,7 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
       pool,
       log,
       redisUrl: config.redisUrl,
+      redisCluster: config.redisCluster,
       queueName,
       rate: config.camsRateLimit,
       simulator: {

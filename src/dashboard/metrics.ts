@@ -3,7 +3,7 @@
  * counters added up from every worker's snapshot in Redis, and a few gauges the dashboard reads itself
  * (connected workers, paused, numbers pending in PostgreSQL).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-script.js';
 import { Gauge, Registry } from 'prom-client';
 import type { Queryable } from '../db/pool.js';
 import { countPendingNumbers } from '../db/sql/count-pending-numbers.js';
@@ -37,7 +37,7 @@ export async function metricValue(registry: Registry, name: string): Promise<num
 
 export function createDashboardMetrics(deps: {
   pool: Queryable;
-  redis: Redis;
+  redis: RedisClient;
   queue: EnrichQueue;
   /** `CAMS_RATE_LIMIT`: shown while no worker stored the fleet's quota. */
   quota: number;

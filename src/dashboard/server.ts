@@ -11,7 +11,7 @@ import { serve } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { configuredAccount } from '../cams/account.js';
 import { Hono } from 'hono';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-script.js';
 import type { Config } from '../config.js';
 import { withDeadline } from '../deadline.js';
 import type { Pool } from '../db/pool.js';
@@ -30,7 +30,7 @@ export interface DashboardDeps {
   config: Config;
   pool: Pool;
   /** Producer connection (fails fast while Redis is away). */
-  redis: Redis;
+  redis: RedisClient;
   queue: EnrichQueue;
   log: Logger;
   /** How often the fleet's call counter is sampled for the chart, in ms. Default 2000. */
@@ -115,7 +115,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
 }
 
 /** What does not answer, in words; empty when both do. */
-export async function readiness(pool: Pool, redis: Redis, timeoutMs: number): Promise<string[]> {
+export async function readiness(pool: Pool, redis: RedisClient, timeoutMs: number): Promise<string[]> {
   const check = async (name: string, probe: () => Promise<unknown>): Promise<string | undefined> => {
     try {
       await withDeadline(probe(), timeoutMs);

@@ -4,7 +4,7 @@
  * and marks them unqueued, so the feeder puts them back. Used by `resume` and, periodically, by every
  * worker.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-script.js';
 import type { NumberKey } from '../db/ledger.js';
 import type { Pool } from '../db/pool.js';
 import { markUnqueued } from '../db/sql/mark-unqueued.js';
@@ -16,7 +16,7 @@ export interface RequeueLostJobsOptions {
   pool: Pool;
   queue: EnrichQueue;
   /** A connection for the existence checks (the queue's own is fine). */
-  redis: Redis;
+  redis: RedisClient;
   /** Only rows queued longer ago than this; 0 checks every queued row. Default 0. */
   queuedBeforeSeconds?: number;
 }

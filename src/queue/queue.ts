@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { JobsOptions, RateLimiterOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import type { RedisClient } from './redis-script.js';
 import type { Logger } from '../log.js';
 import { AppError, redactUrl } from '../errors.js';
 import { errorFields, repeatLimitedLog } from '../log-repeats.js';
@@ -26,14 +27,27 @@ export type RedisRole =
   /** Producers and the CLI: fail fast instead of queueing commands while Redis is away. */
   | 'producer';
 
-/** Creates an ioredis connection for a role with an `'error'` listener; the caller disconnects it. */
-export function createRedis(url: string, role: RedisRole, log: Logger): Redis {
-  const redis = new Redis(url, {
+export type { RedisClient } from './redis-script.js';
+
+/**
+ * Creates an ioredis connection for a role with an `'error'` listener; the caller disconnects it. With
+ * `cluster`, `url` names one node of a Redis Cluster (`Cluster`, the other nodes discovered), with the
+ * same credentials and TLS (`rediss://`) for every node.
+ */
+export function createRedis(
+  url: string,
+  role: RedisRole,
+  log: Logger,
+  options: { cluster?: boolean } = {},
+): RedisClient {
+  const roleOptions = {
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     enableOfflineQueue: role === 'worker',
     lazyConnect: role === 'producer',
-    connectTimeout: 10_000,
-  });
+  };
+  const redis = options.cluster
+    ? createCluster(url, roleOptions)
+    : new Redis(url, { ...roleOptions, connectTimeout: 10_000 });
   // ioredis repeats the same error on every reconnect attempt: one line, then a count.
   const report = repeatLimitedLog(log);
   redis.on('error', (err) => {
@@ -42,6 +56,34 @@ export function createRedis(url: string, role: RedisRole, log: Logger): Redis {
     else log.debug({ err: errorFields(err) }, 'Redis connection error');
   });
   return redis;
+}
+
+function createCluster(
+  url: string,
+  role: { maxRetriesPerRequest: number | null; enableOfflineQueue: boolean; lazyConnect: boolean },
+): Cluster {
+  const u = new URL(url);
+  return new Cluster([{ host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 6379) }], {
+    enableOfflineQueue: role.enableOfflineQueue,
+    lazyConnect: role.lazyConnect,
+    redisOptions: {
+      username: decodeURIComponent(u.username) || undefined,
+      password: decodeURIComponent(u.password) || undefined,
+      ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+      connectTimeout: 10_000,
+      // BullMQ reads a cluster's blocking options here.
+      maxRetriesPerRequest: role.maxRetriesPerRequest,
+    },
+  });
+}
+
+/**
+ * BullMQ's key prefix for a queue: `bull` on a single server, as always (so an upgrade finds every
+ * key where it was), and `{<queue>}` on a cluster, so every key of the queue, its schedules' queue
+ * (`<queue>-schedules`) and the keys cams-enrich builds from `queue.toKey` share one hash slot.
+ */
+export function queuePrefix(connection: RedisClient, queueName: string): string {
+  return connection instanceof Cluster ? `{${queueName}}` : 'bull';
 }
 
 /** How `connectRedis` waits. */
@@ -60,7 +102,7 @@ export interface ConnectOptions {
  * Returns what it read of the server.
  */
 export async function connectRedis(
-  redis: Redis,
+  redis: RedisClient,
   url: string,
   options: ConnectOptions = {},
 ): Promise<RedisServerInfo> {
@@ -78,7 +120,8 @@ export async function connectRedis(
  * ioredis ignores a failed SELECT at connect and carries on in database 0; selecting the URL's
  * database again here turns a database this Redis does not have into a clear error.
  */
-async function assertRedisDatabase(redis: Redis, url: string): Promise<void> {
+async function assertRedisDatabase(redis: RedisClient, url: string): Promise<void> {
+  if (redis instanceof Cluster) return; // a cluster has database 0 only (config.ts)
   const db = redis.options.db ?? 0;
   if (db === 0) return;
   try {
@@ -94,8 +137,8 @@ async function assertRedisDatabase(redis: Redis, url: string): Promise<void> {
   }
 }
 
-export function createEnrichQueue(name: string, connection: Redis): EnrichQueue {
-  return new Queue<EnrichJobData>(name, { connection });
+export function createEnrichQueue(name: string, connection: RedisClient): EnrichQueue {
+  return new Queue<EnrichJobData>(name, { connection, prefix: queuePrefix(connection, name) });
 }
 
 /**

@@ -6,7 +6,7 @@
  * error code a reply starts with (`WRONGPASS`, `NOAUTH`, `NOPERM`, `READONLY`), TLS errors by Node's code.
  */
 import { connect as tlsConnect } from 'node:tls';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-script.js';
 import { AppError, redactUrl } from '../errors.js';
 
 /** The certificate verification failures of Node's TLS: the server is there, but not trusted. */
@@ -107,7 +107,7 @@ export interface WaitOptions {
  * Waits until `redis` is ready. A configuration problem (above) ends the wait at once; `redis://` to a
  * TLS port is recognised by a TLS handshake on it after the first failure. Throws `AppError`.
  */
-export async function waitForRedis(redis: Redis, url: string, options: WaitOptions): Promise<void> {
+export async function waitForRedis(redis: RedisClient, url: string, options: WaitOptions): Promise<void> {
   if (redis.status === 'ready') return;
   const interrupted = () =>
     new AppError('INTERRUPTED', `interrupted while waiting for Redis at ${redactUrl(url)}`);
@@ -201,7 +201,7 @@ export function parseInfo(text: string): RedisServerInfo {
  * Reads the server's INFO (which BullMQ needs too) and refuses a replica: cams-enrich writes. Throws
  * `AppError('CONFIG_INVALID')` for a user without INFO or a replica.
  */
-export async function inspectRedisServer(redis: Redis, url: string): Promise<RedisServerInfo> {
+export async function inspectRedisServer(redis: RedisClient, url: string): Promise<RedisServerInfo> {
   let info: RedisServerInfo;
   try {
     info = parseInfo(await redis.info());
@@ -225,6 +225,6 @@ export function evictionWarning(info: Pick<RedisServerInfo, 'maxmemoryPolicy'>):
 }
 
 /** Reads the server's eviction policy (`INFO memory`) and returns the warning it deserves, if any. */
-export async function readEvictionWarning(redis: Redis): Promise<string | undefined> {
+export async function readEvictionWarning(redis: RedisClient): Promise<string | undefined> {
   return evictionWarning(parseInfo(await redis.info('memory')));
 }

@@ -4,7 +4,7 @@
  * an account alert, resume a paused queue and feed the first window. Doing it when nothing is missing
  * changes nothing.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-script.js';
 import type { Config } from '../config.js';
 import { abortAbandonedImports } from '../db/import-liveness.js';
 import { clearAlert, getAlert } from '../db/ledger.js';
@@ -28,7 +28,7 @@ export interface ResumeResult {
 
 export async function resumeQueue(
   config: Config,
-  deps: { pool: Pool; queue: EnrichQueue; redis: Redis; log: Logger },
+  deps: { pool: Pool; queue: EnrichQueue; redis: RedisClient; log: Logger },
 ): Promise<ResumeResult> {
   const { pool, queue, redis, log } = deps;
   await abortAbandonedImports(pool, log);

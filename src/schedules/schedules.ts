@@ -3,9 +3,10 @@
  * schedule's cron and command in Redis and adds one job per tick, with a job id made of the schedule's
  * name and the tick's time, so however many workers take jobs from that queue, each tick runs once.
  */
+import { queuePrefix } from '../queue/queue.js';
 import { CronExpressionParser } from 'cron-parser';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../queue/redis-script.js';
 import type { Queryable } from '../db/pool.js';
 import type { Tick } from '../db/schedule-ticks.js';
 import { latestTicks } from '../db/schedule-ticks.js';
@@ -25,8 +26,16 @@ export function scheduleQueueName(queueName: string): string {
   return `${queueName}-schedules`;
 }
 
-export function createScheduleQueue(queueName: string, connection: Redis): ScheduleQueue {
-  return new Queue<ScheduleJobData>(scheduleQueueName(queueName), { connection });
+/** BullMQ's options for the schedules' queue: on a cluster, under the enrichment queue's hash tag. */
+export function scheduleQueueOptions(queueName: string, connection: RedisClient) {
+  return { connection, prefix: queuePrefix(connection, queueName) };
+}
+
+export function createScheduleQueue(queueName: string, connection: RedisClient): ScheduleQueue {
+  return new Queue<ScheduleJobData>(
+    scheduleQueueName(queueName),
+    scheduleQueueOptions(queueName, connection),
+  );
 }
 
 /** The run `source` of the runs a schedule starts. */

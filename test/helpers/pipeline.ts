@@ -103,7 +103,8 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     log,
     queueName,
     queue: stack.queue,
-    redis: stack.redis,
+    // The tests' Redis is a single server.
+    redis: stack.redis as Redis,
     sim: stack.sim,
     cams: stack.cams,
     accessKeyId: stack.accessKeyId,
