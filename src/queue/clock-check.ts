@@ -3,14 +3,14 @@
  * shares. CAMS refuses a request whose timestamp is more than 15 minutes off its own clock; a worker
  * more than 5 minutes off Redis's stops before it gets there, and the other workers go on.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-script.js';
 import { AppError } from '../errors.js';
 
 /** How far this machine's clock may be from the Redis server's before a worker stops. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
 /** The Redis server's clock, in ms since the epoch. */
-export async function redisTimeMs(redis: Redis): Promise<number> {
+export async function redisTimeMs(redis: RedisClient): Promise<number> {
   const [seconds, micros] = await redis.time();
   return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
 }
@@ -19,7 +19,7 @@ export async function redisTimeMs(redis: Redis): Promise<number> {
  * How far `now` is ahead of the Redis server's clock, in ms (negative: behind), taken at the middle
  * of the round trip.
  */
-export async function clockSkewMs(redis: Redis, now: () => number = Date.now): Promise<number> {
+export async function clockSkewMs(redis: RedisClient, now: () => number = Date.now): Promise<number> {
   const before = now();
   const server = await redisTimeMs(redis);
   const after = now();
