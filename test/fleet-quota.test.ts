@@ -4,7 +4,7 @@
  * change it; `status` shows the quota the fleet runs under, not its own `CAMS_RATE_LIMIT`.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { claimQuota, accountRateKey } from '../src/queue/rate-controller.js';
+import { accountRateKey, claimQuota, readLimiterState } from '../src/queue/rate-controller.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 import {
@@ -40,10 +40,8 @@ describe("the fleet's quota", () => {
     p = await startPipeline({ rate: 50 });
     const pipeline = p;
     const first = startWorkerProcess(pipeline, { rate: 200 });
-    await waitFor('the first worker to store its quota', 30_000, async () => {
-      const s = await statusJson(pipeline);
-      return s.limiter.quotaStored;
-    });
+    const stored = async () => readLimiterState(pipeline.redis, accountRateKey(pipeline.account), 1);
+    await waitFor('the first worker to store its quota', 90_000, async () => (await stored()).quotaStored);
     // status runs with CAMS_RATE_LIMIT 10 and still shows the fleet's 200/s, and the account.
     const shown = await statusJson(pipeline, { CAMS_RATE_LIMIT: '10' });
     expect(shown.limiter).toMatchObject({ quota: 200, quotaStored: true, account: pipeline.account });
@@ -60,7 +58,7 @@ describe("the fleet's quota", () => {
 
     // Without a quota of its own, a worker runs under the stored one.
     const quiet = startWorkerProcess(pipeline, { env: { CAMS_RATE_LIMIT: '', LOG_LEVEL: 'info' } });
-    await waitFor('the worker without a quota to start', 30_000, () =>
+    await waitFor('the worker without a quota to start', 90_000, () =>
       /worker started/.test(quiet.stderr() + quiet.stdout()) ? true : quiet.child.exitCode !== null,
     );
     expect(quiet.child.exitCode).toBeNull();
@@ -77,7 +75,7 @@ describe("the fleet's quota", () => {
     });
     first.child.kill('SIGTERM');
     expect((await first.exited).code).toBe(0);
-  });
+  }, 150_000);
 
   it('--set-quota without a quota to set exits 2', async () => {
     p = await startPipeline();

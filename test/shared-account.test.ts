@@ -93,5 +93,5 @@ describe('two queues of one account', () => {
     } finally {
       await redis.quit();
     }
-  });
+  }, 150_000);
 });
