@@ -65,6 +65,22 @@ export interface EnrichDeps {
    * Default: nobody (the number still goes back).
    */
   onClockOff?: (error: CamsError) => void;
+  /**
+   * Counts the requests that settle nothing (a throttle, a failure to be retried, an account refusal)
+   * for the usage figures; a request that settles the number is counted by the ledger with it.
+   * Default: not counted.
+   */
+  calls?: CallTally;
+}
+
+/** Where the processor counts a request to CAMS that settles nothing. */
+export interface CallTally {
+  count(key: EnrichJobData, throttled: boolean): void;
+}
+
+/** A request that reached CAMS (or may have): every CAMS answer, a timeout; not an unreachable endpoint. */
+function reachedCams(err: unknown): boolean {
+  return err instanceof CamsError && !err.unreachable;
 }
 
 export type EnrichOutcome = 'enriched' | 'fresh' | 'nothing-pending';
@@ -118,10 +134,12 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob, signal?: AbortSig
             key,
             err.code,
             `throttled ${job.attemptsStarted - 1 + throttles} times: ${err.upstreamMessage}`,
+            { classification: 'throttled', calls: 1, throttled: 1 },
           );
           log.error(fields, 'number throttled too often; failed');
           throw new UnrecoverableError(err.message);
         }
+        deps.calls?.count(key, true);
         const verdict = await deps.gate.throttled(err.retryAfterMs);
         log.warn(
           { ...fields, adjustment: verdict.kind, pauseMs: verdict.pauseMs },
@@ -178,6 +196,7 @@ async function handleFailure(deps: EnrichDeps, job: EnrichJob, log: Logger, err:
           fields,
           `CAMS refuses this machine's request time (${err.code}): its clock is off; this worker stops, the number goes back to the queue`,
         );
+        deps.calls?.count(key, false);
         deps.onClockOff?.(err);
         return Worker.RateLimitError();
       }
@@ -186,10 +205,15 @@ async function handleFailure(deps: EnrichDeps, job: EnrichJob, log: Logger, err:
           fields,
           `CAMS refuses this account (${err.code}): queue paused; fix the account, then run "cams-enrich resume"`,
         );
+        deps.calls?.count(key, false);
         await fleet.pauseForAccount(err);
         return Worker.RateLimitError();
       }
-      await ledger.recordFailure(key, err.code, err.upstreamMessage, { final: true });
+      await ledger.recordFailure(key, err.code, err.upstreamMessage, {
+        final: true,
+        classification: 'permanent',
+        calls: 1,
+      });
       log.warn(fields, 'CAMS refused this number; failed');
       return new UnrecoverableError(err.message);
   }
@@ -211,11 +235,16 @@ async function finalIfLastAttempt(
 ): Promise<Error> {
   const attempts = job.opts.attempts ?? 1;
   const last = job.attemptsMade + 1 >= attempts;
+  const sent = reachedCams(err);
   if (last) {
-    await deps.ledger.recordFailure(job.data, code, message);
+    await deps.ledger.recordFailure(job.data, code, message, {
+      classification: err instanceof CamsError ? 'transient' : 'other',
+      calls: sent ? 1 : 0,
+    });
     log.error({ code, attempts }, 'failed after the last attempt');
     return new UnrecoverableError(`${code}: ${message}`);
   }
+  if (sent) deps.calls?.count(job.data, false);
   log.warn({ code, attempt: job.attemptsMade + 1, attempts }, 'transient failure; will retry');
   return err instanceof Error ? err : new Error(String(err));
 }

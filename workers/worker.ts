@@ -17,6 +17,7 @@ import {
 import { UNREACHABLE_CODES } from '../src/cams/cams-error.js';
 import type { Pool } from '../src/db/pool.js';
 import { pgErrorFields } from '../src/db/pool.js';
+import { createCallCounter } from '../src/db/call-counter.js';
 import { abortAbandonedImports } from '../src/db/import-liveness.js';
 import { retryingLedger } from '../src/db/retrying-ledger.js';
 import type { Logger } from '../src/log.js';
@@ -172,6 +173,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
     log,
   });
   const watch = startRunWatch({ db: pool, queue, log });
+  const calls = createCallCounter(pool, log);
   const deps = {
     cams: options.cams,
     gate,
@@ -181,6 +183,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
     stopping: stopping.signal,
     observer: metrics,
     onClockOff: options.onClockOff,
+    calls,
   };
   const jobOptions = { attempts: options.attempts, backoffMs: options.backoffMs };
   const feeder = createFeeder({ pool, queue, log, highWater: options.highWater, jobOptions });
@@ -262,6 +265,8 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
           () => feeder.stop(),
           () => watch.stop(),
           () => stopped,
+          // After the jobs in hand: their last requests are counted too.
+          () => calls.close(),
           () => publisher.close(),
           () => queue.close(),
         ]);

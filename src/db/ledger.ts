@@ -8,7 +8,7 @@ import type { BusinessProfile } from '../cams/profile.js';
 import type { Pool, Queryable } from './pool.js';
 import { withTransaction } from './pool.js';
 import type { PendingCheck } from './sql/check-pending.js';
-import type { SettleNumber } from './sql/settle-numbers.js';
+import type { FailureClass, SettleNumber } from './sql/settle-numbers.js';
 import { batched } from './batcher.js';
 import { checkPending } from './sql/check-pending.js';
 import { clearAlert as clearAlertSql } from './sql/clear-alert.js';
@@ -21,6 +21,19 @@ export interface NumberKey {
 }
 
 export type { PendingCheck } from './sql/check-pending.js';
+export type { FailureClass } from './sql/settle-numbers.js';
+
+/** How a final failure is counted in the usage figures. */
+export interface FailureOptions {
+  /** The answer concerns the number itself (CAMS refused it): remembered in number_failures. Default false. */
+  final?: boolean;
+  /** `failed_<classification>` in the usage figures. Default `permanent` when `final`, else `other`. */
+  classification?: FailureClass;
+  /** Requests to CAMS this failure accounts for (the one that got the final answer). Default 0. */
+  calls?: number;
+  /** Of those, answered with a throttle. Default 0. */
+  throttled?: number;
+}
 
 /**
  * Records a final failure for every pending row of the number, with the error code and message.
@@ -32,9 +45,18 @@ export function recordFailure(
   key: NumberKey,
   code: string,
   message: string,
-  options: { final?: boolean } = {},
+  options: FailureOptions = {},
 ): Promise<number> {
-  return settleOne(db, { kind: 'failure', ...key, code, message, remember: options.final ?? false });
+  return settleOne(db, {
+    kind: 'failure',
+    ...key,
+    code,
+    message,
+    remember: options.final ?? false,
+    classification: options.classification ?? (options.final ? 'permanent' : 'other'),
+    calls: options.calls ?? 0,
+    throttled: options.throttled ?? 0,
+  });
 }
 
 async function settleOne(db: Queryable, item: SettleNumber): Promise<number> {
@@ -134,12 +156,7 @@ export interface Ledger {
   checkPending(key: NumberKey): Promise<PendingCheck>;
   recordProfile(key: NumberKey, profile: BusinessProfile): Promise<number>;
   settleFromStore(key: NumberKey): Promise<number>;
-  recordFailure(
-    key: NumberKey,
-    code: string,
-    message: string,
-    options?: { final?: boolean },
-  ): Promise<number>;
+  recordFailure(key: NumberKey, code: string, message: string, options?: FailureOptions): Promise<number>;
 }
 
 /**

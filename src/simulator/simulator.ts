@@ -92,6 +92,8 @@ export interface SimulatorCounters {
   maxArrivalsInAnyWindow: number;
   /** Successful answers per phone number. */
   okByNumber: Record<string, number>;
+  /** `calls` per CustSpaceId: the requests of each customer space that reached the limiter. */
+  callsBySpace: Record<string, number>;
   /**
    * Calls admitted per whole second since the start (or the last reset), by the time they reached the
    * limiter: this client's use of the quota over time, counted independently of the limiter.
@@ -131,6 +133,7 @@ function emptyCounters(): SimulatorCounters {
     maxCallsInAnyWindow: 0,
     maxArrivalsInAnyWindow: 0,
     okByNumber: {},
+    callsBySpace: {},
     admittedPerSecond: [],
     background: { calls: 0, ok: 0, throttled: 0, running: false },
   };
@@ -163,6 +166,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     return {
       ...counters,
       okByNumber: { ...counters.okByNumber },
+      callsBySpace: { ...counters.callsBySpace },
       admittedPerSecond: [...perSecond.counts],
       background: { ...counters.background },
     };
@@ -269,6 +273,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     if (closing || res.destroyed) return;
     const now = receivedAt + delay;
     counters.calls += 1;
+    const space = params.CustSpaceId ?? '';
+    counters.callsBySpace[space] = (counters.callsBySpace[space] ?? 0) + 1;
     counters.maxArrivalsInAnyWindow = Math.max(counters.maxArrivalsInAnyWindow, arrivalStats.add(now));
     let window = limiter.get(verdict.accessKeyId);
     if (!window) limiter.set(verdict.accessKeyId, (window = new SlidingWindow()));

@@ -4,8 +4,8 @@
  * freshness rule decides (skipped when a stored profile is fresher than the run's max age, failed with the
  * stored answer when CAMS refused the number itself more recently than that, else pending); a number
  * already in the run counts as duplicate, its first line kept and the duplicate's own line and number
- * recorded in run_duplicates (so every input row can be told back); and the run's counters move with the
- * rows.
+ * recorded in run_duplicates (so every input row can be told back); the run's counters move with the
+ * rows, and the space's usage figures with them (calls saved: fresh answers and duplicates).
  */
 import type { Queryable } from '../pool.js';
 import { STAGING_TABLE } from './stage-import-rows.js';
@@ -43,12 +43,27 @@ export async function mergeImportRows(db: Queryable, p: MergeImportRows): Promis
        WHERE s.reason IS NULL
        ORDER BY s.line
        ON CONFLICT DO NOTHING
-       RETURNING line, state
+       RETURNING line, cust_space_id, state
      ), duplicates AS (
        INSERT INTO run_duplicates (run_id, line, cust_space_id, phone_number)
        SELECT $1, s.line, s.cust_space_id, s.phone_number
        FROM ${STAGING_TABLE} s
        WHERE s.reason IS NULL AND NOT EXISTS (SELECT 1 FROM inserted i WHERE i.line = s.line)
+       RETURNING cust_space_id
+     ), usage AS (
+       -- Written after the run's row is updated (the statement's own UPDATE runs first), as settling does.
+       INSERT INTO usage_counts AS u (day, cust_space_id, run_id, metric, n)
+       SELECT (now() AT TIME ZONE 'UTC')::date, cust_space_id, $1, metric, count(*)
+       FROM (
+         SELECT cust_space_id, 'saved_fresh' AS metric FROM inserted WHERE state IN ('skipped', 'failed')
+         UNION ALL
+         SELECT cust_space_id, 'failed_permanent' FROM inserted WHERE state = 'failed'
+         UNION ALL
+         SELECT cust_space_id, 'saved_duplicate' FROM duplicates
+       ) x
+       GROUP BY 1, 2, 3, 4
+       ORDER BY 1, 2, 3, 4
+       ON CONFLICT (day, cust_space_id, run_id, metric) DO UPDATE SET n = u.n + EXCLUDED.n
      ), counted AS (
        SELECT count(*) FILTER (WHERE state = 'skipped') AS skipped,
               count(*) FILTER (WHERE state = 'failed') AS failed,

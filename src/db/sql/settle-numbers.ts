@@ -10,6 +10,12 @@
  *   later ones as enriched (the fetch served them).
  * The runs are locked in id order before their counters change, so statements settling numbers of the
  * same runs never deadlock. Each number appears at most once per call.
+ *
+ * The usage figures move in the same statement (`usage_counts`, today in UTC): the rows enriched, failed
+ * by classification and settled from the store, and the requests the settlement accounts for (`calls`,
+ * counted for the oldest run it settled, or run 0 when no run waited any more). They are written last,
+ * after the runs are locked (as an import's merge does), in key order, so two statements never wait
+ * for each other's rows in turn.
  */
 import type { BusinessProfile } from '../../cams/profile.js';
 import type { Queryable } from '../pool.js';
@@ -19,13 +25,38 @@ interface Key {
   phoneNumber: string;
 }
 
+/** Why a number failed, as the usage figures count it (`failed_<classification>`). */
+export type FailureClass = 'permanent' | 'transient' | 'throttled' | 'other';
+
+/** The requests to CAMS a settlement accounts for. Default: one for a profile, none otherwise. */
+interface Calls {
+  /** Requests sent for the number and not counted yet (the one that got this answer). */
+  calls?: number;
+  /** Of those, answered with a throttle. */
+  throttled?: number;
+}
+
 export type SettleNumber =
-  | (Key & { kind: 'profile'; profile: BusinessProfile })
-  | (Key & { kind: 'failure'; code: string; message: string; remember: boolean })
-  | (Key & { kind: 'store' });
+  | (Key & Calls & { kind: 'profile'; profile: BusinessProfile })
+  | (Key &
+      Calls & {
+        kind: 'failure';
+        code: string;
+        message: string;
+        remember: boolean;
+        /** Default `other`. */
+        classification?: FailureClass;
+      })
+  | (Key & Calls & { kind: 'store' });
 
 function row(s: SettleNumber): Record<string, unknown> {
-  const key = { kind: s.kind, cust_space_id: s.custSpaceId, phone_number: s.phoneNumber };
+  const key = {
+    kind: s.kind,
+    cust_space_id: s.custSpaceId,
+    phone_number: s.phoneNumber,
+    calls: s.calls ?? (s.kind === 'profile' ? 1 : 0),
+    throttled: s.throttled ?? 0,
+  };
   switch (s.kind) {
     case 'profile':
       return {
@@ -41,7 +72,13 @@ function row(s: SettleNumber): Record<string, unknown> {
         raw: s.profile.raw,
       };
     case 'failure':
-      return { ...key, error_code: s.code, error_message: s.message, remember: s.remember };
+      return {
+        ...key,
+        error_code: s.code,
+        error_message: s.message,
+        remember: s.remember,
+        failure_class: s.classification ?? 'other',
+      };
     case 'store':
       return key;
   }
@@ -54,7 +91,8 @@ export async function settleNumbers(db: Queryable, items: readonly SettleNumber[
        SELECT t.*, k.n FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS k(item, n),
          jsonb_to_record(k.item) AS t(kind text, cust_space_id text, phone_number text, vertical text,
            description text, email text, address text, profile_picture_url text, websites jsonb, about text,
-           request_id text, raw jsonb, error_code text, error_message text, remember boolean)
+           request_id text, raw jsonb, error_code text, error_message text, remember boolean,
+           failure_class text, calls int, throttled int)
      ), stored AS (
        INSERT INTO business_profiles (cust_space_id, phone_number, vertical, description, email, address,
          profile_picture_url, websites, about, request_id, fetched_at, raw)
@@ -110,7 +148,30 @@ export async function settleNumbers(db: Queryable, items: readonly SettleNumber[
        FROM per_run p
        WHERE runs.id = p.run_id AND runs.id IN (SELECT id FROM locked)
        RETURNING p.n
-     ), per_number AS (SELECT n, count(*)::int AS settled FROM moved GROUP BY n)
+     ), per_number AS (
+       SELECT n, count(*)::int AS settled, min(run_id) AS first_run FROM moved GROUP BY n
+     ), usage AS (
+       INSERT INTO usage_counts AS u (day, cust_space_id, run_id, metric, n)
+       SELECT (now() AT TIME ZONE 'UTC')::date, cust_space_id, run_id, metric, sum(k)
+       FROM (
+         SELECT input.cust_space_id, m.run_id,
+                CASE WHEN m.state = 'failed' THEN 'failed_' || coalesce(input.failure_class, 'other')
+                     WHEN input.kind = 'store' THEN 'saved_fresh'
+                     ELSE m.state END AS metric,
+                1 AS k
+         FROM moved m JOIN input USING (n)
+         UNION ALL
+         SELECT input.cust_space_id, coalesce(p.first_run, 0), c.metric, c.k
+         FROM input LEFT JOIN per_number p USING (n)
+         CROSS JOIN LATERAL (VALUES ('calls', input.calls), ('throttled', input.throttled)) c(metric, k)
+         WHERE c.k > 0
+       ) x
+       -- Read only after every run is locked and counted: the runs' locks come first, as in an import.
+       WHERE (SELECT count(*) FROM counted) >= 0
+       GROUP BY 1, 2, 3, 4
+       ORDER BY 1, 2, 3, 4
+       ON CONFLICT (day, cust_space_id, run_id, metric) DO UPDATE SET n = u.n + EXCLUDED.n
+     )
      SELECT input.n::int AS n, coalesce(per_number.settled, 0) AS settled
      FROM input LEFT JOIN per_number USING (n)`,
     [JSON.stringify(items.map(row))],

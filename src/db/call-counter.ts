@@ -1,0 +1,70 @@
+/**
+ * Counts the requests to CAMS that settle nothing (a throttle, a failure that will be retried, an
+ * account refusal) for the usage figures, cheaply: they are added up in memory and written in one
+ * statement every `intervalMs` (`sql/add-call-counts.ts`), and once more when the counter is closed. A
+ * request that settles a number is counted in the settling statement itself, not here.
+ */
+import type { Logger } from '../log.js';
+import type { Pool } from './pool.js';
+import type { CallCount } from './sql/add-call-counts.js';
+import { addCallCounts } from './sql/add-call-counts.js';
+
+export interface CallCounter {
+  /** One request sent for the number; `throttled` when CAMS answered with a throttle. */
+  count(key: { custSpaceId: string; phoneNumber: string }, throttled: boolean): void;
+  /** Writes what is counted so far. */
+  flush(): Promise<void>;
+  /** Stops the timer and writes what is left; idempotent. */
+  close(): Promise<void>;
+}
+
+export interface CallCounterOptions {
+  /** How often counts are written, in ms. Default 1000. */
+  intervalMs?: number;
+}
+
+const utcDay = (d: Date) => d.toISOString().slice(0, 10);
+
+export function createCallCounter(pool: Pool, log: Logger, options: CallCounterOptions = {}): CallCounter {
+  let counts = new Map<string, CallCount>();
+  const add = (c: Omit<CallCount, 'n'>, n: number) => {
+    const id = `${c.day}\u0000${c.custSpaceId}\u0000${c.phoneNumber ?? ''}\u0000${c.metric}`;
+    const had = counts.get(id);
+    if (had) had.n += n;
+    else counts.set(id, { ...c, n });
+  };
+  let writing: Promise<void> = Promise.resolve();
+  const flush = (): Promise<void> => {
+    writing = writing.then(async () => {
+      if (counts.size === 0) return;
+      const batch = counts;
+      counts = new Map();
+      try {
+        await addCallCounts(pool, [...batch.values()]);
+      } catch (err) {
+        // Kept for the next write: a count is never dropped for a database blip.
+        for (const c of batch.values()) add(c, c.n);
+        log.warn({ err }, 'could not record call counts; will retry');
+      }
+    });
+    return writing;
+  };
+  const timer = setInterval(() => void flush(), options.intervalMs ?? 1000);
+  timer.unref();
+  let closing: Promise<void> | undefined;
+  return {
+    count(key, throttled) {
+      const base = { day: utcDay(new Date()), custSpaceId: key.custSpaceId, phoneNumber: key.phoneNumber };
+      add({ ...base, metric: 'calls' }, 1);
+      if (throttled) add({ ...base, metric: 'throttled' }, 1);
+    },
+    flush,
+    close() {
+      closing ??= (async () => {
+        clearInterval(timer);
+        await flush();
+      })();
+      return closing;
+    },
+  };
+}
