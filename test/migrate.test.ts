@@ -86,6 +86,7 @@ const SHIPPED = [
   '0007_schedule_ticks_queue.sql',
   '0008_run_items_run_check.sql',
   '0009_run_lines.sql',
+  '0010_usage.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 
@@ -158,6 +159,7 @@ describe('migrate', () => {
       'run_rejects',
       'runs',
       'schedule_ticks',
+      'usage_counts',
     ]);
   });
 
@@ -424,6 +426,7 @@ describe('the ledger in its own schema', () => {
       'run_rejects',
       'runs',
       'schedule_ticks',
+      'usage_counts',
     ]);
     // The rows came along, the view still reads run_items, and the identity goes on where it was.
     const runs = await pool.query<{ id: string; total: string }>('SELECT id, total FROM cams_enrich.runs');

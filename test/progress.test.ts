@@ -9,6 +9,7 @@ import { startProgressLine } from '../src/commands/progress-line.js';
 import { progressText, summaryLine, waitForRun } from '../src/commands/progress.js';
 import { loadConfig } from '../src/config.js';
 import type { RunStatus } from '../src/runs/status.js';
+import { emptyUsage } from '../src/runs/usage.js';
 import { startPipeline } from './helpers/pipeline.js';
 import type { Pipeline } from './helpers/pipeline.js';
 
@@ -32,6 +33,7 @@ function status(over: Partial<RunStatus> = {}): RunStatus {
     finishedAt: null,
     ratePerSecond: 9.8,
     etaSeconds: 51,
+    usage: emptyUsage(),
     ...over,
   };
 }

@@ -14,6 +14,7 @@ import { abortRun, createRun, markReady } from '../src/db/runs.js';
 import { createLogger } from '../src/log.js';
 import { describeRun, runStatus } from '../src/runs/status.js';
 import type { RunStatus } from '../src/runs/status.js';
+import { emptyUsage } from '../src/runs/usage.js';
 import {
   createTestDatabase,
   deleteQueueKeys,
@@ -44,6 +45,7 @@ function status(over: Partial<RunStatus>): RunStatus {
     finishedAt: '2026-01-01T10:01:20.000Z',
     ratePerSecond: 0,
     etaSeconds: null,
+    usage: emptyUsage(),
     ...over,
   };
 }

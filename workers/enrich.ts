@@ -75,7 +75,8 @@ export interface EnrichDeps {
 
 /** Where the processor counts a request to CAMS that settles nothing. */
 export interface CallTally {
-  count(key: EnrichJobData, throttled: boolean): void;
+  /** One request for a number of the space, made for the run (the oldest waiting for it). */
+  count(custSpaceId: string, runId: number, throttled: boolean): void;
 }
 
 /** A request that reached CAMS (or may have): every CAMS answer, a timeout; not an unreachable endpoint. */
@@ -139,7 +140,7 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob, signal?: AbortSig
           log.error(fields, 'number throttled too often; failed');
           throw new UnrecoverableError(err.message);
         }
-        deps.calls?.count(key, true);
+        deps.calls?.count(key.custSpaceId, check.runId, true);
         const verdict = await deps.gate.throttled(err.retryAfterMs);
         log.warn(
           { ...fields, adjustment: verdict.kind, pauseMs: verdict.pauseMs },
@@ -158,7 +159,7 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob, signal?: AbortSig
           );
         continue;
       }
-      throw await handleFailure(deps, job, log, err);
+      throw await handleFailure(deps, job, log, err, check.runId);
     }
   }
   if (unreachable && (await deps.gate.reachable())) {
@@ -171,7 +172,13 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob, signal?: AbortSig
 }
 
 /** Records what must be recorded and returns the error that tells BullMQ what to do next. */
-async function handleFailure(deps: EnrichDeps, job: EnrichJob, log: Logger, err: unknown): Promise<Error> {
+async function handleFailure(
+  deps: EnrichDeps,
+  job: EnrichJob,
+  log: Logger,
+  err: unknown,
+  runId: number,
+): Promise<Error> {
   const { ledger, fleet } = deps;
   const key = job.data;
   if (!(err instanceof CamsError)) {
@@ -183,20 +190,21 @@ async function handleFailure(deps: EnrichDeps, job: EnrichJob, log: Logger, err:
       'WORKER_ERROR',
       err instanceof Error ? err.message : String(err),
       err,
+      runId,
     );
   }
   const fields = { code: err.code, requestId: err.requestId, httpStatus: err.httpStatus };
   switch (err.classification) {
     case 'throttled': // not reached: the gate has a throttled call tried again
     case 'transient':
-      return finalIfLastAttempt(deps, job, log, err.code, err.upstreamMessage, err);
+      return finalIfLastAttempt(deps, job, log, err.code, err.upstreamMessage, err, runId);
     case 'permanent':
       if (err.scope === 'clock') {
         log.error(
           fields,
           `CAMS refuses this machine's request time (${err.code}): its clock is off; this worker stops, the number goes back to the queue`,
         );
-        deps.calls?.count(key, false);
+        deps.calls?.count(key.custSpaceId, runId, false);
         deps.onClockOff?.(err);
         return Worker.RateLimitError();
       }
@@ -205,7 +213,7 @@ async function handleFailure(deps: EnrichDeps, job: EnrichJob, log: Logger, err:
           fields,
           `CAMS refuses this account (${err.code}): queue paused; fix the account, then run "cams-enrich resume"`,
         );
-        deps.calls?.count(key, false);
+        deps.calls?.count(key.custSpaceId, runId, false);
         await fleet.pauseForAccount(err);
         return Worker.RateLimitError();
       }
@@ -232,6 +240,7 @@ async function finalIfLastAttempt(
   code: string,
   message: string,
   err: unknown,
+  runId: number,
 ): Promise<Error> {
   const attempts = job.opts.attempts ?? 1;
   const last = job.attemptsMade + 1 >= attempts;
@@ -244,7 +253,7 @@ async function finalIfLastAttempt(
     log.error({ code, attempts }, 'failed after the last attempt');
     return new UnrecoverableError(`${code}: ${message}`);
   }
-  if (sent) deps.calls?.count(job.data, false);
+  if (sent) deps.calls?.count(job.data.custSpaceId, runId, false);
   log.warn({ code, attempt: job.attemptsMade + 1, attempts }, 'transient failure; will retry');
   return err instanceof Error ? err : new Error(String(err));
 }

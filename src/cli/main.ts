@@ -33,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<{ commandLine: CommandLine }>> = {
   refresh: () => import('../commands/refresh.js'),
   prune: () => import('../commands/prune.js'),
   export: () => import('../commands/export.js'),
+  usage: () => import('../commands/usage.js'),
   schedule: () => import('../commands/schedule.js'),
 };
 

@@ -14,10 +14,11 @@ import { maskPhone } from '../mask.js';
 import { normalisePhone } from '../phone.js';
 import { checkSpace } from '../space.js';
 import { resolveAccount } from '../cams/account.js';
-import { openRedis } from '../connections.js';
+import { openDatabase, openRedis } from '../connections.js';
 import { accountRateKey, createRateController } from '../queue/rate-controller.js';
 import { Resources } from '../resources.js';
 import { settleQuota } from './fleet-quota.js';
+import { addCallCounts } from '../db/sql/add-call-counts.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
 export const lookupDefinition = () =>
@@ -91,6 +92,44 @@ function printError(ctx: CommandContext, err: CamsError, json: boolean): void {
   }
 }
 
+/** How long a lookup waits for the ledger to count its request before going on without. */
+const COUNT_TIMEOUT_MS = 3000;
+
+/**
+ * Counts the lookup's request in the ledger's usage figures (`lookups`, apart from the workers'
+ * calls), when the ledger answers: a lookup works without PostgreSQL, so a ledger that is down or not
+ * migrated is a debug line, not a failure.
+ */
+async function countLookup(ctx: CommandContext, custSpaceId: string): Promise<void> {
+  const res = new Resources();
+  const count = (async () => {
+    const pool = await openDatabase(res, ctx.config, ctx.log, 1, { readOnly: true });
+    await addCallCounts(pool, [
+      {
+        day: new Date().toISOString().slice(0, 10),
+        custSpaceId,
+        runId: 0,
+        metric: 'lookups',
+        n: 1,
+      },
+    ]);
+  })();
+  // Its failure after the timeout has nobody to tell.
+  count.catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${COUNT_TIMEOUT_MS} ms`)), COUNT_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([count, timeout]);
+  } catch (err) {
+    ctx.log.debug({ err }, 'the lookup was not counted in the usage figures');
+  } finally {
+    clearTimeout(timer);
+    await res.close().catch(() => undefined);
+  }
+}
+
 export async function lookupCommand(
   phone: string,
   opts: LookupFlags,
@@ -115,7 +154,9 @@ export async function lookupCommand(
     await gate.acquire(ctx.signal);
     try {
       profile = await cams.queryPhoneBusinessProfile({ custSpaceId, phoneNumber });
+      await countLookup(ctx, custSpaceId);
     } catch (err) {
+      if (isCamsError(err) && !err.unreachable) await countLookup(ctx, custSpaceId);
       if (isCamsError(err) && err.classification === 'throttled') await gate.throttled(err.retryAfterMs);
       throw err;
     }

@@ -10,8 +10,8 @@ import type { CallCount } from './sql/add-call-counts.js';
 import { addCallCounts } from './sql/add-call-counts.js';
 
 export interface CallCounter {
-  /** One request sent for the number; `throttled` when CAMS answered with a throttle. */
-  count(key: { custSpaceId: string; phoneNumber: string }, throttled: boolean): void;
+  /** One request sent for a number of the space, for the run; `throttled` when CAMS answered with a throttle. */
+  count(custSpaceId: string, runId: number, throttled: boolean): void;
   /** Writes what is counted so far. */
   flush(): Promise<void>;
   /** Stops the timer and writes what is left; idempotent. */
@@ -28,7 +28,7 @@ const utcDay = (d: Date) => d.toISOString().slice(0, 10);
 export function createCallCounter(pool: Pool, log: Logger, options: CallCounterOptions = {}): CallCounter {
   let counts = new Map<string, CallCount>();
   const add = (c: Omit<CallCount, 'n'>, n: number) => {
-    const id = `${c.day}\u0000${c.custSpaceId}\u0000${c.phoneNumber ?? ''}\u0000${c.metric}`;
+    const id = `${c.day}\u0000${c.custSpaceId}\u0000${c.runId}\u0000${c.metric}`;
     const had = counts.get(id);
     if (had) had.n += n;
     else counts.set(id, { ...c, n });
@@ -53,8 +53,8 @@ export function createCallCounter(pool: Pool, log: Logger, options: CallCounterO
   timer.unref();
   let closing: Promise<void> | undefined;
   return {
-    count(key, throttled) {
-      const base = { day: utcDay(new Date()), custSpaceId: key.custSpaceId, phoneNumber: key.phoneNumber };
+    count(custSpaceId, runId, throttled) {
+      const base = { day: utcDay(new Date()), custSpaceId, runId };
       add({ ...base, metric: 'calls' }, 1);
       if (throttled) add({ ...base, metric: 'throttled' }, 1);
     },

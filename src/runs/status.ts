@@ -10,6 +10,8 @@ import type { Run, RunCounts } from '../db/runs.js';
 import { getRun, listRuns, recentlyDone } from '../db/runs.js';
 import { AppError } from '../errors.js';
 import type { EnrichQueue } from '../queue/queue.js';
+import type { Usage } from './usage.js';
+import { emptyUsage, runUsage } from './usage.js';
 
 export interface RunStatus extends RunCounts {
   run: number;
@@ -22,6 +24,8 @@ export interface RunStatus extends RunCounts {
   ratePerSecond: number;
   /** Seconds left at that rate; null when finished or when nothing moves. */
   etaSeconds: number | null;
+  /** What the run used: requests to CAMS, calls saved, rows enriched and failed (see `usage`). */
+  usage: Usage;
 }
 
 export interface QueueStatus {
@@ -39,7 +43,7 @@ export interface QueueStatus {
 /** Seconds over which the rate is measured. */
 export const RATE_WINDOW_SECONDS = 30;
 
-async function toStatus(db: Queryable, run: Run): Promise<RunStatus> {
+async function toStatus(db: Queryable, run: Run, usage: Usage): Promise<RunStatus> {
   const finished = run.state !== 'importing' && run.pending === 0;
   let ratePerSecond = 0;
   if (!finished && run.state === 'ready') {
@@ -63,6 +67,7 @@ async function toStatus(db: Queryable, run: Run): Promise<RunStatus> {
     finishedAt: run.finishedAt?.toISOString() ?? null,
     ratePerSecond: Math.round(ratePerSecond * 100) / 100,
     etaSeconds: finished ? null : ratePerSecond > 0 ? Math.ceil(run.pending / ratePerSecond) : null,
+    usage,
   };
 }
 
@@ -73,13 +78,18 @@ export async function runStatus(db: Queryable, runId: number): Promise<RunStatus
       'RUN_NOT_FOUND',
       `run ${runId} does not exist (see "cams-enrich status" for the list)`,
     );
-  return toStatus(db, run);
+  const usage = await runUsage(db, [run.id]);
+  return toStatus(db, run, usage.get(run.id) ?? emptyUsage());
 }
 
 /** The newest `limit` runs, newest first. */
 export async function allRunStatuses(db: Queryable, limit = 50): Promise<RunStatus[]> {
   const runs = await listRuns(db, limit);
-  return Promise.all(runs.map((r) => toStatus(db, r)));
+  const usage = await runUsage(
+    db,
+    runs.map((r) => r.id),
+  );
+  return Promise.all(runs.map((r) => toStatus(db, r, usage.get(r.id) ?? emptyUsage())));
 }
 
 export async function queueStatus(db: Queryable, queue: EnrichQueue): Promise<QueueStatus> {
