@@ -18,6 +18,9 @@ export type AppErrorCode =
   | 'MIGRATION_FAILED'
   | 'SCHEMA_OUTDATED'
   | 'INTERRUPTED'
+  | 'SOURCE_LOST'
+  | 'DEADLINE_EXCEEDED'
+  | 'WRITE_FAILED'
   | 'SCHEMA_NEWER'
   /** This machine's clock is too far off: a worker stops rather than have CAMS refuse its calls. */
   | 'CLOCK_SKEW';
@@ -38,6 +41,12 @@ const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   MIGRATION_FAILED: 1,
   SCHEMA_OUTDATED: 1,
   INTERRUPTED: 1,
+  /** A source (database connection, input stream) failed while it was being read. */
+  SOURCE_LOST: 1,
+  /** A schedule's tick ran past its deadline and was stopped. */
+  DEADLINE_EXCEEDED: 1,
+  /** A file could not be written for a reason of the machine's (full disk, I/O error), not of its path. */
+  WRITE_FAILED: 1,
   /** The database was migrated by a newer version: an installation to fix, like an outdated one. */
   SCHEMA_NEWER: 1,
   CLOCK_SKEW: 1,
@@ -47,11 +56,14 @@ export class AppError extends Error {
   override readonly name = 'AppError';
   readonly code: AppErrorCode;
   readonly exitCode: 1 | 2;
+  /** The run the failure ended (aborted), when there is one. */
+  readonly runId: number | undefined;
 
-  constructor(code: AppErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: AppErrorCode, message: string, options?: { cause?: unknown; runId?: number }) {
     super(message, options);
     this.code = code;
     this.exitCode = EXIT_CODES[code];
+    this.runId = options?.runId;
   }
 }
 

@@ -10,7 +10,7 @@ export async function enqueueDbCommand(flags: EnqueueDbFlags, ctx: CommandContex
   return newRunCommand(
     ctx,
     flags.json === true,
-    (pool) => importFromDatabase(pool, ctx.log, options),
+    (pool) => importFromDatabase(pool, ctx.log, { ...options, signal: ctx.signal }),
     (s) =>
       `(${s.source}): ${s.total} rows, ${s.pending} to fetch, ${s.skipped} fresh, ${s.duplicate} duplicate, ${s.invalid} invalid`,
   );

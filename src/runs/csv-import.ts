@@ -90,6 +90,7 @@ export async function importCsv(
       delimiter: options.delimiter,
       encoding: options.encoding,
       input: stdin ? options.input : undefined,
+      signal: options.signal,
       onBytes: (chunk) => hash.update(chunk),
     }),
     describeInput: () => ({
@@ -105,5 +106,6 @@ export async function importCsv(
     maxAgeMs: options.maxAgeMs,
     batchSize: options.batchSize,
     signal: options.signal,
+    sourceEndsOnStop: true,
   });
 }

@@ -3,9 +3,8 @@
  * path (`importRows`), with `db:<table>` (or `db:query`) as the run's source. The source database is
  * read on a client of its own, inside a READ ONLY transaction.
  */
-import pg from 'pg';
 import type { Pool } from '../db/pool.js';
-import { AppError, serviceUnavailable } from '../errors.js';
+import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isCountryCode } from '../phone.js';
 import { checkSpace } from '../space.js';
@@ -13,6 +12,8 @@ import type { DbSourceSpec } from '../sources/db-source.js';
 import { dbSourceName, readDbRows } from '../sources/db-source.js';
 import type { ImportResult } from './import-run.js';
 import { importRows } from './import-run.js';
+import { closeSource, connectSource, SOURCE_CONNECT_TIMEOUT_MS } from '../sources/db-connection.js';
+import { anySignal } from './stop.js';
 
 export interface DbImportOptions {
   /** The queue the run's numbers go to. */
@@ -30,6 +31,16 @@ export interface DbImportOptions {
   runSource?: string | undefined;
   /** Rows per cursor round trip and per ledger transaction. Default 1000. */
   batchSize?: number | undefined;
+  /** How `sourceUrl` is named in messages. Default `--source-url`. */
+  sourceLabel?: string | undefined;
+  /** How long connecting to the source may take. Default 10 s (`SOURCE_CONNECT_TIMEOUT_MS`). */
+  connectTimeoutMs?: number | undefined;
+  /**
+   * Aborting it stops the import at once (also while connecting, or while the source keeps a read
+   * waiting): the source connection is closed and the run aborted with its rows counted. See
+   * `ImportOptions.signal` for what its reason means. Default: none.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /** Checks the flags that do not need a database: which space, which country. */
@@ -48,32 +59,18 @@ export function validateDbImport(o: Pick<DbImportOptions, 'spec' | 'space' | 'de
   }
 }
 
-/** Connects a client of its own to the source database; the caller ends it. */
-async function connectSource(url: string, log: Logger): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, application_name: 'cams-enrich-source' });
-  client.on('error', (err) =>
-    log.error({ err: { message: err.message } }, 'source database connection failed'),
-  );
-  try {
-    await client.connect();
-  } catch (err) {
-    await client.end().catch(() => undefined);
-    const code = (err as { code?: string }).code;
-    if (code === '3D000') {
-      throw new AppError('DB_SOURCE', `--source-url: ${(err as Error).message}`, { cause: err });
-    }
-    throw serviceUnavailable('PostgreSQL', url, err);
-  }
-  return client;
-}
-
 export async function importFromDatabase(
   pool: Pool,
   log: Logger,
   options: DbImportOptions,
 ): Promise<ImportResult> {
   validateDbImport(options);
-  const client = await connectSource(options.sourceUrl, log);
+  const source = await connectSource(options.sourceUrl, log, {
+    label: options.sourceLabel ?? '--source-url',
+    timeoutMs: options.connectTimeoutMs ?? SOURCE_CONNECT_TIMEOUT_MS,
+    signal: options.signal,
+  });
+  const { client } = source;
   try {
     const spaceColumn = 'query' in options.spec ? 'cust_space_id' : options.spec.spaceColumn;
     return await importRows(pool, log, {
@@ -88,8 +85,10 @@ export async function importFromDatabase(
       defaultCountry: options.defaultCountry,
       maxAgeMs: options.maxAgeMs,
       batchSize: options.batchSize,
+      // A stop, or the source connection failing, ends the import at once.
+      signal: anySignal(options.signal, source.lost),
     });
   } finally {
-    await client.end().catch(() => undefined);
+    await closeSource(source);
   }
 }

@@ -12,9 +12,9 @@ import { createLiveRun } from '../db/import-liveness.js';
 import type { ImportRecorder } from '../db/import-recorder.js';
 import { openImportRecorder } from '../db/import-recorder.js';
 import { abortRun, markReady, recordRunInput } from '../db/runs.js';
-import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { normalisePhone } from '../phone.js';
+import { StoppedError, stopError, untilStopped } from './stop.js';
 import { spaceProblem } from '../space.js';
 
 export { MAX_SPACE_LENGTH, spaceProblem } from '../space.js';
@@ -64,13 +64,25 @@ export interface ImportOptions {
   batchSize?: number | undefined;
   /** A batch is also recorded once its text reaches this many characters. Default 1 MiB. */
   batchChars?: number | undefined;
-  /** Aborting it (the first Ctrl-C) stops the import: the run is aborted like on bad input. */
+  /**
+   * Aborting it stops the import at once, even while the source keeps it waiting for a row: the rows
+   * read so far are recorded and the run is aborted like on bad input (none is created when no row
+   * was read). The reason, when it is an `AppError` (a deadline, a lost source), is the error thrown,
+   * with the run's fate added; any other reason is an interruption (the first Ctrl-C):
+   * `AppError('INTERRUPTED')`. Default: none.
+   */
   signal?: AbortSignal | undefined;
   /**
    * Called once every row was read: what the run keeps of its input file (its hash, path, reading
    * options), for `export --input`. Default: nothing kept (a database run).
    */
   describeInput?: (() => RunInput) | undefined;
+  /**
+   * Whether the source ends by itself when `signal` fires, handing over the rows it holds (the CSV
+   * source does): reads are then not cut short, and every row it hands over is counted before the
+   * run is aborted. Default false: each read is given up at once when `signal` fires.
+   */
+  sourceEndsOnStop?: boolean | undefined;
 }
 
 /**
@@ -123,10 +135,16 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
   if (options.rejectsFile) {
     rejects = await openRejectsWriter(options.rejectsFile, { input: options.inputFile });
   }
+  const read = () =>
+    options.sourceEndsOnStop ? iterator.next() : untilStopped(iterator.next(), options.signal);
   let first: IteratorResult<SourceRow>;
   let live: LiveRun;
   try {
-    first = await iterator.next();
+    first = await read().catch((err: unknown) => {
+      throw err instanceof StoppedError || options.signal?.aborted
+        ? stopError(options.signal, undefined)
+        : err;
+    });
     // The run's liveness mark: held while this process imports, so a killed importer's run is aborted.
     live = await createLiveRun(pool, {
       queue: options.queue,
@@ -139,12 +157,7 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
   }
   const runId = live.runId;
   const interrupted = () => {
-    if (options.signal?.aborted) {
-      throw new AppError(
-        'INTERRUPTED',
-        `interrupted: run ${runId} aborted, the rows it had read are counted`,
-      );
-    }
+    if (options.signal?.aborted) throw stopError(options.signal, runId);
   };
   const runLog = log.child({ run: runId });
   let accepted: AcceptedRow[] = [];
@@ -164,8 +177,7 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
     await recorder.record(...chunk);
   };
   try {
-    for (let next = first; !next.done; next = await iterator.next()) {
-      interrupted();
+    for (let next = first; !next.done; next = await read()) {
       const row = next.value;
       count += 1;
       if (count % ROWS_PER_TURN === 0) await nextTurn();
@@ -191,14 +203,20 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
         await rejects?.write({ line: row.line, raw: row.phone, reason });
       }
       if (accepted.length + rejected.length >= batchSize || chars >= batchChars) await flush();
+      // Checked once the row is counted: every row handed over by the source is in the run.
+      if (!options.sourceEndsOnStop) interrupted();
     }
+    interrupted();
     await flush();
     await recorder?.close();
     await rejects?.close();
     live.assertAlive();
     if (options.describeInput) await recordRunInput(pool, runId, options.describeInput());
     await markReady(pool, runId);
-  } catch (err) {
+  } catch (caught) {
+    // A stop (or a source that failed and said so through the signal) ends with the stop's reason.
+    const err =
+      caught instanceof StoppedError || options.signal?.aborted ? stopError(options.signal, runId) : caught;
     // Rows read before the failure are recorded too, so the abort below fails them instead of losing them.
     await flush().catch((e: unknown) =>
       runLog.error({ err: e }, 'could not record the rows read before the failure'),

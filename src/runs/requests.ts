@@ -12,6 +12,7 @@ import type { Config } from '../config.js';
 import type { PruneOptions } from '../db/prune.js';
 import { DEFAULT_MAX_AGE, parseDuration } from '../duration.js';
 import { AppError } from '../errors.js';
+import { checkSourceUrl } from '../sources/db-connection.js';
 import type { DbSourceSpec } from '../sources/db-source.js';
 import type { DbImportOptions } from './db-import.js';
 import { validateDbImport } from './db-import.js';
@@ -67,9 +68,11 @@ export function enqueueDbOptions(
       where: flags.where,
     };
   }
+  if (flags.sourceUrl !== undefined) checkSourceUrl(flags.sourceUrl, '--source-url');
   const options: DbImportOptions = {
     queue: config.queueName,
     sourceUrl: flags.sourceUrl ?? config.databaseUrl,
+    sourceLabel: flags.sourceUrl !== undefined ? '--source-url' : 'DATABASE_URL',
     spec,
     space: flags.space,
     defaultCountry: flags.defaultCountry,

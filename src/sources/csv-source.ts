@@ -30,6 +30,11 @@ export interface CsvSourceOptions {
   onHeader?: ((headers: string[]) => void) | undefined;
   /** Each row also carries all its cells (`CsvRow.cells`). Default false. */
   cells?: boolean | undefined;
+  /**
+   * Aborting it ends the input where it is (a stalled pipe too): the records already read come out,
+   * the last one included, then the rows end. Default: none.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 export interface CsvRow {
@@ -97,10 +102,14 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
   let bad: { err: CsvError; recordsBefore: number } | undefined;
 
   const source = options.input ?? createReadStream(file);
+  let endInput = () => void source.destroy();
+  const onAbort = () => endInput();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   let text;
   try {
     text = await openTextInput(source, { name: file, encoding: options.encoding, onBytes: options.onBytes });
   } catch (err) {
+    options.signal?.removeEventListener('abort', onAbort);
     source.destroy();
     if (err instanceof AppError) throw err;
     throw new AppError('INPUT_FILE', `cannot read ${file}: ${fileErrorReason(err, 'read')}`, { cause: err });
@@ -141,6 +150,15 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
     );
   });
   bytes.pipe(parser);
+  // Ending the parser's input makes it hand over the record it holds back while it waits to see
+  // whether a line break goes on (`\r` then `\n`).
+  endInput = () => {
+    bytes.unpipe(parser);
+    bytes.destroy();
+    source.destroy();
+    parser.end();
+  };
+  if (options.signal?.aborted) endInput();
 
   let records = 0;
   try {
@@ -168,6 +186,7 @@ export async function* readCsvRows(file: string, options: CsvSourceOptions = {})
     if (err instanceof AppError) throw err;
     throw new AppError('INPUT_FILE', `cannot read ${file}: ${fileErrorReason(err, 'read')}`, { cause: err });
   } finally {
+    options.signal?.removeEventListener('abort', onAbort);
     bytes.destroy();
     source.destroy();
     parser.destroy();

@@ -15,13 +15,60 @@ export interface PgProxy {
   readonly accepted: number;
   /** Connections turned away while cut. */
   readonly refused: number;
+  /** Connections held so far (see `ProxyOptions.holdAtExecute`). */
+  readonly held: number;
   /** Resets every open connection now and turns new ones away for `ms`; resolves when the cut ends. */
   cut(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
+export interface ProxyOptions {
+  /**
+   * On a connection whose client sends its Nth Execute message (the extended protocol's, as a cursor
+   * fetching its Nth batch of rows does), stop passing the client's bytes on from that message: the
+   * server never hears the request and the client waits for rows forever, as with a source that stopped
+   * answering mid-stream. Default: never.
+   */
+  holdAtExecute?: number;
+}
+
+/**
+ * Counts the frontend messages of one connection (the startup packet has no type byte; every later
+ * message is a type byte and a length) and says where the `n`th Execute ('E') starts, once it is seen.
+ */
+function executeFinder(n: number) {
+  let buffered = Buffer.alloc(0);
+  let offset = 0; // bytes of the connection before `buffered`
+  let startup = true;
+  let executes = 0;
+  return (chunk: Buffer): number | undefined => {
+    buffered = Buffer.concat([buffered, chunk]);
+    for (;;) {
+      if (startup) {
+        if (buffered.length < 8) return undefined;
+        const len = buffered.readInt32BE(0);
+        if (buffered.length < len) return undefined;
+        // An SSLRequest (or GSSENCRequest) is followed by the real startup packet.
+        const code = buffered.readInt32BE(4);
+        startup = code === 80877103 || code === 80877104;
+        offset += len;
+        buffered = buffered.subarray(len);
+        continue;
+      }
+      if (buffered.length < 5) return undefined;
+      const type = buffered[0];
+      const len = buffered.readInt32BE(1) + 1;
+      if (type === 0x45 && executes + 1 === n) return offset;
+      if (buffered.length < len) return undefined;
+      if (type === 0x45) executes += 1;
+      offset += len;
+      buffered = buffered.subarray(len);
+    }
+  };
+}
+
 /** Starts a proxy to the server of `databaseUrl`. */
-export async function startPgProxy(databaseUrl: string): Promise<PgProxy> {
+export async function startPgProxy(databaseUrl: string, options: ProxyOptions = {}): Promise<PgProxy> {
   const target = new URL(databaseUrl);
   const targetHost = target.hostname || '127.0.0.1';
   const targetPort = Number(target.port || 5432);
@@ -29,6 +76,7 @@ export async function startPgProxy(databaseUrl: string): Promise<PgProxy> {
   let cutUntil = 0;
   let accepted = 0;
   let refused = 0;
+  let held = 0;
 
   const kill = (socket: Socket) => {
     // resetAndDestroy sends RST: the peer sees ECONNRESET, as with a dead network path.
@@ -55,8 +103,26 @@ export async function startPgProxy(databaseUrl: string): Promise<PgProxy> {
     });
     open.add(client);
     open.add(upstream);
-    client.pipe(upstream);
     upstream.pipe(client);
+    if (options.holdAtExecute === undefined) {
+      client.pipe(upstream);
+      return;
+    }
+    const find = executeFinder(options.holdAtExecute);
+    let passed = 0;
+    let holding = false;
+    client.on('data', (chunk: Buffer) => {
+      if (holding) return;
+      const at = find(chunk);
+      if (at === undefined) {
+        passed += chunk.length;
+        upstream.write(chunk);
+        return;
+      }
+      holding = true;
+      held += 1;
+      upstream.write(chunk.subarray(0, at - passed));
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -77,6 +143,9 @@ export async function startPgProxy(databaseUrl: string): Promise<PgProxy> {
     },
     get refused() {
       return refused;
+    },
+    get held() {
+      return held;
     },
     cut(ms) {
       cutUntil = Date.now() + ms;

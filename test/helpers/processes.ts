@@ -43,16 +43,19 @@ export function pipelineEnv(pipeline: Pipeline, over: NodeJS.ProcessEnv = {}): N
 }
 
 /**
- * Starts `cams-enrich <args>` with `env`. Standard input is empty, or `stdin`: bytes written to a pipe, or
- * an open file descriptor the child reads directly (as `< file` does in a shell).
+ * Starts `cams-enrich <args>` with `env`. Standard input is empty, or `stdin`: bytes written to a pipe, an
+ * open file descriptor the child reads directly (as `< file` does in a shell), or `'pipe'`: a pipe left
+ * open for the test to write to (`child.stdin`).
  */
-export function startCli(args: string[], env: NodeJS.ProcessEnv, stdin?: Buffer | number): CliProcess {
+export function startCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stdin?: Buffer | number | 'pipe',
+): CliProcess {
   const input = stdin === undefined ? 'ignore' : typeof stdin === 'number' ? stdin : 'pipe';
   const child = spawn(process.execPath, [BIN, ...args], { env, stdio: [input, 'pipe', 'pipe'] });
-  if (Buffer.isBuffer(stdin)) {
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(stdin);
-  }
+  child.stdin?.on('error', () => undefined);
+  if (Buffer.isBuffer(stdin)) child.stdin?.end(stdin);
   let stderr = '';
   let stdout = '';
   child.stderr?.setEncoding('utf8');
