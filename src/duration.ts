@@ -45,3 +45,11 @@ export function parseDuration(value: string, flagName = '--max-age'): number {
   }
   return ms;
 }
+
+/** A duration in ms written back in the largest unit that divides it (`604800000` → `1w`, `90000` → `90s`). */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
+  const units = Object.entries(UNIT_MS).reverse() as Array<[keyof typeof UNIT_MS, number]>;
+  for (const [unit, size] of units) if (ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
+}

@@ -17,13 +17,20 @@ import type { CommandContext, ExitCode } from './context.js';
 export async function newRunCommand(
   ctx: CommandContext,
   json: boolean,
-  make: (pool: Pool) => Promise<{ runId: number }>,
+  make: (pool: Pool) => Promise<{ runId: number } | null>,
   summary: (status: RunStatus) => string,
+  /** What to say when `make` found nothing to do and made no run (exit 0). */
+  nothing = 'nothing to do: no run created',
 ): Promise<ExitCode> {
   const res = new Resources();
   try {
     const ledger = await openLedgerAndQueue(res, ctx.config, ctx.log, 4);
-    const { runId } = await make(ledger.pool);
+    const made = await make(ledger.pool);
+    if (made === null) {
+      ctx.out(json ? JSON.stringify({ run: null, message: nothing }) : nothing);
+      return 0;
+    }
+    const { runId } = made;
     const status = await feedNewRun(ctx.config, ledger, ctx.log, runId);
     ctx.out(json ? JSON.stringify(status) : String(runId));
     ctx.err(`run ${runId} ${summary(status)}`);

@@ -1,4 +1,4 @@
-import { refreshRun } from '../runs/refresh.js';
+import { nothingToRefresh, refreshRun } from '../runs/refresh.js';
 import type { RefreshFlags } from '../runs/requests.js';
 import { refreshDefinition, refreshOptions } from '../runs/requests.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
@@ -10,9 +10,10 @@ export async function refreshCommand(flags: RefreshFlags, ctx: CommandContext): 
   return newRunCommand(
     ctx,
     flags.json === true,
-    (pool) => refreshRun(pool, ctx.log, options),
+    (pool) => refreshRun(pool, ctx.log, { ...options, signal: ctx.signal }),
     (s) =>
       `(refresh): ${s.total} numbers, ${s.pending} to fetch, ${s.skipped} refreshed meanwhile, ${s.failed} failed for good`,
+    nothingToRefresh(options),
   );
 }
 

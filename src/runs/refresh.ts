@@ -4,9 +4,11 @@
  * skipped rather than fetched twice.
  */
 import type { Pool } from '../db/pool.js';
+import { formatDuration } from '../duration.js';
 import type { Logger } from '../log.js';
 import { readStaleNumbers } from '../sources/refresh-source.js';
-import type { ImportResult } from './import-run.js';
+import type { ImportResult, SourceRow } from './import-run.js';
+import { StoppedError, stopError, untilStopped } from './stop.js';
 import { importRows } from './import-run.js';
 
 export interface RefreshOptions {
@@ -19,20 +21,51 @@ export interface RefreshOptions {
   runSource?: string | undefined;
   /** Rows per cursor round trip and per ledger transaction. Default 1000. */
   batchSize?: number | undefined;
+  /** Aborting it stops the refresh at once (see `ImportOptions.signal`). Default: none. */
+  signal?: AbortSignal | undefined;
 }
 
-export async function refreshRun(pool: Pool, log: Logger, options: RefreshOptions): Promise<ImportResult> {
+/**
+ * Makes the refresh run; null, and no run, when there is nothing to refresh. A stop ends the read at
+ * once; the ledger connection it was read on is then closed, not given back to the pool mid-query.
+ */
+export async function refreshRun(
+  pool: Pool,
+  log: Logger,
+  options: RefreshOptions,
+): Promise<ImportResult | null> {
   const client = await pool.connect();
+  let broken = false;
   try {
+    const rows = readStaleNumbers(client, options)[Symbol.asyncIterator]();
+    const first = await untilStopped(rows.next(), options.signal).catch((err: unknown) => {
+      broken = true;
+      throw err instanceof StoppedError ? stopError(options.signal, undefined) : err;
+    });
+    if (first.done) return null;
+    async function* all(): AsyncIterable<SourceRow> {
+      yield first.value as SourceRow;
+      for (let next = await rows.next(); !next.done; next = await rows.next()) yield next.value;
+    }
     return await importRows(pool, log, {
       queue: options.queue,
       source: options.runSource ?? 'refresh',
-      rows: readStaleNumbers(client, options),
+      rows: all(),
       spaceColumnLabel: 'cust_space_id',
       maxAgeMs: options.olderThanMs,
       batchSize: options.batchSize,
+      signal: options.signal,
     });
+  } catch (err) {
+    broken ||= options.signal?.aborted === true;
+    throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
+}
+
+/** What a refresh says when no number is due: no run is created. */
+export function nothingToRefresh(options: Pick<RefreshOptions, 'olderThanMs' | 'space'>): string {
+  const space = options.space === undefined ? '' : ` in space ${options.space}`;
+  return `nothing to refresh${space}: no stored profile is older than ${formatDuration(options.olderThanMs)} and no number's last failure was transient; no run created`;
 }
