@@ -168,13 +168,17 @@ describe('schedule ticks', () => {
     await createFeeder({ pool: p.pool, queue: p.queue, log: p.log, jobOptions: { attempts: 3 } }).fill();
     p.startWorkers(2);
     expect(await p.waitFinished(runId)).toMatchObject({ enriched: 20, source: 'schedule:nightly' });
+    // Every stale profile is fresh now: the next tick finds nothing to refresh and makes no empty run.
     const t3 = await runTick(deps, tick(3_000));
-    expect(t3).toMatchObject({ outcome: 'started' });
-    expect((t3 as { runId: number }).runId).not.toBe(runId);
+    expect(t3).toMatchObject({
+      outcome: 'done',
+      runId: null,
+      summary: expect.stringContaining('nothing to refresh: no stored profile is older than 1w'),
+    });
     const runs = await p.pool.query(`SELECT id FROM runs WHERE source = 'schedule:nightly' AND queue = $1`, [
       p.queueName,
     ]);
-    expect(runs.rowCount).toBe(2);
+    expect(runs.rowCount).toBe(1);
 
     // While an earlier tick is still reading its source (no run yet) in a live worker, a tick waits too.
     const prune = ['prune', '--older-than', '30d'];
@@ -235,19 +239,14 @@ describe('schedule ticks', () => {
     p = await startPipeline({ rate: 10 });
     const pipeline = p;
     const workers = [startWorkerProcess(p), startWorkerProcess(p)];
-    const added = await runCli(p, [
-      'schedule',
-      'add',
-      'every5',
-      '--cron',
-      '*/5 * * * * *',
-      '--',
-      'refresh',
-      '--older-than',
-      '7d',
-    ]);
+    // Each tick's run reads one row, not a number: the run is finished at once, so no tick is skipped.
+    const command = ['enqueue-db', '--query', 'SELECT 0 AS phone_number', '--space', 'S1'];
+    const added = await runCli(p, ['schedule', 'add', 'every5', '--cron', '*/5 * * * * *', '--', ...command]);
     expect(added).toMatchObject({ code: 0 });
-    expect(added.stdout).toContain('schedule every5: refresh --older-than 7d; next tick');
+    // The command is echoed quoted, so it can be pasted back into a shell.
+    expect(added.stdout).toContain(
+      "schedule every5: enqueue-db --query 'SELECT 0 AS phone_number' --space S1; deadline 10m; next tick",
+    );
     const bad = await runCli(p, [
       'schedule',
       'add',
@@ -281,7 +280,8 @@ describe('schedule ticks', () => {
     expect(every5).toMatchObject({
       name: 'every5',
       cron: '*/5 * * * * *',
-      command: ['refresh', '--older-than', '7d'],
+      command,
+      timeoutMs: 600_000,
       lastRun: { source: 'schedule:every5' },
     });
     expect((await runCli(p, ['schedule', 'remove', 'every5'])).code).toBe(0);

@@ -22,11 +22,20 @@ export interface ScheduleWorkerOptions {
   config: Pick<Config, 'databaseUrl' | 'queueName'>;
   /** Told of every error the Worker and its queue emit, after it is logged. Default: nobody. */
   onError?: (err: Error) => void;
+  /**
+   * Ticks this process carries out at once: ticks of different schedules never wait for each other
+   * (two ticks of one schedule never run at once: the later one is skipped). Default
+   * `SCHEDULE_TICK_CONCURRENCY`.
+   */
+  concurrency?: number | undefined;
 }
+
+/** Ticks one worker process carries out at once, by default. */
+export const SCHEDULE_TICK_CONCURRENCY = 4;
 
 export interface ScheduleWorker {
   readonly worker: Worker<ScheduleJobData>;
-  /** Stops taking ticks, lets the one in hand finish (or, with `force`, releases it). Idempotent. */
+  /** Stops taking ticks, lets those in hand finish (or, with `force`, releases them). Idempotent. */
   close(force?: boolean): Promise<void>;
 }
 
@@ -42,7 +51,10 @@ export function startScheduleWorker(options: ScheduleWorkerOptions): ScheduleWor
   const worker = new Worker<ScheduleJobData>(
     scheduleQueueName(config.queueName),
     (job: Job<ScheduleJobData>) => runTick({ pool, log, config, isActive }, job),
-    { ...scheduleQueueOptions(config.queueName, connection), concurrency: 1 },
+    {
+      ...scheduleQueueOptions(config.queueName, connection),
+      concurrency: options.concurrency ?? SCHEDULE_TICK_CONCURRENCY,
+    },
   );
   worker.on('error', (err) => {
     report('error', err, 'schedule worker error');

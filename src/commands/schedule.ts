@@ -15,7 +15,9 @@ import { checkStoredCommand, parseStoredCommand } from '../schedules/stored-comm
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { localTimeZone, nextTick } from '../schedules/schedules.js';
+import { DEFAULT_TICK_TIMEOUT_MS, localTimeZone, nextTick } from '../schedules/schedules.js';
+import { formatDuration, parseDuration } from '../duration.js';
+import { shellQuote } from '../shell-quote.js';
 
 export const scheduleAddDefinition = () =>
   new Command('add')
@@ -26,6 +28,10 @@ export const scheduleAddDefinition = () =>
     .argument('<command...>', 'the command to run at each tick, after --')
     .requiredOption('--cron <EXPR>', 'cron expression: 5 fields, or 6 with seconds first (*/5 * * * * *)')
     .option('--tz <ZONE>', 'time zone of the cron expression (default: the zone of the machine adding it)')
+    .option(
+      '--timeout <DURATION>',
+      "a tick's deadline: past it the tick is stopped, its run aborted and the tick recorded as failed (default 10m)",
+    )
     .option('--json', 'print JSON');
 export type ScheduleAddFlags = FlagsOf<typeof scheduleAddDefinition, 'cron'>;
 
@@ -58,25 +64,44 @@ export async function scheduleAddCommand(
 ): Promise<ExitCode> {
   checkScheduleName(name);
   nextTick(flags.cron, flags.tz);
+  const timeoutMs = tickTimeout(flags.timeout);
   checkStoredCommand(parseStoredCommand(command), ctx.config);
   const res = new Resources();
   try {
     const queue = await openScheduleQueue(res, ctx.config, ctx.log);
     // Stored with its zone: every worker reads the cron alike, whatever its own machine's zone.
     const tz = flags.tz ?? localTimeZone();
-    const next = await upsertSchedule(queue, { name, cron: flags.cron, tz, command });
-    if (flags.json) ctx.out(JSON.stringify({ name, cron: flags.cron, tz, command, next }));
-    else ctx.out(`schedule ${name}: ${command.join(' ')}; next tick ${next.toISOString()} (cron in ${tz})`);
+    const next = await upsertSchedule(queue, { name, cron: flags.cron, tz, command, timeoutMs });
+    const deadline = timeoutMs ?? DEFAULT_TICK_TIMEOUT_MS;
+    if (flags.json)
+      ctx.out(JSON.stringify({ name, cron: flags.cron, tz, command, timeoutMs: deadline, next }));
+    else
+      ctx.out(
+        `schedule ${name}: ${shellQuote(command)}; deadline ${formatDuration(deadline)}; next tick ${next.toISOString()} (cron in ${tz})`,
+      );
     return 0;
   } finally {
     await res.close();
   }
 }
 
+/** Longest tick deadline accepted. */
+const MAX_TICK_TIMEOUT_MS = 24 * 3_600_000;
+
+/** `--timeout` in ms (undefined: the default), from 1 s to 24 h; `AppError('USAGE')` otherwise. */
+export function tickTimeout(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value, '--timeout');
+  if (ms < 1000 || ms > MAX_TICK_TIMEOUT_MS) {
+    throw new AppError('USAGE', `--timeout ${JSON.stringify(value)}: a tick's deadline is from 1s to 24h`);
+  }
+  return ms;
+}
+
 function describeSchedule(s: ScheduleInfo): string[] {
   const lines = [
-    `${s.name}: ${s.cron} (${s.tz ?? 'no zone stored: each worker reads it in its own'}), next ${s.next ?? '—'}`,
-    `  runs: ${s.command.join(' ')}`,
+    `${s.name}: ${s.cron} (${s.tz ?? 'no zone stored: each worker reads it in its own'}), next ${s.next ?? '—'}, deadline ${formatDuration(s.timeoutMs)}`,
+    `  runs: ${shellQuote(s.command)}`,
   ];
   if (s.lastTick === null) lines.push('  no tick yet');
   else if (s.lastTick.outcome === 'skipped')

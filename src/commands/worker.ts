@@ -1,7 +1,8 @@
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
 import { graceArg, intArg, positiveArg, PROFILE_HELP } from '../cli-options.js';
-import { startScheduleWorker } from '../../workers/schedules.js';
+import { SCHEDULE_TICK_CONCURRENCY, startScheduleWorker } from '../../workers/schedules.js';
+import { createPool } from '../db/pool.js';
 import { startEnrichWorker } from '../../workers/worker.js';
 import { resolveAccount } from '../cams/account.js';
 import { camsClientFromConfig } from '../cams/cams-client.js';
@@ -52,8 +53,16 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
   const res = new Resources();
   let stopping = false;
   try {
-    // Two more connections for a schedule's tick (its source cursor on the ledger, its batches).
-    const pool = await openDatabase(res, ctx.config, ctx.log, concurrency + 4);
+    const pool = await openDatabase(res, ctx.config, ctx.log, concurrency + 2);
+    // Schedules' ticks have a pool of their own, so ticks at once never take the jobs' connections:
+    // each may hold a liveness mark, two merge lanes and (refresh) a cursor.
+    const tickPool = res.own(
+      createPool(ctx.config.databaseUrl, ctx.log, {
+        max: SCHEDULE_TICK_CONCURRENCY * 4 + 1,
+        schema: ctx.config.schema,
+      }),
+      (p) => p.end(),
+    );
     const connection = await openRedis(res, ctx.config, ctx.log, 'worker', ctx.signal);
     // A worker whose clock is off makes no call: CAMS would refuse them all (see clock-check.ts).
     const now = () => Date.now() + ctx.config.clockOffsetMs;
@@ -97,8 +106,9 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
       (w) => w.close(),
     );
     // Schedules' ticks are carried out by the workers: one tick is one job, taken by one process.
-    res.own(startScheduleWorker({ connection, pool, log: ctx.log, config: ctx.config, onError }), (w) =>
-      w.close(),
+    res.own(
+      startScheduleWorker({ connection, pool: tickPool, log: ctx.log, config: ctx.config, onError }),
+      (w) => w.close(),
     );
     ctx.log.info(
       {

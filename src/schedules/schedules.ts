@@ -14,9 +14,14 @@ import { AppError } from '../errors.js';
 import type { RunStatus } from '../runs/status.js';
 import { runStatus } from '../runs/status.js';
 
+/** A tick's deadline when its schedule names none (`schedule add --timeout`). */
+export const DEFAULT_TICK_TIMEOUT_MS = 10 * 60_000;
+
 /** What a tick's job carries: the stored command's arguments. Never a secret (checked at `schedule add`). */
 export interface ScheduleJobData {
   command: string[];
+  /** The tick's deadline in ms. Default: `DEFAULT_TICK_TIMEOUT_MS` (10 minutes). */
+  timeoutMs?: number | undefined;
 }
 
 export type ScheduleQueue = Queue<ScheduleJobData>;
@@ -96,6 +101,8 @@ export interface ScheduleSpec {
   tz?: string | undefined;
   /** The stored command's arguments, checked by the caller. */
   command: string[];
+  /** The tick's deadline in ms. Default: 10 minutes. */
+  timeoutMs?: number | undefined;
 }
 
 /** Adds the schedule, or replaces the one of that name; returns its next tick. */
@@ -107,7 +114,7 @@ export async function upsertSchedule(queue: ScheduleQueue, spec: ScheduleSpec): 
     { pattern: spec.cron, ...(spec.tz ? { tz: spec.tz } : {}) },
     {
       name: 'tick',
-      data: { command: spec.command },
+      data: { command: spec.command, ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}) },
       // A tick is carried out once: its outcome is in PostgreSQL, the next tick is the retry.
       opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
     },
@@ -125,6 +132,8 @@ export interface ScheduleInfo {
   cron: string;
   tz: string | null;
   command: string[];
+  /** The tick's deadline in ms (the default, 10 minutes, when the schedule names none). */
+  timeoutMs: number;
   /** The next tick (ISO 8601), null when BullMQ has none. */
   next: string | null;
   /** The newest tick: what it did. */
@@ -148,12 +157,14 @@ export async function listSchedules(
   for (const s of schedulers) {
     const t = ticks.get(s.key);
     const runId = t?.lastRun?.runId ?? null;
+    const data = s.template?.data as ScheduleJobData | undefined;
     const lastRun = runId !== null ? await runStatus(db, runId).catch(() => null) : null;
     result.push({
       name: s.key,
       cron: s.pattern ?? '',
       tz: s.tz ?? null,
-      command: (s.template?.data as ScheduleJobData | undefined)?.command ?? [],
+      command: data?.command ?? [],
+      timeoutMs: data?.timeoutMs ?? DEFAULT_TICK_TIMEOUT_MS,
       next: s.next !== undefined && s.next !== null ? new Date(s.next).toISOString() : null,
       lastTick: t
         ? {

@@ -11,7 +11,7 @@ import { pruneRuns } from '../db/prune.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { importFromDatabase } from '../runs/db-import.js';
-import { refreshRun } from '../runs/refresh.js';
+import { nothingToRefresh, refreshRun } from '../runs/refresh.js';
 import type { EnqueueDbFlags, PruneFlags, RefreshFlags } from '../runs/requests.js';
 import {
   enqueueDbDefinition,
@@ -105,21 +105,27 @@ export interface StoredCommandResult {
   summary: string;
 }
 
-/** Carries out a stored command in this process; its run's source is `runSource`. */
+/**
+ * Carries out a stored command in this process; its run's source is `runSource`. Aborting `signal`
+ * stops a command that reads a source at once (its run aborted, its rows counted).
+ */
 export async function runStoredCommand(
   deps: { pool: Pool; log: Logger; config: Pick<Config, 'databaseUrl' | 'queueName'> },
   command: StoredCommand,
   runSource: string,
+  signal?: AbortSignal,
 ): Promise<StoredCommandResult> {
   const { pool, log, config } = deps;
   switch (command.kind) {
     case 'enqueue-db': {
       const options = enqueueDbOptions(command.flags, config);
-      const r = await importFromDatabase(pool, log, { ...options, runSource });
+      const r = await importFromDatabase(pool, log, { ...options, runSource, signal });
       return { runId: r.runId, summary: `run ${r.runId}: ${r.rows} rows, ${r.invalid} invalid` };
     }
     case 'refresh': {
-      const r = await refreshRun(pool, log, { ...refreshOptions(command.flags, config), runSource });
+      const options = refreshOptions(command.flags, config);
+      const r = await refreshRun(pool, log, { ...options, runSource, signal });
+      if (r === null) return { runId: null, summary: nothingToRefresh(options) };
       return { runId: r.runId, summary: `run ${r.runId}: ${r.rows} numbers to refresh` };
     }
     case 'prune': {
