@@ -75,7 +75,7 @@ export function checkStoredCommand(
       if (url !== undefined && hasPassword(url)) {
         throw new AppError(
           'USAGE',
-          'a scheduled --source-url must not hold a password (it is stored in Redis): give the workers PGPASSWORD or a ~/.pgpass entry instead',
+          'a scheduled --source-url must not hold a password, in user:pass@ or in a parameter such as password= or passfile= (it is stored in Redis): give the workers PGPASSWORD or a ~/.pgpass entry instead',
         );
       }
       enqueueDbOptions(command.flags, config);
@@ -90,11 +90,16 @@ export function checkStoredCommand(
   }
 }
 
-function hasPassword(url: string): boolean {
+/**
+ * Whether a connection URL carries a password: `user:pass@`, or a parameter that holds one or points
+ * to one (`password`, `passfile`, `sslpassword`, any name with `pass` in it, in any case).
+ */
+export function hasPassword(url: string): boolean {
   try {
-    return new URL(url).password !== '';
+    const u = new URL(url);
+    return u.password !== '' || [...u.searchParams.keys()].some((key) => /pass/i.test(key));
   } catch {
-    return /:[^/@]*@/.test(url) || /password\s*=/i.test(url);
+    return /:[^/@]*@/.test(url) || /pass[a-z]*\s*=/i.test(url);
   }
 }
 
