@@ -269,12 +269,13 @@ describe('schedule ticks', () => {
       ).rows;
     const deadline = Date.now() + 60_000;
     let ticks = await settled();
-    while (ticks.length < 3 && Date.now() < deadline) {
+    const startedTicks = () => ticks.filter((t) => t.outcome === 'started');
+    while (startedTicks().length < 3 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));
       ticks = await settled();
     }
     expect(workers.every((w) => w.child.exitCode === null)).toBe(true);
-    expect(ticks.length).toBeGreaterThanOrEqual(3);
+    expect(startedTicks().length).toBeGreaterThanOrEqual(3);
     const list = await runCli(p, ['schedule', 'list', '--json']);
     const [every5] = (JSON.parse(list.stdout) as { schedules: Array<Record<string, unknown>> }).schedules;
     expect(every5).toMatchObject({
@@ -295,15 +296,19 @@ describe('schedule ticks', () => {
     expect(new Set(ticks.map((t) => t.job_id)).size).toBe(ticks.length);
     expect(new Set(ticks.map((t) => t.tick_at.getTime())).size).toBe(ticks.length);
     expect(ticks.every((t) => t.tick_at.getTime() % 5000 === 0)).toBe(true);
-    expect(ticks.every((t) => t.outcome === 'started' && t.run_id !== null)).toBe(true);
+    // A tick that comes while the previous one is still reading its source (a slow machine) is skipped;
+    // every other one started a run of its own.
+    expect(
+      ticks.every((t) => t.outcome === 'skipped' || (t.outcome === 'started' && t.run_id !== null)),
+    ).toBe(true);
     const runs = await p.pool.query<{ id: string }>(
       `SELECT id FROM runs WHERE source = 'schedule:every5' ORDER BY id`,
     );
-    expect(runs.rows.map((r) => r.id)).toEqual(ticks.map((t) => t.run_id));
+    expect(runs.rows.map((r) => r.id)).toEqual(startedTicks().map((t) => t.run_id));
 
     const status = await runCli(p, ['status', '--json']);
     const listed = (JSON.parse(status.stdout) as { runs: Array<{ run: number; source: string }> }).runs;
-    for (const t of ticks) {
+    for (const t of startedTicks()) {
       expect(listed.find((r) => r.run === Number(t.run_id))).toMatchObject({ source: 'schedule:every5' });
     }
   }, 120_000);
