@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/queue/queue.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '../src/queue/queue.js';
 import { runStatus } from '../src/runs/status.js';
@@ -36,7 +36,7 @@ import {
 import { deleteQueueKeys, redisUrl } from './helpers/services.js';
 
 let p: Pipeline;
-let connection: Redis;
+let connection: RedisClient;
 let scheduleQueue: ScheduleQueue;
 const closers: Array<() => Promise<void>> = [];
 
