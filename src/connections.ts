@@ -6,7 +6,7 @@ import type { RedisClient } from './queue/redis-script.js';
 import type { Config } from './config.js';
 import { assertDatabase, createPool } from './db/pool.js';
 import type { Pool } from './db/pool.js';
-import { assertMigrated, migrate } from './db/migrate.js';
+import { assertMigrated, migrateAtStart } from './db/migrate.js';
 import { withDeadline } from './deadline.js';
 import type { Logger } from './log.js';
 import type { EnrichQueue, RedisRole } from './queue/queue.js';
@@ -29,7 +29,7 @@ export async function openDatabase(
   const pool = res.own(createPool(config.databaseUrl, log, { max, schema: config.schema }), (p) => p.end());
   await assertDatabase(pool, config.databaseUrl);
   if (options.readOnly) await assertMigrated(pool, { schema: config.schema });
-  else await migrate(pool, log, { schema: config.schema });
+  else await migrateAtStart(pool, log, { schema: config.schema });
   return pool;
 }
 

@@ -17,6 +17,8 @@ export type AppErrorCode =
   | 'SERVICE_UNAVAILABLE'
   | 'MIGRATION_FAILED'
   | 'SCHEMA_OUTDATED'
+  /** The schema is behind and this role may not change it: `migrate` must be run by its owner. */
+  | 'MIGRATION_NOT_ALLOWED'
   | 'INTERRUPTED'
   | 'SOURCE_LOST'
   | 'DEADLINE_EXCEEDED'
@@ -40,6 +42,7 @@ const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   SERVICE_UNAVAILABLE: 1,
   MIGRATION_FAILED: 1,
   SCHEMA_OUTDATED: 1,
+  MIGRATION_NOT_ALLOWED: 2,
   INTERRUPTED: 1,
   /** A source (database connection, input stream) failed while it was being read. */
   SOURCE_LOST: 1,

@@ -114,6 +114,28 @@ export async function migrate(pool: Pool, log: Logger, options: MigrateOptions =
 }
 
 /**
+ * `migrate` for the commands that write (worker, import, …) as they start: on a current schema it
+ * changes nothing, so a role with data privileges only may run them; a schema that is behind is
+ * migrated when the role may, and when it may not (insufficient_privilege) the command stops with
+ * MIGRATION_NOT_ALLOWED (exit 2) saying to run `migrate` as the schema's owner.
+ */
+export async function migrateAtStart(pool: Pool, log: Logger, options: MigrateOptions = {}): Promise<void> {
+  try {
+    await migrate(pool, log, options);
+  } catch (err) {
+    const cause = err instanceof AppError ? err.cause : err;
+    if ((cause as { code?: unknown } | undefined)?.code !== '42501') throw err;
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new AppError(
+      'MIGRATION_NOT_ALLOWED',
+      `the ledger's schema is behind this version of cams-enrich and this role may not change it (${detail}): ` +
+        'run "cams-enrich migrate" as the owner of the ledger\'s schema first',
+      { cause: err },
+    );
+  }
+}
+
+/**
  * Runs `fn` holding the migration lock: a transaction-scoped advisory lock, held by a transaction left
  * open on a connection of its own (beside the pool's) while the migrations run on one of the pool's, so
  * it is never left behind on a connection a transaction pooler hands to someone else, and goes with the

@@ -1,0 +1,171 @@
+/**
+ * Least privilege: `migrate` by the schema's owner (owner of the ledger's schema, CREATE on public,
+ * nothing on the database), then a worker and an import by a role with data privileges only, granted
+ * with the README's own statements.
+ */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import pg from 'pg';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runStatus } from '../src/runs/status.js';
+import type { Pipeline } from './helpers/pipeline.js';
+import { startPipeline } from './helpers/pipeline.js';
+import {
+  assertBuilt,
+  killAll,
+  pipelineEnv,
+  startCli,
+  startWorkerProcess,
+  waitFor,
+} from './helpers/processes.js';
+import type { TestDatabase } from './helpers/services.js';
+import { adminDatabaseUrl, createTestDatabase } from './helpers/services.js';
+import { createPool } from '../src/db/pool.js';
+import type { Pool } from '../src/db/pool.js';
+
+let p: Pipeline | undefined;
+let db: TestDatabase | undefined;
+let admin: Pool | undefined;
+let roles: string[] = [];
+
+beforeAll(assertBuilt);
+
+afterEach(async () => {
+  await killAll();
+  await p?.close();
+  p = undefined;
+  await admin?.end();
+  admin = undefined;
+  await db?.drop();
+  db = undefined;
+  // Roles belong to the server, not the database: dropped once their database is gone.
+  const server = new pg.Client({ connectionString: adminDatabaseUrl() });
+  await server.connect();
+  try {
+    for (const role of roles.splice(0)) await server.query(`DROP ROLE IF EXISTS ${role}`);
+  } finally {
+    await server.end();
+  }
+});
+
+/** The README's SQL for the two roles: what the superuser runs, and what the owner runs after migrate. */
+async function readmeGrants(owner: string, worker: string): Promise<{ setup: string; grants: string }> {
+  const readme = await readFile('README.md', 'utf8');
+  const block = /```sql\n(-- as a superuser[\s\S]*?)```/.exec(readme)?.[1];
+  if (!block) throw new Error('README.md has no SQL block for the roles');
+  const sql = block
+    .replace(/cams_owner/g, owner)
+    .replace(/cams_worker/g, worker)
+    .replace(/PASSWORD '…'/g, '');
+  const [setup, grants] = sql.split(/^-- then, as .*$/m);
+  return { setup: setup!, grants: grants! };
+}
+
+function urlAs(databaseUrl: string, role: string): string {
+  const u = new URL(databaseUrl);
+  u.username = role;
+  u.password = '';
+  return u.toString();
+}
+
+async function runCli(args: string[], env: NodeJS.ProcessEnv) {
+  const cli = startCli(args, env);
+  const [{ code }] = await Promise.all([cli.exited, once(cli.child, 'close')]);
+  return { code, stdout: cli.stdout(), stderr: cli.stderr() };
+}
+
+describe('least-privilege roles', () => {
+  it('migrate as the owner, then a worker and an import as a role with data privileges only: every number enriched once', async () => {
+    p = await startPipeline({ rate: 50 });
+    db = await createTestDatabase();
+    const suffix = randomBytes(4).toString('hex');
+    const owner = `cams_owner_${suffix}`;
+    const worker = `cams_worker_${suffix}`;
+    roles = [worker, owner];
+    admin = createPool(db.url, p.log, { max: 2 });
+    const { setup, grants } = await readmeGrants(owner, worker);
+    const client = await admin.connect();
+    try {
+      await client.query(setup);
+    } finally {
+      client.release();
+    }
+    // Nothing on the database beyond what every role has.
+    const { rows: onDatabase } = await admin.query<{ create: boolean }>(
+      `SELECT has_database_privilege($1, current_database(), 'CREATE') AS create`,
+      [owner],
+    );
+    expect(onDatabase[0]?.create).toBe(false);
+
+    const ownerEnv = pipelineEnv(p, { DATABASE_URL: urlAs(db.url, owner) });
+    const migrated = await runCli(['migrate'], ownerEnv);
+    expect(migrated.code, migrated.stderr).toBe(0);
+    const again = await runCli(['migrate'], ownerEnv);
+    expect(again.code, again.stderr).toBe(0);
+    const ownerClient = new pg.Client({ connectionString: urlAs(db.url, owner) });
+    await ownerClient.connect();
+    try {
+      await ownerClient.query(grants);
+    } finally {
+      await ownerClient.end();
+    }
+
+    const workerEnv = pipelineEnv(p, { DATABASE_URL: urlAs(db.url, worker), CAMS_RATE_LIMIT: '50' });
+    const workers = [
+      startWorkerProcess(p, { rate: 50, env: { DATABASE_URL: workerEnv.DATABASE_URL } }),
+      startWorkerProcess(p, { rate: 50, env: { DATABASE_URL: workerEnv.DATABASE_URL } }),
+    ];
+    const phones = Array.from({ length: 300 }, (_, i) => `86137${String(20_000_000 + i).slice(-8)}`);
+    const file = await p.csv('numbers.csv', ['phone', ...phones].join('\n') + '\n');
+    const imported = await runCli(['import', file, '--space', 'S1', '--json'], workerEnv);
+    expect(imported.code, imported.stderr).toBe(0);
+    const runId = (JSON.parse(imported.stdout) as { run: number }).run;
+    const pool = admin;
+    const done = await waitFor('the run to finish', 90_000, async () => {
+      const s = await runStatus(pool, runId);
+      return s.finished ? s : undefined;
+    });
+    expect([done.total, done.enriched, done.failed]).toEqual([300, 300, 0]);
+    expect(workers.every((w) => w.child.exitCode === null)).toBe(true);
+    const byNumber = p.sim.counters().okByNumber;
+    expect(Object.keys(byNumber).sort()).toEqual([...phones].sort());
+    expect(Object.values(byNumber).every((n) => n === 1)).toBe(true);
+  }, 180_000);
+
+  it('a role with data privileges only, on a schema that is behind: exit 2, saying to run migrate', async () => {
+    p = await startPipeline();
+    db = await createTestDatabase();
+    const suffix = randomBytes(4).toString('hex');
+    const owner = `cams_owner_${suffix}`;
+    const worker = `cams_worker_${suffix}`;
+    roles = [worker, owner];
+    admin = createPool(db.url, p.log, { max: 2 });
+    const { setup, grants } = await readmeGrants(owner, worker);
+    const client = await admin.connect();
+    try {
+      await client.query(setup);
+    } finally {
+      client.release();
+    }
+    expect((await runCli(['migrate'], pipelineEnv(p, { DATABASE_URL: urlAs(db.url, owner) }))).code).toBe(0);
+    const ownerClient = new pg.Client({ connectionString: urlAs(db.url, owner) });
+    await ownerClient.connect();
+    try {
+      await ownerClient.query(grants);
+      // As if this version brought a migration the database has not had yet.
+      await ownerClient.query('DELETE FROM cams_enrich.cams_enrich_migrations WHERE id = 1');
+    } finally {
+      await ownerClient.end();
+    }
+    const file = await p.csv('numbers.csv', 'phone\n8613720000001\n');
+    const refused = await runCli(
+      ['import', file, '--space', 'S1'],
+      pipelineEnv(p, { DATABASE_URL: urlAs(db.url, worker) }),
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('run "cams-enrich migrate" as the owner');
+    const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM cams_enrich.runs');
+    expect(rows[0]?.n).toBe(0);
+  }, 120_000);
+});
