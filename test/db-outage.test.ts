@@ -11,7 +11,7 @@ import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 import type { PgProxy } from './helpers/pg-proxy.js';
 import { startPgProxy } from './helpers/pg-proxy.js';
-import { assertBuilt, killAll, pause, startWorkerProcess } from './helpers/processes.js';
+import { assertBuilt, killAll, startWorkerProcess, waitFor } from './helpers/processes.js';
 
 const OUTAGE_MS = Number(process.env.TEST_OUTAGE_MS ?? 5000);
 const BLIP_MS = Number(process.env.TEST_BLIP_MS ?? 1000);
@@ -44,12 +44,21 @@ describe('workers behind a PostgreSQL that comes and goes', () => {
 
       // Wait for both workers to be at work (a worker that cannot reach its database at start exits 1,
       // as documented), then cut: 5 × BLIP_MS, one 0.2 s blip, then the long outage.
-      const deadline = Date.now() + 30_000;
-      while (p.sim.counters().calls < 10 && Date.now() < deadline) await pause(100);
+      const pipeline = p;
+      await waitFor('both workers at work', 30_000, () => pipeline.sim.counters().calls >= 10);
       const cuts = [BLIP_MS, BLIP_MS, BLIP_MS, BLIP_MS, BLIP_MS, 200, OUTAGE_MS];
       let answeredDuringOutage = 0;
       for (const ms of cuts) {
-        await pause(1500);
+        // Each cut comes once the workers are back at work after the last one: a number settled since.
+        const settled = async () =>
+          (await pipeline.pool.query<{ n: string }>('SELECT count(*) AS n FROM business_profiles')).rows[0]!
+            .n;
+        const settledBefore = await settled();
+        await waitFor(
+          'a number settled since the last cut',
+          60_000,
+          async () => (await settled()) !== settledBefore,
+        );
         const before = p.sim.counters().ok;
         await proxy.cut(ms);
         answeredDuringOutage = p.sim.counters().ok - before;

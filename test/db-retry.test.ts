@@ -10,6 +10,7 @@ import { isTransientDatabaseError, retryDatabase } from '../src/db/retry.js';
 import { createLogger } from '../src/log.js';
 import type { PgProxy } from './helpers/pg-proxy.js';
 import { startPgProxy } from './helpers/pg-proxy.js';
+import { waitFor } from './helpers/processes.js';
 import { adminDatabaseUrl } from './helpers/services.js';
 
 let proxy: PgProxy;
@@ -29,9 +30,15 @@ afterAll(async () => {
 
 describe('a PostgreSQL connection cut', () => {
   it('fails the transaction in progress, discards its client and logs no client object', async () => {
+    // The transaction's first statement has run when the cut comes, its second runs after it.
+    let entered!: () => void;
+    const inTransaction = new Promise<void>((resolve) => (entered = resolve));
+    let cutOver!: () => void;
+    const afterCut = new Promise<void>((resolve) => (cutOver = resolve));
     const inside = withTransaction(pool, async (client) => {
       await client.query('SELECT 1');
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      entered();
+      await afterCut;
       return client.query('SELECT 2');
     });
     // Handled from the start: the cut may fail it while this test is still awaiting the cut itself.
@@ -39,8 +46,9 @@ describe('a PostgreSQL connection cut', () => {
       () => 'committed',
       (err: unknown) => err,
     );
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await inTransaction;
     await proxy.cut(100);
+    cutOver();
     expect(await outcome).toBeInstanceOf(Error);
     expect(pool.totalCount).toBe(0);
     expect(pool.idleCount).toBe(0);
@@ -48,19 +56,22 @@ describe('a PostgreSQL connection cut', () => {
     await expect(pool.query('SELECT 3 AS n')).resolves.toMatchObject({ rows: [{ n: 3 }] });
     // An idle client cut: logged with message and code only.
     await proxy.cut(50);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const logged = lines.join('');
-    expect(logged).toContain('ECONNRESET');
+    const logged = await waitFor("the idle client's loss to be logged", 10_000, () => {
+      const text = lines.join('');
+      return text.includes('ECONNRESET') && text;
+    });
     expect(logged).not.toContain('secretKey');
     expect(logged).not.toContain('connectionParameters');
   });
 
   it('retries connection failures within the budget and not rejected statements', async () => {
     let tries = 0;
-    const cutting = proxy.cut(300);
+    let cutting: Promise<void> | undefined;
     const n = await retryDatabase(
       async () => {
         tries += 1;
+        // The first try meets the cut: its connection is reset, or a new one turned away.
+        if (tries === 1) cutting = proxy.cut(300);
         return (await pool.query<{ n: number }>('SELECT 4 AS n')).rows[0]!.n;
       },
       { baseMs: 50, budgetMs: 5000 },

@@ -10,6 +10,7 @@ import { startSimulator } from '../src/simulator/simulator.js';
 import type { Simulator } from '../src/simulator/simulator.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
+import { waitFor } from './helpers/processes.js';
 
 let p: Pipeline | undefined;
 let restarted: Simulator | undefined;
@@ -19,14 +20,6 @@ afterEach(async () => {
   p = undefined;
   restarted = undefined;
 });
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('an unreachable endpoint', () => {
   it('pauses the fleet without spending attempts, alerts, and enriches every number once it is back', async () => {
@@ -43,13 +36,14 @@ describe('an unreachable endpoint', () => {
     );
     const { port } = pipeline.sim;
     pipeline.startWorkers(2);
-    await until('some numbers enriched', async () => pipeline.sim.counters().ok >= 5);
+    await waitFor('some numbers enriched', 30_000, () => pipeline.sim.counters().ok >= 5);
     const before = pipeline.sim.counters();
     await pipeline.sim.close();
 
     // While it is down: an alert, a fleet-wide pause, nothing failed, numbers still pending.
-    await until(
+    await waitFor(
       'the endpoint-down alert',
+      30_000,
       async () => (await getAlert(pipeline.pool, pipeline.queueName)) !== undefined,
     );
     const alert = await getAlert(pipeline.pool, pipeline.queueName);

@@ -11,7 +11,7 @@ import { METRIC } from '../src/metrics/worker-metrics.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 import type { CliProcess } from './helpers/processes.js';
-import { assertBuilt, killAll, startWorkerProcess } from './helpers/processes.js';
+import { assertBuilt, killAll, startWorkerProcess, waitFor } from './helpers/processes.js';
 
 let p: Pipeline | undefined;
 let workers: CliProcess[] = [];
@@ -24,21 +24,6 @@ afterEach(async () => {
   await p?.close();
   p = undefined;
 });
-
-async function until<T>(
-  what: string,
-  read: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v)} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('fleet-wide metrics', () => {
   it('keep every publisher live when the reader and the publishers disagree on the time', async () => {
@@ -87,7 +72,10 @@ describe('fleet-wide metrics', () => {
       return { processes: f.processes, ok: calls?.values.find((v) => v.labels.code === 'OK')?.value };
     };
 
-    const live = await until('live metrics', okCalls, (v) => v.processes === 2 && v.ok === 100);
+    const live = await waitFor('live metrics', 20_000, async () => {
+      const v = await okCalls();
+      return v.processes === 2 && v.ok === 100 && v;
+    });
     expect(live).toEqual({ processes: 2, ok: 100 });
     const json = JSON.stringify(await (await fleet()).registry.getMetricsAsJSON());
     for (const n of numbers) expect(json).not.toContain(n);
@@ -100,17 +88,9 @@ describe('fleet-wide metrics', () => {
     // Pausing and resuming the queue is told by both workers.
     const logs = () => workers.map((w) => w.stderr());
     await p.queue.pause();
-    await until(
-      'pause logged',
-      async () => logs(),
-      (l) => l.every((s) => s.includes('"msg":"queue paused"')),
-    );
+    await waitFor('pause logged', 20_000, () => logs().every((s) => s.includes('"msg":"queue paused"')));
     await p.queue.resume();
-    await until(
-      'resume logged',
-      async () => logs(),
-      (l) => l.every((s) => s.includes('"msg":"queue resumed"')),
-    );
+    await waitFor('resume logged', 20_000, () => logs().every((s) => s.includes('"msg":"queue resumed"')));
 
     for (const w of workers) w.child.kill('SIGTERM');
     const codes = await Promise.all(workers.map(async (w) => (await w.exited).code));

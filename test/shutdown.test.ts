@@ -9,7 +9,7 @@ import { startPipeline } from './helpers/pipeline.js';
 import type { PgProxy } from './helpers/pg-proxy.js';
 import { startPgProxy } from './helpers/pg-proxy.js';
 import type { CliProcess } from './helpers/processes.js';
-import { assertBuilt, killAll, pause, startWorkerProcess, waitFor } from './helpers/processes.js';
+import { assertBuilt, killAll, startWorkerProcess, waitFor } from './helpers/processes.js';
 import { redisUrl } from './helpers/services.js';
 import { runStatus } from '../src/runs/status.js';
 
@@ -96,7 +96,8 @@ describe('stopping a worker', () => {
     const sim = p.sim;
     await waitFor('calls under way', 30_000, () => sim.counters().calls >= 3);
     void proxy.cut(120_000);
-    await pause(500);
+    const cut = proxy;
+    await waitFor('the worker to find Redis unreachable', 30_000, () => cut.refused >= 1);
     w.child.kill('SIGTERM');
     const exit = await w.exited;
     expect(exit.code, w.stderr()).toBe(1);
