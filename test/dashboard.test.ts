@@ -202,6 +202,9 @@ describe('dashboard access', () => {
       '/readyz',
       '/queues',
       '/queues/api/queues',
+      '/api/runs/1/export.csv',
+      '/api/runs/1/rejects.csv',
+      '/api/runs/1/failures.csv',
     ]) {
       const none = await app.request(path);
       expect(none.status, path).toBe(401);
@@ -216,6 +219,41 @@ describe('dashboard access', () => {
     const post = await app.request('/api/resume', { method: 'POST' });
     expect(post.status).toBe(401);
     expect(await post.text()).not.toContain(TOKEN);
+  });
+
+  it('offers the export, rejects and failures of a run as CSV downloads, behind the token', async () => {
+    p = await startPipeline();
+    const file = await p.csv('dl.csv', 'phone\n8613800000041\nn/a\n8613800000042\n+8613800000041\n');
+    const runId = await p.importFile(file);
+    await p.pool.query(
+      `UPDATE run_items SET state = 'failed', error_code = 'Unknown.ResourceOwnerId', error_message = 'not yours'
+       WHERE run_id = $1 AND phone_number = '8613800000042'`,
+      [runId],
+    );
+    await p.pool.query('UPDATE runs SET pending = pending - 1, failed = failed + 1 WHERE id = $1', [runId]);
+    const { app } = dashboardOf(p, TOKEN);
+    const get = (name: string) => app.request(`/api/runs/${runId}/${name}.csv`, { headers: bearer });
+    const whole = await get('export');
+    expect(whole.status).toBe(200);
+    expect(whole.headers.get('content-type')).toMatch(/^text\/csv/);
+    expect(whole.headers.get('content-disposition')).toBe(`attachment; filename="run-${runId}-export.csv"`);
+    const lines = (await whole.text()).trim().split('\n');
+    expect(lines.map((l) => l.split(',').slice(0, 4).join(','))).toEqual([
+      'line,cust_space_id,phone_number,outcome',
+      '2,S1,8613800000041,pending',
+      '3,,,invalid',
+      '4,S1,8613800000042,failed',
+      '5,S1,8613800000041,duplicate',
+    ]);
+    expect((await (await get('rejects')).text()).trim().split('\n')).toEqual([
+      'line,reason',
+      '3,contains letters',
+    ]);
+    expect(await (await get('failures')).text()).toBe(
+      'line,cust_space_id,phone_number,error_code,error_message\n4,S1,8613800000042,Unknown.ResourceOwnerId,not yours\n',
+    );
+    expect((await app.request('/api/runs/999/export.csv', { headers: bearer })).status).toBe(404);
+    expect((await app.request(`/api/runs/${runId}/export.csv`)).status).toBe(401);
   });
 
   it('with a token, accepts it as a bearer header or basic auth, and allows the resume action', async () => {

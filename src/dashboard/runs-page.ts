@@ -122,7 +122,11 @@ function drawRuns(v) {
       $('div', { class: 'progress' }, pct + '% (' + done + '/' + r.total + ')',
         r.finished ? '' : ' · ' + r.ratePerSecond + '/s · ETA ' + seconds(r.etaSeconds),
         ' · calls made ' + r.callsMade + ' · calls saved ' + r.callsSaved + ' (skipped ' + r.skipped + ', duplicate ' + r.duplicate + ')'),
-      legend);
+      legend,
+      $('div', { class: 'muted' }, 'download: ',
+        $('a', { href: 'api/runs/' + r.run + '/export.csv' }, 'export'), ' · ',
+        $('a', { href: 'api/runs/' + r.run + '/rejects.csv' }, 'rejects'), ' · ',
+        $('a', { href: 'api/runs/' + r.run + '/failures.csv' }, 'failures')));
     if (r.failures.length > 0) {
       const t = $('table', {}, $('tr', {}, $('th', {}, 'failed with'), $('th', {}, 'numbers'), $('th', {}, 'for example')));
       for (const f of r.failures) t.append($('tr', {}, $('td', {}, f.code), $('td', {}, f.count), $('td', { class: 'muted' }, f.examples.join(', '))));

@@ -21,6 +21,7 @@ import type { EnrichQueue } from '../queue/queue.js';
 import { readEvictionWarning } from '../queue/redis-readiness.js';
 import { resumeQueue } from '../runs/resume.js';
 import { accessControl } from './access.js';
+import { addDownloads } from './downloads.js';
 import { createCallRateHistory } from './call-rate.js';
 import { createDashboardMetrics } from './metrics.js';
 import { readRunsView } from './runs-view.js';
@@ -94,6 +95,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     log.info(result, 'queue resumed from the dashboard');
     return c.json(result);
   });
+  addDownloads(app, pool, log);
   app.get('/', (c) => c.html(RUNS_PAGE));
 
   const board = new HonoAdapter(serveStatic);

@@ -36,6 +36,8 @@ export interface ExportOptions {
   columns?: readonly string[] | undefined;
   /** The run's input file, read again for its cells; refused unless its SHA-256 is the one stored at import. */
   inputFile?: string | undefined;
+  /** Only the rows with one of these outcomes (the dashboard's rejects and failures). Default: every row. */
+  outcomes?: readonly string[] | undefined;
 }
 
 export interface PreparedExport {
@@ -76,7 +78,7 @@ export async function prepareExport(pool: Pool, options: ExportOptions): Promise
     return {
       run,
       columns: sources.map((s) => s.name),
-      write: (out) => writeRows(pool, run.id, format, sources, input, out),
+      write: (out) => writeRows(pool, run.id, options.outcomes, format, sources, input, out),
     };
   } catch (err) {
     await input?.close();
@@ -216,6 +218,7 @@ async function writePiece(out: Writable, text: string, failed: () => Error | und
 async function writeRows(
   pool: Pool,
   runId: number,
+  outcomes: readonly string[] | undefined,
   format: ExportFormat,
   sources: readonly Source[],
   input: InputCells | undefined,
@@ -241,7 +244,7 @@ async function writeRows(
     await client.query("SET LOCAL work_mem = '64MB'");
     const encode = format === 'csv' ? csvLine : jsonLine;
     let text = format === 'csv' ? sources.map((s) => textCell(s.name)).join(',') + '\n' : '';
-    const rows = client.query(exportRowsQuery(runId));
+    const rows = client.query(exportRowsQuery(runId, { outcomes }));
     try {
       for await (const row of rows as AsyncIterable<ExportRow>) {
         count++;

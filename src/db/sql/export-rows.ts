@@ -52,8 +52,14 @@ export type ExportRow = [
   fetchedAt: string | null,
 ];
 
-/** The stream of a run's rows (run it with `client.query(stream)`; destroy it to stop early). */
-export function exportRowsQuery(runId: number, batchSize = 2000): QueryStream {
+/**
+ * The stream of a run's rows (run it with `client.query(stream)`; destroy it to stop early), only those
+ * with one of `outcomes` when given.
+ */
+export function exportRowsQuery(
+  runId: number,
+  options: { outcomes?: readonly string[] | undefined; batchSize?: number } = {},
+): QueryStream {
   return new QueryStream(
     `SELECT x.line::text, x.cust_space_id, x.phone_number, x.outcome, x.duplicate_of::text, x.number_outcome,
             x.reason, x.error_code, x.error_message,
@@ -77,8 +83,9 @@ export function exportRowsQuery(runId: number, batchSize = 2000): QueryStream {
      LEFT JOIN business_profiles bp
        ON x.number_outcome IN ('enriched', 'skipped')
       AND bp.cust_space_id = x.cust_space_id AND bp.phone_number = x.phone_number
+     WHERE $2::text[] IS NULL OR x.outcome = ANY ($2::text[])
      ORDER BY x.line`,
-    [runId],
-    { batchSize, rowMode: 'array' },
+    [runId, options.outcomes === undefined ? null : [...options.outcomes]],
+    { batchSize: options.batchSize ?? 2000, rowMode: 'array' },
   );
 }
