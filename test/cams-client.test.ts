@@ -412,6 +412,8 @@ describe('lookupCommand', () => {
       expect((await readLimiterState(redis, key, 10)).throttlesLastMinute).toBe(1);
       expect(await lookupCommand(PHONE, { space: SPACE }, context(env).ctx)).toBe(0);
       expect(await redis.zcard(limiterKeys(key)[1])).toBe(2);
+      // A lookup keeps to the fleet's quota but does not decide it: only a worker stores one.
+      expect((await readLimiterState(redis, key, 10)).quotaStored).toBe(false);
     } finally {
       await redis.quit();
     }

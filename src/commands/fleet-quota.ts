@@ -1,26 +1,34 @@
 /**
  * The quota a process calls CAMS under is the fleet's, stored with the account's rate controller: the
- * first process stores its own (`CAMS_RATE_LIMIT`, `--rate`, else 10); a process given another one
+ * first worker stores its own (`CAMS_RATE_LIMIT`, `--rate`, else 10); a process given another one
  * stops with exit 2 naming both, unless it is a worker started with `--set-quota`, which makes its
- * quota the fleet's. A process given no quota at all runs under the stored one.
+ * quota the fleet's. A process given no quota at all runs under the stored one. A `lookup`
+ * (`store: false`) compares but never stores: one call does not decide the fleet's quota.
  */
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RedisClient } from '../queue/redis-script.js';
-import { accountRateKey, claimQuota } from '../queue/rate-controller.js';
+import { accountRateKey, claimQuota, readLimiterState } from '../queue/rate-controller.js';
+import type { QuotaClaim } from '../queue/rate-controller.js';
 
 export async function settleQuota(
   redis: RedisClient,
   account: string,
   config: Config,
   log: Logger,
-  options: { setQuota?: boolean } = {},
+  options: { setQuota?: boolean; store?: boolean } = {},
 ): Promise<number> {
   const mine = config.camsRateLimit;
-  const claim = await claimQuota(redis, accountRateKey(account), mine, {
-    replace: options.setQuota === true,
-  });
+  const key = accountRateKey(account);
+  const claim =
+    options.store === false
+      ? await readLimiterState(redis, key, mine).then((s): QuotaClaim => ({
+          outcome: !s.quotaStored ? 'stored' : s.quota === mine ? 'same' : 'different',
+          quota: s.quota,
+          previous: s.quotaStored ? s.quota : null,
+        }))
+      : await claimQuota(redis, key, mine, { replace: options.setQuota === true });
   if (claim.outcome === 'replaced')
     log.warn({ account, quota: claim.quota, previous: claim.previous }, "changed the fleet's quota");
   if (claim.outcome !== 'different') return claim.quota;

@@ -149,7 +149,7 @@ export async function lookupCommand(
     const gate = createRateController({
       redis,
       key: accountRateKey(account),
-      quota: await settleQuota(redis, account, ctx.config, ctx.log),
+      quota: await settleQuota(redis, account, ctx.config, ctx.log, { store: false }),
     });
     await gate.acquire(ctx.signal);
     try {
