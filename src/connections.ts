@@ -35,7 +35,7 @@ export async function openDatabase(
 
 /**
  * A connection of `role` to `REDIS_URL`, ready and checked (`connectRedis`). A worker waits up to
- * `REDIS_READY_TIMEOUT_MS` for Redis to come (ended at once by `signal`); the other commands give up
+ * `REDIS_READY_TIMEOUT_MS` from `startedAt` (default: now) for Redis to come (ended at once by `signal`); the other commands give up
  * at the first refusal, within 10 s. A server that may evict keys is logged as a warning.
  */
 export async function openRedis(
@@ -44,13 +44,17 @@ export async function openRedis(
   log: Logger,
   role: RedisRole,
   signal?: AbortSignal,
+  startedAt = performance.now(),
 ): Promise<RedisClient> {
   const redis = res.own(
     createRedis(config.redisUrl, role, log, { cluster: config.redisCluster }),
     closeRedis,
   );
+  // The wait counts from `startedAt` (a worker's own start): it exits within it, whatever came first.
+  const waitMs =
+    role === 'worker' ? config.redisReadyTimeoutMs : Math.min(10_000, config.redisReadyTimeoutMs);
   const info = await connectRedis(redis, config.redisUrl, {
-    timeoutMs: role === 'worker' ? config.redisReadyTimeoutMs : Math.min(10_000, config.redisReadyTimeoutMs),
+    timeoutMs: Math.max(1000, Math.round(waitMs - (performance.now() - startedAt))),
     signal,
   });
   const warning = evictionWarning(info);

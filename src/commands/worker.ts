@@ -43,6 +43,7 @@ export type WorkerFlags = FlagsOf<typeof workerDefinition>;
  * recovery and the command returns 1. A complete graceful stop returns 0.
  */
 export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Promise<ExitCode> {
+  const startedAt = performance.now();
   const concurrency = opts.concurrency ?? 4;
   if (opts.setQuota && !ctx.config.camsRateLimitGiven)
     throw new AppError('USAGE', '--set-quota needs the new quota: give --rate N (or set CAMS_RATE_LIMIT)');
@@ -63,7 +64,7 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
       }),
       (p) => p.end(),
     );
-    const connection = await openRedis(res, ctx.config, ctx.log, 'worker', ctx.signal);
+    const connection = await openRedis(res, ctx.config, ctx.log, 'worker', ctx.signal, startedAt);
     // A worker whose clock is off makes no call: CAMS would refuse them all (see clock-check.ts).
     const now = () => Date.now() + ctx.config.clockOffsetMs;
     const skew = clockSkewProblem(await clockSkewMs(connection, now));
