@@ -87,6 +87,19 @@ export function createPool(databaseUrl: string, log: Logger, options: PoolOption
   return pool;
 }
 
+/** Node's TLS error codes for a server certificate that does not verify (untrusted CA, self-signed, expired, wrong host). */
+export const UNTRUSTED_CERTIFICATE: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 /** Checks the database answers, turning a refusal into a message that says what to do. */
 export async function assertDatabase(pool: Pool, databaseUrl: string): Promise<void> {
   try {
@@ -107,6 +120,15 @@ export async function assertDatabase(pool: Pool, databaseUrl: string): Promise<v
       throw new AppError(
         'CONFIG_INVALID',
         `DATABASE_URL: ${detail} at ${where}: create it (createdb) or set DATABASE_URL to an existing database`,
+        { cause: err },
+      );
+    }
+    if (typeof code === 'string' && UNTRUSTED_CERTIFICATE.has(code)) {
+      throw new AppError(
+        'CONFIG_INVALID',
+        `DATABASE_URL: PostgreSQL at ${where} presented a certificate this process does not trust (${code}: ${detail}). ` +
+          'node-postgres reads sslmode=require as verify-full: add sslrootcert=/path/to/ca.pem (the CA that signed ' +
+          "the server's certificate) with sslmode=verify-full, or sslmode=no-verify to encrypt without checking who answers",
         { cause: err },
       );
     }
