@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { link, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
 import { checkRejectsPath, openRejectsWriter } from '../src/sources/rejects-writer.js';
+import { assertBuilt, killAll, startCli } from './helpers/processes.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -91,24 +93,29 @@ describe('openRejectsWriter', () => {
   it('refuses a path whose directory does not exist, when opening', async () => {
     const path = join(dir, 'no-such-directory', 'rejects.csv');
     await expect(openRejectsWriter(path)).rejects.toMatchObject({
-      code: 'INPUT_FILE',
+      code: 'OUTPUT_FILE',
+      exitCode: 2,
       message: `cannot write rejects file ${path}: its directory does not exist`,
     });
   });
 
-  it('refuses the input file, under its own name, a symbolic link or a hard link, and leaves it intact', async () => {
+  it('refuses the input file, under its own name, a hard link or a symbolic link, and leaves it intact', async () => {
     const input = tempPath();
     await writeFile(input, 'phone\n8613800001234\n');
     const hard = tempPath();
     await link(input, hard);
     const soft = tempPath();
     await symlink(input, soft);
-    for (const path of [input, hard, soft]) {
+    for (const path of [input, hard]) {
       await expect(openRejectsWriter(path, { input })).rejects.toMatchObject({
-        code: 'INPUT_FILE',
+        code: 'OUTPUT_FILE',
         message: expect.stringMatching(/it is the input file/) as unknown,
       });
     }
+    await expect(openRejectsWriter(soft, { input })).rejects.toMatchObject({
+      code: 'OUTPUT_FILE',
+      message: `cannot write rejects file ${soft}: it is a symbolic link; name the file itself`,
+    });
     expect(await readFile(input, 'utf8')).toBe('phone\n8613800001234\n');
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
@@ -119,6 +126,29 @@ describe('openRejectsWriter', () => {
     await expect(checkRejectsPath(other)).rejects.toThrow(/exists and is not a rejects file/);
     expect(await readFile(other, 'utf8')).toBe('precious,data\n1,2\n');
     await expect(checkRejectsPath(dir)).rejects.toThrow(/it is a directory/);
+  });
+
+  it('refuses a symbolic link (even to a previous rejects file) and what is not a regular file, and leaves them as they were', async () => {
+    const target = tempPath();
+    await writeFile(target, 'line,raw,reason\n2,x,contains letters\n');
+    const soft = tempPath();
+    await symlink(target, soft);
+    const dangling = tempPath();
+    await symlink(join(dir, 'nowhere.csv'), dangling);
+    for (const path of [soft, dangling, '/dev/stdout']) {
+      await expect(openRejectsWriter(path)).rejects.toMatchObject({
+        code: 'OUTPUT_FILE',
+        exitCode: 2,
+        message: `cannot write rejects file ${path}: it is a symbolic link; name the file itself`,
+      });
+    }
+    await expect(openRejectsWriter('/dev/null')).rejects.toMatchObject({
+      message: 'cannot write rejects file /dev/null: it is not a regular file',
+    });
+    expect((await lstat(soft)).isSymbolicLink()).toBe(true);
+    expect((await lstat(dangling)).isSymbolicLink()).toBe(true);
+    expect(await readFile(target, 'utf8')).toBe('line,raw,reason\n2,x,contains letters\n');
+    expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
   it('replaces an empty file or a previous rejects file', async () => {
@@ -146,4 +176,37 @@ describe('openRejectsWriter', () => {
     expect(await readFile(path, 'utf8')).toBe('line,raw,reason\n3,new,too short\n');
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
+});
+
+describe('import --rejects', () => {
+  it('exits 2 for a symbolic link before any service is used or any run created, the link intact', async () => {
+    assertBuilt();
+    const input = tempPath();
+    await writeFile(input, 'phone\n8613800001234\nnot a number\n');
+    const target = tempPath();
+    await writeFile(target, 'line,raw,reason\n');
+    const soft = tempPath();
+    await symlink(target, soft);
+    // No database or Redis answers at these ports: the refusal must come first.
+    const env = {
+      ...process.env,
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/unused',
+      REDIS_URL: 'redis://127.0.0.1:1',
+      LOG_LEVEL: 'silent',
+    };
+    try {
+      for (const rejects of [soft, '/dev/stdout']) {
+        const cli = startCli(['import', input, '--space', 'S1', '--rejects', rejects], env);
+        const [{ code }] = await Promise.all([cli.exited, once(cli.child, 'close')]);
+        expect(code).toBe(2);
+        expect(cli.stderr()).toContain(
+          `cannot write rejects file ${rejects}: it is a symbolic link; name the file itself`,
+        );
+      }
+      expect((await lstat(soft)).isSymbolicLink()).toBe(true);
+      expect(await readFile(target, 'utf8')).toBe('line,raw,reason\n');
+    } finally {
+      await killAll();
+    }
+  }, 60_000);
 });

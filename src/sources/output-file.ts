@@ -18,6 +18,8 @@ export interface OutputFileOptions {
    * device and inode, whatever the name or link). A path that does not exist protects nothing. Default: none.
    */
   protect?: readonly { path: string; what: string }[] | undefined;
+  /** What the file is, in messages: `cannot write <what> <path>: …` (e.g. `rejects file`). Default: none. */
+  what?: string | undefined;
 }
 
 export interface OutputFile {
@@ -41,11 +43,16 @@ async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
 /**
  * Checks that `path` may be written: not a symbolic link, a regular file if it exists, none of
  * `protect`, in an existing directory. Throws `AppError('OUTPUT_FILE')` (exit 2) naming the path and
- * the reason.
+ * the reason. The one check of every path a command writes a file to (`export --output`,
+ * `import --rejects`); returns what is there now (undefined when nothing is).
  */
-export async function checkOutputPath(path: string, options: OutputFileOptions = {}): Promise<void> {
+export async function checkOutputPath(
+  path: string,
+  options: OutputFileOptions = {},
+): Promise<Stats | undefined> {
+  const name = options.what === undefined ? path : `${options.what} ${path}`;
   const refuse = (reason: string, cause?: unknown) =>
-    new AppError('OUTPUT_FILE', `cannot write ${path}: ${reason}`, { cause });
+    new AppError('OUTPUT_FILE', `cannot write ${name}: ${reason}`, { cause });
   const existing = await lstatOrUndefined(path).catch((err: unknown) => {
     throw refuse(fileErrorReason(err, 'write'), err);
   });
@@ -63,6 +70,7 @@ export async function checkOutputPath(path: string, options: OutputFileOptions =
   const dir = await stat(dirname(path)).catch(() => undefined);
   if (dir === undefined) throw refuse('its directory does not exist');
   if (!dir.isDirectory()) throw refuse(`${dirname(path)} is not a directory`);
+  return existing;
 }
 
 /** Checks `path` (see `checkOutputPath`) and creates the temporary file beside it. */

@@ -5,14 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import type { Stats } from 'node:fs';
-import { fstatSync } from 'node:fs';
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import type { RejectedRow } from '../db/runs.js';
 import { AppError, fileErrorReason } from '../errors.js';
+import { checkOutputPath } from './output-file.js';
 
 export interface RejectsWriter {
   /** Appends one row; resolves once the file stream can take more (backpressure). */
@@ -42,30 +41,28 @@ export const REJECTS_HEADER = 'line,raw,reason';
 /**
  * Checks that `path` may receive a rejects file, without writing anything: it must not be the input, an
  * existing file there must be empty or a previous rejects file (its first line `line,raw,reason`), and its
- * directory must exist. Throws `AppError('INPUT_FILE')` naming the path and the reason.
+ * directory must exist, and it must not be a symbolic link or anything but a regular file (`/dev/stdout`
+ * is a link), as for every file a command writes (`checkOutputPath`). Throws `AppError('OUTPUT_FILE')`
+ * (exit 2) naming the path and the reason.
  */
 export async function checkRejectsPath(path: string, options: RejectsFileOptions = {}): Promise<void> {
-  const refuse = (reason: string, cause?: unknown) =>
-    new AppError('INPUT_FILE', `cannot write rejects file ${path}: ${reason}`, { cause });
-  const existing = await statOrUndefined(path).catch((err: unknown) => {
-    throw refuse(fileErrorReason(err, 'write'), err);
-  });
-  const input = await inputStats(options.input);
-  if (existing !== undefined) {
-    if (input !== undefined && existing.dev === input.dev && existing.ino === input.ino) {
-      throw refuse('it is the input file; name another file');
-    }
-    if (existing.isDirectory()) throw refuse('it is a directory');
-    if (!existing.isFile()) throw refuse('it is not a regular file');
-    if (existing.size > 0 && !(await startsWithRejectsHeader(path))) {
-      throw refuse(
-        `the file exists and is not a rejects file (its first line is not ${REJECTS_HEADER}); remove it or name another file`,
-      );
-    }
+  // Standard input is protected by the file it was redirected from: /dev/fd/0 names it.
+  const input =
+    options.input === undefined
+      ? []
+      : [
+          {
+            path: typeof options.input === 'number' ? `/dev/fd/${options.input}` : options.input,
+            what: 'the input file',
+          },
+        ];
+  const existing = await checkOutputPath(path, { protect: input, what: 'rejects file' });
+  if (existing !== undefined && existing.size > 0 && !(await startsWithRejectsHeader(path))) {
+    throw new AppError(
+      'OUTPUT_FILE',
+      `cannot write rejects file ${path}: the file exists and is not a rejects file (its first line is not ${REJECTS_HEADER}); remove it or name another file`,
+    );
   }
-  const dir = await statOrUndefined(dirname(path)).catch(() => undefined);
-  if (dir === undefined) throw refuse('its directory does not exist');
-  if (!dir.isDirectory()) throw refuse(`${dirname(path)} is not a directory`);
 }
 
 /**
@@ -153,24 +150,6 @@ const FORMULA_START = /^(?:[\t\r]|\s*[=+\-@])/;
  */
 export function guardFormula(cell: string): string {
   return FORMULA_START.test(cell) ? `'${cell}` : cell;
-}
-
-async function statOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await stat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-async function inputStats(input: string | number | undefined): Promise<Stats | undefined> {
-  if (input === undefined) return undefined;
-  try {
-    return typeof input === 'number' ? fstatSync(input) : await stat(input);
-  } catch {
-    return undefined;
-  }
 }
 
 async function startsWithRejectsHeader(path: string): Promise<boolean> {
