@@ -36,7 +36,9 @@ afterEach(async () => {
   sim = undefined;
 });
 
-async function simulator(opts: { faults?: FaultRule[]; rate?: number } = {}): Promise<Simulator> {
+async function simulator(
+  opts: { faults?: FaultRule[]; rate?: number; profile?: (phone: string) => Record<string, unknown> } = {},
+): Promise<Simulator> {
   sim = await startSimulator({ accessKeyId: KEY_ID, accessKeySecret: SECRET, ...opts });
   return sim;
 }
@@ -451,6 +453,37 @@ describe('lookupCommand', () => {
     );
     const valueColumns = new Set(out.map((l) => /^\S+ +/.exec(l)?.[0].length));
     expect(valueColumns.size).toBe(1);
+  });
+
+  it('prints no control character from CAMS to the terminal, and escapes them all in --json', async () => {
+    const hostile = {
+      Vertical: 'Retail\u001b]0;owned\u0007\n',
+      Description: 'clears \u001b[2J\u001b[Hthe screen\r\nand\tmore',
+      Email: 'a@example.com\u009b31m',
+      Address: 'bell\u0007\u007f',
+      Websites: ['https://a.example.com/\u001b[1A'],
+      About: 'ok',
+    };
+    const s = await simulator({ profile: () => hostile });
+    const text = context(envFor(s));
+    expect(await lookupCommand(PHONE, { space: SPACE }, text.ctx)).toBe(0);
+    for (const line of text.out) expect(line).not.toMatch(/\p{Cc}/u);
+    expect(text.out).toContainEqual(expect.stringMatching(/^vertical: +Retail]0;owned$/));
+    expect(text.out).toContainEqual(
+      expect.stringMatching(/^description: +clears \[2J\[Hthe screen and more$/),
+    );
+    expect(text.out).toContainEqual(expect.stringMatching(/^email: +a@example.com31m$/));
+
+    const json = context(envFor(s));
+    expect(await lookupCommand(PHONE, { space: SPACE, json: true }, json.ctx)).toBe(0);
+    expect(json.out).toHaveLength(1);
+    expect(json.out[0]).not.toMatch(/\p{Cc}/u);
+    // The JSON still holds the text as CAMS sent it (trimmed), escaped.
+    expect(JSON.parse(json.out[0] ?? '')).toMatchObject({
+      vertical: 'Retail\u001b]0;owned\u0007',
+      email: 'a@example.com\u009b31m',
+      address: 'bell\u0007\u007f',
+    });
   });
 
   it('prints a CAMS error on one line and as JSON, and exits 1', async () => {

@@ -42,6 +42,26 @@ function lookupPhone(raw: string): string {
   return result.phone;
 }
 
+/**
+ * Text from CAMS as it may go to a terminal: line breaks and tabs (with the blanks around them) become
+ * one space, every other control character (C0, DEL, C1: the start of an escape sequence that could
+ * clear the screen, move the cursor or set the window title) is dropped.
+ */
+export function forTerminal(text: string): string {
+  return text.replace(/\s*[\t\n\v\f\r]\s*/g, ' ').replace(/\p{Cc}/gu, '');
+}
+
+/**
+ * One JSON line. `JSON.stringify` escapes C0 control characters; DEL and the C1 range are escaped too,
+ * so no raw control character reaches a terminal from `--json` either (the value read back is the same).
+ */
+function jsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 function printProfile(
   ctx: CommandContext,
   custSpaceId: string,
@@ -62,8 +82,8 @@ function printProfile(
   ];
   const width = Math.max(...rows.map(([k]) => k.length)) + 1;
   for (const [key, value] of rows) {
-    // A description may span lines; keep each field on its own line.
-    ctx.out(`${`${key}:`.padEnd(width)} ${value.replace(/\s*\n\s*/g, ' ')}`);
+    // A description may span lines; keep each field on its own line, and CAMS's text harmless.
+    ctx.out(`${`${key}:`.padEnd(width)} ${forTerminal(value)}`);
   }
 }
 
@@ -75,10 +95,10 @@ function printError(ctx: CommandContext, err: CamsError, json: boolean): void {
     .filter((s) => s !== undefined)
     .join(', ');
   const kind = err.scope ? `${err.classification}, ${err.scope}` : err.classification;
-  ctx.err(`error: ${err.code} (${kind}): ${err.upstreamMessage}${where ? ` [${where}]` : ''}`);
+  ctx.err(forTerminal(`error: ${err.code} (${kind}): ${err.upstreamMessage}${where ? ` [${where}]` : ''}`));
   if (json) {
     ctx.out(
-      JSON.stringify({
+      jsonLine({
         error: {
           code: err.code,
           classification: err.classification,
@@ -175,7 +195,7 @@ export async function lookupCommand(
   if (opts.json) {
     const { vertical, description, email, address, profilePictureUrl, websites, about, requestId } = profile;
     ctx.out(
-      JSON.stringify({
+      jsonLine({
         custSpaceId,
         phoneNumber,
         vertical,
