@@ -6,6 +6,7 @@ import { CommanderError } from '@commander-js/extra-typings';
 import { describe, expect, it } from 'vitest';
 import { importDefinition } from '../src/commands/import.js';
 import { lookupDefinition } from '../src/commands/lookup.js';
+import { usageDefinition } from '../src/commands/usage.js';
 import { AppError } from '../src/errors.js';
 import { validateDbImport } from '../src/runs/db-import.js';
 import { validateImportOptions } from '../src/runs/csv-import.js';
@@ -22,6 +23,7 @@ const commands = {
   'enqueue-db': { define: enqueueDbDefinition, args: ['--table', 'contacts', '--phone-column', 'phone'] },
   refresh: { define: refreshDefinition, args: ['--older-than', '7d'] },
   lookup: { define: lookupDefinition, args: ['8613800001234'] },
+  usage: { define: usageDefinition, args: [] },
 } as const;
 
 /** What `--space value` parses to with the command's definition, or the usage error it gives. */

@@ -4,6 +4,7 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
+import { spaceArg } from '../cli-options.js';
 import { parseDuration } from '../duration.js';
 import { openDatabase } from '../connections.js';
 import { Resources } from '../resources.js';
@@ -17,7 +18,7 @@ export const usageDefinition = () =>
   new Command('usage')
     .description('calls made and saved, rows enriched and failed, throttles, per customer space and UTC day')
     .option('--since <DURATION>', `the UTC days from this long ago to today (default ${USAGE_SINCE})`)
-    .option('--space <ID>', 'only this CustSpaceId')
+    .option('--space <ID>', 'only this CustSpaceId', spaceArg)
     .option('--json', 'print JSON');
 export type UsageFlags = FlagsOf<typeof usageDefinition>;
 
