@@ -5,7 +5,8 @@
  * status. Half of the other rows belong to a ready run of another queue, half to a run of the same queue
  * that is still importing.
  */
-import { feedPending, nextRowsToFeed } from '../src/db/ledger.js';
+import { feedPending } from '../src/db/ledger.js';
+import { claimRowsToFeed } from '../src/db/sql/claim-rows-to-feed.js';
 import type { Pool } from '../src/db/pool.js';
 import { createPool } from '../src/db/pool.js';
 import { queuedPendingNumbers } from '../src/db/sql/queued-pending-numbers.js';
@@ -56,12 +57,12 @@ async function measureQueries(pool: Pool, runId: number): Promise<LedgerTimes> {
     for (let i = 0; i < REPEAT; i++) times.push((await timed(fn)).seconds * 1000);
     return times.sort((a, b) => a - b)[Math.floor(REPEAT / 2)]!;
   };
-  // The read alone, in a transaction rolled back, so each repetition reads the same rows.
+  // The claim alone, in a transaction rolled back, so each repetition reads the same rows.
   const feedReadMs = await median(async () => {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      await nextRowsToFeed(client, QUEUE, 1000);
+      await claimRowsToFeed(client, { queue: QUEUE, limit: 1000, rotation: 0 });
     } finally {
       await client.query('ROLLBACK');
       client.release();

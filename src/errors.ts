@@ -14,6 +14,8 @@ export type AppErrorCode =
   | 'RUN_NOT_FOUND'
   | 'RUN_PRUNED'
   | 'OUTPUT_FILE'
+  | 'RUN_FINISHED'
+  | 'RUN_CANCELLED'
   | 'SERVICE_UNAVAILABLE'
   | 'MIGRATION_FAILED'
   | 'SCHEMA_OUTDATED'
@@ -39,6 +41,10 @@ const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   /** The run's per-row records were deleted by `prune`: its rows cannot be told back. */
   RUN_PRUNED: 2,
   OUTPUT_FILE: 2,
+  /** A run that finished (or was aborted) cannot be cancelled. */
+  RUN_FINISHED: 2,
+  /** The run an import was recording was cancelled: the import stops. */
+  RUN_CANCELLED: 1,
   SERVICE_UNAVAILABLE: 1,
   MIGRATION_FAILED: 1,
   SCHEMA_OUTDATED: 1,

@@ -19,9 +19,14 @@ const HIDE_CURSOR = '\x1b[?25l';
 function status(over: Partial<RunStatus> = {}): RunStatus {
   return {
     run: 7,
+    queue: 'q',
     source: 'x.csv',
     createdAt: '2026-01-01T00:00:00.000Z',
     state: 'ready',
+    phase: 'running',
+    priority: 'normal',
+    cancelled: 0,
+    waitingBehind: [],
     total: 1000,
     invalid: 10,
     duplicate: 20,
@@ -151,7 +156,7 @@ describe('waitForRun', () => {
     const t = terminal();
     // Ctrl-C once the line is on screen.
     t.once('data', () => controller.abort());
-    const waiting = waitForRun(p.pool, p.queue, runId, ctx, { tty: true, stream: t, pollMs: 50 });
+    const waiting = waitForRun(p.pool, p.queue, p.redis, runId, ctx, { tty: true, stream: t, pollMs: 50 });
     const result = await waiting;
     expect(result).toMatchObject({ outcome: 'interrupted', exitCode: 1 });
     expect(err).toEqual([
@@ -173,7 +178,7 @@ describe('waitForRun', () => {
     const runId = await p.importFile(file);
     p.startWorkers(1);
     const { ctx, err } = context(new AbortController().signal);
-    const result = await waitForRun(p.pool, p.queue, runId, ctx, { tty: false, pollMs: 50 });
+    const result = await waitForRun(p.pool, p.queue, p.redis, runId, ctx, { tty: false, pollMs: 50 });
     expect(result).toMatchObject({ outcome: 'finished', exitCode: 0 });
     expect(err.at(-1)).toBe(`run ${runId} finished: enriched 2, failed 0, skipped 0, duplicate 1, invalid 0`);
   });

@@ -144,7 +144,7 @@ describe('prune', () => {
       [old],
     );
     const pending = await p.importFile(file, { maxAgeMs: 0 }); // not finished: never pruned
-    const before = await allRunStatuses(p.pool);
+    const before = await allRunStatuses(p.pool, p.queue.name);
 
     const result = await pruneRuns(p.pool, { olderThanMs: 30 * DAY, batchSize: 7 });
     expect(result).toEqual({ runs: 1, items: 30, rejects: 2, duplicates: 3 });
@@ -154,7 +154,7 @@ describe('prune', () => {
     expect(left.rows.map((r) => Number(r.run_id))).toEqual([pending]);
     const rejects = await p.pool.query(`SELECT 1 FROM run_rejects WHERE run_id = $1`, [old]);
     expect(rejects.rowCount).toBe(0);
-    const after = await allRunStatuses(p.pool);
+    const after = await allRunStatuses(p.pool, p.queue.name);
     const counts = (runs: typeof before) =>
       runs.map(({ run, total, invalid, duplicate, skipped, enriched, failed, pending: n }) => ({
         run,

@@ -33,7 +33,12 @@ function status(over: Partial<RunStatus>): RunStatus {
     run: 7,
     source: 'csv:in.csv',
     createdAt: '2026-01-01T10:00:00.000Z',
+    queue: 'q',
     state: 'ready',
+    phase: 'finished',
+    priority: 'normal',
+    cancelled: 0,
+    waitingBehind: [],
     total: 10,
     invalid: 1,
     duplicate: 1,
@@ -60,7 +65,7 @@ describe('describeRun', () => {
   });
 
   it('shows an aborted run as aborted, not finished', () => {
-    const lines = describeRun(status({ state: 'aborted' }));
+    const lines = describeRun(status({ state: 'aborted', phase: 'aborted' }));
     expect(lines[0]).toBe('run 7 (csv:in.csv) aborted');
     expect(lines[1]).toBe(
       '  started 2026-01-01T10:00:00.000Z, aborted 2026-01-01T10:01:20.000Z, took 1m 20s',
@@ -70,7 +75,14 @@ describe('describeRun', () => {
 
   it('shows how long an open run has been running, with its rate and ETA', () => {
     const lines = describeRun(
-      status({ finished: false, finishedAt: null, pending: 5, ratePerSecond: 2, etaSeconds: 3 }),
+      status({
+        phase: 'running',
+        finished: false,
+        finishedAt: null,
+        pending: 5,
+        ratePerSecond: 2,
+        etaSeconds: 3,
+      }),
       new Date('2026-01-01T10:02:05.000Z'),
     );
     expect(lines[0]).toBe('run 7 (csv:in.csv) running');

@@ -19,6 +19,7 @@ import type { Pool } from '../src/db/pool.js';
 import { pgErrorFields } from '../src/db/pool.js';
 import { createCallCounter } from '../src/db/call-counter.js';
 import { abortAbandonedImports } from '../src/db/import-liveness.js';
+import { cancelLeftovers } from '../src/db/sql/cancel-leftovers.js';
 import { retryingLedger } from '../src/db/retrying-ledger.js';
 import type { Logger } from '../src/log.js';
 import { repeatLimitedLog } from '../src/log-repeats.js';
@@ -64,8 +65,10 @@ export interface EnrichWorkerOptions {
   concurrency?: number;
   /** Most unfinished jobs the feeder keeps in Redis. Default 10000. */
   highWater?: number;
-  /** How often the feeder tops Redis up, in ms. Default 1000. */
+  /** How often the feeder tops Redis up, in ms. Default 500. */
   feedIntervalMs?: number;
+  /** Seconds of the fleet's work (at `ratePerSecond`) the feeder keeps ready in Redis. Default 3. */
+  bufferSeconds?: number;
   /** How often queued numbers whose job Redis lost are put back (lost jobs), in ms. Default 60000. */
   lostJobsIntervalMs?: number;
   /** How often runs whose importer is gone are aborted, in ms. Default 15000. */
@@ -186,7 +189,15 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
     calls,
   };
   const jobOptions = { attempts: options.attempts, backoffMs: options.backoffMs };
-  const feeder = createFeeder({ pool, queue, log, highWater: options.highWater, jobOptions });
+  const feeder = createFeeder({
+    pool,
+    queue,
+    log,
+    highWater: options.highWater,
+    ratePerSecond: options.ratePerSecond,
+    bufferSeconds: options.bufferSeconds,
+    jobOptions,
+  });
 
   const worker = new Worker<EnrichJobData>(
     queueName,
@@ -221,7 +232,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
     (err) => log.warn({ err }, 'reading the fleet quota failed; will retry'),
   );
   worker.on('failed', recordJobFailed(pool, log));
-  feeder.start(options.feedIntervalMs ?? 1000);
+  feeder.start(options.feedIntervalMs ?? 500);
   void feeder.fill().catch((err: unknown) => log.warn({ err }, 'first feed failed; will retry'));
 
   // A number fed again for another run just as its job finished, or a job lost with Redis's data,
@@ -238,6 +249,10 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
         queuedBeforeSeconds: lostJobsMs / 1000,
       });
       if (n > 0) log.warn({ requeued: n }, 'put back numbers whose job Redis no longer had');
+      // Of a cancelled run, such a number is not fed again: it is cancelled like the run's others.
+      const left = await cancelLeftovers(pool, queueName);
+      if (left > 0)
+        log.info({ cancelled: left }, 'cancelled numbers of cancelled runs whose job Redis no longer had');
     },
     (err) => log.warn({ err }, 'looking for lost jobs failed; will retry'),
   );

@@ -99,7 +99,7 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
     ctx.err(`imported ${file} as run ${runId}; invalid rows in ${rejectsFile}`);
     await stack.feed();
     stack.startWorkers(workers);
-    const { exitCode, status, outcome } = await waitForRun(pool, queue, runId, ctx, {
+    const { exitCode, status, outcome } = await waitForRun(pool, queue, stack.redis, runId, ctx, {
       tty: Boolean(process.stderr.isTTY),
       goesOnWhenInterrupted: false,
     });

@@ -3,6 +3,7 @@
  * (logs, CI), until the run is finished, the queue is paused by an account-wide failure, or the
  * user interrupts; then one summary line.
  */
+import type { RedisClient } from '../queue/redis-script.js';
 import type { Queryable } from '../db/pool.js';
 import type { EnrichQueue } from '../queue/queue.js';
 import type { RunStatus } from '../runs/status.js';
@@ -28,7 +29,7 @@ export interface WaitOptions {
 }
 
 /** How the wait ended: the run finished, the queue was paused for the account, or the user interrupted. */
-export type WaitOutcome = 'finished' | 'paused' | 'interrupted';
+export type WaitOutcome = 'finished' | 'cancelled' | 'paused' | 'interrupted';
 
 export type WaitResult = { exitCode: ExitCode; status: RunStatus; outcome: WaitOutcome };
 
@@ -67,14 +68,19 @@ export function progressText(s: RunStatus, width: number): string {
 /** The line `--wait` ends with, whatever ended it. */
 export function summaryLine(s: RunStatus, outcome: WaitOutcome, goesOn = true): string {
   const what =
-    outcome === 'finished' ? 'finished' : outcome === 'paused' ? 'paused' : goesOn ? 'so far' : 'stopped';
-  const counts = `enriched ${s.enriched}, failed ${s.failed}, skipped ${s.skipped}, duplicate ${s.duplicate}, invalid ${s.invalid}`;
+    outcome === 'finished' || outcome === 'cancelled' || outcome === 'paused'
+      ? outcome
+      : goesOn
+        ? 'so far'
+        : 'stopped';
+  const counts = `enriched ${s.enriched}, failed ${s.failed}, skipped ${s.skipped}, duplicate ${s.duplicate}, invalid ${s.invalid}${s.cancelled > 0 ? `, cancelled ${s.cancelled}` : ''}`;
   return `run ${s.run} ${what}: ${counts}${s.pending > 0 ? `, pending ${s.pending}` : ''}`;
 }
 
 export async function waitForRun(
   db: Queryable,
   queue: EnrichQueue,
+  redis: RedisClient,
   runId: number,
   ctx: CommandContext,
   options: WaitOptions,
@@ -98,7 +104,7 @@ export async function waitForRun(
   try {
     for (;;) {
       const status = await runStatus(db, runId);
-      const q = await queueStatus(db, queue);
+      const q = await queueStatus(db, queue, redis);
       if (options.tty && !ctx.signal.aborted) {
         line ??= startProgressLine(stream);
         // Two columns spare for the terminal's "^C" echo, so an interrupt does not wrap the line.
@@ -109,6 +115,7 @@ export async function waitForRun(
           `run ${runId}: ${settled(status)}/${status.total} settled (enriched ${status.enriched}, failed ${status.failed}, skipped ${status.skipped}, duplicate ${status.duplicate}, invalid ${status.invalid}), pending ${status.pending}, ${status.ratePerSecond.toFixed(1)}/s, ETA ${formatSeconds(status.etaSeconds)}`,
         );
       }
+      if (status.phase === 'cancelled') return end(status, 'cancelled', 1);
       if (status.finished) return end(status, 'finished', 0);
       if (q.workers === 0 && status.state === 'ready' && Date.now() - lastNoWorker >= lineMs) {
         lastNoWorker = Date.now();

@@ -61,7 +61,7 @@ export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Pro
   const res = new Resources();
   try {
     const { pool, redis, queue } = await openLedgerAndQueue(res, ctx.config, ctx.log, 2, { readOnly: true });
-    const q = await queueStatus(pool, queue);
+    const q = await queueStatus(pool, queue, redis);
     const limiter = await readQueueLimiter(redis, queue, {
       account: configuredAccount(ctx.config),
       quota: ctx.config.camsRateLimit,
@@ -76,7 +76,7 @@ export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Pro
       return 0;
     }
     const limit = opts.limit ?? STATUS_LIMIT;
-    const runs = await allRunStatuses(pool, limit);
+    const runs = await allRunStatuses(pool, ctx.config.queueName, limit);
     if (opts.json) {
       ctx.out(JSON.stringify({ runs, queue: q, limiter, ...warnings }));
       return 0;
@@ -85,7 +85,7 @@ export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Pro
     if (runs.length === 0)
       ctx.out('no runs yet: start one with "cams-enrich import <file.csv> --space <CustSpaceId>"');
     for (const s of runs) for (const line of describeRun(s)) ctx.out(line);
-    const count = runs.length < limit ? runs.length : await countRuns(pool);
+    const count = runs.length < limit ? runs.length : await countRuns(pool, ctx.config.queueName);
     if (count > runs.length)
       ctx.out(`(the newest ${runs.length} of ${count} runs; --limit N lists more, --run ID shows one)`);
     return 0;

@@ -7,7 +7,9 @@ import type { RedisClient } from '../queue/redis-script.js';
 import { Gauge, Registry } from 'prom-client';
 import type { Queryable } from '../db/pool.js';
 import { countPendingNumbers } from '../db/sql/count-pending-numbers.js';
-import { readFleetMetrics } from '../metrics/fleet-metrics.js';
+import { countRunsByPhase } from '../db/sql/count-runs-by-phase.js';
+import { openRunsPending } from '../db/sql/open-runs-pending.js';
+import { countLiveProcesses, readFleetMetrics } from '../metrics/fleet-metrics.js';
 import type { FleetSnapshot } from '../metrics/fleet-metrics.js';
 import { METRIC } from '../metrics/worker-metrics.js';
 import type { EnrichQueue } from '../queue/queue.js';
@@ -50,10 +52,10 @@ export function createDashboardMetrics(deps: {
   const own = new Registry();
   new Gauge({
     name: 'cams_enrich_workers_connected',
-    help: 'Worker processes connected to the queue (Redis client list)',
+    help: 'Worker processes of the queue alive on its Redis database (from their heartbeats)',
     registers: [own],
     async collect() {
-      this.set(await queue.getWorkersCount());
+      this.set(await countLiveProcesses(redis, keyBase));
     },
   });
   new Gauge({
@@ -70,6 +72,29 @@ export function createDashboardMetrics(deps: {
     registers: [own],
     async collect() {
       this.set(await countPendingNumbers(pool, queue.name));
+    },
+  });
+  new Gauge({
+    name: 'cams_enrich_runs',
+    help: "The queue's runs by phase (importing, running, finished, aborted, cancelled)",
+    labelNames: ['phase'],
+    registers: [own],
+    async collect() {
+      const counts = await countRunsByPhase(pool, queue.name);
+      this.reset();
+      for (const phase of ['importing', 'running', 'finished', 'aborted', 'cancelled'])
+        this.set({ phase }, counts[phase] ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'cams_enrich_run_pending',
+    help: 'Numbers still pending in each importing or running run of the queue, with its phase and priority',
+    labelNames: ['run', 'phase', 'priority'],
+    registers: [own],
+    async collect() {
+      const runs = await openRunsPending(pool, queue.name);
+      this.reset();
+      for (const r of runs) this.set({ run: String(r.id), phase: r.phase, priority: r.priority }, r.pending);
     },
   });
   const fromLimiter = (name: string, help: string, read: (s: LimiterState) => number) =>

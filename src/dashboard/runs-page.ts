@@ -21,7 +21,7 @@ export const RUNS_PAGE = `<!doctype html>
   .bar { display: flex; height: 16px; border-radius: 4px; overflow: hidden; background: #e3e7ee; margin: 6px 0; }
   .bar span { display: block; height: 100%; }
   .enriched { background: #2e9e5b; } .failed { background: #d9534f; } .skipped { background: #5b9bd5; }
-  .duplicate { background: #9e7cc1; } .invalid { background: #c9a227; }
+  .duplicate { background: #9e7cc1; } .invalid { background: #c9a227; } .cancelled { background: #777; }
   .legend span { margin-right: 12px; white-space: nowrap; }
   .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; }
   .muted { color: #667085; }
@@ -53,7 +53,7 @@ const seconds = (s) => {
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = Math.floor(s % 60);
   return h > 0 ? h + 'h ' + String(m).padStart(2, '0') + 'm' : m > 0 ? m + 'm ' + String(r).padStart(2, '0') + 's' : r + 's';
 };
-const STATES = ['enriched', 'failed', 'skipped', 'duplicate', 'invalid'];
+const STATES = ['enriched', 'failed', 'skipped', 'duplicate', 'invalid', 'cancelled'];
 
 function drawQueue(v) {
   const q = v.queue, box = document.getElementById('queue');
@@ -115,7 +115,8 @@ function drawRuns(v) {
     const legend = $('div', { class: 'legend' });
     for (const s of STATES) legend.append($('span', {}, $('i', { class: s }), s + ' ' + r[s]));
     legend.append($('span', {}, 'pending ' + r.pending));
-    const state = r.finished ? 'finished' + (r.finishedAt ? ' ' + r.finishedAt : '') : r.state === 'importing' ? 'importing' : 'running';
+    const state = r.phase + (r.finished && r.finishedAt ? ' ' + r.finishedAt : '') + (r.priority === 'normal' ? '' : ' · priority ' + r.priority) +
+      (r.phase === 'running' && r.waitingBehind.length ? ' · waiting behind run ' + r.waitingBehind.join(', ') : '');
     const card = $('div', { class: 'card run', id: 'run-' + r.run, 'data-settled': done, 'data-total': r.total },
       $('div', {}, $('b', {}, 'run ' + r.run), ' · ', r.source, ' · ', $('span', { class: 'muted' }, 'created ' + r.createdAt + ' · ' + state)),
       bar,

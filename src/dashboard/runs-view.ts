@@ -1,6 +1,7 @@
 /**
  * `/api/runs`: what the runs page shows, as JSON. Numbers appear masked only.
  */
+import type { RedisClient } from '../queue/redis-script.js';
 import type { Config } from '../config.js';
 import { failuresByCode } from '../db/sql/failures-by-code.js';
 import type { Queryable } from '../db/pool.js';
@@ -42,14 +43,16 @@ export async function readRunsView(deps: {
   config: Config;
   pool: Queryable;
   queue: EnrichQueue;
+  /** A connection to the queue's Redis database. */
+  redis: RedisClient;
   fleet: DashboardMetrics;
   calls: CallRatePoint[];
   canAct: boolean;
 }): Promise<RunsView> {
   const { pool, queue } = deps;
   const [q, runs, fleet, limiter] = await Promise.all([
-    queueStatus(pool, queue),
-    allRunStatuses(pool),
+    queueStatus(pool, queue, deps.redis),
+    allRunStatuses(pool, queue.name),
     deps.fleet.fleet(),
     deps.fleet.limiter(),
   ]);

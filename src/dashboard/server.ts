@@ -87,7 +87,15 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
   });
   app.get('/api/runs', async (c) =>
     c.json(
-      await readRunsView({ config, pool, queue, fleet: metrics, calls: history.points(), canAct: !!token }),
+      await readRunsView({
+        config,
+        pool,
+        queue,
+        redis,
+        fleet: metrics,
+        calls: history.points(),
+        canAct: !!token,
+      }),
     ),
   );
   app.post('/api/resume', async (c) => {

@@ -8,6 +8,7 @@
  * parallel while every occurrence of a number goes through the same lane, in file order: the first line
  * of a number stays the one recorded and later ones count as duplicates, exactly as with one lane.
  */
+import { AppError } from '../errors.js';
 import type { Pool, PoolClient } from './pool.js';
 import type { AcceptedRow, RejectedRow } from './runs.js';
 import { mergeImportRows } from './sql/merge-import-rows.js';
@@ -75,7 +76,8 @@ export async function openImportRecorder(
     try {
       await createStagingTable(c);
       await stageImportRows(c, accepted, rejected);
-      await mergeImportRows(c, { runId, accepted: accepted.length, rejected: rejected.length });
+      if (!(await mergeImportRows(c, { runId, accepted: accepted.length, rejected: rejected.length })))
+        throw new AppError('RUN_CANCELLED', `run ${runId} was cancelled: the import stops`);
       await c.query('COMMIT');
     } catch (err) {
       await c.query('ROLLBACK').catch(() => undefined);

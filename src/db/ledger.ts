@@ -6,7 +6,7 @@
  */
 import type { BusinessProfile } from '../cams/profile.js';
 import type { Pool, Queryable } from './pool.js';
-import { withTransaction } from './pool.js';
+import { withClient } from './pool.js';
 import type { PendingCheck } from './sql/check-pending.js';
 import type { FailureClass, SettleNumber } from './sql/settle-numbers.js';
 import { batched } from './batcher.js';
@@ -14,6 +14,9 @@ import { checkPending } from './sql/check-pending.js';
 import { clearAlert as clearAlertSql } from './sql/clear-alert.js';
 import { raiseAlert as raiseAlertSql } from './sql/raise-alert.js';
 import { settleNumbers } from './sql/settle-numbers.js';
+import type { ClaimedRow } from './sql/claim-rows-to-feed.js';
+import { claimRowsToFeed } from './sql/claim-rows-to-feed.js';
+import { unclaimRows } from './sql/unclaim-rows.js';
 
 export interface NumberKey {
   custSpaceId: string;
@@ -64,68 +67,48 @@ async function settleOne(db: Queryable, item: SettleNumber): Promise<number> {
   return settled ?? 0;
 }
 
-export interface FeedItem extends NumberKey {
-  runId: number;
-}
+/** A row the feeder claimed, with the priority of its run. */
+export type FeedItem = ClaimedRow;
 
 /**
- * The next `limit` unqueued pending rows of the queue's ready runs, oldest run first, each run's in file
- * order, locked (rows another feeder holds are skipped). Per ready run of this queue: other queues' rows
- * and runs still importing are never read.
- */
-export async function nextRowsToFeed(db: Queryable, queue: string, limit: number): Promise<FeedItem[]> {
-  const { rows } = await db.query<{ run_id: string; cust_space_id: string; phone_number: string }>(
-    `SELECT i.run_id, i.cust_space_id, i.phone_number
-     FROM (SELECT id FROM runs WHERE queue = $1 AND state = 'ready' AND pending > 0 ORDER BY id) r
-     CROSS JOIN LATERAL (
-       SELECT run_id, cust_space_id, phone_number FROM run_items
-       WHERE run_id = r.id AND state = 'pending' AND queued_at IS NULL
-       ORDER BY line
-       LIMIT $2
-       FOR UPDATE SKIP LOCKED
-     ) i
-     LIMIT $2`,
-    [queue, limit],
-  );
-  return rows.map((r) => ({
-    runId: Number(r.run_id),
-    custSpaceId: r.cust_space_id,
-    phoneNumber: r.phone_number,
-  }));
-}
-
-/**
- * Claims pending, not yet queued numbers of the queue's ready runs (oldest run first, file order), as
- * many as `room()` allows, hands them to `enqueue`, and marks them queued only if `enqueue` resolved;
- * all in one transaction under an advisory lock. `room` is asked after the lock is taken, so two
- * feeders never both fill the same space, and a crash between the two steps leaves the rows to feed
- * again (job ids make the second add a no-op).
- * Returns the number of rows fed, or -1 when another feeder holds the lock.
+ * Claims pending, not yet queued rows of the queue's ready runs, as many as `room()` allows, in the
+ * order the runs share the quota (`sql/claim-rows-to-feed.ts`), and hands them to `enqueue`. The claim
+ * marks them queued and commits before `enqueue` is called, so no row lock is held while Redis is
+ * spoken to; if `enqueue` fails, the rows are put back to feed again (and should that fail too, the
+ * lost-job sweep puts them back; job ids make a second add of a number a no-op). A session advisory
+ * lock, held until `enqueue` is done, makes feeders take turns, and `room` is asked under it, so two
+ * feeders never both fill the same space. Returns the rows fed, or -1 when another feeder holds the lock.
  */
 export async function feedPending(
   pool: Pool,
   queue: string,
   room: () => Promise<number>,
   enqueue: (items: FeedItem[]) => Promise<void>,
+  rotation = 0,
 ): Promise<number> {
-  return withTransaction(pool, async (client) => {
+  const key = `cams-enrich:feed:${queue}`;
+  return withClient(pool, async (client, discard) => {
     const { rows: lock } = await client.query<{ locked: boolean }>(
-      'SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked',
-      [`cams-enrich:feed:${queue}`],
+      'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
+      [key],
     );
     if (!lock[0]?.locked) return -1;
-    const limit = await room();
-    if (limit <= 0) return 0;
-    const items = await nextRowsToFeed(client, queue, limit);
-    if (items.length === 0) return 0;
-    await enqueue(items);
-    await client.query(
-      `UPDATE run_items i SET queued_at = now()
-       FROM unnest($1::bigint[], $2::text[], $3::text[]) AS t(run_id, cust_space_id, phone_number)
-       WHERE i.run_id = t.run_id AND i.cust_space_id = t.cust_space_id AND i.phone_number = t.phone_number`,
-      [items.map((i) => i.runId), items.map((i) => i.custSpaceId), items.map((i) => i.phoneNumber)],
-    );
-    return items.length;
+    try {
+      const limit = await room();
+      if (limit <= 0) return 0;
+      const items = await claimRowsToFeed(client, { queue, limit, rotation });
+      if (items.length === 0) return 0;
+      try {
+        await enqueue(items);
+      } catch (err) {
+        await unclaimRows(client, items).catch(() => undefined);
+        throw err;
+      }
+      return items.length;
+    } finally {
+      // A connection that lost its session lost the lock with it, and is discarded.
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(discard);
+    }
   });
 }
 

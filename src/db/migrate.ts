@@ -160,6 +160,9 @@ async function withMigrationLock<T>(pool: Pool, fn: (assertLocked: () => void) =
   try {
     for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
       await client.query('BEGIN');
+      // The lock's transaction idles while the migrations run on another connection: the pool's
+      // idle-in-transaction timeout must not end it.
+      await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
       // No parameters, so the simple protocol: an extended-protocol statement's unnamed portal would
       // keep its snapshot while the transaction idles, and CREATE INDEX CONCURRENTLY waits for it.
       const { rows } = await client.query<{ locked: boolean }>(
@@ -223,6 +226,8 @@ async function applyInTransaction(
   await client.query('BEGIN');
   try {
     await client.query(`SET LOCAL search_path TO ${ledgerSearchPath(schema)}`);
+    // A migration may wait on purpose (a lock, a DO block): the pool's idle-in-transaction timeout is not for it.
+    await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
     const inserted = await client.query(
       `INSERT INTO ${pg.escapeIdentifier(schema)}.${RECORD_TABLE} (id, name, version) VALUES ($1, $2, $3)
        ON CONFLICT (id) DO NOTHING`,

@@ -23,6 +23,14 @@ export interface PoolOptions {
    * one in `public`. Default `cams_enrich` (`Config.schema`).
    */
   schema?: string;
+  /**
+   * Ends a session left idle inside a transaction for this long (PostgreSQL's
+   * `idle_in_transaction_session_timeout`, set with each transaction's BEGIN like the search_path), so
+   * a stuck process never holds row locks for long. Code
+   * that waits inside a transaction on purpose (streaming reads, exports, migrations) turns it off for
+   * its own transaction or session. 0 turns it off. Default 60000.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
 /** The `search_path` that puts the ledger's schema (quoted as an identifier) before `public`. */
@@ -63,7 +71,9 @@ export function createPool(databaseUrl: string, log: Logger, options: PoolOption
     application_name: options.applicationName ?? 'cams-enrich',
     connectionTimeoutMillis: 10_000,
   });
-  const setPath = `; SET LOCAL search_path TO ${ledgerSearchPath(options.schema ?? DEFAULT_SCHEMA)}`;
+  // Each transaction also gets the idle-in-transaction timeout (code that idles on purpose sets its own).
+  const idleMs = Math.max(0, Math.floor(options.idleInTransactionTimeoutMs ?? 60_000));
+  const setPath = `; SET LOCAL search_path TO ${ledgerSearchPath(options.schema ?? DEFAULT_SCHEMA)}; SET LOCAL idle_in_transaction_session_timeout = ${idleMs}`;
   // The pool listens to its idle clients and removes a broken one; it re-emits the error here.
   pool.on('error', (err) => log.warn({ err: pgErrorFields(err) }, 'idle PostgreSQL connection lost'));
   pool.on('connect', (client) => {

@@ -5,17 +5,25 @@
  * holds at every commit), so `status` is right at every moment.
  */
 import type { Queryable } from './pool.js';
-import type { Run } from './sql/read-runs.js';
+import type { Run, RunPriority } from './sql/read-runs.js';
 import { abortRun as abortRunSql } from './sql/abort-run.js';
 import { countRecentlyDone } from './sql/count-recently-done.js';
 import { createRun as createRunSql } from './sql/create-run.js';
 import { markRunReady } from './sql/mark-run-ready.js';
-import { readRuns } from './sql/read-runs.js';
+import { countRecentlyDoneInQueue } from './sql/count-recently-done-in-queue.js';
+import { readRuns, RUN_PRIORITIES } from './sql/read-runs.js';
 import type { RunInput } from './sql/record-run-input.js';
 import { recordRunInput as recordRunInputSql } from './sql/record-run-input.js';
 
-export type { Run, RunCounts, RunState } from './sql/read-runs.js';
+export type { Run, RunCounts, RunPriority, RunState } from './sql/read-runs.js';
 export type { InputReadOptions, RunInput } from './sql/record-run-input.js';
+export { RUN_PRIORITIES } from './sql/read-runs.js';
+export { setRunPriority } from './sql/set-run-priority.js';
+export { openRunsOfSource } from './sql/open-runs-of-source.js';
+
+export function isRunPriority(value: string): value is RunPriority {
+  return (RUN_PRIORITIES as readonly string[]).includes(value);
+}
 
 export interface NewRun {
   queue: string;
@@ -25,6 +33,8 @@ export interface NewRun {
   maxAgeMs: number;
   /** An id drawn from the runs' identity sequence already (`take-import-mark.ts`). Default: the next one. */
   id?: number | undefined;
+  /** Default `normal`. */
+  priority?: RunPriority | undefined;
 }
 
 /** A valid number read from the source. */
@@ -53,8 +63,11 @@ export function recordRunInput(db: Queryable, runId: number, input: RunInput): P
   return recordRunInputSql(db, runId, input);
 }
 
-/** The import has recorded every row: the run may now be fed to the queue. */
-export function markReady(db: Queryable, runId: number): Promise<void> {
+/**
+ * The import has recorded every row: the run may now be fed to the queue. Returns false when the run
+ * was no longer importing (cancelled meanwhile).
+ */
+export function markReady(db: Queryable, runId: number): Promise<boolean> {
   return markRunReady(db, runId);
 }
 
@@ -71,9 +84,19 @@ export async function getRun(db: Queryable, runId: number): Promise<Run | undefi
   return (await readRuns(db, { runId, limit: 1 }))[0];
 }
 
-/** Newest first. */
-export function listRuns(db: Queryable, limit = 50): Promise<Run[]> {
-  return readRuns(db, { limit });
+/** The queue's runs, newest first. */
+export function listRuns(db: Queryable, queue: string, limit = 50): Promise<Run[]> {
+  return readRuns(db, { queue, limit });
+}
+
+/** The queue's runs that still have work for the workers (ready, pending > 0). */
+export function listWorkingRuns(db: Queryable, queue: string): Promise<Run[]> {
+  return readRuns(db, { queue, working: true, limit: 10_000 });
+}
+
+/** Numbers the queue's runs settled in the last `windowSeconds`. */
+export function recentlyDoneInQueue(db: Queryable, queue: string, windowSeconds: number): Promise<number> {
+  return countRecentlyDoneInQueue(db, { queue, windowSeconds });
 }
 
 export { countRuns } from './sql/count-runs.js';

@@ -177,3 +177,19 @@ export async function readFleetMetrics(
   const all = retired ? [JSON.parse(retired) as Snapshot, ...snapshots] : snapshots;
   return { processes: snapshots.length, registry: AggregatorRegistry.aggregate(all) };
 }
+
+/**
+ * Processes of the queue's fleet alive now, on this Redis database: those whose snapshot key has not
+ * expired (Redis's own clock ages it, so no process's clock is compared with another's). The workers'
+ * own heartbeat list, unlike BullMQ's count from the server-wide client list, sees neither other
+ * databases' workers nor other queues'.
+ */
+export async function countLiveProcesses(redis: RedisClient, keyBase: string): Promise<number> {
+  const keys = fleetMetricsKeys(keyBase);
+  const ids = await redis.zrange(keys.index, 0, -1);
+  if (ids.length === 0) return 0;
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.exists(keys.snapshot + id);
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.filter(([err, n]) => err === null && n === 1).length;
+}

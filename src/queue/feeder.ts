@@ -1,7 +1,12 @@
 /**
- * Keeps the Redis work buffer topped up from the ledger: at most `highWater` unfinished jobs in Redis,
- * whatever the size of the runs in PostgreSQL. Any process may run one; an advisory lock in
- * `feedPending` makes them take turns.
+ * Keeps the Redis work buffer topped up from the ledger. The buffer is a few seconds of the fleet's
+ * work (`bufferSeconds` at `ratePerSecond`), so what sits in Redis ahead of a run that becomes ready is
+ * seconds of calls, not thousands of jobs, and the order in which the ledger hands out rows (priority
+ * first, runs of one priority in turns: `claimRowsToFeed`) is the order the fleet works in. Each job
+ * carries its run's priority as a BullMQ priority, so a higher-priority run's jobs are taken before
+ * jobs already buffered for lower ones. Jobs waiting out a retry delay do not count against the buffer
+ * (a run backing off lends its slots to the others); `highWater` caps every unfinished job in Redis.
+ * Any process may run a feeder; an advisory lock in `feedPending` makes them take turns.
  */
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
@@ -11,14 +16,21 @@ import type { Logger } from '../log.js';
 import type { Periodic } from '../periodic.js';
 import { startPeriodic } from '../periodic.js';
 import type { EnrichQueue, JobOptionsConfig } from './queue.js';
-import { enrichJobOptions, jobIdFor, unfinishedJobs } from './queue.js';
+import { enrichJobOptions, jobIdFor, jobPriorityOf } from './queue.js';
 
 export interface FeederOptions {
   pool: Pool;
   queue: EnrichQueue;
   log: Logger;
-  /** Most unfinished jobs in Redis. Default 10000. */
+  /** Most unfinished jobs in Redis, delayed retries included. Default 10000. */
   highWater?: number;
+  /**
+   * The fleet's calls per second: the buffer of jobs ready to run (waiting and active) is kept at
+   * `bufferSeconds` of it, at least 20 jobs. Default none: the buffer is `highWater`.
+   */
+  ratePerSecond?: number;
+  /** Seconds of work kept ready in Redis. Default 3. */
+  bufferSeconds?: number;
   /** Rows claimed per transaction. Default 1000. */
   batchSize?: number;
   jobOptions: JobOptionsConfig;
@@ -33,10 +45,22 @@ export interface Feeder {
   stop(): Promise<void>;
 }
 
+/** The smallest buffer, whatever the rate: enough for a few workers' concurrency. */
+const MIN_BUFFER = 20;
+
 export function createFeeder(options: FeederOptions): Feeder {
   const { pool, queue, log } = options;
   const highWater = options.highWater ?? 10_000;
   const batchSize = options.batchSize ?? 1000;
+  const buffer =
+    options.ratePerSecond === undefined
+      ? highWater
+      : Math.min(
+          highWater,
+          Math.max(MIN_BUFFER, Math.ceil(options.ratePerSecond * (options.bufferSeconds ?? 3))),
+        );
+  // Which run of a priority goes first in a claim moves on each claim; feeders start at different places.
+  let rotation = Math.floor(Math.random() * 1_000_000);
   const jobOpts = enrichJobOptions(options.jobOptions);
   let periodic: Periodic | undefined;
   let running: Promise<number> | undefined;
@@ -52,7 +76,7 @@ export function createFeeder(options: FeederOptions): Feeder {
       jobs.push({
         name: 'enrich',
         data: { custSpaceId: item.custSpaceId, phoneNumber: item.phoneNumber },
-        opts: { ...jobOpts, jobId },
+        opts: { ...jobOpts, jobId, priority: jobPriorityOf(item.priority) },
       });
     }
     await queue.addBulk(jobs);
@@ -60,10 +84,16 @@ export function createFeeder(options: FeederOptions): Feeder {
 
   async function fillOnce(): Promise<number> {
     let fed = 0;
-    const room = async () => Math.min(batchSize, highWater - (await unfinishedJobs(queue)));
+    const room = async () => {
+      const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'waiting-children');
+      const ready = (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0);
+      const all = ready + (c.delayed ?? 0) + (c['waiting-children'] ?? 0);
+      return Math.min(batchSize, buffer - ready, highWater - all);
+    };
     // A stopping worker frees room as its jobs finish: the loop must not keep refilling it.
     while (!stopping) {
-      const n = await feedPending(pool, queue.name, room, enqueue);
+      rotation += 1;
+      const n = await feedPending(pool, queue.name, room, enqueue, rotation);
       if (n <= 0) break;
       fed += n;
     }
@@ -93,13 +123,14 @@ export function createFeeder(options: FeederOptions): Feeder {
   };
 }
 
-/** Feeds the queue's Redis buffer from the ledger up to `CAMS_QUEUE_HIGH_WATER`, once. */
+/** Feeds the queue's Redis buffer from the ledger once: a few seconds of work at the quota, at most `CAMS_QUEUE_HIGH_WATER`. */
 export async function feedOnce(config: Config, pool: Pool, queue: EnrichQueue, log: Logger): Promise<number> {
   return createFeeder({
     pool,
     queue,
     log,
     highWater: config.queueHighWater,
+    ratePerSecond: config.camsRateLimit,
     jobOptions: { attempts: config.attempts },
   }).fill();
 }

@@ -152,6 +152,14 @@ export function jobIdFor(custSpaceId: string, phoneNumber: string): string {
   );
 }
 
+/**
+ * The BullMQ priority of a run's jobs (1 is served first). Every job the feeder adds has one, so jobs of
+ * a higher-priority run are taken before jobs already buffered for lower ones, in order within one.
+ */
+export function jobPriorityOf(priority: 'high' | 'normal' | 'low'): number {
+  return priority === 'high' ? 1 : priority === 'normal' ? 2 : 3;
+}
+
 export interface JobOptionsConfig {
   /** Attempts for transient faults (timeouts, 5xx) before the number fails. */
   attempts: number;

@@ -212,22 +212,27 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
     await rejects?.close();
     live.assertAlive();
     if (options.describeInput) await recordRunInput(pool, runId, options.describeInput());
-    await markReady(pool, runId);
+    if (!(await markReady(pool, runId)))
+      throw new AppError('RUN_CANCELLED', `run ${runId} was cancelled: the import stops`);
   } catch (caught) {
     // A stop (or a source that failed and said so through the signal) ends with the stop's reason.
     const err =
       caught instanceof StoppedError || options.signal?.aborted ? stopError(options.signal, runId) : caught;
-    // Rows read before the failure are recorded too, so the abort below fails them instead of losing them.
-    await flush().catch((e: unknown) =>
-      runLog.error({ err: e }, 'could not record the rows read before the failure'),
-    );
+    const cancelled = (err as { code?: unknown }).code === 'RUN_CANCELLED';
+    // Rows read before the failure are recorded too, so the abort below fails them instead of losing
+    // them; a cancelled run takes no more rows.
+    if (!cancelled)
+      await flush().catch((e: unknown) =>
+        runLog.error({ err: e }, 'could not record the rows read before the failure'),
+      );
     await recorder?.close().catch(() => undefined);
     await rejects?.close().catch(() => undefined);
     const message = storableText(err instanceof Error ? err.message : String(err));
     await abortRun(pool, runId, message).catch((e: unknown) =>
       runLog.error({ err: e }, 'could not abort the run'),
     );
-    runLog.error({ code: (err as { code?: string }).code }, 'import aborted; its rows were not queued');
+    if (cancelled) runLog.warn('run cancelled; the import stopped and what it had recorded is cancelled');
+    else runLog.error({ code: (err as { code?: string }).code }, 'import aborted; its rows were not queued');
     throw err;
   } finally {
     await live.release();

@@ -1,29 +1,46 @@
 /**
  * Run accounting as `status` and `import --wait` show it (README, "Monitoring":
- * `total = invalid + duplicate + skipped + enriched + failed + pending`), plus the queue's state,
- * the current rate and an ETA.
+ * `total = invalid + duplicate + skipped + enriched + failed + cancelled + pending`), plus the queue's
+ * state, the current rate and each run's ETA from its share of the fleet's pace.
  */
+import type { RedisClient } from '../queue/redis-script.js';
 import type { Queryable } from '../db/pool.js';
 import type { QueueAlert } from '../db/ledger.js';
 import { getAlert } from '../db/ledger.js';
-import type { Run, RunCounts } from '../db/runs.js';
-import { getRun, listRuns, recentlyDone } from '../db/runs.js';
+import type { Run, RunCounts, RunPriority } from '../db/runs.js';
+import { getRun, listRuns, listWorkingRuns, recentlyDone, recentlyDoneInQueue } from '../db/runs.js';
+import { countLiveProcesses } from '../metrics/fleet-metrics.js';
+import type { RunShare } from './share.js';
+import { shareOut } from './share.js';
 import { AppError } from '../errors.js';
 import type { EnrichQueue } from '../queue/queue.js';
 import type { Usage } from './usage.js';
 import { emptyUsage, runUsage } from './usage.js';
 
+export type RunPhase = 'importing' | 'running' | 'finished' | 'aborted' | 'cancelled';
+
 export interface RunStatus extends RunCounts {
   run: number;
+  /** The queue the run belongs to. */
+  queue: string;
   source: string;
   createdAt: string;
+  /** As stored: `importing`, `ready`, `aborted` or `cancelled` (what scripts compare). */
   state: Run['state'];
+  /** For people: `importing`, `running`, `finished`, `aborted` or `cancelled`. */
+  phase: RunPhase;
+  priority: RunPriority;
   finished: boolean;
   finishedAt: string | null;
   /** Numbers settled per second over the last `RATE_WINDOW_SECONDS`. */
   ratePerSecond: number;
-  /** Seconds left at that rate; null when finished or when nothing moves. */
+  /**
+   * Seconds left: the run's share of the fleet's pace after what goes before it (runs of a higher
+   * priority, and its turns beside runs of its own); null when finished or when nothing moves.
+   */
   etaSeconds: number | null;
+  /** Runs of a higher priority with work, which this run waits behind; empty when it is served. */
+  waitingBehind: number[];
   /** What the run used: requests to CAMS, calls saved, rows enriched and failed (see `usage`). */
   usage: Usage;
 }
@@ -34,7 +51,7 @@ export interface QueueStatus {
   active: number;
   delayed: number;
   paused: boolean;
-  /** Worker processes connected to the queue now (BullMQ `getWorkersCount`, from Redis's client list). */
+  /** Worker processes of this queue alive now on this Redis database (from the fleet's heartbeats). */
   workers: number;
   /** Why the queue was paused, when an account-wide CAMS failure paused it. */
   alert: { code: string; message: string; raisedAt: string } | null;
@@ -43,30 +60,59 @@ export interface QueueStatus {
 /** Seconds over which the rate is measured. */
 export const RATE_WINDOW_SECONDS = 30;
 
-async function toStatus(db: Queryable, run: Run, usage: Usage): Promise<RunStatus> {
+/** What a run is doing, in a word, from its stored state and counters. */
+export function phaseOf(run: Pick<Run, 'state' | 'pending'>): RunPhase {
+  if (run.state === 'aborted' || run.state === 'cancelled' || run.state === 'importing') return run.state;
+  return run.pending === 0 ? 'finished' : 'running';
+}
+
+/** The queue's runs with work, shared out at the fleet's recent pace. */
+async function queueShares(db: Queryable, queue: string): Promise<Map<number, RunShare>> {
+  const working = await listWorkingRuns(db, queue);
+  if (working.length === 0) return new Map();
+  const oldest = Math.min(...working.map((r) => r.createdAt.getTime()));
+  const window = Math.min(RATE_WINDOW_SECONDS, Math.max(1, (Date.now() - oldest) / 1000));
+  const pace = (await recentlyDoneInQueue(db, queue, RATE_WINDOW_SECONDS)) / window;
+  return shareOut(working, pace);
+}
+
+async function toStatus(
+  db: Queryable,
+  run: Run,
+  shares: Map<number, RunShare>,
+  usage: Usage,
+): Promise<RunStatus> {
+  const phase = phaseOf(run);
+  // As the accounting defines it: nothing pending (a cancelled run may still wait for calls in flight).
   const finished = run.state !== 'importing' && run.pending === 0;
   let ratePerSecond = 0;
-  if (!finished && run.state === 'ready') {
+  if (phase === 'running') {
     const age = Math.max(1, (Date.now() - run.createdAt.getTime()) / 1000);
     const window = Math.min(RATE_WINDOW_SECONDS, age);
     ratePerSecond = (await recentlyDone(db, run.id, RATE_WINDOW_SECONDS)) / window;
   }
+  const share = shares.get(run.id);
   return {
     run: run.id,
+    queue: run.queue,
     source: run.source,
     createdAt: run.createdAt.toISOString(),
     state: run.state,
+    phase,
+    priority: run.priority,
     total: run.total,
     invalid: run.invalid,
     duplicate: run.duplicate,
     skipped: run.skipped,
     enriched: run.enriched,
     failed: run.failed,
+    cancelled: run.cancelled,
     pending: run.pending,
     finished,
     finishedAt: run.finishedAt?.toISOString() ?? null,
     ratePerSecond: Math.round(ratePerSecond * 100) / 100,
-    etaSeconds: finished ? null : ratePerSecond > 0 ? Math.ceil(run.pending / ratePerSecond) : null,
+    etaSeconds: phase === 'running' ? (share?.etaSeconds ?? null) : null,
+    waitingBehind: share?.waitingBehind ?? [],
     usage,
   };
 }
@@ -78,25 +124,34 @@ export async function runStatus(db: Queryable, runId: number): Promise<RunStatus
       'RUN_NOT_FOUND',
       `run ${runId} does not exist (see "cams-enrich status" for the list)`,
     );
+  const shares = phaseOf(run) === 'running' ? await queueShares(db, run.queue) : new Map<number, RunShare>();
   const usage = await runUsage(db, [run.id]);
-  return toStatus(db, run, usage.get(run.id) ?? emptyUsage());
+  return toStatus(db, run, shares, usage.get(run.id) ?? emptyUsage());
 }
 
-/** The newest `limit` runs, newest first. */
-export async function allRunStatuses(db: Queryable, limit = 50): Promise<RunStatus[]> {
-  const runs = await listRuns(db, limit);
+/** The queue's newest `limit` runs, newest first. */
+export async function allRunStatuses(db: Queryable, queue: string, limit = 50): Promise<RunStatus[]> {
+  const runs = await listRuns(db, queue, limit);
+  const shares = runs.some((r) => phaseOf(r) === 'running')
+    ? await queueShares(db, queue)
+    : new Map<number, RunShare>();
   const usage = await runUsage(
     db,
     runs.map((r) => r.id),
   );
-  return Promise.all(runs.map((r) => toStatus(db, r, usage.get(r.id) ?? emptyUsage())));
+  return Promise.all(runs.map((r) => toStatus(db, r, shares, usage.get(r.id) ?? emptyUsage())));
 }
 
-export async function queueStatus(db: Queryable, queue: EnrichQueue): Promise<QueueStatus> {
+/** The queue's state; `redis` is a connection to the queue's Redis database (for the workers' heartbeats). */
+export async function queueStatus(
+  db: Queryable,
+  queue: EnrichQueue,
+  redis: RedisClient,
+): Promise<QueueStatus> {
   const [counts, paused, workers, alert] = await Promise.all([
     queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed'),
     queue.isPaused(),
-    queue.getWorkersCount(),
+    countLiveProcesses(redis, queue.toKey('cams-metrics')),
     getAlert(db, queue.name),
   ]);
   return {
@@ -134,28 +189,33 @@ export function formatSeconds(seconds: number | null): string {
       : `${s}s`;
 }
 
-/** What a run is doing, in a word: `aborted`, `finished`, `importing` or `running`. */
-export function runStateWord(s: RunStatus): 'aborted' | 'finished' | 'importing' | 'running' {
-  if (s.state === 'aborted') return 'aborted';
-  if (s.finished) return 'finished';
-  return s.state === 'importing' ? 'importing' : 'running';
+/** What a run is doing, in a word (its `phase`). */
+export function runStateWord(s: RunStatus): RunPhase {
+  return s.phase;
 }
 
 /** The human form of one run's status, a few lines. `now` is for the running time of an open run. */
 export function describeRun(s: RunStatus, now: Date = new Date()): string[] {
-  const word = runStateWord(s);
+  const word = s.phase;
   const started = Date.parse(s.createdAt);
   const ended = s.finishedAt === null ? null : Date.parse(s.finishedAt);
+  const open = word === 'running' || word === 'importing';
+  const endWord = word === 'finished' ? 'finished' : word;
   const when =
     ended !== null
-      ? `started ${s.createdAt}, ${word === 'aborted' ? 'aborted' : 'finished'} ${s.finishedAt}, took ${formatSeconds((ended - started) / 1000)}`
-      : `started ${s.createdAt}, ${word === 'aborted' ? 'aborted' : `${word} for ${formatSeconds(Math.max(0, now.getTime() - started) / 1000)}`}`;
+      ? `started ${s.createdAt}, ${endWord} ${s.finishedAt}, took ${formatSeconds((ended - started) / 1000)}`
+      : `started ${s.createdAt}, ${open ? `${word} for ${formatSeconds(Math.max(0, now.getTime() - started) / 1000)}` : word}`;
+  const waiting =
+    word === 'running' && s.waitingBehind.length > 0
+      ? [
+          `  waiting behind higher-priority run${s.waitingBehind.length === 1 ? '' : 's'} ${s.waitingBehind.join(', ')}`,
+        ]
+      : [];
   return [
-    `run ${s.run} (${s.source}) ${word}`,
+    `run ${s.run} (${s.source}) ${word}${s.priority === 'normal' ? '' : `, priority ${s.priority}`}`,
     `  ${when}`,
-    `  total ${s.total}: enriched ${s.enriched}, failed ${s.failed}, skipped ${s.skipped}, duplicate ${s.duplicate}, invalid ${s.invalid}, pending ${s.pending}`,
-    ...(word === 'running' || word === 'importing'
-      ? [`  rate ${s.ratePerSecond}/s, ETA ${formatSeconds(s.etaSeconds)}`]
-      : []),
+    `  total ${s.total}: enriched ${s.enriched}, failed ${s.failed}, skipped ${s.skipped}, duplicate ${s.duplicate}, invalid ${s.invalid}${s.cancelled > 0 ? `, cancelled ${s.cancelled}` : ''}, pending ${s.pending}`,
+    ...waiting,
+    ...(open ? [`  rate ${s.ratePerSecond}/s, ETA ${formatSeconds(s.etaSeconds)}`] : []),
   ];
 }

@@ -117,6 +117,9 @@ export async function* readDbRows(
   let hasSpace = 'query' in spec ? false : spec.spaceColumn !== undefined;
   const text = sourceSelect(spec, hasSpace); // refuses bad names before touching the database
   await client.query('BEGIN TRANSACTION READ ONLY');
+  // A streaming read waits for its consumer between batches: the pool's idle-in-transaction timeout
+  // must not end it.
+  await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
   try {
     let select = text;
     if ('query' in spec) {

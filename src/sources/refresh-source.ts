@@ -62,6 +62,9 @@ export async function* readStaleNumbers(
   options: RefreshSourceOptions,
 ): AsyncIterable<DbRow> {
   await client.query('BEGIN TRANSACTION READ ONLY');
+  // A streaming read waits for its consumer between batches: the pool's idle-in-transaction timeout
+  // must not end it.
+  await client.query('SET LOCAL idle_in_transaction_session_timeout = 0');
   try {
     const { rows } = await client.query<{ error_code: string }>(
       `SELECT DISTINCT error_code FROM failed_numbers WHERE error_code IS NOT NULL`,

@@ -1,6 +1,7 @@
 /**
  * An import that stopped: every pending row of the run failed as `IMPORT_ABORTED` with the reason, and
  * the run `aborted` with its counters moved, and the usage figures (`failed_aborted`), in one statement.
+ * A run no longer importing (cancelled meanwhile) is left as it is.
  */
 import type { Queryable } from '../pool.js';
 
@@ -14,6 +15,7 @@ export async function abortRun(db: Queryable, p: AbortRun): Promise<void> {
     `WITH failed AS (
        UPDATE run_items SET state = 'failed', error_code = 'IMPORT_ABORTED', error_message = $2, updated_at = now()
        WHERE run_id = $1 AND state = 'pending'
+         AND EXISTS (SELECT 1 FROM runs WHERE id = $1 AND state = 'importing')
        RETURNING cust_space_id
      ), usage AS (
        INSERT INTO usage_counts AS u (day, cust_space_id, run_id, metric, n)
@@ -23,7 +25,7 @@ export async function abortRun(db: Queryable, p: AbortRun): Promise<void> {
      )
      UPDATE runs SET state = 'aborted', pending = pending - f.n, failed = failed + f.n, finished_at = now()
      FROM (SELECT count(*) AS n FROM failed) f
-     WHERE id = $1`,
+     WHERE id = $1 AND state = 'importing'`,
     [p.runId, p.reason],
   );
 }

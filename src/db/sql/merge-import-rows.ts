@@ -18,8 +18,12 @@ export interface MergeImportRows {
   rejected: number;
 }
 
-export async function mergeImportRows(db: Queryable, p: MergeImportRows): Promise<void> {
-  await db.query(
+/**
+ * Returns false, having changed no counter, when the run is no longer importing (it was cancelled): the
+ * caller rolls the chunk back.
+ */
+export async function mergeImportRows(db: Queryable, p: MergeImportRows): Promise<boolean> {
+  const { rowCount } = await db.query(
     `WITH rejected AS (
        INSERT INTO run_rejects (run_id, line, raw, reason)
        SELECT $1, s.line, s.raw, s.reason FROM ${STAGING_TABLE} s WHERE s.reason IS NOT NULL
@@ -79,7 +83,8 @@ export async function mergeImportRows(db: Queryable, p: MergeImportRows): Promis
        failed = runs.failed + counted.failed,
        pending = runs.pending + counted.pending
      FROM counted
-     WHERE runs.id = $1`,
+     WHERE runs.id = $1 AND runs.state = 'importing'`,
     [p.runId, p.accepted, p.rejected],
   );
+  return (rowCount ?? 0) > 0;
 }

@@ -1,7 +1,14 @@
-/** Runs with their accounting, newest first: one run by id, or the newest `limit`. */
+/**
+ * Runs with their accounting, newest first: one run by id, or the newest `limit` of a queue (only those
+ * with work for the workers, with `working`).
+ */
 import type { Queryable } from '../pool.js';
 
-export type RunState = 'importing' | 'ready' | 'aborted';
+export type RunState = 'importing' | 'ready' | 'aborted' | 'cancelled';
+
+/** The order in which the feeder serves ready runs: every `high` run before any `normal` one, and so on. */
+export const RUN_PRIORITIES = ['high', 'normal', 'low'] as const;
+export type RunPriority = (typeof RUN_PRIORITIES)[number];
 
 export interface RunCounts {
   total: number;
@@ -10,6 +17,7 @@ export interface RunCounts {
   skipped: number;
   enriched: number;
   failed: number;
+  cancelled: number;
   pending: number;
 }
 
@@ -18,6 +26,7 @@ export interface Run extends RunCounts {
   queue: string;
   source: string;
   state: RunState;
+  priority: RunPriority;
   maxAgeSeconds: number;
   createdAt: Date;
   finishedAt: Date | null;
@@ -26,6 +35,10 @@ export interface Run extends RunCounts {
 export interface ReadRuns {
   /** Only this run. Default: every run. */
   runId?: number | undefined;
+  /** Only this queue's runs. Default: every queue's. */
+  queue?: string | undefined;
+  /** Only runs with work for the workers (ready, pending > 0). Default false. */
+  working?: boolean | undefined;
   limit: number;
 }
 
@@ -34,6 +47,7 @@ interface RunRow {
   queue: string;
   source: string;
   state: RunState;
+  priority: RunPriority;
   max_age_seconds: number;
   total: string;
   invalid: string;
@@ -41,6 +55,7 @@ interface RunRow {
   skipped: string;
   enriched: string;
   failed: string;
+  cancelled: string;
   pending: string;
   created_at: Date;
   finished_at: Date | null;
@@ -48,17 +63,20 @@ interface RunRow {
 
 export async function readRuns(db: Queryable, p: ReadRuns): Promise<Run[]> {
   const { rows } = await db.query<RunRow>(
-    `SELECT id, queue, source, state, extract(epoch FROM max_age)::float8 AS max_age_seconds,
-            total, invalid, duplicate, skipped, enriched, failed, pending, created_at, finished_at
-     FROM runs WHERE $1::bigint IS NULL OR id = $1
+    `SELECT id, queue, source, state, priority, extract(epoch FROM max_age)::float8 AS max_age_seconds,
+            total, invalid, duplicate, skipped, enriched, failed, cancelled, pending, created_at, finished_at
+     FROM runs
+     WHERE ($1::bigint IS NULL OR id = $1) AND ($3::text IS NULL OR queue = $3)
+       AND (NOT $4::boolean OR (state = 'ready' AND pending > 0))
      ORDER BY id DESC LIMIT $2`,
-    [p.runId ?? null, p.limit],
+    [p.runId ?? null, p.limit, p.queue ?? null, p.working ?? false],
   );
   return rows.map((r) => ({
     id: Number(r.id),
     queue: r.queue,
     source: r.source,
     state: r.state,
+    priority: r.priority,
     maxAgeSeconds: r.max_age_seconds,
     total: Number(r.total),
     invalid: Number(r.invalid),
@@ -66,6 +84,7 @@ export async function readRuns(db: Queryable, p: ReadRuns): Promise<Run[]> {
     skipped: Number(r.skipped),
     enriched: Number(r.enriched),
     failed: Number(r.failed),
+    cancelled: Number(r.cancelled),
     pending: Number(r.pending),
     createdAt: r.created_at,
     finishedAt: r.finished_at,
