@@ -72,7 +72,7 @@ async function measureQueries(pool: Pool, runId: number): Promise<LedgerTimes> {
     feedPending(
       pool,
       QUEUE,
-      () => Promise.resolve(1000),
+      () => Promise.resolve({ limit: 1000 }),
       () => Promise.resolve(),
     ),
   );

@@ -129,6 +129,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           queue,
           log,
           highWater: workerOptions.highWater,
+          ratePerSecond: options.workerRate ?? rate,
           jobOptions: { attempts: workerOptions.attempts, backoffMs: workerOptions.backoffMs },
         }).fill(),
       startWorkers(count) {

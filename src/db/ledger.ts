@@ -15,6 +15,7 @@ import { clearAlert as clearAlertSql } from './sql/clear-alert.js';
 import { raiseAlert as raiseAlertSql } from './sql/raise-alert.js';
 import { settleNumbers } from './sql/settle-numbers.js';
 import type { ClaimedRow } from './sql/claim-rows-to-feed.js';
+import type { RunPriority } from './runs.js';
 import { claimRowsToFeed } from './sql/claim-rows-to-feed.js';
 import { unclaimRows } from './sql/unclaim-rows.js';
 
@@ -70,6 +71,12 @@ async function settleOne(db: Queryable, item: SettleNumber): Promise<number> {
 /** A row the feeder claimed, with the priority of its run. */
 export type FeedItem = ClaimedRow;
 
+/** Room in the work buffer: in all, and for each priority (see `ClaimRowsToFeed`). */
+export interface FeedRoom {
+  limit: number;
+  perPriority?: Readonly<Record<RunPriority, number>>;
+}
+
 /**
  * Claims pending, not yet queued rows of the queue's ready runs, as many as `room()` allows, in the
  * order the runs share the quota (`sql/claim-rows-to-feed.ts`), and hands them to `enqueue`. The claim
@@ -82,7 +89,7 @@ export type FeedItem = ClaimedRow;
 export async function feedPending(
   pool: Pool,
   queue: string,
-  room: () => Promise<number>,
+  room: () => Promise<FeedRoom>,
   enqueue: (items: FeedItem[]) => Promise<void>,
   rotation = 0,
 ): Promise<number> {
@@ -94,9 +101,9 @@ export async function feedPending(
     );
     if (!lock[0]?.locked) return -1;
     try {
-      const limit = await room();
+      const { limit, perPriority } = await room();
       if (limit <= 0) return 0;
-      const items = await claimRowsToFeed(client, { queue, limit, rotation });
+      const items = await claimRowsToFeed(client, { queue, limit, perPriority, rotation });
       if (items.length === 0) return 0;
       try {
         await enqueue(items);

@@ -4,13 +4,16 @@
  * seconds of calls, not thousands of jobs, and the order in which the ledger hands out rows (priority
  * first, runs of one priority in turns: `claimRowsToFeed`) is the order the fleet works in. Each job
  * carries its run's priority as a BullMQ priority, so a higher-priority run's jobs are taken before
- * jobs already buffered for lower ones. Jobs waiting out a retry delay do not count against the buffer
+ * jobs already buffered for lower ones, and the buffer is counted per priority: jobs of lower
+ * priorities do not take a higher one's room (so the work ahead of any job is about `bufferSeconds`).
+ * Jobs waiting out a retry delay do not count against the buffer
  * (a run backing off lends its slots to the others); `highWater` caps every unfinished job in Redis.
  * Any process may run a feeder; an advisory lock in `feedPending` makes them take turns.
  */
 import type { Config } from '../config.js';
 import type { Pool } from '../db/pool.js';
-import type { FeedItem } from '../db/ledger.js';
+import type { FeedItem, FeedRoom } from '../db/ledger.js';
+import { RUN_PRIORITIES } from '../db/runs.js';
 import { feedPending } from '../db/ledger.js';
 import type { Logger } from '../log.js';
 import type { Periodic } from '../periodic.js';
@@ -84,11 +87,23 @@ export function createFeeder(options: FeederOptions): Feeder {
 
   async function fillOnce(): Promise<number> {
     let fed = 0;
-    const room = async () => {
-      const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'waiting-children');
+    const room = async (): Promise<FeedRoom> => {
+      const [c, p] = await Promise.all([
+        queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'waiting-children'),
+        queue.getCountsPerPriority([0, 1, 2, 3]),
+      ]);
       const ready = (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0);
       const all = ready + (c.delayed ?? 0) + (c['waiting-children'] ?? 0);
-      return Math.min(batchSize, buffer - ready, highWater - all);
+      const limit = Math.min(batchSize, highWater - all);
+      // What a job of priority `n` waits behind: jobs in hand, jobs without a priority, and those of
+      // priority `n` or higher. Jobs of lower priorities are not ahead of it and leave its room alone.
+      let ahead = (c.active ?? 0) + (p['0'] ?? 0);
+      const perPriority = { high: 0, normal: 0, low: 0 };
+      for (const level of RUN_PRIORITIES) {
+        ahead += p[String(jobPriorityOf(level))] ?? 0;
+        perPriority[level] = Math.max(0, Math.min(limit, buffer - ahead));
+      }
+      return { limit: Math.min(limit, Math.max(...Object.values(perPriority))), perPriority };
     };
     // A stopping worker frees room as its jobs finish: the loop must not keep refilling it.
     while (!stopping) {

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Pool } from '../db/pool.js';
+import type { RunPriority } from '../db/runs.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isCountryCode } from '../phone.js';
@@ -37,6 +38,8 @@ export interface CsvImportOptions {
   rejectsFile?: string | undefined;
   /** Numbers fetched more recently than this are skipped; 0 always fetches. */
   maxAgeMs: number;
+  /** The run's share of the quota: `high` runs go before `normal` ones, `normal` before `low`. Default `normal`. */
+  priority?: RunPriority | undefined;
   /** Rows per transaction. Default 1000. */
   batchSize?: number;
   /** Aborting it stops the import and aborts the run. */
@@ -104,6 +107,7 @@ export async function importCsv(
     rejectsFile: options.rejectsFile,
     inputFile: stdin ? STDIN_FD : options.file,
     maxAgeMs: options.maxAgeMs,
+    priority: options.priority,
     batchSize: options.batchSize,
     signal: options.signal,
     sourceEndsOnStop: true,

@@ -5,6 +5,7 @@
  */
 import type { Pool } from '../db/pool.js';
 import { AppError } from '../errors.js';
+import type { RunPriority } from '../db/runs.js';
 import type { Logger } from '../log.js';
 import { isCountryCode } from '../phone.js';
 import { checkSpace } from '../space.js';
@@ -27,6 +28,8 @@ export interface DbImportOptions {
   defaultCountry?: string | undefined;
   /** Numbers fetched more recently than this are skipped; 0 always fetches. */
   maxAgeMs: number;
+  /** The run's share of the quota: `high` runs go before `normal` ones, `normal` before `low`. Default `normal`. */
+  priority?: RunPriority | undefined;
   /** The run's `source`. Default `db:<table>` or `db:query`. */
   runSource?: string | undefined;
   /** Rows per cursor round trip and per ledger transaction. Default 1000. */
@@ -84,6 +87,7 @@ export async function importFromDatabase(
       spaceColumnLabel: spaceColumn,
       defaultCountry: options.defaultCountry,
       maxAgeMs: options.maxAgeMs,
+      priority: options.priority,
       batchSize: options.batchSize,
       // A stop, or the source connection failing, ends the import at once.
       signal: anySignal(options.signal, source.lost),

@@ -6,12 +6,13 @@
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Pool } from '../db/pool.js';
-import type { AcceptedRow, RejectedRow, RunInput } from '../db/runs.js';
+import type { AcceptedRow, RejectedRow, RunInput, RunPriority } from '../db/runs.js';
 import type { LiveRun } from '../db/import-liveness.js';
 import { createLiveRun } from '../db/import-liveness.js';
 import type { ImportRecorder } from '../db/import-recorder.js';
 import { openImportRecorder } from '../db/import-recorder.js';
 import { abortRun, markReady, recordRunInput } from '../db/runs.js';
+import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { normalisePhone } from '../phone.js';
 import { StoppedError, stopError, untilStopped } from './stop.js';
@@ -57,6 +58,8 @@ export interface ImportOptions {
   inputFile?: string | number | undefined;
   /** Numbers fetched more recently than this are skipped; 0 always fetches. */
   maxAgeMs: number;
+  /** The run's share of the quota: `high` runs go before `normal` ones, `normal` before `low`. Default `normal`. */
+  priority?: RunPriority | undefined;
   /**
    * Rows per transaction (one COPY and one merge each). Default 5000: rows held for a shorter time die
    * young, which keeps a large file's peak RSS lower.
@@ -150,6 +153,7 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
       queue: options.queue,
       source: options.source,
       maxAgeMs: options.maxAgeMs,
+      priority: options.priority,
     });
   } catch (err) {
     await rejects?.discard();

@@ -5,6 +5,7 @@
  */
 import type { Pool } from '../db/pool.js';
 import { formatDuration } from '../duration.js';
+import type { RunPriority } from '../db/runs.js';
 import type { Logger } from '../log.js';
 import { readStaleNumbers } from '../sources/refresh-source.js';
 import type { ImportResult, SourceRow } from './import-run.js';
@@ -15,6 +16,8 @@ export interface RefreshOptions {
   queue: string;
   /** Profiles fetched more than this many ms ago are fetched again; also the run's max age. */
   olderThanMs: number;
+  /** The run's share of the quota: `high` runs go before `normal` ones, `normal` before `low`. Default `low`: a refresh gives way to imports. */
+  priority?: RunPriority | undefined;
   /** Only this CustSpaceId. Default: every space. */
   space?: string | undefined;
   /** The run's `source`. Default `refresh`. */
@@ -53,6 +56,7 @@ export async function refreshRun(
       rows: all(),
       spaceColumnLabel: 'cust_space_id',
       maxAgeMs: options.olderThanMs,
+      priority: options.priority ?? 'low',
       batchSize: options.batchSize,
       signal: options.signal,
     });
