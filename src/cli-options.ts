@@ -62,6 +62,19 @@ export function graceArg(name: string) {
   };
 }
 
+/** `high`, `normal` or `low`: a run's priority (`--priority`, `priority RUN LEVEL`). */
+export function priorityArg(value: string): 'high' | 'normal' | 'low' {
+  const v = value.trim().toLowerCase();
+  if (v !== 'high' && v !== 'normal' && v !== 'low')
+    throw new InvalidArgumentError(`the priority must be high, normal or low (got '${value}')`);
+  return v;
+}
+
+/** The help of `--priority`, with the command's default. */
+export function priorityHelp(defaultLevel: string): string {
+  return `high, normal or low: runs of a higher priority are called first, runs of one priority take turns (default: ${defaultLevel})`;
+}
+
 /** The help of `--profile`, taken by the commands that call CAMS. */
 export const PROFILE_HELP =
   'credentials from this profile of ~/.aliyun/config.json or ~/.alibabacloud/credentials only (default: the credential chain)';

@@ -35,6 +35,8 @@ const COMMANDS: Record<string, () => Promise<{ commandLine: CommandLine }>> = {
   export: () => import('../commands/export.js'),
   usage: () => import('../commands/usage.js'),
   schedule: () => import('../commands/schedule.js'),
+  cancel: () => import('../commands/cancel.js'),
+  priority: () => import('../commands/priority.js'),
 };
 
 /**

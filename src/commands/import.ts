@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
-import { spaceArg } from '../cli-options.js';
+import { priorityArg, priorityHelp, spaceArg } from '../cli-options.js';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { DEFAULT_MAX_AGE, parseDuration } from '../duration.js';
@@ -45,6 +45,7 @@ export const importDefinition = () =>
       'skip numbers fetched more recently than this (0 forces a refresh)',
       DEFAULT_MAX_AGE,
     )
+    .option('--priority <LEVEL>', priorityHelp('normal'), priorityArg)
     .option('--wait', 'show progress until the run is finished')
     .option('--json', 'print JSON');
 export type ImportFlags = FlagsOf<typeof importDefinition>;
@@ -72,6 +73,7 @@ export async function importCommand(file: string, opts: ImportFlags, ctx: Comman
       encoding: opts.encoding,
       input: stdin ? process.stdin : undefined,
       maxAgeMs,
+      priority: opts.priority,
       signal: ctx.signal,
     });
     const status = await feedNewRun(ctx.config, ledger, ctx.log, result.runId);

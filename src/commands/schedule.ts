@@ -1,5 +1,6 @@
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
+import { priorityArg } from '../cli-options.js';
 import { AppError } from '../errors.js';
 import { openDatabase, openRedis } from '../connections.js';
 import { Resources } from '../resources.js';
@@ -32,6 +33,11 @@ export const scheduleAddDefinition = () =>
       '--timeout <DURATION>',
       "a tick's deadline: past it the tick is stopped, its run aborted and the tick recorded as failed (default 10m)",
     )
+    .option(
+      '--priority <LEVEL>',
+      "high, normal or low: the priority of the schedule's runs (default: its command's, whose own default is normal for enqueue-db and low for refresh)",
+      priorityArg,
+    )
     .option('--json', 'print JSON');
 export type ScheduleAddFlags = FlagsOf<typeof scheduleAddDefinition, 'cron'>;
 
@@ -55,6 +61,24 @@ async function openScheduleQueue(res: Resources, config: Config, log: Logger) {
   return queue;
 }
 
+/**
+ * The stored command with the schedule's `--priority` in it, so each tick's run has it: the command's
+ * own `--priority` when it has one (the same, or a usage error), else appended.
+ */
+function withPriority(command: string[], priority: string | undefined): string[] {
+  if (priority === undefined) return command;
+  const parsed = parseStoredCommand(command);
+  if (parsed.kind === 'prune')
+    throw new AppError('USAGE', '--priority is for schedules that start runs, not prune');
+  const own = parsed.flags.priority;
+  if (own !== undefined && own !== priority)
+    throw new AppError(
+      'USAGE',
+      `--priority ${priority} and the command's own --priority ${own} disagree: give one`,
+    );
+  return own === undefined ? [...command, '--priority', priority] : command;
+}
+
 /** Stores a schedule (replacing one of the same name) after checking its name, cron, zone and command. */
 export async function scheduleAddCommand(
   name: string,
@@ -65,6 +89,7 @@ export async function scheduleAddCommand(
   checkScheduleName(name);
   nextTick(flags.cron, flags.tz);
   const timeoutMs = tickTimeout(flags.timeout);
+  command = withPriority(command, flags.priority);
   checkStoredCommand(parseStoredCommand(command), ctx.config);
   const res = new Resources();
   try {

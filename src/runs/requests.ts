@@ -6,7 +6,7 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
-import { spaceArg } from '../cli-options.js';
+import { priorityArg, priorityHelp, spaceArg } from '../cli-options.js';
 import { checkSpace } from '../space.js';
 import type { Config } from '../config.js';
 import type { PruneOptions } from '../db/prune.js';
@@ -34,6 +34,7 @@ export const enqueueDbDefinition = () =>
       'skip numbers fetched more recently than this (0 forces a refresh)',
       DEFAULT_MAX_AGE,
     )
+    .option('--priority <LEVEL>', priorityHelp('normal'), priorityArg)
     .option('--json', 'print JSON');
 export type EnqueueDbFlags = FlagsOf<typeof enqueueDbDefinition>;
 
@@ -77,6 +78,7 @@ export function enqueueDbOptions(
     space: flags.space,
     defaultCountry: flags.defaultCountry,
     maxAgeMs: parseDuration(flags.maxAge ?? DEFAULT_MAX_AGE, '--max-age'),
+    priority: flags.priority,
   };
   validateDbImport(options);
   return options;
@@ -92,6 +94,7 @@ export const refreshDefinition = () =>
       'profiles fetched longer ago than this are fetched again (e.g. 7d)',
     )
     .option('--space <ID>', 'only this CustSpaceId', spaceArg)
+    .option('--priority <LEVEL>', priorityHelp('low'), priorityArg)
     .option('--json', 'print JSON');
 export type RefreshFlags = FlagsOf<typeof refreshDefinition, 'olderThan'>;
 
@@ -103,6 +106,7 @@ export function refreshOptions(flags: RefreshFlags, config: Pick<Config, 'queueN
     queue: config.queueName,
     olderThanMs: parseDuration(flags.olderThan, '--older-than'),
     space: flags.space === undefined ? undefined : checkSpace(flags.space),
+    priority: flags.priority ?? 'low',
   };
 }
 
