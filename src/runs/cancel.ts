@@ -8,6 +8,7 @@ import type { Pool } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
 import { cancelRunItems } from '../db/sql/cancel-run-items.js';
 import { lockRun } from '../db/sql/lock-run.js';
+import { uncancelRows } from '../db/sql/uncancel-rows.js';
 import { AppError } from '../errors.js';
 import type { EnrichQueue } from '../queue/queue.js';
 import { numbersInFlight, removeNumberJobs } from '../queue/remove-jobs.js';
@@ -23,6 +24,9 @@ export interface CancelResult {
   /** Jobs taken out of Redis. */
   removedJobs: number;
 }
+
+const numberId = (k: { custSpaceId: string; phoneNumber: string }) =>
+  `${k.custSpaceId}\u0000${k.phoneNumber}`;
 
 /** Cancels one run of the queue. Throws RUN_NOT_FOUND, or RUN_FINISHED for a run that ended otherwise. */
 export async function cancelRun(
@@ -48,12 +52,22 @@ export async function cancelRun(
     return cancelRunItems(client, { runId, inFlight });
   });
   if (!done) return { run: runId, outcome: 'already-cancelled', cancelled: 0, inFlight: 0, removedJobs: 0 };
-  const removedJobs = await removeNumberJobs(queue, done.jobsToRemove);
+  // A job a worker took while the cancel was being written may have found its rows still pending and
+  // be calling: those rows go back to pending, to be settled with the call's outcome. (One that found
+  // them cancelled made no call; its rows are cancelled again by the workers' lost-job sweep.)
+  const seen = new Set(inFlight.map(numberId));
+  const taken = (await numbersInFlight(queue)).filter((k) => !seen.has(numberId(k)));
+  const back = await uncancelRows(pool, { runId, numbers: taken });
+  const takenIds = new Set(taken.map(numberId));
+  const removedJobs = await removeNumberJobs(
+    queue,
+    done.jobsToRemove.filter((k) => !takenIds.has(numberId(k))),
+  );
   return {
     run: runId,
     outcome: 'cancelled',
-    cancelled: done.cancelled,
-    inFlight: done.inFlight,
+    cancelled: done.cancelled - back,
+    inFlight: done.inFlight + back,
     removedJobs,
   };
 }
