@@ -123,7 +123,10 @@ describe('dashboard endpoints', () => {
     const { app } = dashboardOf(p, undefined, 20);
 
     const before = await (await app.request('/metrics')).text();
-    expect(before).toMatch(/bullmq_job_count\{queue="[^"]+", state="waiting"\} 30/);
+    // Every job carries its run's priority (BullMQ's prioritized state).
+    expect(before).toMatch(/bullmq_job_count\{queue="[^"]+", state="prioritized"\} 30/);
+    expect(before).toContain('cams_enrich_runs{phase="running"} 1');
+    expect(before).toContain(`cams_enrich_run_pending{run="${runId}",phase="running",priority="normal"} 30`);
     expect(before).toContain('cams_enrich_numbers_pending 30');
     expect(before).toContain('cams_enrich_workers_connected 0');
 

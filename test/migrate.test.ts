@@ -87,6 +87,7 @@ const SHIPPED = [
   '0008_run_items_run_check.sql',
   '0009_run_lines.sql',
   '0010_usage.sql',
+  '0011_run_priority_and_cancel.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 
