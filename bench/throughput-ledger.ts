@@ -74,6 +74,7 @@ async function measureQueries(pool: Pool, runId: number): Promise<LedgerTimes> {
       QUEUE,
       () => Promise.resolve({ limit: 1000 }),
       () => Promise.resolve(),
+      { holder: 'bench' },
     ),
   );
   const lostJobsMs = await median(() => queuedPendingNumbers(pool, QUEUE, 1000));

@@ -25,3 +25,12 @@ ALTER TABLE runs ADD CONSTRAINT runs_counters_non_negative CHECK (
 ALTER TABLE run_items DROP CONSTRAINT run_items_state_check;
 ALTER TABLE run_items ADD CONSTRAINT run_items_state_check
   CHECK (state IN ('pending', 'skipped', 'enriched', 'failed', 'cancelled')) NOT VALID;
+
+-- One feeder per queue at a time: a lease, taken and given back by single statements, so it holds
+-- through PgBouncer's transaction pooling and is never held across a call to Redis in a transaction.
+-- A feeder that died leaves a lease that runs out by itself.
+CREATE TABLE feed_leases (
+  queue  text        PRIMARY KEY,
+  holder text        NOT NULL,
+  until  timestamptz NOT NULL
+);

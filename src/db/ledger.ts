@@ -6,7 +6,6 @@
  */
 import type { BusinessProfile } from '../cams/profile.js';
 import type { Pool, Queryable } from './pool.js';
-import { withClient } from './pool.js';
 import type { PendingCheck } from './sql/check-pending.js';
 import type { FailureClass, SettleNumber } from './sql/settle-numbers.js';
 import { batched } from './batcher.js';
@@ -18,6 +17,8 @@ import type { ClaimedRow } from './sql/claim-rows-to-feed.js';
 import type { RunPriority } from './runs.js';
 import { claimRowsToFeed } from './sql/claim-rows-to-feed.js';
 import { unclaimRows } from './sql/unclaim-rows.js';
+import { releaseFeedLease } from './sql/release-feed-lease.js';
+import { takeFeedLease } from './sql/take-feed-lease.js';
 
 export interface NumberKey {
   custSpaceId: string;
@@ -82,41 +83,35 @@ export interface FeedRoom {
  * order the runs share the quota (`sql/claim-rows-to-feed.ts`), and hands them to `enqueue`. The claim
  * marks them queued and commits before `enqueue` is called, so no row lock is held while Redis is
  * spoken to; if `enqueue` fails, the rows are put back to feed again (and should that fail too, the
- * lost-job sweep puts them back; job ids make a second add of a number a no-op). A session advisory
- * lock, held until `enqueue` is done, makes feeders take turns, and `room` is asked under it, so two
- * feeders never both fill the same space. Returns the rows fed, or -1 when another feeder holds the lock.
+ * lost-job sweep puts them back; job ids make a second add of a number a no-op). Feeders take turns
+ * through the queue's feed lease (`holder` names this one), and `room` is asked under it, so two
+ * feeders never both fill the same space. Returns the rows fed, or -1 when another feeder holds the lease.
  */
 export async function feedPending(
   pool: Pool,
   queue: string,
   room: () => Promise<FeedRoom>,
   enqueue: (items: FeedItem[]) => Promise<void>,
-  rotation = 0,
+  options: { holder: string; rotation?: number },
 ): Promise<number> {
-  const key = `cams-enrich:feed:${queue}`;
-  return withClient(pool, async (client, discard) => {
-    const { rows: lock } = await client.query<{ locked: boolean }>(
-      'SELECT pg_try_advisory_lock(hashtext($1)) AS locked',
-      [key],
-    );
-    if (!lock[0]?.locked) return -1;
+  const lease = { queue, holder: options.holder };
+  // Longer than a feed takes; a feeder that died holding it holds it no longer than this.
+  if (!(await takeFeedLease(pool, { ...lease, seconds: 30 }))) return -1;
+  try {
+    const { limit, perPriority } = await room();
+    if (limit <= 0) return 0;
+    const items = await claimRowsToFeed(pool, { queue, limit, perPriority, rotation: options.rotation ?? 0 });
+    if (items.length === 0) return 0;
     try {
-      const { limit, perPriority } = await room();
-      if (limit <= 0) return 0;
-      const items = await claimRowsToFeed(client, { queue, limit, perPriority, rotation });
-      if (items.length === 0) return 0;
-      try {
-        await enqueue(items);
-      } catch (err) {
-        await unclaimRows(client, items).catch(() => undefined);
-        throw err;
-      }
-      return items.length;
-    } finally {
-      // A connection that lost its session lost the lock with it, and is discarded.
-      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [key]).catch(discard);
+      await enqueue(items);
+    } catch (err) {
+      await unclaimRows(pool, items).catch(() => undefined);
+      throw err;
     }
-  });
+    return items.length;
+  } finally {
+    await releaseFeedLease(pool, lease).catch(() => undefined);
+  }
 }
 
 export type { QueueAlert } from './sql/get-alert.js';

@@ -8,9 +8,11 @@
  * priorities do not take a higher one's room (so the work ahead of any job is about `bufferSeconds`).
  * Jobs waiting out a retry delay do not count against the buffer
  * (a run backing off lends its slots to the others); `highWater` caps every unfinished job in Redis.
- * Any process may run a feeder; an advisory lock in `feedPending` makes them take turns.
+ * Any process may run a feeder; the queue's feed lease (`feedPending`) makes them take turns.
  */
 import type { Config } from '../config.js';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Pool } from '../db/pool.js';
 import type { FeedItem, FeedRoom } from '../db/ledger.js';
 import { RUN_PRIORITIES } from '../db/runs.js';
@@ -64,6 +66,8 @@ export function createFeeder(options: FeederOptions): Feeder {
         );
   // Which run of a priority goes first in a claim moves on each claim; feeders start at different places.
   let rotation = Math.floor(Math.random() * 1_000_000);
+  // This feeder's name on the queue's feed lease.
+  const holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const jobOpts = enrichJobOptions(options.jobOptions);
   let periodic: Periodic | undefined;
   let running: Promise<number> | undefined;
@@ -108,7 +112,7 @@ export function createFeeder(options: FeederOptions): Feeder {
     // A stopping worker frees room as its jobs finish: the loop must not keep refilling it.
     while (!stopping) {
       rotation += 1;
-      const n = await feedPending(pool, queue.name, room, enqueue, rotation);
+      const n = await feedPending(pool, queue.name, room, enqueue, { holder, rotation });
       if (n <= 0) break;
       fed += n;
     }
