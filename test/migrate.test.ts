@@ -153,6 +153,7 @@ describe('migrate', () => {
     expect(await tableNames(a, 'public')).toEqual(['business_profiles']);
     expect(await tableNames(a)).toEqual([
       'cams_enrich_migrations',
+      'feed_leases',
       'number_failures',
       'queue_alerts',
       'run_duplicates',
@@ -420,6 +421,7 @@ describe('the ledger in its own schema', () => {
     expect(await tableNames(pool, 'public')).toEqual(['business_profiles']);
     expect(await tableNames(pool)).toEqual([
       'cams_enrich_migrations',
+      'feed_leases',
       'number_failures',
       'queue_alerts',
       'run_duplicates',
