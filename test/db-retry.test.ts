@@ -91,6 +91,17 @@ describe('a PostgreSQL connection cut', () => {
     expect((err as { code?: string }).code).toBe('42601');
     expect(syntaxTries).toBe(1);
     expect(isTransientDatabaseError(new TypeError('x'))).toBe(false);
+    // A plain Error is a bug, not an outage: thrown at once, not retried for a minute.
+    let bugTries = 0;
+    const bug = await retryDatabase(
+      () => {
+        bugTries += 1;
+        throw new Error('a programming error');
+      },
+      { baseMs: 10 },
+    ).catch((e: unknown) => e);
+    expect(bug).toMatchObject({ message: 'a programming error' });
+    expect(bugTries).toBe(1);
     expect(isTransientDatabaseError(Object.assign(new Error('x'), { code: '57P01' }))).toBe(true);
   });
 });

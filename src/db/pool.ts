@@ -5,7 +5,7 @@ import pg from 'pg';
 import { DEFAULT_SCHEMA } from '../config.js';
 import type { Logger } from '../log.js';
 import { AppError, redactUrl, serviceUnavailable } from '../errors.js';
-import { isTransientDatabaseError } from './retry.js';
+import { isTransientDatabaseError, markConnectionFailure } from './retry.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -157,7 +157,10 @@ export async function withClient<T>(
   pool: Pool,
   fn: (client: PoolClient, discard: (err: unknown) => void) => Promise<T>,
 ): Promise<T> {
-  const client = await pool.connect();
+  const client = await pool.connect().catch((err: unknown) => {
+    // No client: the connection could not be made (a refusal, a timeout, the pool's wait).
+    throw markConnectionFailure(err, '08001');
+  });
   let broken: Error | undefined;
   const discard = (err: unknown) => {
     broken ??= err instanceof Error ? err : new Error(String(err));
@@ -165,6 +168,9 @@ export async function withClient<T>(
   client.on('error', discard);
   try {
     return await fn(client, discard);
+  } catch (err) {
+    // The connection died under the statement: a connection failure, whatever `pg` called it.
+    throw broken ? markConnectionFailure(err, '08006') : err;
   } finally {
     client.off('error', discard);
     client.release(broken);

@@ -26,19 +26,29 @@ const NETWORK_CODES = new Set([
 const RETRYABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '40001', '40P01']);
 
 /**
- * True for a failure of the database connection rather than of the statement. `pg` and `pg-pool` raise
- * plain `Error`s without a code for a connection that ended ("Connection terminated unexpectedly", a
- * connect timeout, a client that is no longer queryable); a statement the server rejected carries its
- * SQLSTATE and is not retried, nor is a bug (TypeError and the like).
+ * True for a failure of the database connection rather than of the statement, told by its code only:
+ * a network errno, SQLSTATE class 08 or one of the retryable SQLSTATEs above. `pg` raises plain errors
+ * without a code for a connection that ended or could not be made; the pool gives those SQLSTATE 08006
+ * or 08001 (`markConnectionFailure`) where it knows the connection failed. Anything else, a plain
+ * `Error` included (a bug, not an outage), is not retried.
  */
 export function isTransientDatabaseError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && code !== '') {
-    if (NETWORK_CODES.has(code)) return true;
-    return code.startsWith('08') || RETRYABLE_SQLSTATES.has(code);
+  if (typeof code !== 'string' || code === '') return false;
+  if (NETWORK_CODES.has(code)) return true;
+  return code.startsWith('08') || RETRYABLE_SQLSTATES.has(code);
+}
+
+/**
+ * Gives an error that has no code of its own the SQLSTATE of a connection failure: 08006 (the
+ * connection was lost while in use) or 08001 (it could not be made). Returns the error.
+ */
+export function markConnectionFailure(err: unknown, sqlstate: '08006' | '08001'): unknown {
+  if (err instanceof Error && typeof (err as { code?: unknown }).code !== 'string') {
+    Object.assign(err, { code: sqlstate });
   }
-  return err.constructor === Error;
+  return err;
 }
 
 export interface DatabaseRetryOptions {
