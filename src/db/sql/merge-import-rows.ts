@@ -52,7 +52,8 @@ export async function mergeImportRows(db: Queryable, p: MergeImportRows): Promis
        INSERT INTO run_duplicates (run_id, line, cust_space_id, phone_number)
        SELECT $1, s.line, s.cust_space_id, s.phone_number
        FROM ${STAGING_TABLE} s
-       WHERE s.reason IS NULL AND NOT EXISTS (SELECT 1 FROM inserted i WHERE i.line = s.line)
+       -- NOT IN over the inserted lines is one hashed subplan; NOT EXISTS planned a loop over them per row.
+       WHERE s.reason IS NULL AND s.line NOT IN (SELECT line FROM inserted)
        RETURNING cust_space_id
      ), usage AS (
        -- Written after the run's row is updated (the statement's own UPDATE runs first), as settling does.
