@@ -184,7 +184,7 @@ describe('importRows', () => {
           inputFile: input,
           maxAgeMs: 0,
         }),
-      ).rejects.toMatchObject({ code: 'INPUT_FILE' });
+      ).rejects.toMatchObject({ code: 'OUTPUT_FILE', exitCode: 2 });
       const { rows } = await t.pool.query('SELECT id FROM runs WHERE queue = $1', [queue]);
       expect(rows).toEqual([]);
       expect(await readFile(input, 'utf8')).toBe('phone\n8613800001234\n');
