@@ -355,7 +355,18 @@ const envSchema = z.object({
       }
       return value as 'json' | 'pretty';
     }),
-  DASHBOARD_TOKEN: optionalString,
+  DASHBOARD_TOKEN: optionalString.transform((v, ctx) => {
+    // What an Authorization header can carry as a bearer token (RFC 6750's token68).
+    if (v !== undefined && !/^[A-Za-z0-9._~+/-]+=*$/.test(v)) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'DASHBOARD_TOKEN must be letters, digits and - . _ ~ + / (then = padding): a bearer token cannot carry blanks or other characters',
+      });
+      return z.NEVER;
+    }
+    return v;
+  }),
   ALIBABA_CLOUD_SECURITY_TOKEN: optionalString,
   ALIBABA_CLOUD_PROFILE: optionalString,
   HOME: optionalString,

@@ -194,6 +194,14 @@ describe('loadConfig', () => {
     });
   });
 
+  it('refuses a DASHBOARD_TOKEN that a bearer header cannot carry, naming the variable', () => {
+    expect(() => loadConfig({ DASHBOARD_TOKEN: 'two words' })).toThrow(/DASHBOARD_TOKEN must be/);
+    expect(() => loadConfig({ DASHBOARD_TOKEN: 'tok\u00e9n' })).toThrow(/DASHBOARD_TOKEN must be/);
+    expect(loadConfig({ DASHBOARD_TOKEN: 'abc-DEF_1.2~3+4/5==' }).dashboardToken?.reveal()).toBe(
+      'abc-DEF_1.2~3+4/5==',
+    );
+  });
+
   it('keeps DASHBOARD_TOKEN out of JSON and inspect too', () => {
     const config = loadConfig({ DASHBOARD_TOKEN: SECRET });
     expect(JSON.stringify(config)).not.toContain(SECRET);

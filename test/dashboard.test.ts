@@ -201,8 +201,6 @@ describe('dashboard access', () => {
       '/',
       '/api/runs',
       '/metrics',
-      '/healthz',
-      '/readyz',
       '/queues',
       '/queues/api/queues',
       '/api/runs/1/export.csv',
@@ -222,6 +220,33 @@ describe('dashboard access', () => {
     const post = await app.request('/api/resume', { method: 'POST' });
     expect(post.status).toBe(401);
     expect(await post.text()).not.toContain(TOKEN);
+  });
+
+  it('with a token, answers the probes without it by status alone, and with it in detail', async () => {
+    p = await startPipeline();
+    const { app } = dashboardOf(p, TOKEN);
+    expect((await app.request('/healthz')).status).toBe(200);
+    const bare = await app.request('/readyz');
+    expect(bare.status).toBe(200);
+    expect(await bare.text()).toBe('');
+    const detailed = await app.request('/readyz', { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(detailed.status).toBe(200);
+    expect(await detailed.text()).toMatch(/^ready\n/);
+    expect((await app.request('/readyz', { method: 'POST' })).status).toBe(401);
+  });
+
+  it('without a token, answers only a loopback Host header (no DNS rebinding)', async () => {
+    p = await startPipeline();
+    const { app } = dashboardOf(p);
+    for (const host of ['127.0.0.1:8080', 'localhost:8080', '[::1]:8080', 'localhost']) {
+      expect((await app.request('/api/runs', { headers: { host } })).status, host).toBe(200);
+    }
+    for (const host of ['attacker.example:8080', 'attacker.example', '10.0.0.1:8080']) {
+      const res = await app.request('/api/runs', { headers: { host } });
+      expect(res.status, host).toBe(403);
+      expect(await res.text()).toContain('DASHBOARD_TOKEN');
+    }
+    expect((await app.request('/healthz', { headers: { host: 'lb.internal' } })).status).toBe(200);
   });
 
   it('offers the export, rejects and failures of a run as CSV downloads, behind the token', async () => {

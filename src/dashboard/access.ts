@@ -2,7 +2,10 @@
  * Who may see and steer the dashboard. Loopback needs no token; any other address needs
  * `DASHBOARD_TOKEN`, and the dashboard refuses to start without it. With a token, every request needs
  * it (`Authorization: Bearer <token>`, or basic auth with the token as password and any user name,
- * which browsers ask for themselves). Without one the dashboard is read-only: no request but GET/HEAD.
+ * which browsers ask for themselves). Without one the dashboard is read-only: no request but GET/HEAD,
+ * and only for a loopback Host header, so a page served from another name that resolves to 127.0.0.1
+ * (DNS rebinding) reads nothing. The probes (`/healthz`, `/readyz`) answer a load balancer without
+ * the token, by status code alone; their detail needs the token.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
@@ -48,14 +51,39 @@ export function presentedToken(authorization: string | undefined): string | unde
 
 const READS = new Set(['GET', 'HEAD']);
 
+/** Health probes: open to a load balancer, content-free without the token. */
+export const PROBES: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
+
+/** Whether a request may see detail: no token configured (loopback only), or the right one given. */
+export function authorized(authorization: string | undefined, token: Secret | undefined): boolean {
+  if (token === undefined) return true;
+  const given = presentedToken(authorization);
+  return given !== undefined && tokenMatches(given, token);
+}
+
+/** The host name of a Host header (`127.0.0.1:8080`, `[::1]:8080`, `localhost`), without its port. */
+export function hostName(host: string): string {
+  const bracketed = /^\[([^\]]*)\](?::\d*)?$/.exec(host);
+  if (bracketed) return `[${bracketed[1] ?? ''}]`;
+  const colon = host.lastIndexOf(':');
+  return colon < 0 ? host : host.slice(0, colon);
+}
+
 export function accessControl(token: Secret | undefined): MiddlewareHandler {
   return async (c, next) => {
+    if (PROBES.has(c.req.path) && READS.has(c.req.method)) return next();
     if (token === undefined) {
+      const host = c.req.header('host');
+      if (host !== undefined && !isLoopback(hostName(host))) {
+        return c.text(
+          'this dashboard answers only to localhost, 127.0.0.1 or [::1] without DASHBOARD_TOKEN\n',
+          403,
+        );
+      }
       if (!READS.has(c.req.method)) return c.text('read-only: set DASHBOARD_TOKEN to allow actions\n', 403);
       return next();
     }
-    const given = presentedToken(c.req.header('authorization'));
-    if (given === undefined || !tokenMatches(given, token)) {
+    if (!authorized(c.req.header('authorization'), token)) {
       c.header('WWW-Authenticate', 'Basic realm="cams-enrich dashboard", charset="UTF-8"');
       return c.text('DASHBOARD_TOKEN required (Authorization: Bearer <token>, or basic auth)\n', 401);
     }

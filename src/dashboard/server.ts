@@ -20,7 +20,7 @@ import { maskPhone } from '../mask.js';
 import type { EnrichQueue } from '../queue/queue.js';
 import { readEvictionWarning } from '../queue/redis-readiness.js';
 import { resumeQueue } from '../runs/resume.js';
-import { accessControl } from './access.js';
+import { accessControl, authorized } from './access.js';
 import { addDownloads } from './downloads.js';
 import { createCallRateHistory } from './call-rate.js';
 import { createDashboardMetrics } from './metrics.js';
@@ -76,6 +76,9 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
   app.get('/healthz', (c) => c.text('ok\n'));
   app.get('/readyz', async (c) => {
     const problems = await readiness(pool, redis, deps.readyTimeoutMs ?? 2000);
+    // A probe without the token learns the status code, nothing about the servers behind it.
+    if (!authorized(c.req.header('authorization'), token))
+      return c.body(null, problems.length > 0 ? 503 : 200);
     if (problems.length > 0) return c.text(`not ready: ${problems.join('; ')}\n`, 503);
     // Ready, but worth an operator's eye: a Redis that may evict BullMQ's keys.
     const warning = await readEvictionWarning(redis).catch(() => undefined);
