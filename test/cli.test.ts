@@ -2,8 +2,8 @@
  * The built `cams-enrich` executable, run as a user runs it: exit codes, one-line messages, and the
  * commands that talk to PostgreSQL and Redis against a database and a queue of their own.
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -243,6 +243,59 @@ describe('cams-enrich import usage', () => {
     expect(o.stderr).toContain('missing.csv');
     expect(o.stdout).toBe('');
     expect(await countRuns(db.url)).toBe(0);
+  });
+
+  it('names a character device given as the CSV, exit 2, before touching any service', async () => {
+    const o = await run(['import', '/dev/zero', '--space', 'S']);
+    expect(o.code, o.stderr).toBe(2);
+    expect(stderrLines(o)).toEqual([
+      'cams-enrich: cannot read /dev/zero: it is a character device (such as /dev/zero or a terminal), not a file',
+    ]);
+  });
+
+  it('says standard input is a directory for import - < DIR, exit 2', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cams-stdin-dir-'));
+    const fd = openSync(dir, 'r');
+    try {
+      const child = spawn(process.execPath, [BIN, 'import', '-', '--space', 'S'], {
+        cwd: ROOT,
+        env: baseEnv(),
+        stdio: [fd, 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code, stderr).toBe(2);
+      expect(stderr).toContain('cannot read standard input: it is a directory');
+    } finally {
+      closeSync(fd);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads a named pipe as the CSV, as a stream', async () => {
+    const { db, env } = await isolatedServices({ migrated: true });
+    const dir = await mkdtemp(join(tmpdir(), 'cams-fifo-'));
+    const fifo = join(dir, 'contacts.csv');
+    try {
+      await new Promise<void>((resolve, reject) =>
+        execFile('mkfifo', [fifo], (err) => (err ? reject(err) : resolve())),
+      );
+      const writer = new Promise<void>((resolve, reject) =>
+        execFile(
+          'sh',
+          ['-c', `printf 'phone\\n+8613800001234\\n+8613800001235\\n' > "$1"`, 'sh', fifo],
+          (err) => (err ? reject(err) : resolve()),
+        ),
+      );
+      const o = await run(['import', fifo, '--space', 'S', '--json'], env);
+      await writer;
+      expect(o.code, o.stderr).toBe(0);
+      expect(JSON.parse(o.stdout)).toMatchObject({ total: 2 });
+      expect(await countRuns(db.url)).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('exits 2 with neither --space nor --space-column', async () => {

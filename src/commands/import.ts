@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
 import { priorityArg, priorityHelp, spaceArg } from '../cli-options.js';
-import { constants } from 'node:fs';
+import { constants, fstatSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import { DEFAULT_MAX_AGE, parseDuration } from '../duration.js';
 import { AppError, fileErrorReason } from '../errors.js';
@@ -54,7 +55,8 @@ export async function importCommand(file: string, opts: ImportFlags, ctx: Comman
   const maxAgeMs = parseDuration(opts.maxAge ?? DEFAULT_MAX_AGE, '--max-age');
   validateImportOptions(opts);
   const stdin = file === '-';
-  if (!stdin) await assertReadableFile(file);
+  if (stdin) assertReadableStdin();
+  else await assertReadableFile(file);
   if (opts.rejects !== undefined) await checkRejectsPath(opts.rejects, { input: stdin ? 0 : file });
   const res = new Resources();
   try {
@@ -96,14 +98,41 @@ export async function importCommand(file: string, opts: ImportFlags, ctx: Comman
   }
 }
 
+/**
+ * What an input that cannot be read as CSV is, in words, or undefined when it can be read: a regular
+ * file, or a pipe (a named pipe, a process substitution, a shell pipe), which is read as a stream.
+ */
+function unreadableKind(s: Stats): string | undefined {
+  if (s.isFile() || s.isFIFO()) return undefined;
+  if (s.isDirectory()) return 'it is a directory';
+  if (s.isCharacterDevice()) return 'it is a character device (such as /dev/zero or a terminal), not a file';
+  if (s.isBlockDevice()) return 'it is a block device, not a file';
+  if (s.isSocket()) return 'it is a socket, not a file';
+  return 'it is not a regular file';
+}
+
 /** A missing or unreadable file is bad input (exit 2), found before any service is touched. */
 async function assertReadableFile(file: string): Promise<void> {
+  let kind: string | undefined;
   try {
     await access(file, constants.R_OK);
-    if (!(await stat(file)).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+    kind = unreadableKind(await stat(file));
   } catch (err) {
     throw new AppError('INPUT_FILE', `cannot read ${file}: ${fileErrorReason(err, 'read')}`, { cause: err });
   }
+  if (kind !== undefined) throw new AppError('INPUT_FILE', `cannot read ${file}: ${kind}`);
+}
+
+/** Standard input redirected from a directory (`import - < /tmp`) is said to be one, not "empty". */
+function assertReadableStdin(): void {
+  let s: Stats;
+  try {
+    s = fstatSync(0);
+  } catch {
+    return; // no standard input at all: the import says so itself
+  }
+  const kind = s.isDirectory() ? 'it is a directory' : undefined;
+  if (kind !== undefined) throw new AppError('INPUT_FILE', `cannot read standard input: ${kind}`);
 }
 
 export const commandLine: CommandLine = (host) =>
