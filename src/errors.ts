@@ -106,6 +106,20 @@ export function redactUrl(url: string): string {
  * Why a file could not be read (`'read'`) or written (`'write'`), in words a user can act on, from the
  * error's errno code; any other error's own message.
  */
+/** Write errors of the machine, not of the path given: a full or failing disk, a file size limit. */
+const MACHINE_WRITE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EFBIG']);
+
+/**
+ * The error for a file that could not be written: `WRITE_FAILED` (exit 1) when the disk is full or
+ * failing, which no other flag would mend; `OUTPUT_FILE` (exit 2) when the path itself is wrong.
+ * `what` names the file (`rejects file out.csv`).
+ */
+export function fileWriteError(err: unknown, what: string): AppError {
+  const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+  const code = errno !== undefined && MACHINE_WRITE_ERRORS.has(errno) ? 'WRITE_FAILED' : 'OUTPUT_FILE';
+  return new AppError(code, `cannot write ${what}: ${fileErrorReason(err, 'write')}`, { cause: err });
+}
+
 export function fileErrorReason(err: unknown, access: 'read' | 'write'): string {
   switch ((err as NodeJS.ErrnoException | undefined)?.code) {
     case 'ENOENT':
@@ -117,7 +131,10 @@ export function fileErrorReason(err: unknown, access: 'read' | 'write'): string 
     case 'EISDIR':
       return 'it is a directory';
     case 'ENOSPC':
+    case 'EDQUOT':
       return 'no space left on device';
+    case 'EFBIG':
+      return 'the file is larger than this process may write (ulimit -f)';
     default:
       return err instanceof Error ? err.message : String(err);
   }

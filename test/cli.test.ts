@@ -4,7 +4,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -293,6 +293,67 @@ describe('cams-enrich import usage', () => {
       expect(o.code, o.stderr).toBe(0);
       expect(JSON.parse(o.stdout)).toMatchObject({ total: 2 });
       expect(await countRuns(db.url)).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 1, not 2, when the disk will not take the rejects file, and leaves no part of it', async () => {
+    const { db, env } = await isolatedServices({ migrated: true });
+    const dir = await mkdtemp(join(tmpdir(), 'cams-full-'));
+    const csv = join(dir, 'in.csv');
+    const rejects = join(dir, 'rejects.csv');
+    const bad = Array.from(
+      { length: 2000 },
+      (_, i) => `not a phone number at all, row ${i} ${'x'.repeat(40)}`,
+    );
+    await writeFile(csv, ['phone', ...bad.map((b) => `"${b}"`)].join('\n') + '\n');
+    try {
+      // A file size limit stands in for a full disk: the write fails with EFBIG, as it would with ENOSPC.
+      const o = await new Promise<Outcome>((resolve) =>
+        execFile(
+          'sh',
+          [
+            '-c',
+            'trap "" XFSZ; ulimit -f 16; exec "$@"',
+            'sh',
+            process.execPath,
+            BIN,
+            'import',
+            csv,
+            '--space',
+            'S',
+            '--rejects',
+            rejects,
+          ],
+          { cwd: ROOT, env: baseEnv(env), timeout: CHILD_TIMEOUT_MS, encoding: 'utf8' },
+          (err, stdout, stderr) =>
+            resolve({
+              code: err === null ? 0 : typeof err.code === 'number' ? err.code : null,
+              stdout,
+              stderr,
+              ms: 0,
+            }),
+        ),
+      );
+      expect(o.code, o.stderr).toBe(1);
+      expect(o.stderr).toContain(`cannot write rejects file ${rejects}`);
+      expect(existsSync(rejects)).toBe(false);
+      expect((await readdir(dir)).sort()).toEqual(['in.csv']);
+      // The run is aborted with every row it read accounted for.
+      const pool = createPool(db.url, createLogger({ level: 'silent' }), { max: 1 });
+      try {
+        const { rows } = await pool.query<{ state: string; total: number; settled: number }>(
+          `SELECT state, total::int, (invalid + duplicate + skipped + enriched + failed + cancelled + pending)::int AS settled
+           FROM runs`,
+        );
+        expect(rows).toHaveLength(1);
+        expect(rows[0]!.state).toBe('aborted');
+        expect(rows[0]!.total).toBeGreaterThan(0);
+        expect(rows[0]!.settled).toBe(rows[0]!.total);
+      } finally {
+        await pool.end();
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -10,7 +10,7 @@ import { lstat, open, rename, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { AppError, fileErrorReason } from '../errors.js';
+import { AppError, fileErrorReason, fileWriteError } from '../errors.js';
 
 export interface OutputFileOptions {
   /**
@@ -77,8 +77,7 @@ export async function checkOutputPath(
 export async function openOutputFile(path: string, options: OutputFileOptions = {}): Promise<OutputFile> {
   await checkOutputPath(path, options);
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
-  const fail = (err: unknown) =>
-    new AppError('OUTPUT_FILE', `cannot write ${path}: ${fileErrorReason(err, 'write')}`, { cause: err });
+  const fail = (err: unknown) => fileWriteError(err, path);
   let handle: FileHandle;
   try {
     handle = await open(temp, 'wx');

@@ -10,7 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import type { RejectedRow } from '../db/runs.js';
-import { AppError, fileErrorReason } from '../errors.js';
+import { AppError, fileWriteError } from '../errors.js';
 import { checkOutputPath } from './output-file.js';
 
 export interface RejectsWriter {
@@ -18,7 +18,7 @@ export interface RejectsWriter {
   write(reject: RejectedRow): Promise<void>;
   /**
    * Flushes the rows and renames the temporary file onto the destination; idempotent. Rejects with
-   * `AppError('INPUT_FILE')` if any write failed (the temporary file is then removed).
+   * `fileWriteError` if any write failed (the temporary file is then removed).
    */
   close(): Promise<void>;
   /** Stops writing and removes the temporary file, leaving the destination as it was; idempotent. */
@@ -74,7 +74,8 @@ export async function checkRejectsPath(path: string, options: RejectsFileOptions
  * (OWASP's CSV injection advice) so a spreadsheet shows it instead of evaluating it: `+86 138…` is written
  * as `'+86 138…`. Apart from that prefix, `raw` is written verbatim.
  *
- * A failure to write (full disk) surfaces as `AppError('INPUT_FILE', 'cannot write rejects file <path>: …')`
+ * A failure to write (full disk) surfaces as `AppError('WRITE_FAILED', 'cannot write rejects file <path>: …')`
+ * (exit 1; `OUTPUT_FILE`, exit 2, when the path itself is at fault)
  * from the next `write()`, or from `close()`.
  */
 export async function openRejectsWriter(
@@ -84,20 +85,12 @@ export async function openRejectsWriter(
   await checkRejectsPath(path, options);
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx').catch((err: unknown) => {
-    throw new AppError('INPUT_FILE', `cannot write rejects file ${path}: ${fileErrorReason(err, 'write')}`, {
-      cause: err,
-    });
+    throw fileWriteError(err, `rejects file ${path}`);
   });
   const stringifier = stringify({ header: true, columns: REJECTS_HEADER.split(',') });
   let failure: AppError | undefined;
   const finished: Promise<void> = pipeline(stringifier, handle.createWriteStream()).catch((err: unknown) => {
-    failure ??= new AppError(
-      'INPUT_FILE',
-      `cannot write rejects file ${path}: ${fileErrorReason(err, 'write')}`,
-      {
-        cause: err,
-      },
-    );
+    failure ??= fileWriteError(err, `rejects file ${path}`);
   });
   let count = 0;
   let closing: Promise<void> | undefined;
@@ -107,13 +100,7 @@ export async function openRejectsWriter(
       await finished;
       if (failure === undefined && keep) {
         await rename(temp, path).catch((err: unknown) => {
-          failure = new AppError(
-            'INPUT_FILE',
-            `cannot write rejects file ${path}: ${fileErrorReason(err, 'write')}`,
-            {
-              cause: err,
-            },
-          );
+          failure = fileWriteError(err, `rejects file ${path}`);
         });
       }
       if (failure !== undefined || !keep) await unlink(temp).catch(() => undefined);
