@@ -15,6 +15,7 @@ import { startPgProxy } from './helpers/pg-proxy.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 import { assertBuilt, killAll, pipelineEnv, startCli, waitFor } from './helpers/processes.js';
+import { redisUrl } from './helpers/services.js';
 
 const MONTH = 30 * 24 * 3600 * 1000;
 const ROWS = 6000;
@@ -271,6 +272,28 @@ describe('commands that read a source, as processes', () => {
     expect((await cli.exited).code).toBe(1);
     expect(cli.stderr()).toContain('interrupted while connecting to the source database: no run was created');
     expect(await lastRunId()).toBe(before);
+  }, 60_000);
+
+  it('import whose Redis is lost before its run is fed names the run and resume, exit 1, the run kept', async () => {
+    const redisProxy = await startPgProxy(redisUrl());
+    proxies.push(redisProxy);
+    const before = await lastRunId();
+    const cli = startCli(
+      ['import', '-', '--space', 'S1'],
+      pipelineEnv(p, { REDIS_URL: redisProxy.url }),
+      'pipe',
+    );
+    const rows = Array.from({ length: 5001 }, (_, i) => `86137${String(10_000_000 + i).slice(-8)}`);
+    cli.child.stdin!.write(`phone\n${rows.join('\n')}\n`);
+    const run = await runWithTotal(before, 5000);
+    // Redis goes away while the rows are being recorded; the input then ends and the run is to be fed.
+    void redisProxy.cut(60_000);
+    cli.child.stdin!.end();
+    expect((await cli.exited).code, cli.stderr()).toBe(1);
+    expect(cli.stderr()).toContain(`run ${run.run} is recorded`);
+    expect(cli.stderr()).toContain('cams-enrich resume');
+    const s = await runStatus(p.pool, run.run);
+    expect(s).toMatchObject({ state: 'ready', total: 5001, pending: 5001 });
   }, 60_000);
 
   it('import - stops on the first Ctrl-C while the piped input stalls, every row read counted', async () => {

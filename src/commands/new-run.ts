@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { LedgerAndQueue } from '../connections.js';
 import { openLedgerAndQueue } from '../connections.js';
 import type { Logger } from '../log.js';
+import { AppError, isAppError } from '../errors.js';
 import { feedOnce } from '../queue/feeder.js';
 import { Resources } from '../resources.js';
 import type { RunStatus } from '../runs/status.js';
@@ -47,6 +48,19 @@ export async function feedNewRun(
   log: Logger,
   runId: number,
 ): Promise<RunStatus> {
-  await feedOnce(config, ledger.pool, ledger.queue, log);
+  try {
+    await feedOnce(config, ledger.pool, ledger.queue, log);
+  } catch (err) {
+    // The run is safe in the ledger; only its first window is not in Redis. Importing again would
+    // make a second run of the same rows: say which run it is and how it gets fed.
+    if (isAppError(err) && err.exitCode === 2) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new AppError(
+      'SERVICE_UNAVAILABLE',
+      `run ${runId} is recorded, but its numbers could not be put into Redis (${reason}): do not import again; ` +
+        'run "cams-enrich resume" once Redis answers, or let a running worker feed it',
+      { cause: err, runId },
+    );
+  }
   return runStatus(ledger.pool, runId);
 }
