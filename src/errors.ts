@@ -1,6 +1,6 @@
 /**
  * Errors the application raises on purpose. Each carries a closed code and the process exit code the
- * CLI uses for it (README "Commands": 1 runtime failure, 2 bad usage or bad input).
+ * CLI uses for it (docs/contract.md, "Exit codes": 1 runtime failure, 2 bad usage or bad input).
  * Errors from CAMS have their own class, `CamsError` in `src/cams/cams-error.ts`.
  */
 export type AppErrorCode =

@@ -1,5 +1,5 @@
 /**
- * Phone number normalisation (README, "Phone numbers"): whatever a CSV or a CRM holds, the number is
+ * Phone number normalisation (docs/csv-import.md, "Phone numbers"): whatever a CSV or a CRM holds, the number is
  * stored and sent as E.164 digits without the '+', country code first (`8613800001234`).
  *
  * Metadata: the default ('min') metadata of libphonenumber-js. `isValidNumber()` with it checks the country

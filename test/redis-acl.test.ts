@@ -1,7 +1,7 @@
 /**
- * The Redis ACL the README gives cams-enrich ("Production set-ups") is enough: a user with exactly
+ * The Redis ACL docs/production.md gives cams-enrich ("Redis") is enough: a user with exactly
  * those rights runs an import, a worker, status and a schedule, and Redis refuses it nothing (its ACL
- * log stays empty). The user is created with the README's own command, read from the README.
+ * log stays empty). The user is created with the documented command, read from docs/production.md.
  */
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
@@ -16,11 +16,11 @@ let p: Pipeline | undefined;
 let server: RedisServer;
 let admin: Redis;
 
-/** The `ACL SETUSER` line of the README's Redis section, with its password placeholder. */
-function readmeAclCommand(): string[] {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const line = readme.split('\n').find((l) => l.startsWith('ACL SETUSER cams-enrich '));
-  if (!line) throw new Error('README.md has no "ACL SETUSER cams-enrich …" line');
+/** The `ACL SETUSER` line of the Redis section of docs/production.md, with its password placeholder. */
+function documentedAclCommand(): string[] {
+  const doc = readFileSync(new URL('../docs/production.md', import.meta.url), 'utf8');
+  const line = doc.split('\n').find((l) => l.startsWith('ACL SETUSER cams-enrich '));
+  if (!line) throw new Error('docs/production.md has no "ACL SETUSER cams-enrich …" line');
   return line.trim().split(/\s+/).slice(1);
 }
 
@@ -29,7 +29,7 @@ beforeAll(async () => {
   server = await startRedisServer();
   admin = new Redis({ port: server.port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
   admin.on('error', () => undefined);
-  const [, ...rules] = readmeAclCommand();
+  const [, ...rules] = documentedAclCommand();
   await admin.call('ACL', 'SETUSER', ...rules.map((r) => (r === '>PASSWORD' ? '>acl-test-password' : r)));
 });
 
@@ -41,7 +41,7 @@ afterAll(async () => {
   await stopRedisServers();
 });
 
-describe('a Redis user with exactly the rights the README lists', () => {
+describe('a Redis user with exactly the rights docs/production.md lists', () => {
   it('runs an import, a worker, status and a schedule, and Redis refuses it nothing', async () => {
     p = await startPipeline({ rate: 50 });
     const env = pipelineEnv(p, {

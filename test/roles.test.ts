@@ -1,7 +1,7 @@
 /**
  * Least privilege: `migrate` by the schema's owner (owner of the ledger's schema, CREATE on public,
  * nothing on the database), then a worker and an import by a role with data privileges only, granted
- * with the README's own statements.
+ * with the statements of docs/production.md.
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -49,11 +49,11 @@ afterEach(async () => {
   }
 });
 
-/** The README's SQL for the two roles: what the superuser runs, and what the owner runs after migrate. */
-async function readmeGrants(owner: string, worker: string): Promise<{ setup: string; grants: string }> {
-  const readme = await readFile('README.md', 'utf8');
-  const block = /```sql\n(-- as a superuser[\s\S]*?)```/.exec(readme)?.[1];
-  if (!block) throw new Error('README.md has no SQL block for the roles');
+/** The SQL for the two roles in docs/production.md: what the superuser runs, and what the owner runs after migrate. */
+async function documentedGrants(owner: string, worker: string): Promise<{ setup: string; grants: string }> {
+  const doc = await readFile('docs/production.md', 'utf8');
+  const block = /```sql\n(-- as a superuser[\s\S]*?)```/.exec(doc)?.[1];
+  if (!block) throw new Error('docs/production.md has no SQL block for the roles');
   const sql = block
     .replace(/cams_owner/g, owner)
     .replace(/cams_worker/g, worker)
@@ -84,7 +84,7 @@ describe('least-privilege roles', () => {
     const worker = `cams_worker_${suffix}`;
     roles = [worker, owner];
     admin = createPool(db.url, p.log, { max: 2 });
-    const { setup, grants } = await readmeGrants(owner, worker);
+    const { setup, grants } = await documentedGrants(owner, worker);
     const client = await admin.connect();
     try {
       await client.query(setup);
@@ -141,7 +141,7 @@ describe('least-privilege roles', () => {
     const worker = `cams_worker_${suffix}`;
     roles = [worker, owner];
     admin = createPool(db.url, p.log, { max: 2 });
-    const { setup, grants } = await readmeGrants(owner, worker);
+    const { setup, grants } = await documentedGrants(owner, worker);
     const client = await admin.connect();
     try {
       await client.query(setup);

@@ -1,6 +1,6 @@
 /**
  * The `Data` object of a QueryPhoneBusinessProfile answer, turned into the shape we store
- * (README, "Design", `business_profiles`): text trimmed (an empty string stays an empty string, a missing
+ * (docs/contract.md, "Tables", `business_profiles`): text trimmed (an empty string stays an empty string, a missing
  * field is null), `raw` kept as received. Text PostgreSQL cannot store (NUL, a lone UTF-16 surrogate) is
  * cleaned in both (`storableString`), so an odd answer is stored once instead of failing its write.
  */

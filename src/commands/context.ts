@@ -1,6 +1,6 @@
 /**
  * What every command receives from the CLI: the validated config, a logger, and where its own
- * output goes. Commands return the process exit code (0, 1 or 2, README "Commands") instead of exiting,
+ * output goes. Commands return the process exit code (0, 1 or 2, docs/contract.md "Exit codes") instead of exiting,
  * so tests can call them in-process.
  */
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';

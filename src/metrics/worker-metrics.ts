@@ -17,7 +17,7 @@ export interface WorkerMetrics extends EnrichObserver {
   readonly registry: Registry;
 }
 
-/** Metric names, for the README and the dashboard. */
+/** Metric names, for docs/monitoring.md and the dashboard. */
 export const METRIC = {
   calls: 'cams_enrich_cams_calls_total',
   throttled: 'cams_enrich_cams_throttled_total',

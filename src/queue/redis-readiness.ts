@@ -48,7 +48,7 @@ export function redisConfigProblem(err: unknown, url: string): AppError | undefi
       );
     case 'NOPERM':
       return make(
-        `REDIS_URL: the Redis user of ${at} may not run a command cams-enrich needs (${(err as Error).message}): grant the rights listed in the README, "Production set-ups"`,
+        `REDIS_URL: the Redis user of ${at} may not run a command cams-enrich needs (${(err as Error).message}): grant the rights listed in docs/production.md, "Redis"`,
       );
     case 'READONLY':
       return make(
@@ -60,7 +60,7 @@ export function redisConfigProblem(err: unknown, url: string): AppError | undefi
     return make(
       code === 'ERR_TLS_CERT_ALTNAME_INVALID'
         ? `REDIS_URL: the TLS certificate of the Redis at ${at} does not name that host (${code}): use a host name the certificate names in REDIS_URL`
-        : `REDIS_URL: the TLS certificate of the Redis at ${at} is not trusted (${code}): give the CA that signed it in NODE_EXTRA_CA_CERTS=/path/to/ca.pem (see README, "Production set-ups")`,
+        : `REDIS_URL: the TLS certificate of the Redis at ${at} is not trusted (${code}): give the CA that signed it in NODE_EXTRA_CA_CERTS=/path/to/ca.pem (see docs/production.md, "TLS")`,
     );
   }
   return undefined;

@@ -1,5 +1,5 @@
 /**
- * Run accounting as `status` and `import --wait` show it (README, "Monitoring":
+ * Run accounting as `status` and `import --wait` show it (docs/contract.md, "Run accounting":
  * `total = invalid + duplicate + skipped + enriched + failed + cancelled + pending`), plus the queue's
  * state, the current rate and each run's ETA from its share of the fleet's pace.
  */
