@@ -207,9 +207,17 @@ describe('a Redis that may evict keys', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.level).toBe(40);
     expect(warnings[0]!.msg).toContain('noeviction');
+    // BullMQ's own line (`IMPORTANT! Eviction policy is …`, printed by each of its connections) is not
+    // there: the structured warning is the only line that speaks of the policy.
+    const aboutPolicy = (text: string) => lines(text).filter((l) => /eviction|maxmemory/i.test(l));
+    expect(aboutPolicy(w.stderr()), w.stderr()).toHaveLength(1);
+    expect(aboutPolicy(w.stdout()), w.stdout()).toEqual([]);
 
     const text = startCli(['status'], env(url));
     expect((await text.exited).code, text.stderr()).toBe(0);
+    // status, too, logs the structured warning once, and BullMQ's queue adds no line of its own.
+    expect(aboutPolicy(text.stderr()), text.stderr()).toHaveLength(1);
+    expect(aboutPolicy(text.stderr())[0]).toMatch(/^\{.*"maxmemoryPolicy":"allkeys-lru"/);
     expect(text.stdout()).toMatch(/WARNING: Redis maxmemory-policy is allkeys-lru.*noeviction/);
     const json = startCli(['status', '--json'], env(url));
     expect((await json.exited).code, json.stderr()).toBe(0);

@@ -33,6 +33,7 @@ import { createWorkerMetrics } from '../src/metrics/worker-metrics.js';
 import { createFeeder } from '../src/queue/feeder.js';
 import { requeueLostJobs } from '../src/queue/lost-jobs.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
+import { bullConnection } from '../src/queue/bull-connection.js';
 import { createEnrichQueue, limiterFor, queuePrefix } from '../src/queue/queue.js';
 import { startPeriodic } from '../src/periodic.js';
 import { runCleanups } from '../src/resources.js';
@@ -203,7 +204,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
     queueName,
     (job: Job<EnrichJobData>, _token?: string, signal?: AbortSignal) => enrich(deps, job, signal),
     {
-      connection,
+      connection: bullConnection(connection),
       prefix: queuePrefix(connection, queueName),
       concurrency: options.concurrency ?? 4,
       limiter: limiterFor(options.ratePerSecond),

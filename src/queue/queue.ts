@@ -10,6 +10,7 @@ import type { RedisClient } from './redis-script.js';
 import type { Logger } from '../log.js';
 import { AppError, redactUrl } from '../errors.js';
 import { errorFields, repeatLimitedLog } from '../log-repeats.js';
+import { bullConnection } from './bull-connection.js';
 import { inspectRedisServer, waitForRedis } from './redis-readiness.js';
 import type { RedisServerInfo } from './redis-readiness.js';
 
@@ -138,7 +139,10 @@ async function assertRedisDatabase(redis: RedisClient, url: string): Promise<voi
 }
 
 export function createEnrichQueue(name: string, connection: RedisClient): EnrichQueue {
-  return new Queue<EnrichJobData>(name, { connection, prefix: queuePrefix(connection, name) });
+  return new Queue<EnrichJobData>(name, {
+    connection: bullConnection(connection),
+    prefix: queuePrefix(connection, name),
+  });
 }
 
 /**

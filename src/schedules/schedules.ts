@@ -3,6 +3,7 @@
  * schedule's cron and command in Redis and adds one job per tick, with a job id made of the schedule's
  * name and the tick's time, so however many workers take jobs from that queue, each tick runs once.
  */
+import { bullConnection } from '../queue/bull-connection.js';
 import { queuePrefix } from '../queue/queue.js';
 import { CronExpressionParser } from 'cron-parser';
 import { Queue } from 'bullmq';
@@ -33,7 +34,7 @@ export function scheduleQueueName(queueName: string): string {
 
 /** BullMQ's options for the schedules' queue: on a cluster, under the enrichment queue's hash tag. */
 export function scheduleQueueOptions(queueName: string, connection: RedisClient) {
-  return { connection, prefix: queuePrefix(connection, queueName) };
+  return { connection: bullConnection(connection), prefix: queuePrefix(connection, queueName) };
 }
 
 export function createScheduleQueue(queueName: string, connection: RedisClient): ScheduleQueue {
