@@ -25,7 +25,8 @@ import { loadConfig } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/log.js';
-import { accountRateKey, readLimiterState } from '../src/queue/rate-controller.js';
+import { createRedisRateState, readLimiterState } from '../src/queue/rate-controller.js';
+import type { RateStateStore } from '../src/queue/rate-controller.js';
 import { importCsv } from '../src/runs/csv-import.js';
 import { startLocalStack } from '../workers/local-stack.js';
 import type { BackgroundClient, InboundDelay } from '../src/simulator/simulator.js';
@@ -130,7 +131,7 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
     // The measured period starts at the fleet's first admitted call.
     while (sim.counters().ok + sim.counters().throttled === 0) await sleep(20);
     sim.resetCounters();
-    const trace = TRACE ? traceCase(c, mode, redis, accountRateKey(stack.account), sim) : undefined;
+    const trace = TRACE ? traceCase(c, mode, createRedisRateState(redis, stack.account), sim) : undefined;
     await sleep(SECONDS * 1000);
     const during = sim.counters();
     const alive = children.filter((ch) => ch.exitCode === null).length;
@@ -155,8 +156,8 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
     }
 
     trace?.stop();
-    const key = accountRateKey(stack.account);
-    const state = (await redis.exists(key)) ? await readLimiterState(redis, key, c.rate) : undefined;
+    const stored = await readLimiterState(createRedisRateState(redis, stack.account), c.rate);
+    const state = stored.active || stored.quotaStored ? stored : undefined;
     const check = [
       `${alive} worker process${alive === 1 ? '' : 'es'}`,
       state
@@ -197,14 +198,13 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
 function traceCase(
   c: Case,
   mode: Mode,
-  redis: Parameters<typeof readLimiterState>[0],
-  key: string,
+  rate: RateStateStore,
   sim: { counters(): { ok: number; throttled: number; background: { ok: number; throttled: number } } },
 ): { stop(): void } {
   const started = Date.now();
   const timer = setInterval(() => {
     const { ok, throttled, background } = sim.counters();
-    const state = readLimiterState(redis, key, c.rate);
+    const state = readLimiterState(rate, c.rate);
     void state.then(
       (st) =>
         process.stderr.write(

@@ -20,6 +20,7 @@ import {
   forgetAccount,
   limiterKeys,
   readLimiterState,
+  redisRateStateAt,
 } from '../src/queue/rate-controller.js';
 import { deleteQueueKeys, redisUrl, testQueueName, testRedis } from './helpers/services.js';
 
@@ -409,13 +410,13 @@ describe('lookupCommand', () => {
     const redis = testRedis();
     try {
       const key = accountRateKey(env.CAMS_ACCOUNT);
-      expect((await readLimiterState(redis, key, 10)).active).toBe(false);
+      expect((await readLimiterState(redisRateStateAt(redis, key), 10)).active).toBe(false);
       expect(await lookupCommand(PHONE, { space: SPACE }, context(env).ctx)).toBe(1);
-      expect((await readLimiterState(redis, key, 10)).throttlesLastMinute).toBe(1);
+      expect((await readLimiterState(redisRateStateAt(redis, key), 10)).throttlesLastMinute).toBe(1);
       expect(await lookupCommand(PHONE, { space: SPACE }, context(env).ctx)).toBe(0);
       expect(await redis.zcard(limiterKeys(key)[1])).toBe(2);
       // A lookup keeps to the fleet's quota but does not decide it: only a worker stores one.
-      expect((await readLimiterState(redis, key, 10)).quotaStored).toBe(false);
+      expect((await readLimiterState(redisRateStateAt(redis, key), 10)).quotaStored).toBe(false);
     } finally {
       await redis.quit();
     }

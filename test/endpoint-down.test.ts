@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { getAlert } from '../src/db/ledger.js';
-import { accountRateKey, readLimiterState } from '../src/queue/rate-controller.js';
+import { createRedisRateState, readLimiterState } from '../src/queue/rate-controller.js';
 import { startSimulator } from '../src/simulator/simulator.js';
 import type { Simulator } from '../src/simulator/simulator.js';
 import type { Pipeline } from './helpers/pipeline.js';
@@ -48,7 +48,7 @@ describe('an unreachable endpoint', () => {
     );
     const alert = await getAlert(pipeline.pool, pipeline.queueName);
     expect(alert?.code).toBe('Transport.ConnectionRefused');
-    const state = await readLimiterState(pipeline.redis, accountRateKey(pipeline.account), 20);
+    const state = await readLimiterState(createRedisRateState(pipeline.redis, pipeline.account), 20);
     expect(state.unreachableForMs).not.toBeNull();
     const { rows } = await pipeline.pool.query<{ failed: string; pending: string }>(
       'SELECT failed, pending FROM runs WHERE id = $1',

@@ -4,7 +4,7 @@
  * change it; `status` shows the quota the fleet runs under, not its own `CAMS_RATE_LIMIT`.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { accountRateKey, claimQuota, readLimiterState } from '../src/queue/rate-controller.js';
+import { claimQuota, createRedisRateState, readLimiterState } from '../src/queue/rate-controller.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 import {
@@ -40,7 +40,7 @@ describe("the fleet's quota", () => {
     p = await startPipeline({ rate: 50 });
     const pipeline = p;
     const first = startWorkerProcess(pipeline, { rate: 200 });
-    const stored = async () => readLimiterState(pipeline.redis, accountRateKey(pipeline.account), 1);
+    const stored = async () => readLimiterState(createRedisRateState(pipeline.redis, pipeline.account), 1);
     await waitFor('the first worker to store its quota', 90_000, async () => (await stored()).quotaStored);
     // status runs with CAMS_RATE_LIMIT 10 and still shows the fleet's 200/s, and the account.
     const shown = await statusJson(pipeline, { CAMS_RATE_LIMIT: '10' });
@@ -70,7 +70,7 @@ describe("the fleet's quota", () => {
       async () => (await statusJson(pipeline)).limiter.quota === 20,
     );
     expect(changer.child.exitCode).toBeNull();
-    expect(await claimQuota(pipeline.redis, accountRateKey(pipeline.account), 20)).toMatchObject({
+    expect(await claimQuota(createRedisRateState(pipeline.redis, pipeline.account), 20)).toMatchObject({
       outcome: 'same',
     });
     first.child.kill('SIGTERM');

@@ -25,9 +25,9 @@ import type { Logger } from '../src/log.js';
 import { repeatLimitedLog } from '../src/log-repeats.js';
 import { maskPhone } from '../src/mask.js';
 import type { CallGate } from '../src/queue/call-gate.js';
-import { accountRateKey, claimQuota, createRateController } from '../src/queue/rate-controller.js';
+import { claimQuota, createRateController, createRedisRateState } from '../src/queue/rate-controller.js';
 import { recordQueueAccount } from '../src/queue/queue-account.js';
-import type { RateTuning } from '../src/queue/rate-controller.js';
+import type { RateStateStore, RateTuning } from '../src/queue/rate-controller.js';
 import { startMetricsPublisher } from '../src/metrics/fleet-metrics.js';
 import { createWorkerMetrics } from '../src/metrics/worker-metrics.js';
 import { createFeeder } from '../src/queue/feeder.js';
@@ -86,6 +86,11 @@ export interface EnrichWorkerOptions {
    * given back to the queue (a fetched profile is kept in memory meanwhile). Default 60000.
    */
   databaseRetryMs?: number;
+  /**
+   * Where the account's rate controller keeps its state (`createRedisRateState`,
+   * `createPostgresRateState`). Default: Redis, on `connection`.
+   */
+  rateState?: RateStateStore;
   /** Overrides of the rate controller's tuning (`DEFAULT_TUNING`). Default none. */
   tuning?: Partial<RateTuning>;
   /**
@@ -156,15 +161,14 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
       ),
     clearUnreachable: () => clearAlertWithCode(pool, queueName, UNREACHABLE_CODES),
   };
-  const rateKey = accountRateKey(options.account);
+  const rateState = options.rateState ?? createRedisRateState(connection, options.account);
   void recordQueueAccount(connection, queue, options.account).catch((err: unknown) =>
     log.warn({ err }, "could not record the queue's account"),
   );
   const gate =
     options.gate ??
     createRateController({
-      redis: connection,
-      key: rateKey,
+      state: rateState,
       quota: options.ratePerSecond,
       tuning: options.tuning,
     });
@@ -224,7 +228,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   const quotaCheck = startPeriodic(
     options.quotaCheckIntervalMs ?? 30_000,
     async () => {
-      const claim = await claimQuota(connection, rateKey, quota);
+      const claim = await claimQuota(rateState, quota);
       if (claim.quota === quota) return;
       log.info({ quota: claim.quota, previous: quota }, "the fleet's quota changed; following it");
       quota = claim.quota;

@@ -8,34 +8,32 @@
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { RedisClient } from '../queue/redis-script.js';
-import { accountRateKey, claimQuota, readLimiterState } from '../queue/rate-controller.js';
-import type { QuotaClaim } from '../queue/rate-controller.js';
+import { claimQuota, readLimiterState } from '../queue/rate-controller.js';
+import type { QuotaClaim, RateStateStore } from '../queue/rate-controller.js';
 
 export async function settleQuota(
-  redis: RedisClient,
+  state: RateStateStore,
   account: string,
   config: Config,
   log: Logger,
   options: { setQuota?: boolean; store?: boolean } = {},
 ): Promise<number> {
   const mine = config.camsRateLimit;
-  const key = accountRateKey(account);
   const claim =
     options.store === false
-      ? await readLimiterState(redis, key, mine).then((s): QuotaClaim => ({
+      ? await readLimiterState(state, mine).then((s): QuotaClaim => ({
           outcome: !s.quotaStored ? 'stored' : s.quota === mine ? 'same' : 'different',
           quota: s.quota,
           previous: s.quotaStored ? s.quota : null,
         }))
-      : await claimQuota(redis, key, mine, { replace: options.setQuota === true });
+      : await claimQuota(state, mine, { replace: options.setQuota === true });
   if (claim.outcome === 'replaced')
     log.warn({ account, quota: claim.quota, previous: claim.previous }, "changed the fleet's quota");
   if (claim.outcome !== 'different') return claim.quota;
   if (!config.camsRateLimitGiven) return claim.quota;
   throw new AppError(
     'CONFIG_INVALID',
-    `the fleet's quota for account ${account} is ${claim.quota}/s (stored in Redis by the first worker), ` +
+    `the fleet's quota for account ${account} is ${claim.quota}/s (stored in ${state.kind === 'redis' ? 'Redis' : 'PostgreSQL'} by the first worker), ` +
       `but this process was given ${mine}/s (CAMS_RATE_LIMIT or --rate): use ${claim.quota}, or start a ` +
       `worker with --rate ${mine} --set-quota to make ${mine}/s the quota of every process of the account`,
   );

@@ -15,7 +15,7 @@ import { normalisePhone } from '../phone.js';
 import { checkSpace } from '../space.js';
 import { resolveAccount } from '../cams/account.js';
 import { openDatabase, openRedis } from '../connections.js';
-import { accountRateKey, createRateController } from '../queue/rate-controller.js';
+import { createRateController, createRedisRateState } from '../queue/rate-controller.js';
 import { Resources } from '../resources.js';
 import { settleQuota } from './fleet-quota.js';
 import { addCallCounts } from '../db/sql/add-call-counts.js';
@@ -166,10 +166,10 @@ export async function lookupCommand(
     // The call takes a slot from the fleet's rate controller like a worker's call, so a lookup during
     // a run never pushes the account over its quota; a throttle it meets adjusts the fleet's rate.
     const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
+    const state = createRedisRateState(redis, account);
     const gate = createRateController({
-      redis,
-      key: accountRateKey(account),
-      quota: await settleQuota(redis, account, ctx.config, ctx.log, { store: false }),
+      state,
+      quota: await settleQuota(state, account, ctx.config, ctx.log, { store: false }),
     });
     await gate.acquire(ctx.signal);
     try {

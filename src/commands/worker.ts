@@ -12,6 +12,7 @@ import { startPeriodic } from '../periodic.js';
 import { camsClockProblem, clockSkewMs, clockSkewProblem } from '../queue/clock-check.js';
 import { redisConfigProblem } from '../queue/redis-readiness.js';
 import { Resources } from '../resources.js';
+import { createRedisRateState } from '../queue/rate-controller.js';
 import { settleQuota } from './fleet-quota.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
@@ -80,7 +81,7 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
     };
     const onError = (err: Error) => stopFor(redisConfigProblem(err, ctx.config.redisUrl));
     connection.on('error', onError);
-    const quota = await settleQuota(connection, account, ctx.config, ctx.log, {
+    const quota = await settleQuota(createRedisRateState(connection, account), account, ctx.config, ctx.log, {
       setQuota: opts.setQuota === true,
     });
     const clockWatch = startPeriodic(

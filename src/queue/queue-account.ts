@@ -5,7 +5,7 @@
  * commands, one per hash tag: nothing spans the queue's keys and the account's.
  */
 import type { EnrichQueue } from './queue.js';
-import { accountRateKey, DEFAULT_TUNING, readLimiterState } from './rate-controller.js';
+import { createRedisRateState, DEFAULT_TUNING, readLimiterState } from './rate-controller.js';
 import type { LimiterState } from './rate-controller.js';
 import type { RedisClient } from './redis-script.js';
 
@@ -55,5 +55,5 @@ export async function readQueueLimiter(
       active: false,
     };
   }
-  return { ...(await readLimiterState(redis, accountRateKey(account), fallback.quota)), account };
+  return { ...(await readLimiterState(createRedisRateState(redis, account), fallback.quota)), account };
 }

@@ -1,7 +1,9 @@
 /**
- * The fleet's rate controller: the one gate every CAMS call passes, shared through Redis by every
- * worker process and `lookup` of an account, with its state on the Redis server's clock (the scripts
- * `lua/rate-*.lua`, each with a header naming its keys and its named arguments).
+ * The fleet's rate controller: the one gate every CAMS call passes, shared by every worker process and
+ * `lookup` of an account through one state on one server's clock: Redis (`redis-rate-state.ts`, the
+ * scripts `lua/rate-*.lua`) or PostgreSQL (`postgres-rate-state.ts`, a locked row per account). This
+ * module decides when to ask the state; the state's operations decide, atomically, what each report
+ * changes (`rate-state.ts`).
  *
  * Two things can make CAMS throttle a fleet that keeps to its quota on paper, and the controller
  * learns each from the throttles themselves:
@@ -29,72 +31,14 @@
  * up to `unreachableMaxMs`), so numbers do not spend their attempts while the endpoint is down.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import type { RateStateStore, RateTuning, StateArgs, TakeReply } from './rate-state.js';
+import { DEFAULT_TUNING, tuningArgs } from './rate-state.js';
 import type { RedisClient } from './redis-script.js';
-import { loadScript, runScript } from './redis-script.js';
+import { accountRateKey, limiterKeys, redisRateStateAt } from './redis-rate-state.js';
 
-/** The scripts' folder, from the package root; each file's header names its KEYS and ARGV. */
-const LUA = 'src/queue/lua';
-const script = (file: string) => loadScript(LUA, file);
-
-export interface RateTuning {
-  /** How far ahead a slot may be reserved, in ms; a change of rate takes effect within it. Default 250. */
-  aheadMs: number;
-  /** Margin added to the one-second window at the start, in ms. Default 25. */
-  initialMarginMs: number;
-  /** Largest margin, in ms. Default 1000. */
-  maxMarginMs: number;
-  /** Factor applied to the margin on a throttle of the line. Default 1.6. */
-  marginGrowth: number;
-  /** How fast the margin shrinks back, in ms per second, after 10 s without it growing. Default 1. */
-  marginDecayMsPerSecond: number;
-  /** Time to climb back to the cruising rate after a cut, in ms. Default 7000. */
-  approachMs: number;
-  /** How fast the rate probes above that, as a share of the quota per second cubed. Default 0.12. */
-  probe: number;
-  /** The rate right after a cut, as a share of what got through. Default 0.85. */
-  cutFactor: number;
-  /** The rate cruised at after a cut, as a share of what got through. Default 0.95. */
-  cruiseFactor: number;
-  /** Lowest rate, in calls per second. Default 0.2. */
-  minRate: number;
-  /** How long the learned state is kept in Redis without use, in ms. Default one day. */
-  stateTtlMs: number;
-  /** Throttles after an adjustment that do not adjust again, in ms. Default 1250. */
-  holdMs: number;
-  /** Throttles within one second that pause the whole fleet. Default max(5, half the quota). */
-  stormThrottles?: number;
-  /** First fleet-wide pause of a storm, in ms; doubles while storms repeat. Default 1000. */
-  stormPauseMs: number;
-  /** Longest storm pause, in ms. Default 30000. */
-  stormMaxPauseMs: number;
-  /** First pause when the endpoint cannot be reached, in ms; doubles while it stays so. Default 1000. */
-  unreachablePauseMs: number;
-  /** Longest such pause, in ms. Default 30000. */
-  unreachableMaxMs: number;
-  /** How long the endpoint must stay unreachable before an alert, in ms. Default 60000. */
-  unreachableAlertMs: number;
-}
-
-export const DEFAULT_TUNING: Readonly<RateTuning> = Object.freeze({
-  aheadMs: 250,
-  initialMarginMs: 25,
-  maxMarginMs: 1000,
-  marginGrowth: 1.6,
-  marginDecayMsPerSecond: 1,
-  approachMs: 7000,
-  probe: 0.12,
-  cutFactor: 0.85,
-  cruiseFactor: 0.95,
-  minRate: 0.2,
-  stateTtlMs: 86_400_000,
-  holdMs: 1250,
-  stormPauseMs: 1000,
-  stormMaxPauseMs: 30_000,
-  unreachablePauseMs: 1000,
-  unreachableMaxMs: 30_000,
-  unreachableAlertMs: 60_000,
-});
+export type { RateStateStore, RateTuning } from './rate-state.js';
+export { DEFAULT_TUNING } from './rate-state.js';
+export { accountRateKey, createRedisRateState, limiterKeys, redisRateStateAt } from './redis-rate-state.js';
 
 /**
  * The controller's clock. By default the Redis server's (`TIME` inside each script), the same for every
@@ -107,10 +51,16 @@ export interface ControllerClock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-export interface RateControllerOptions {
-  redis: RedisClient;
-  /** Base Redis key of the state, one per account: `accountRateKey(account)`. */
-  key: string;
+/** Where the controller's state is: a store (`createRedisRateState`, `createPostgresRateState`), or Redis at a key. */
+export type RateStateOption =
+  | { state: RateStateStore }
+  | {
+      redis: RedisClient;
+      /** Base Redis key of the state, one per account: `accountRateKey(account)`. */
+      key: string;
+    };
+
+export type RateControllerOptions = RateStateOption & {
   /**
    * This process's quota, calls per second (`CAMS_RATE_LIMIT`); the quota stored in the state
    * (`claimQuota`) takes precedence, and the rate never goes above it.
@@ -118,9 +68,9 @@ export interface RateControllerOptions {
   quota: number;
   /** Overrides of `DEFAULT_TUNING`. */
   tuning?: Partial<RateTuning>;
-  /** Default: the Redis server's clock and real waits. */
+  /** Default: the state's server's clock and real waits. */
   clock?: ControllerClock;
-}
+};
 
 /** What a throttle changed. */
 export interface ThrottleVerdict {
@@ -149,146 +99,177 @@ export interface RateController {
   reachable(): Promise<boolean>;
 }
 
-/**
- * The Redis key of an account's controller, under a hash tag of the account's own so that a Redis
- * Cluster keeps its keys together: `cams-enrich:{acct:<account>}:rate`. Every queue of the account
- * shares it, so they must share one Redis database.
- */
-export function accountRateKey(account: string): string {
-  return `cams-enrich:{acct:${account}}:rate`;
-}
-
-/** The state keys a controller uses (state, slots, throttles); delete them to forget what it learned. */
-export function limiterKeys(key: string): [string, string, string] {
-  return [key, `${key}:slots`, `${key}:throttles`];
-}
-
-/** Deletes an account's controller: what it learned and the quota stored with it (one hash tag). */
+/** Deletes an account's controller in Redis: what it learned and the quota stored with it (one hash tag). */
 export async function forgetAccount(redis: RedisClient, account: string): Promise<void> {
   await redis.del(...limiterKeys(accountRateKey(account)));
 }
 
-/** The tuning as the scripts read it (`includes/rate-state.lua`). */
-function tuningArgs(t: RateTuning) {
-  const { stormThrottles: _, ...named } = t;
-  return named;
+function stateOf(option: RateStateOption): RateStateStore {
+  return 'state' in option ? option.state : redisRateStateAt(option.redis, option.key);
 }
-
-const Take = z.discriminatedUnion('granted', [
-  z.object({ granted: z.literal(true), waitMs: z.number(), reservedAt: z.number(), roomy: z.boolean() }),
-  z.object({ granted: z.literal(false), retryInMs: z.number() }),
-]);
-const Confirm = z.object({ confirmed: z.boolean(), pauseMs: z.number() });
-const Throttled = z.object({ verdict: z.enum(['none', 'margin', 'cut', 'storm']), pauseMs: z.number() });
-const Unreachable = z.object({ pauseMs: z.number(), raiseAlert: z.boolean(), downForMs: z.number() });
-const Reachable = z.object({ clearAlert: z.boolean() });
-const Read = z.object({
-  quota: z.number(),
-  quotaStored: z.boolean(),
-  allowedRate: z.number(),
-  marginMs: z.number(),
-  throttlesLastMinute: z.number(),
-  pausedForMs: z.number(),
-  unreachableForMs: z.number().nullable(),
-  active: z.boolean(),
-});
-const Quota = z.object({
-  outcome: z.enum(['stored', 'same', 'replaced', 'different']),
-  quota: z.number(),
-  previous: z.number().nullable(),
-});
 
 /** A slot answered within this many ms of asking goes out at its reserved time, near enough. */
 const PROMPT_MS = 5;
 
 const realClock: ControllerClock = { now: () => performance.now(), sleep };
 
+/** A slot granted to one waiting call. */
+type Grant = Extract<TakeReply, { granted: true }> & { member: string; asked: number };
+
+interface Waiter {
+  signal: AbortSignal | undefined;
+  grant: (slot: Grant) => void;
+  fail: (err: unknown) => void;
+}
+
 export function createRateController(options: RateControllerOptions): RateController {
-  const { redis, quota } = options;
+  const { quota } = options;
   if (!(Number.isFinite(quota) && quota > 0)) throw new RangeError(`quota must be positive (got ${quota})`);
   const t: RateTuning = { ...DEFAULT_TUNING, ...options.tuning };
-  const keys = limiterKeys(options.key);
+  const state = stateOf(options);
   const clock = options.clock ?? realClock;
-  // The scripts read the server's clock unless the caller drives its own.
-  const common = () => ({
+  // The store reads its server's clock unless the caller drives its own.
+  const common = (): StateArgs => ({
     quota,
     tuning: tuningArgs(t),
     ...(options.clock ? { now: options.clock.now() } : {}),
   });
+  /** Not reserved: the next free slot is more than `aheadMs` away. */
+  const pollAfter = (retryInMs: number) => Math.max(t.aheadMs / 2, retryInMs, 1);
+
+  /**
+   * Waits for a granted slot's time and lets the call go: true when it may go now, false when the
+   * schedule changed while the slot waited (a throttle came back), so it must reserve again.
+   */
+  async function use(slot: Grant, signal: AbortSignal | undefined): Promise<boolean> {
+    // A slot for now needs no confirmation when its time is when the call goes out (the answer came
+    // promptly, so nothing changed the schedule since either) or when that time cannot matter (the
+    // window is less than half full, as under a raised limit): one round trip per call, not two. A
+    // late answer (a busy process) in a full window is confirmed, so the slot counts from when the
+    // call really leaves.
+    if (slot.waitMs === 0 && (slot.roomy || performance.now() - slot.asked <= PROMPT_MS)) return true;
+    try {
+      if (slot.waitMs > 0) await clock.sleep(slot.waitMs, signal);
+    } catch (err) {
+      // Given up: the slot goes back for another call (best effort; it expires anyway).
+      state.release(slot.member).catch(() => undefined);
+      throw err;
+    }
+    const confirm = await state.confirm({ ...common(), member: slot.member, reservedAt: slot.reservedAt });
+    if (confirm.confirmed) return true;
+    if (confirm.pauseMs > 0) await clock.sleep(confirm.pauseMs, signal);
+    return false;
+  }
+
+  /** One round trip per waiting call (`maxBatch` 1): each call asks for its own slot. */
+  async function reserveAlone(signal: AbortSignal | undefined): Promise<Grant> {
+    for (;;) {
+      signal?.throwIfAborted();
+      const member = randomUUID();
+      const asked = performance.now();
+      const [take] = await state.take(common(), [member]);
+      if (!take) throw new Error('the rate state answered no slot');
+      if (take.granted) return { ...take, member, asked };
+      // Asking again in at least half of `aheadMs` keeps many waiting jobs from polling at every slot.
+      await clock.sleep(pollAfter(take.retryInMs), signal);
+    }
+  }
+
+  // Batches (`maxBatch` > 1): the process's waiting calls queue here, and one round trip at a time
+  // reserves slots for as many of them as it can, first come first served.
+  const queue: Waiter[] = [];
+  let pumping = false;
+  async function pump(): Promise<void> {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.slice(0, state.maxBatch);
+        const members = batch.map(() => randomUUID());
+        const asked = performance.now();
+        let replies: TakeReply[];
+        try {
+          replies = await state.take(common(), members);
+        } catch (err) {
+          for (const w of batch) drop(w)?.fail(err);
+          continue;
+        }
+        let retryInMs = 0;
+        batch.forEach((w, i) => {
+          const take = replies[i];
+          if (!take?.granted) {
+            retryInMs = Math.max(retryInMs, take?.retryInMs ?? 0);
+            return;
+          }
+          const slot = { ...take, member: members[i]!, asked };
+          if (drop(w) && !w.signal?.aborted) w.grant(slot);
+          else state.release(slot.member).catch(() => undefined);
+        });
+        if (batch.some((w) => queue.includes(w))) await clock.sleep(pollAfter(retryInMs));
+      }
+    } finally {
+      pumping = false;
+    }
+  }
+  function drop(w: Waiter): Waiter | undefined {
+    const i = queue.indexOf(w);
+    if (i < 0) return undefined;
+    queue.splice(i, 1);
+    return w;
+  }
+  function reserveInBatch(signal: AbortSignal | undefined): Promise<Grant> {
+    signal?.throwIfAborted();
+    return new Promise<Grant>((resolve, reject) => {
+      const onAbort = () => {
+        drop(waiter);
+        reject(signal?.reason as Error);
+      };
+      const waiter: Waiter = {
+        signal,
+        grant: (slot) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(slot);
+        },
+        fail: (err) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(err as Error);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      queue.push(waiter);
+      void pump();
+    });
+  }
 
   return {
     async acquire(signal) {
       for (;;) {
-        signal?.throwIfAborted();
-        const member = randomUUID();
-        const asked = performance.now();
-        const take = await runScript(redis, script('rate-take-3.lua'), keys, { ...common(), member }, Take);
-        if (take.granted) {
-          // A slot for now needs no confirmation when its time is when the call goes out (the answer
-          // came promptly, so nothing changed the schedule since either) or when that time cannot
-          // matter (the window is less than half full, as under a raised limit): one round trip to
-          // Redis per call, not two. A late answer (a busy process) in a full window is confirmed, so
-          // the slot counts from when the call really leaves.
-          if (take.waitMs === 0 && (take.roomy || performance.now() - asked <= PROMPT_MS)) return;
-          try {
-            if (take.waitMs > 0) await clock.sleep(take.waitMs, signal);
-          } catch (err) {
-            // Given up: the slot goes back for another call (best effort; it expires anyway).
-            redis.zrem(keys[1], member).catch(() => undefined);
-            throw err;
-          }
-          const confirm = await runScript(
-            redis,
-            script('rate-confirm-3.lua'),
-            keys,
-            { ...common(), member, reservedAt: take.reservedAt },
-            Confirm,
-          );
-          if (confirm.confirmed) return;
-          // The schedule changed while this slot waited (a throttle came back): reserve again.
-          if (confirm.pauseMs > 0) await clock.sleep(confirm.pauseMs, signal);
-          continue;
-        }
-        // Not reserved: the next free slot is more than `aheadMs` away. Asking again in at least half
-        // of `aheadMs` keeps many waiting jobs from polling Redis at every slot.
-        await clock.sleep(Math.max(t.aheadMs / 2, take.retryInMs, 1), signal);
+        const slot = state.maxBatch > 1 ? await reserveInBatch(signal) : await reserveAlone(signal);
+        if (await use(slot, signal)) return;
       }
     },
     async throttled(retryAfterMs) {
       const hint = retryAfterMs !== undefined && retryAfterMs > 0 ? Math.min(retryAfterMs, 60_000) : 0;
-      const reply = await runScript(
-        redis,
-        script('rate-throttled-3.lua'),
-        keys,
-        {
-          ...common(),
-          member: randomUUID(),
-          retryAfterMs: Math.ceil(hint),
-          holdMs: t.holdMs,
-          ...(t.stormThrottles !== undefined ? { stormThrottles: t.stormThrottles } : {}),
-          stormPauseMs: t.stormPauseMs,
-          stormMaxPauseMs: t.stormMaxPauseMs,
-        },
-        Throttled,
-      );
+      const reply = await state.throttled({
+        ...common(),
+        member: randomUUID(),
+        retryAfterMs: Math.ceil(hint),
+        holdMs: t.holdMs,
+        ...(t.stormThrottles !== undefined ? { stormThrottles: t.stormThrottles } : {}),
+        stormPauseMs: t.stormPauseMs,
+        stormMaxPauseMs: t.stormMaxPauseMs,
+      });
       return { kind: reply.verdict, pauseMs: reply.pauseMs };
     },
-    async unreachable() {
-      return runScript(
-        redis,
-        script('rate-unreachable-3.lua'),
-        keys,
-        {
-          ...common(),
-          firstPauseMs: t.unreachablePauseMs,
-          maxPauseMs: t.unreachableMaxMs,
-          alertAfterMs: t.unreachableAlertMs,
-        },
-        Unreachable,
-      );
-    },
+    unreachable: () =>
+      state.unreachable({
+        ...common(),
+        firstPauseMs: t.unreachablePauseMs,
+        maxPauseMs: t.unreachableMaxMs,
+        alertAfterMs: t.unreachableAlertMs,
+      }),
     async reachable() {
-      return (await runScript(redis, script('rate-reachable-1.lua'), [keys[0]], {}, Reachable)).clearAlert;
+      return (await state.reachable()).clearAlert;
     },
   };
 }
@@ -308,20 +289,13 @@ export interface QuotaClaim {
  * its own; with `replace` the process's quota replaces the stored one (every process then runs under it).
  */
 export async function claimQuota(
-  redis: RedisClient,
-  key: string,
+  state: RateStateStore,
   quota: number,
   options: { replace?: boolean; tuning?: Partial<RateTuning> } = {},
 ): Promise<QuotaClaim> {
   if (!(Number.isFinite(quota) && quota > 0)) throw new RangeError(`quota must be positive (got ${quota})`);
   const t: RateTuning = { ...DEFAULT_TUNING, ...options.tuning };
-  return runScript(
-    redis,
-    script('rate-quota-1.lua'),
-    [limiterKeys(key)[0]],
-    { quota, replace: options.replace === true, stateTtlMs: t.stateTtlMs },
-    Quota,
-  );
+  return state.claimQuota({ quota, replace: options.replace === true, stateTtlMs: t.stateTtlMs });
 }
 
 /** What `status` and the metrics show of a controller. */
@@ -348,20 +322,13 @@ export interface LimiterState {
 
 /** Reads a controller's figures without changing them; `quota` is the caller's, used while none is stored. */
 export async function readLimiterState(
-  redis: RedisClient,
-  key: string,
+  state: RateStateStore,
   quota: number,
   tuning: Partial<RateTuning> = {},
   clock?: Pick<ControllerClock, 'now'>,
 ): Promise<LimiterState> {
   const t: RateTuning = { ...DEFAULT_TUNING, ...tuning };
-  const r = await runScript(
-    redis,
-    script('rate-read-3.lua'),
-    limiterKeys(key),
-    { quota, tuning: tuningArgs(t), ...(clock ? { now: clock.now() } : {}) },
-    Read,
-  );
+  const r = await state.read({ quota, tuning: tuningArgs(t), ...(clock ? { now: clock.now() } : {}) });
   return {
     quota: r.quota,
     quotaStored: r.quotaStored,
