@@ -100,6 +100,11 @@ export interface Config {
   readonly logFormat: 'json' | 'pretty' | undefined;
   /** Opens the dashboard to the network when set (`DASHBOARD_TOKEN`). */
   readonly dashboardToken: Secret | undefined;
+  /**
+   * `METRICS_SPACE_LABELS=true`: workers also count each customer space's CAMS calls by outcome (a
+   * `space` label: one series per space and outcome). Default false.
+   */
+  readonly metricsSpaceLabels: boolean;
 }
 
 /**
@@ -136,6 +141,19 @@ export interface CredentialSources {
   /** A URL serving credentials (`ALIBABA_CLOUD_CREDENTIALS_URI`). */
   readonly credentialsUri: string | undefined;
 }
+
+/** `true`/`1` or `false`/`0`/unset, any case. */
+const flag = (name: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = (v ?? '').trim().toLowerCase();
+      if (value === '' || value === 'false' || value === '0') return false;
+      if (value === 'true' || value === '1') return true;
+      ctx.addIssue({ code: 'custom', message: `${name} must be true or false (got '${v}')` });
+      return z.NEVER;
+    });
 
 /** A positive number (a whole one when `integer`) of at most `max`, in decimal digits; `def` when unset. */
 const positive = (name: string, def: number, integer: boolean, max: number) =>
@@ -318,16 +336,8 @@ const envSchema = z.object({
       }
       return n;
     }),
-  REDIS_CLUSTER: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      const value = (v ?? '').trim().toLowerCase();
-      if (value === '' || value === 'false' || value === '0') return false;
-      if (value === 'true' || value === '1') return true;
-      ctx.addIssue({ code: 'custom', message: `REDIS_CLUSTER must be true or false (got '${v}')` });
-      return z.NEVER;
-    }),
+  REDIS_CLUSTER: flag('REDIS_CLUSTER'),
+  METRICS_SPACE_LABELS: flag('METRICS_SPACE_LABELS'),
   LOG_LEVEL: z
     .string()
     .optional()
@@ -437,6 +447,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     dashboardToken: e.DASHBOARD_TOKEN === undefined ? undefined : new Secret(e.DASHBOARD_TOKEN),
+    metricsSpaceLabels: e.METRICS_SPACE_LABELS,
     credentialSources: Object.freeze({
       securityToken:
         e.ALIBABA_CLOUD_SECURITY_TOKEN === undefined ? undefined : new Secret(e.ALIBABA_CLOUD_SECURITY_TOKEN),

@@ -20,7 +20,7 @@ import { CamsError } from '../src/cams/cams-error.js';
 import type { Ledger } from '../src/db/ledger.js';
 import type { Logger } from '../src/log.js';
 import { maskPhone } from '../src/mask.js';
-import type { EnrichObserver } from '../src/metrics/worker-metrics.js';
+import type { CallOutcome, EnrichObserver } from '../src/metrics/worker-metrics.js';
 import type { CallGate } from '../src/queue/call-gate.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
 
@@ -121,10 +121,15 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob, signal?: AbortSig
         phoneNumber: key.phoneNumber,
         signal,
       });
-      deps.observer?.called('OK', (performance.now() - sent) / 1000, false);
+      deps.observer?.called({
+        code: 'OK',
+        seconds: (performance.now() - sent) / 1000,
+        outcome: 'enriched',
+        space: key.custSpaceId,
+      });
       break;
     } catch (err) {
-      if (sent !== undefined) observeFailedCall(deps.observer, err, sent);
+      if (sent !== undefined) observeFailedCall(deps.observer, err, sent, key.custSpaceId);
       // Stopping: the job goes back to the queue without spending an attempt.
       if (waitSignal?.aborted) throw Worker.RateLimitError();
       if (err instanceof CamsError && err.classification === 'throttled') {
@@ -227,10 +232,26 @@ async function handleFailure(
   }
 }
 
-function observeFailedCall(observer: EnrichObserver | undefined, err: unknown, sent: number): void {
+function observeFailedCall(
+  observer: EnrichObserver | undefined,
+  err: unknown,
+  sent: number,
+  space: string,
+): void {
+  if (!observer) return;
   const code = err instanceof CamsError ? err.code : 'WORKER_ERROR';
-  const throttled = err instanceof CamsError && err.classification === 'throttled';
-  observer?.called(code, (performance.now() - sent) / 1000, throttled);
+  observer.called({ code, seconds: (performance.now() - sent) / 1000, outcome: callOutcome(err), space });
+}
+
+/** What became of a request that did not bring a profile, for the metrics (`CallOutcome`). */
+export function callOutcome(err: unknown): CallOutcome {
+  if (!(err instanceof CamsError)) return 'error';
+  if (err.classification === 'throttled') return 'throttled';
+  if (err.unreachable) return 'unreachable';
+  if (err.classification === 'transient') return 'transient';
+  if (err.scope === 'account') return 'account_refused';
+  if (err.scope === 'clock') return 'clock_refused';
+  return 'failed_permanent';
 }
 
 async function finalIfLastAttempt(

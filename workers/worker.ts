@@ -103,6 +103,8 @@ export interface EnrichWorkerOptions {
    * back to the queue either way. The worker command stops the worker. Default: nobody.
    */
   onClockOff?: (error: CamsError) => void;
+  /** Count each customer space's calls by outcome too (`METRICS_SPACE_LABELS`). Default false. */
+  metricsSpaceLabels?: boolean;
 }
 
 export interface EnrichWorker {
@@ -173,7 +175,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
       tuning: options.tuning,
     });
   const stopping = new AbortController();
-  const metrics = createWorkerMetrics();
+  const metrics = createWorkerMetrics({ spaceLabels: options.metricsSpaceLabels });
   const publisher = startMetricsPublisher({
     redis: connection,
     keyBase: queue.toKey('cams-metrics'),

@@ -104,6 +104,7 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
         highWater: ctx.config.queueHighWater,
         onError,
         onClockOff: (err) => stopFor(camsClockProblem(err.code)),
+        metricsSpaceLabels: ctx.config.metricsSpaceLabels,
       }),
       (w) => w.close(),
     );

@@ -5,10 +5,40 @@
  */
 import { Counter, Histogram, Registry } from 'prom-client';
 
+/**
+ * What became of one request sent to CAMS: `enriched` (a profile came back), `failed_permanent` (CAMS
+ * refused the number or its space: its rows fail), `throttled`, `transient` (a fault worth a retry: a
+ * 5xx, a timeout, a reset connection; retried, or failed after the last attempt), `unreachable` (the
+ * endpoint could not be reached: the fleet waits), `account_refused` (the account or its key: the
+ * queue pauses), `clock_refused` (this machine's clock: the worker stops), `error` (no CAMS error: a bug).
+ */
+export const CALL_OUTCOMES = [
+  'enriched',
+  'failed_permanent',
+  'throttled',
+  'transient',
+  'unreachable',
+  'account_refused',
+  'clock_refused',
+  'error',
+] as const;
+export type CallOutcome = (typeof CALL_OUTCOMES)[number];
+
+/** One request sent to CAMS and its answer. */
+export interface CallReport {
+  /** `OK` or the error code. */
+  code: string;
+  /** From sending the request to its answer. */
+  seconds: number;
+  outcome: CallOutcome;
+  /** The customer space the number belongs to (a label only with `spaceLabels`). */
+  space: string;
+}
+
 /** What the processor reports, one method per event; every method is cheap and never throws. */
 export interface EnrichObserver {
-  /** A CAMS call answered (`code` is `OK` or the error code) after `seconds`. */
-  called(code: string, seconds: number, throttled: boolean): void;
+  /** A request sent to CAMS and answered (or given up on). */
+  called(call: CallReport): void;
   /** A call not made: the stored answer was fresh, or no run waited for the number any more. */
   saved(reason: 'fresh' | 'nothing-pending'): void;
 }
@@ -20,6 +50,8 @@ export interface WorkerMetrics extends EnrichObserver {
 /** Metric names, for docs/monitoring.md and the dashboard. */
 export const METRIC = {
   calls: 'cams_enrich_cams_calls_total',
+  outcomes: 'cams_enrich_cams_call_outcomes_total',
+  spaceOutcomes: 'cams_enrich_space_call_outcomes_total',
   throttled: 'cams_enrich_cams_throttled_total',
   saved: 'cams_enrich_calls_saved_total',
   latency: 'cams_enrich_cams_call_duration_seconds',
@@ -35,7 +67,15 @@ export function codeLabel(code: string): string {
   return /^[A-Za-z][A-Za-z0-9._-]{0,63}$/.test(code) ? code : 'OTHER';
 }
 
-export function createWorkerMetrics(): WorkerMetrics {
+export interface WorkerMetricsOptions {
+  /**
+   * Also count each space's requests by outcome (`METRICS_SPACE_LABELS`): one series per space and
+   * outcome, so as many series as the fleet serves spaces. Default false.
+   */
+  spaceLabels?: boolean;
+}
+
+export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerMetrics {
   const registry = new Registry();
   const calls = new Counter({
     name: METRIC.calls,
@@ -43,6 +83,20 @@ export function createWorkerMetrics(): WorkerMetrics {
     labelNames: ['code'],
     registers: [registry],
   });
+  const outcomes = new Counter({
+    name: METRIC.outcomes,
+    help: 'CAMS QueryPhoneBusinessProfile calls by what became of them (enriched, failed_permanent, throttled, transient, unreachable, account_refused, clock_refused, error)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const spaceOutcomes = options.spaceLabels
+    ? new Counter({
+        name: METRIC.spaceOutcomes,
+        help: 'CAMS QueryPhoneBusinessProfile calls by customer space and outcome (METRICS_SPACE_LABELS)',
+        labelNames: ['space', 'outcome'],
+        registers: [registry],
+      })
+    : undefined;
   const throttled = new Counter({
     name: METRIC.throttled,
     help: 'CAMS calls refused for the rate limit (System.LimitControl)',
@@ -62,15 +116,18 @@ export function createWorkerMetrics(): WorkerMetrics {
   });
   // Known outcomes start at zero, so rate() has a series before the first event.
   calls.inc({ code: 'OK' }, 0);
+  for (const outcome of CALL_OUTCOMES) outcomes.inc({ outcome }, 0);
   saved.inc({ reason: 'fresh' }, 0);
   saved.inc({ reason: 'nothing_pending' }, 0);
   throttled.inc(0);
   return {
     registry,
-    called(code, seconds, wasThrottled) {
+    called({ code, seconds, outcome, space }) {
       calls.inc({ code: codeLabel(code) });
+      outcomes.inc({ outcome });
+      spaceOutcomes?.inc({ space, outcome });
       latency.observe(seconds);
-      if (wasThrottled) throttled.inc();
+      if (outcome === 'throttled') throttled.inc();
     },
     saved(reason) {
       saved.inc({ reason: reason === 'fresh' ? 'fresh' : 'nothing_pending' });
