@@ -2,8 +2,10 @@
  * The one place that reads `process.env`. Everything else receives the frozen `Config` it returns.
  * A bad value fails at start with one line naming the variable.
  */
+import { isAbsolute } from 'node:path';
 import { inspect } from 'node:util';
 import { z } from 'zod';
+import { dataDirectory } from './data-dir.js';
 import { parseDuration } from './duration.js';
 import { parseEndpoint } from './endpoint.js';
 import { AppError } from './errors.js';
@@ -44,6 +46,11 @@ export interface Config {
    * view stay in `public`. Default `cams_enrich`.
    */
   readonly schema: string;
+  /**
+   * Where the embedded PostgreSQL server keeps its data, socket and log (`CAMS_DATA_DIR`). Default
+   * `$XDG_DATA_HOME/cams-enrich` or `~/.local/share/cams-enrich`; `/var/lib/cams-enrich` for root.
+   */
+  readonly dataDir: string;
   /** AccessKey pair from the environment; one of the credential chain's sources (`src/cams/credentials.ts`). */
   readonly accessKeyId: string | undefined;
   readonly accessKeySecret: Secret | undefined;
@@ -380,6 +387,18 @@ const envSchema = z.object({
   ALIBABA_CLOUD_SECURITY_TOKEN: optionalString,
   ALIBABA_CLOUD_PROFILE: optionalString,
   HOME: optionalString,
+  CAMS_DATA_DIR: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      if (!isAbsolute(v)) {
+        ctx.addIssue({ code: 'custom', message: `CAMS_DATA_DIR must be an absolute path (got '${v}')` });
+        return z.NEVER;
+      }
+      return v;
+    }),
+  XDG_DATA_HOME: optionalString,
   ALIBABA_CLOUD_CREDENTIALS_FILE: optionalString,
   ALIBABA_CLOUD_ROLE_ARN: optionalString,
   ALIBABA_CLOUD_OIDC_PROVIDER_ARN: optionalString,
@@ -425,6 +444,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     redisCluster: e.REDIS_CLUSTER,
     databaseUrl: e.DATABASE_URL,
     schema: e.CAMS_SCHEMA,
+    dataDir: dataDirectory({
+      dataDir: e.CAMS_DATA_DIR,
+      xdgDataHome: e.XDG_DATA_HOME,
+      home: e.HOME,
+      uid: process.getuid?.() ?? -1,
+    }),
     accessKeyId: e.ALIBABA_CLOUD_ACCESS_KEY_ID,
     accessKeySecret:
       e.ALIBABA_CLOUD_ACCESS_KEY_SECRET === undefined

@@ -27,7 +27,11 @@ export type AppErrorCode =
   | 'WRITE_FAILED'
   | 'SCHEMA_NEWER'
   /** This machine's clock is too far off: a worker stops rather than have CAMS refuse its calls. */
-  | 'CLOCK_SKEW';
+  | 'CLOCK_SKEW'
+  /** The embedded PostgreSQL server could not be created, started or stopped (its log says why). */
+  | 'EMBEDDED_FAILED'
+  /** The embedded PostgreSQL server cannot run here as configured (platform, root without a user to run it as, data directory). */
+  | 'EMBEDDED_UNSUPPORTED';
 
 const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   CONFIG_INVALID: 2,
@@ -59,6 +63,8 @@ const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   /** The database was migrated by a newer version: an installation to fix, like an outdated one. */
   SCHEMA_NEWER: 1,
   CLOCK_SKEW: 1,
+  EMBEDDED_FAILED: 1,
+  EMBEDDED_UNSUPPORTED: 2,
 };
 
 export class AppError extends Error {

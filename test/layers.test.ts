@@ -20,7 +20,15 @@ const LAYERS: { name: string; paths: string[] }[] = [
   { name: 'foundations', paths: [] },
   {
     name: 'boundaries',
-    paths: ['src/cams/', 'src/sources/', 'src/db/', 'src/queue/', 'src/metrics/', 'src/simulator/'],
+    paths: [
+      'src/cams/',
+      'src/sources/',
+      'src/db/',
+      'src/queue/',
+      'src/metrics/',
+      'src/simulator/',
+      'src/embedded/',
+    ],
   },
   { name: 'runs', paths: ['src/runs/', 'src/schedules/', 'src/dashboard/', 'src/connections.ts'] },
   { name: 'workers', paths: ['workers/'] },

@@ -37,6 +37,7 @@ const COMMANDS: Record<string, () => Promise<{ commandLine: CommandLine }>> = {
   schedule: () => import('../commands/schedule.js'),
   cancel: () => import('../commands/cancel.js'),
   priority: () => import('../commands/priority.js'),
+  embedded: () => import('../commands/embedded.js'),
 };
 
 /**
