@@ -88,6 +88,7 @@ const SHIPPED = [
   '0009_run_lines.sql',
   '0010_usage.sql',
   '0011_run_priority_and_cancel.sql',
+  '0012_runs_console.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 

@@ -1,59 +1,66 @@
 /**
- * The runs page: one static HTML document with a small script that reads `/api/runs` every two
- * seconds and draws the runs, the queue's state and the call-rate chart. No build step, no external
- * asset; values are inserted as text, never as HTML.
+ * The runs list (`/`): the queue's state with pause and resume, the fleet's CAMS calls per second
+ * against the quota, and one line per run (newest first, 50 a page) filtered by state, source, space
+ * and priority. It reads `/api/runs` every two seconds; the filter and page live in the page's own
+ * query string, so a filtered view can be bookmarked.
  */
-export const RUNS_PAGE = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>cams-enrich runs</title>
-<style>
-  body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f4f6f9; }
-  header { background: #1d2330; color: #fff; padding: 10px 20px; display: flex; gap: 20px; align-items: baseline; }
-  header h1 { font-size: 18px; margin: 0; }
-  header a { color: #9cc3ff; }
-  main { padding: 16px 20px; max-width: 1100px; }
-  .card { background: #fff; border-radius: 6px; padding: 12px 16px; margin-bottom: 14px; box-shadow: 0 1px 2px #0002; }
-  .banner { border-left: 5px solid #2e9e5b; }
-  .banner.paused { border-left-color: #d9534f; background: #fff5f5; }
-  .bar { display: flex; height: 16px; border-radius: 4px; overflow: hidden; background: #e3e7ee; margin: 6px 0; }
-  .bar span { display: block; height: 100%; }
-  .enriched { background: #2e9e5b; } .failed { background: #d9534f; } .skipped { background: #5b9bd5; }
-  .duplicate { background: #9e7cc1; } .invalid { background: #c9a227; } .cancelled { background: #777; }
-  .legend span { margin-right: 12px; white-space: nowrap; }
-  .legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; }
-  .muted { color: #667085; }
-  table { border-collapse: collapse; margin-top: 4px; }
-  td, th { padding: 2px 10px 2px 0; text-align: left; }
-  button { font: inherit; padding: 4px 12px; }
-  svg text { font-size: 11px; fill: #667085; }
-</style>
-</head>
-<body>
-<header><h1>cams-enrich</h1><span id="queue-name"></span><a href="queues">queues (Bull Board)</a><a href="metrics">metrics</a><span id="updated" class="muted"></span></header>
-<main>
+import { consolePage } from './page-layout.js';
+
+const MAIN = `
   <div id="queue" class="card banner"></div>
   <div class="card">
-    <div><b>CAMS calls per second</b> <span class="muted" id="chart-note"></span></div>
-    <svg id="chart" width="100%" height="160" viewBox="0 0 1000 160" preserveAspectRatio="none"></svg>
+    <h2>CAMS calls per second, whole fleet <span class="muted" id="chart-note"></span></h2>
+    <svg id="chart" class="chart"></svg>
   </div>
-  <div id="runs"></div>
-</main>
-<script>
-const $ = (tag, attrs = {}, ...children) => {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-  for (const c of children) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  return el;
-};
-const seconds = (s) => {
-  if (s === null || s === undefined) return '—';
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = Math.floor(s % 60);
-  return h > 0 ? h + 'h ' + String(m).padStart(2, '0') + 'm' : m > 0 ? m + 'm ' + String(r).padStart(2, '0') + 's' : r + 's';
-};
-const STATES = ['enriched', 'failed', 'skipped', 'duplicate', 'invalid', 'cancelled'];
+  <div class="card">
+    <form class="filters" id="filters">
+      <label>state <select id="f-state" name="state"><option value="">any</option>
+        <option>importing</option><option>running</option><option>finished</option><option>aborted</option><option>cancelled</option></select></label>
+      <label>source <input id="f-source" name="source" list="sources" placeholder="csv, database, refresh, schedule:NAME" size="28"></label>
+      <datalist id="sources"><option value="csv"><option value="database"><option value="refresh"><option value="schedule"></datalist>
+      <label>space <input id="f-space" name="space" placeholder="CustSpaceId" size="16"></label>
+      <label>priority <select id="f-priority" name="priority"><option value="">any</option>
+        <option>high</option><option>normal</option><option>low</option></select></label>
+      <button type="button" id="f-clear">clear</button>
+    </form>
+  </div>
+  <div class="card">
+    <table id="runs-table">
+      <thead><tr><th>run</th><th>source</th><th>space</th><th>priority</th><th>state</th><th>progress</th>
+        <th class="num">rate</th><th class="num">ETA</th><th class="num">calls made</th><th class="num">saved</th><th>started</th><th>finished</th></tr></thead>
+      <tbody id="runs"></tbody>
+    </table>
+    <div id="empty" class="muted"></div>
+    <div class="pager"><button type="button" id="prev">‹ newer</button><span id="page-info" class="muted"></span><button type="button" id="next">older ›</button></div>
+  </div>
+`;
+
+const SCRIPT = `
+const FILTERS = ['state', 'source', 'space', 'priority'];
+const query = new URLSearchParams(location.search);
+let pageNo = Math.max(1, Number(query.get('page')) || 1);
+for (const f of FILTERS) document.getElementById('f-' + f).value = query.get(f) || '';
+
+function currentQuery() {
+  const q = new URLSearchParams();
+  for (const f of FILTERS) { const v = document.getElementById('f-' + f).value.trim(); if (v) q.set(f, v); }
+  if (pageNo > 1) q.set('page', String(pageNo));
+  return q;
+}
+function filterChanged() {
+  pageNo = 1;
+  history.replaceState(null, '', '?' + currentQuery().toString());
+  refresh();
+}
+for (const f of FILTERS) {
+  const el = document.getElementById('f-' + f);
+  el.addEventListener('change', filterChanged);
+  if (el.tagName === 'INPUT') el.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); filterChanged(); } });
+}
+document.getElementById('filters').addEventListener('submit', (e) => { e.preventDefault(); filterChanged(); });
+document.getElementById('f-clear').onclick = () => { for (const f of FILTERS) document.getElementById('f-' + f).value = ''; filterChanged(); };
+document.getElementById('prev').onclick = () => { pageNo = Math.max(1, pageNo - 1); history.replaceState(null, '', '?' + currentQuery()); refresh(); };
+document.getElementById('next').onclick = () => { pageNo += 1; history.replaceState(null, '', '?' + currentQuery()); refresh(); };
 
 function drawQueue(v) {
   const q = v.queue, box = document.getElementById('queue');
@@ -67,90 +74,92 @@ function drawQueue(v) {
   box.append($('div', { class: 'muted' }, 'quota ' + v.quota + '/s',
     v.rateLimit !== null ? ' · fleet allows ' + v.rateLimit + '/s now' : '',
     ' · ' + v.throttlesLastMinute + ' throttled in the last minute',
-    v.backoffSeconds > 0 ? ' · every call paused ' + v.backoffSeconds.toFixed(1) + ' s more' : ''));
+    v.backoffSeconds > 0 ? ' · every call paused ' + v.backoffSeconds.toFixed(1) + ' s more' : '', ' · ',
+    $('a', { href: ROOT + 'fleet' }, 'fleet')));
+  const message = $('div', { class: 'message' });
   if (q.paused) {
-    const why = q.alert ? 'paused by ' + q.alert.code + ' at ' + q.alert.raisedAt + ': ' + q.alert.message
-      : 'paused by hand (Bull Board or the API)';
+    const why = q.alert ? 'paused by ' + q.alert.code + ' at ' + localTime(q.alert.raisedAt) + ': ' + q.alert.message
+      : 'paused by hand' + (q.pauseReason ? ': ' + q.pauseReason : ' (Bull Board, the API or "cams-enrich pause")');
     box.append($('div', { id: 'paused-why' }, why));
-    const button = $('button', { id: 'resume' }, 'Resume (same as "cams-enrich resume")');
-    if (!v.canAct) { button.disabled = true; button.title = 'read-only: start the dashboard with DASHBOARD_TOKEN to act'; }
+    const button = $('button', { id: 'resume', type: 'button' }, 'Resume (same as "cams-enrich resume")');
+    readOnlyTitle(button, v.canAct);
     button.onclick = async () => {
       button.disabled = true;
-      const r = await fetch('api/resume', { method: 'POST' });
-      box.append($('div', {}, r.ok ? 'resumed' : 'resume failed: ' + r.status));
+      const r = await postJson('api/queue/resume');
+      showMessage(message, r, 'resumed');
       refresh();
     };
-    box.append(button);
+    box.append($('div', { class: 'actions' }, button));
+  } else {
+    const reason = $('input', { id: 'pause-reason', placeholder: 'reason (shown to everyone)', size: 32 });
+    const button = $('button', { id: 'pause', type: 'button' }, 'Pause the queue');
+    readOnlyTitle(button, v.canAct);
+    if (!v.canAct) reason.disabled = true;
+    button.onclick = async () => {
+      button.disabled = true;
+      const r = await postJson('api/queue/pause', { reason: reason.value.trim() || undefined });
+      showMessage(message, r, 'paused');
+      refresh();
+    };
+    box.append($('div', { class: 'actions', style: 'margin-top:6px' }, reason, button));
   }
+  box.append(message);
 }
 
-function drawChart(v) {
-  const svg = document.getElementById('chart'), W = 1000, H = 160, pad = 18;
-  const pts = v.calls.slice(-150);
-  const top = Math.max(v.quota * 1.25, ...pts.map((p) => p.perSecond), 1);
-  const y = (val) => H - pad - (val / top) * (H - 2 * pad);
-  const ns = 'http://www.w3.org/2000/svg';
-  const el = (tag, attrs) => { const e = document.createElementNS(ns, tag); for (const [k, a] of Object.entries(attrs)) e.setAttribute(k, a); return e; };
-  svg.replaceChildren();
-  svg.append(el('line', { x1: 0, x2: W, y1: y(v.quota), y2: y(v.quota), stroke: '#d9534f', 'stroke-dasharray': '6 4' }));
-  const label = el('text', { x: 4, y: y(v.quota) - 4 }); label.textContent = 'quota ' + v.quota + '/s'; svg.append(label);
-  if (pts.length > 1) {
-    const t0 = pts[0].t, t1 = pts[pts.length - 1].t, span = Math.max(1, t1 - t0);
-    const d = pts.map((p, i) => (i ? 'L' : 'M') + ((p.t - t0) / span) * W + ' ' + y(p.perSecond)).join(' ');
-    svg.append(el('path', { d, fill: 'none', stroke: '#2e6fd9', 'stroke-width': 2 }));
-    document.getElementById('chart-note').textContent = 'last ' + seconds(Math.round(span / 1000)) +
-      ', now ' + pts[pts.length - 1].perSecond + '/s';
-  } else document.getElementById('chart-note').textContent = 'collecting samples…';
+function drawFleetChart(v) {
+  const pts = v.calls.map((p) => ({ t: p.t, v: p.perSecond }));
+  const now = pts.length ? pts[pts.length - 1].t : Date.now();
+  const from = pts.length ? Math.max(pts[0].t, now - 10 * 60 * 1000) : now - 60 * 1000;
+  drawChart(document.getElementById('chart'), {
+    from, to: now, unit: 'calls/s', height: 180,
+    series: [{ label: 'calls', color: 'var(--series1)', points: pts }],
+    quota: { value: v.quota, label: 'quota ' + v.quota + ' calls/s' },
+  });
+  document.getElementById('chart-note').textContent = pts.length > 1
+    ? '· last ' + seconds(Math.round((now - pts[0].t) / 1000)) + ', now ' + pts[pts.length - 1].v + ' calls/s'
+    : '· collecting samples…';
+}
+
+function runLine(r) {
+  const done = r.total - r.pending;
+  const open = r.phase === 'running' || r.phase === 'importing';
+  return $('tr', { class: 'run', id: 'run-' + r.run, 'data-settled': done, 'data-total': r.total, 'data-phase': r.phase },
+    $('td', {}, $('a', { href: ROOT + 'runs/' + r.run }, String(r.run))),
+    $('td', {}, r.source),
+    $('td', {}, r.space === null ? $('span', { class: 'muted', title: 'each row carries its own space' }, 'per row') : r.space),
+    $('td', {}, r.priority),
+    $('td', {}, phaseWord(r), r.phase === 'running' && r.waitingBehind.length ? $('div', { class: 'muted' }, 'behind ' + r.waitingBehind.join(', ')) : null),
+    $('td', { style: 'min-width:160px' }, runBar(r), $('span', { class: 'muted progress' }, progressText(r))),
+    $('td', { class: 'num' }, open ? r.ratePerSecond + '/s' : '—'),
+    $('td', { class: 'num' }, open ? seconds(r.etaSeconds) : '—'),
+    $('td', { class: 'num' }, r.callsMade),
+    $('td', { class: 'num', title: 'fresh ' + r.skipped + ', duplicate ' + r.duplicate }, r.callsSaved),
+    $('td', {}, timeCell(r.createdAt)),
+    $('td', {}, r.finishedAt ? timeCell(r.finishedAt) : $('span', { class: 'muted' }, open ? '…' : '—')));
 }
 
 function drawRuns(v) {
-  const box = document.getElementById('runs');
-  box.replaceChildren();
-  if (v.runs.length === 0) box.append($('div', { class: 'card' }, 'no runs yet: start one with "cams-enrich import <file.csv> --space <CustSpaceId>"'));
-  for (const r of v.runs) {
-    const done = r.total - r.pending;
-    const pct = r.total ? Math.floor((done / r.total) * 100) : 100;
-    const bar = $('div', { class: 'bar', title: done + ' of ' + r.total + ' settled' });
-    for (const s of STATES) if (r[s] > 0) bar.append($('span', { class: s, style: 'width:' + (r[s] / r.total) * 100 + '%' }));
-    const legend = $('div', { class: 'legend' });
-    for (const s of STATES) legend.append($('span', {}, $('i', { class: s }), s + ' ' + r[s]));
-    legend.append($('span', {}, 'pending ' + r.pending));
-    const state = r.phase + (r.finished && r.finishedAt ? ' ' + r.finishedAt : '') + (r.priority === 'normal' ? '' : ' · priority ' + r.priority) +
-      (r.phase === 'running' && r.waitingBehind.length ? ' · waiting behind run ' + r.waitingBehind.join(', ') : '');
-    const card = $('div', { class: 'card run', id: 'run-' + r.run, 'data-settled': done, 'data-total': r.total },
-      $('div', {}, $('b', {}, 'run ' + r.run), ' · ', r.source, ' · ', $('span', { class: 'muted' }, 'created ' + r.createdAt + ' · ' + state)),
-      bar,
-      $('div', { class: 'progress' }, pct + '% (' + done + '/' + r.total + ')',
-        r.finished ? '' : ' · ' + r.ratePerSecond + '/s · ETA ' + seconds(r.etaSeconds),
-        ' · calls made ' + r.callsMade + ' · calls saved ' + r.callsSaved + ' (skipped ' + r.skipped + ', duplicate ' + r.duplicate + ')'),
-      legend,
-      $('div', { class: 'muted' }, 'download: ',
-        $('a', { href: 'api/runs/' + r.run + '/export.csv' }, 'export'), ' · ',
-        $('a', { href: 'api/runs/' + r.run + '/rejects.csv' }, 'rejects'), ' · ',
-        $('a', { href: 'api/runs/' + r.run + '/failures.csv' }, 'failures')));
-    if (r.failures.length > 0) {
-      const t = $('table', {}, $('tr', {}, $('th', {}, 'failed with'), $('th', {}, 'numbers'), $('th', {}, 'for example')));
-      for (const f of r.failures) t.append($('tr', {}, $('td', {}, f.code), $('td', {}, f.count), $('td', { class: 'muted' }, f.examples.join(', '))));
-      card.append(t);
-    }
-    box.append(card);
-  }
+  const body = document.getElementById('runs');
+  body.replaceChildren(...v.runs.map(runLine));
+  const pages = Math.max(1, Math.ceil(v.matching / v.limit));
+  const filtered = Object.keys(v.filter).length > 0;
+  document.getElementById('empty').textContent = v.runs.length > 0 ? ''
+    : filtered ? 'no run matches this filter'
+    : v.page > 1 ? 'no runs on this page' : 'no runs yet: start one with "cams-enrich import <file.csv> --space <CustSpaceId>"';
+  document.getElementById('page-info').textContent = 'page ' + v.page + ' of ' + pages + ' · ' + v.matching + ' run' + (v.matching === 1 ? '' : 's') + (filtered ? ' match' : '');
+  document.getElementById('prev').disabled = v.page <= 1;
+  document.getElementById('next').disabled = v.page >= pages;
 }
 
-async function refresh() {
-  try {
-    const r = await fetch('api/runs');
-    if (!r.ok) throw new Error('HTTP ' + r.status);
-    const v = await r.json();
-    drawQueue(v); drawChart(v); drawRuns(v);
-    document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
-  } catch (err) {
-    document.getElementById('updated').textContent = 'cannot read api/runs: ' + err.message;
-  }
+async function load() {
+  const q = currentQuery().toString();
+  const v = await getJson('api/runs?' + q);
+  // An answer to a filter or page changed meanwhile is dropped: the newer request draws.
+  if (q !== currentQuery().toString()) return;
+  drawQueue(v); drawFleetChart(v); drawRuns(v);
 }
-refresh();
-setInterval(refresh, 2000);
-</script>
-</body>
-</html>
+const refresh = () => load().then(() => setUpdated(true), (err) => setUpdated(false, 'cannot read the API: ' + err.message));
+every(2000, load);
 `;
+
+export const RUNS_PAGE = consolePage({ title: 'runs', active: 'runs', root: '', main: MAIN, script: SCRIPT });

@@ -1,5 +1,6 @@
 /**
- * `/api/runs`: what the runs page shows, as JSON. Numbers appear masked only.
+ * `/api/runs`: what the runs list shows, as JSON: one page of the queue's runs (newest first, filtered),
+ * the queue's state and the fleet's call rate. Numbers appear masked only.
  */
 import type { RedisClient } from '../queue/redis-script.js';
 import type { Config } from '../config.js';
@@ -8,11 +9,16 @@ import type { Queryable } from '../db/pool.js';
 import { maskPhone } from '../mask.js';
 import type { EnrichQueue } from '../queue/queue.js';
 import type { QueueStatus, RunStatus } from '../runs/status.js';
-import { allRunStatuses, queueStatus } from '../runs/status.js';
+import { queueStatus, runStatuses } from '../runs/status.js';
+import { countRunsMatching } from '../db/sql/count-runs-matching.js';
+import type { RunsFilter } from '../db/sql/runs-page.js';
+import { runsPage } from '../db/sql/runs-page.js';
 import type { CallRatePoint } from './call-rate.js';
 import type { DashboardMetrics } from './metrics.js';
 
 export interface RunView extends RunStatus {
+  /** The customer space of every row (`--space`); null when the rows carry their own. */
+  space: string | null;
   /** Numbers answered by CAMS: enriched + failed. */
   callsMade: number;
   /** Numbers that needed no call: skipped (fresh) + duplicate. */
@@ -36,7 +42,20 @@ export interface RunsView {
   calls: CallRatePoint[];
   /** Whether this request may use actions (resume): only with a token. */
   canAct: boolean;
+  /** The page shown (1 = newest runs), its size, and how many runs match the filter in all. */
+  page: number;
+  limit: number;
+  matching: number;
+  /** The filter applied, as given (absent: any). */
+  filter: Omit<RunsFilter, 'queue'>;
   runs: RunView[];
+}
+
+/** Which runs to list: a page of `limit` (at most 200), 1-based, and the filter. */
+export interface RunsQuery {
+  page: number;
+  limit: number;
+  filter: Omit<RunsFilter, 'queue'>;
 }
 
 export async function readRunsView(deps: {
@@ -48,14 +67,18 @@ export async function readRunsView(deps: {
   fleet: DashboardMetrics;
   calls: CallRatePoint[];
   canAct: boolean;
+  query: RunsQuery;
 }): Promise<RunsView> {
-  const { pool, queue } = deps;
-  const [q, runs, fleet, limiter] = await Promise.all([
+  const { pool, queue, query } = deps;
+  const filter: RunsFilter = { queue: queue.name, ...query.filter };
+  const [q, listed, matching, fleet, limiter] = await Promise.all([
     queueStatus(pool, queue, deps.redis),
-    allRunStatuses(pool, queue.name),
+    runsPage(pool, { ...filter, limit: query.limit, offset: (query.page - 1) * query.limit }),
+    countRunsMatching(pool, filter),
     deps.fleet.fleet(),
     deps.fleet.limiter(),
   ]);
+  const runs = await runStatuses(pool, queue.name, listed);
   const failures = await failuresByCode(
     pool,
     runs.filter((r) => r.failed > 0).map((r) => r.run),
@@ -69,8 +92,13 @@ export async function readRunsView(deps: {
     reportingWorkers: fleet.processes,
     calls: deps.calls,
     canAct: deps.canAct,
-    runs: runs.map((r) => ({
+    page: query.page,
+    limit: query.limit,
+    matching,
+    filter: query.filter,
+    runs: runs.map((r, i) => ({
       ...r,
+      space: listed[i]?.space ?? null,
       callsMade: r.enriched + r.failed,
       callsSaved: r.skipped + r.duplicate,
       failures: failures

@@ -1,6 +1,6 @@
 /**
- * The dashboard's HTTP server (Hono on Node): Bull Board under `/queues`, the runs page at `/` over
- * `/api/runs`, the resume action, `/metrics` for Prometheus, `/healthz` and `/readyz`. Every route
+ * The dashboard's HTTP server (Hono on Node): Bull Board under `/queues`, the console's pages
+ * (`console-routes.ts`: runs, a run, schedules, fleet) over their JSON API, the resume action, `/metrics` for Prometheus, `/healthz` and `/readyz`. Every route
  * passes the access rules of `access.ts` first.
  */
 import type { AddressInfo } from 'node:net';
@@ -24,8 +24,7 @@ import { accessControl, authorized } from './access.js';
 import { addDownloads } from './downloads.js';
 import { createCallRateHistory } from './call-rate.js';
 import { createDashboardMetrics } from './metrics.js';
-import { readRunsView } from './runs-view.js';
-import { RUNS_PAGE } from './runs-page.js';
+import { addConsole } from './console-routes.js';
 
 export interface DashboardDeps {
   config: Config;
@@ -88,26 +87,13 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     c.header('Content-Type', metrics.contentType);
     return c.body(await metrics.text());
   });
-  app.get('/api/runs', async (c) =>
-    c.json(
-      await readRunsView({
-        config,
-        pool,
-        queue,
-        redis,
-        fleet: metrics,
-        calls: history.points(),
-        canAct: !!token,
-      }),
-    ),
-  );
+  addConsole(app, { config, pool, redis, queue, metrics, history, canAct: !!token });
   app.post('/api/resume', async (c) => {
     const result = await resumeQueue(config, { pool, queue, redis, log });
     log.info(result, 'queue resumed from the dashboard');
     return c.json(result);
   });
   addDownloads(app, pool, log);
-  app.get('/', (c) => c.html(RUNS_PAGE));
 
   const board = new HonoAdapter(serveStatic);
   board.setBasePath('/queues');

@@ -35,6 +35,8 @@ export interface NewRun {
   id?: number | undefined;
   /** Default `normal`. */
   priority?: RunPriority | undefined;
+  /** The customer space of every row (`--space`); absent when the rows carry their own. */
+  space?: string | undefined;
 }
 
 /** A valid number read from the source. */

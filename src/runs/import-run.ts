@@ -154,6 +154,7 @@ export async function importRows(pool: Pool, log: Logger, options: ImportOptions
       source: options.source,
       maxAgeMs: options.maxAgeMs,
       priority: options.priority,
+      space: fixedSpace || undefined,
     });
   } catch (err) {
     await rejects?.discard();

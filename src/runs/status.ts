@@ -131,7 +131,11 @@ export async function runStatus(db: Queryable, runId: number): Promise<RunStatus
 
 /** The queue's newest `limit` runs, newest first. */
 export async function allRunStatuses(db: Queryable, queue: string, limit = 50): Promise<RunStatus[]> {
-  const runs = await listRuns(db, queue, limit);
+  return runStatuses(db, queue, await listRuns(db, queue, limit));
+}
+
+/** The statuses of runs of `queue` already read, in their order. */
+export async function runStatuses(db: Queryable, queue: string, runs: Run[]): Promise<RunStatus[]> {
   const shares = runs.some((r) => phaseOf(r) === 'running')
     ? await queueShares(db, queue)
     : new Map<number, RunShare>();

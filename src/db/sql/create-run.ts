@@ -11,15 +11,17 @@ export interface CreateRun {
   id?: number | undefined;
   /** Default `normal`. */
   priority?: RunPriority | undefined;
+  /** The customer space of every row (`--space`); null or absent when the rows carry their own. */
+  space?: string | null | undefined;
 }
 
 export async function createRun(db: Queryable, p: CreateRun): Promise<number> {
   const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO runs (id, queue, source, max_age, priority) OVERRIDING SYSTEM VALUE
+    `INSERT INTO runs (id, queue, source, max_age, priority, space) OVERRIDING SYSTEM VALUE
      VALUES (coalesce($4::bigint, nextval(pg_get_serial_sequence('runs', 'id'))), $1, $2,
-             make_interval(secs => $3::float8 / 1000), $5)
+             make_interval(secs => $3::float8 / 1000), $5, $6)
      RETURNING id`,
-    [p.queue, p.source, p.maxAgeMs, p.id ?? null, p.priority ?? 'normal'],
+    [p.queue, p.source, p.maxAgeMs, p.id ?? null, p.priority ?? 'normal', p.space ?? null],
   );
   return Number(rows[0]!.id);
 }

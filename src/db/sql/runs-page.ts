@@ -1,0 +1,92 @@
+/**
+ * One page of a queue's runs for the console's list, newest first, filtered by phase (the word people
+ * read: importing, running, finished, aborted, cancelled), source, customer space and priority.
+ * `count-runs-matching.ts` counts the same filter.
+ */
+import type { Queryable } from '../pool.js';
+import type { Run, RunPriority, RunState } from './read-runs.js';
+
+export const RUN_PHASES = ['importing', 'running', 'finished', 'aborted', 'cancelled'] as const;
+export type RunPhaseFilter = (typeof RUN_PHASES)[number];
+
+export interface RunsFilter {
+  queue: string;
+  phase?: RunPhaseFilter | undefined;
+  /**
+   * `csv`, `database`, `refresh` or `schedule` for every run of that kind; anything else is one source
+   * exactly (`schedule:nightly`, `csv:contacts.csv`, `db:crm.contacts`).
+   */
+  source?: string | undefined;
+  space?: string | undefined;
+  priority?: RunPriority | undefined;
+}
+
+export interface RunsPage extends RunsFilter {
+  limit: number;
+  offset: number;
+}
+
+export interface ListedRun extends Run {
+  /** The customer space of every row (`--space`); null when the rows carry their own. */
+  space: string | null;
+}
+
+interface Row {
+  id: string;
+  queue: string;
+  source: string;
+  space: string | null;
+  state: RunState;
+  priority: RunPriority;
+  max_age_seconds: number;
+  total: string;
+  invalid: string;
+  duplicate: string;
+  skipped: string;
+  enriched: string;
+  failed: string;
+  cancelled: string;
+  pending: string;
+  created_at: Date;
+  finished_at: Date | null;
+}
+
+export async function runsPage(db: Queryable, p: RunsPage): Promise<ListedRun[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT id, queue, source, space, state, priority, extract(epoch FROM max_age)::float8 AS max_age_seconds,
+            total, invalid, duplicate, skipped, enriched, failed, cancelled, pending, created_at, finished_at
+     FROM runs
+     WHERE queue = $1
+       AND ($2::text IS NULL
+            OR ($2 = 'importing' AND state = 'importing')
+            OR ($2 = 'running' AND state = 'ready' AND pending > 0)
+            OR ($2 = 'finished' AND state = 'ready' AND pending = 0)
+            OR ($2 IN ('aborted', 'cancelled') AND state = $2))
+       AND ($3::text IS NULL OR source = $3
+            OR ($3 = 'csv' AND source LIKE 'csv:%') OR ($3 = 'database' AND source LIKE 'db:%')
+            OR ($3 = 'schedule' AND source LIKE 'schedule:%'))
+       AND ($4::text IS NULL OR space = $4)
+       AND ($5::text IS NULL OR priority = $5)
+     ORDER BY id DESC LIMIT $6 OFFSET $7`,
+    [p.queue, p.phase ?? null, p.source ?? null, p.space ?? null, p.priority ?? null, p.limit, p.offset],
+  );
+  return rows.map((r) => ({
+    id: Number(r.id),
+    queue: r.queue,
+    source: r.source,
+    space: r.space,
+    state: r.state,
+    priority: r.priority,
+    maxAgeSeconds: r.max_age_seconds,
+    total: Number(r.total),
+    invalid: Number(r.invalid),
+    duplicate: Number(r.duplicate),
+    skipped: Number(r.skipped),
+    enriched: Number(r.enriched),
+    failed: Number(r.failed),
+    cancelled: Number(r.cancelled),
+    pending: Number(r.pending),
+    createdAt: r.created_at,
+    finishedAt: r.finished_at,
+  }));
+}
