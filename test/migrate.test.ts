@@ -89,6 +89,7 @@ const SHIPPED = [
   '0010_usage.sql',
   '0011_run_priority_and_cancel.sql',
   '0012_runs_console.sql',
+  '0013_rate_state.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 
@@ -157,6 +158,9 @@ describe('migrate', () => {
       'feed_leases',
       'number_failures',
       'queue_alerts',
+      'rate_slots',
+      'rate_state',
+      'rate_throttles',
       'run_duplicates',
       'run_items',
       'run_rejects',
@@ -425,6 +429,9 @@ describe('the ledger in its own schema', () => {
       'feed_leases',
       'number_failures',
       'queue_alerts',
+      'rate_slots',
+      'rate_state',
+      'rate_throttles',
       'run_duplicates',
       'run_items',
       'run_rejects',

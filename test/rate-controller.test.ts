@@ -7,7 +7,7 @@
  * machine; assertions are on counts and states. Each test has an account of its own.
  */
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   claimQuota,
@@ -17,11 +17,13 @@ import {
   type RateTuning,
 } from '../src/queue/rate-controller.js';
 import { decodeReply, ScriptReplyError } from '../src/queue/redis-script.js';
-import { redisStore } from './helpers/rate-stores.js';
+import { startPgBouncer } from './helpers/pgbouncer.js';
+import { postgresStore, redisStore } from './helpers/rate-stores.js';
 import type { StoreFixture } from './helpers/rate-stores.js';
-import { TestClock } from './helpers/test-clock.js';
+import type { TestClock } from './helpers/test-clock.js';
 
-const stores: StoreFixture[] = [redisStore()];
+const postgres = postgresStore();
+const stores: StoreFixture[] = [redisStore(), postgres];
 
 /** Most timestamps in any window of `ms` (sliding, as a strict server counts). */
 function mostInAnyWindow(times: number[], ms: number): number {
@@ -52,6 +54,8 @@ function counted(state: RateStateStore): { state: RateStateStore; calls: string[
 }
 
 describe.each(stores)('the rate controller on $name', (store) => {
+  beforeAll(() => store.setup());
+  afterAll(() => store.teardown());
   afterEach(() => store.cleanup());
 
   /** A fresh account. */
@@ -59,7 +63,7 @@ describe.each(stores)('the rate controller on $name', (store) => {
 
   it('never gives out more than the quota in any second, across two processes sharing one account', async () => {
     const account = newAccount();
-    const clock = new TestClock();
+    const clock = store.clock();
     const controllers = [store.open(account), store.open(account)].map((state) =>
       createRateController({ state, quota: 10, clock }),
     );
@@ -72,7 +76,7 @@ describe.each(stores)('the rate controller on $name', (store) => {
   it('keeps at most the quota in any 1000 ms + margin, so a spread of arrival times up to the margin stays within the quota', async () => {
     const account = newAccount();
     const state = store.open(account);
-    const clock = new TestClock();
+    const clock = store.clock();
     const tuning = { initialMarginMs: 200 };
     const c = createRateController({ state, quota: 20, tuning, clock });
     await clock.run(Array.from({ length: 45 }, () => c.acquire()));
@@ -102,7 +106,7 @@ describe.each(stores)('the rate controller on $name', (store) => {
   });
 
   it('takes a slot in a window far from full with one operation, and confirms one in a full window', async () => {
-    const clock = new TestClock();
+    const clock = store.clock();
     // A raised limit: ten calls leave the window of 1000 far from full. They come 5 ms apart, more
     // than the 1 ms spacing, so each one's slot is now.
     const roomy = counted(store.open(newAccount()));
@@ -123,7 +127,7 @@ describe.each(stores)('the rate controller on $name', (store) => {
 
   it("reserves the slots of a process's waiting calls in one operation when the store takes batches", async () => {
     const account = newAccount();
-    const clock = new TestClock();
+    const clock = store.clock();
     const { state, calls } = counted(store.open(account));
     // Eight calls at once, 100 calls a second: every slot is within the 250 ms reserved ahead.
     const c = createRateController({ state, quota: 100, clock });
@@ -139,7 +143,7 @@ describe.each(stores)('the rate controller on $name', (store) => {
   it('gives back the slots reserved before a throttle and spaces them at the cut rate', async () => {
     const account = newAccount();
     const state = store.open(account);
-    const clock = new TestClock();
+    const clock = store.clock();
     // Two calls a second and slots reserved up to 1.2 s ahead: three acquires get slots 0, 500 and
     // 1025 ms from now, and the throttle below comes 10 ms later, before the second one is due.
     const tuning: Partial<RateTuning> = { aheadMs: 1200 };
@@ -160,7 +164,7 @@ describe.each(stores)('the rate controller on $name', (store) => {
 
   it('widens the margin when the fleet was using its whole window alone', async () => {
     const state = store.open(newAccount());
-    const clock = new TestClock();
+    const clock = store.clock();
     const tuning: Partial<RateTuning> = { initialMarginMs: 500 };
     const c = createRateController({ state, quota: 10, tuning, clock });
     await clock.run(Array.from({ length: 10 }, () => c.acquire()));
@@ -173,7 +177,7 @@ describe.each(stores)('the rate controller on $name', (store) => {
   });
 
   it('answers throttles in quick succession with the rate, not the margin', async () => {
-    const clock = new TestClock();
+    const clock = store.clock();
     const tuning: Partial<RateTuning> = { holdMs: 0, initialMarginMs: 1000 };
     const c = createRateController({ state: store.open(newAccount()), quota: 10, tuning, clock });
     await clock.run(Array.from({ length: 10 }, () => c.acquire()));
@@ -183,7 +187,7 @@ describe.each(stores)('the rate controller on $name', (store) => {
 
   it('cuts the rate to what got through when someone else uses the quota, holds, then climbs back', async () => {
     const state = store.open(newAccount());
-    const clock = new TestClock();
+    const clock = store.clock();
     const tuning: Partial<RateTuning> = { approachMs: 400, probe: 1, holdMs: 300 };
     const c = createRateController({ state, quota: 10, tuning, clock });
     // Six calls in the last second, well under the window: the rest of the quota is someone else's.
@@ -211,7 +215,7 @@ describe.each(stores)('the rate controller on $name', (store) => {
 
   it('shares one state between two controllers: a cut by one slows the other', async () => {
     const account = newAccount();
-    const clock = new TestClock();
+    const clock = store.clock();
     const [a, b] = [store.open(account), store.open(account)].map((state) =>
       createRateController({ state, quota: 10, clock }),
     );
@@ -230,7 +234,7 @@ describe.each(stores)('the rate controller on $name', (store) => {
 
   it('pauses the whole fleet on a storm of throttles, and for a retry hint', async () => {
     const state = store.open(newAccount());
-    const clock = new TestClock();
+    const clock = store.clock();
     const c = createRateController({ state, quota: 10, tuning: { stormThrottles: 3 }, clock });
     const kinds: string[] = [];
     for (let i = 0; i < 3; i++) kinds.push((await c.throttled()).kind);
@@ -249,7 +253,7 @@ describe.each(stores)('the rate controller on $name', (store) => {
 
   it('pauses for an unreachable endpoint with a growing pause, raises one alert after a while, clears it when reachable', async () => {
     const state = store.open(newAccount());
-    const clock = new TestClock();
+    const clock = store.clock();
     const tuning = { unreachablePauseMs: 50, unreachableMaxMs: 200, unreachableAlertMs: 150 };
     const c = createRateController({ state, quota: 10, tuning, clock });
     const pauses: number[] = [];
@@ -283,7 +287,7 @@ describe.each(stores)('the rate controller on $name', (store) => {
   it('forgets what it learned and the quota stored with it', async () => {
     const account = newAccount();
     const state = store.open(account);
-    const clock = new TestClock();
+    const clock = store.clock();
     await claimQuota(state, 5);
     const c = createRateController({ state, quota: 5, clock });
     await clock.run([c.acquire()]);
@@ -325,7 +329,7 @@ describe.each(stores)('the rate controller on $name', (store) => {
 
     it('is the quota every controller of the account keeps to, whatever its own', async () => {
       const account = newAccount();
-      const clock = new TestClock();
+      const clock = store.clock();
       await claimQuota(store.open(account), 2);
       // A process that thinks the quota is 100: the stored 2 decides.
       const c = createRateController({ state: store.open(account), quota: 100, clock });
@@ -333,6 +337,31 @@ describe.each(stores)('the rate controller on $name', (store) => {
       expect(mostInAnyWindow(await store.slotTimes(account), 1000)).toBeLessThanOrEqual(2);
     });
   });
+});
+
+describe("the rate controller on PostgreSQL, on its server's clock", () => {
+  beforeAll(() => postgres.setup());
+  afterAll(() => postgres.teardown());
+  afterEach(() => postgres.cleanup());
+
+  it('never exceeds the strict window with two pools of one account, one through PgBouncer in transaction mode', async () => {
+    const bouncer = await startPgBouncer();
+    try {
+      const account = `test-${randomUUID()}`;
+      const direct = postgres.open(account);
+      const pooled = postgres.openAt(bouncer.url(postgres.databaseUrl()), account);
+      expect(direct.maxBatch).toBeGreaterThan(1);
+      // Each process has more calls waiting than its share of the quota, so the two contend for slots.
+      const controllers = [direct, pooled].map((state) => createRateController({ state, quota: 20 }));
+      await Promise.all(controllers.flatMap((c) => Array.from({ length: 30 }, () => c.acquire())));
+      const slots = await postgres.slotTimes(account);
+      expect(slots).toHaveLength(60);
+      expect(mostInAnyWindow(slots, 1000)).toBeLessThanOrEqual(20);
+    } finally {
+      await postgres.cleanup();
+      await bouncer.stop();
+    }
+  }, 60_000);
 });
 
 describe('script replies', () => {

@@ -22,6 +22,9 @@ import {
 import type { TestDatabase } from './helpers/services.js';
 import { adminDatabaseUrl, createTestDatabase } from './helpers/services.js';
 import { createPool } from '../src/db/pool.js';
+import { createPostgresRateState } from '../src/queue/postgres-rate-state.js';
+import { claimQuota, DEFAULT_TUNING } from '../src/queue/rate-controller.js';
+import { tuningArgs } from '../src/queue/rate-state.js';
 import type { Pool } from '../src/db/pool.js';
 
 let p: Pipeline | undefined;
@@ -109,6 +112,18 @@ describe('least-privilege roles', () => {
       await ownerClient.query(grants);
     } finally {
       await ownerClient.end();
+    }
+
+    // The rate controller's PostgreSQL state under the workers' role: its tables and functions are covered.
+    const asWorker = createPool(urlAs(db.url, worker), p.log, { max: 1 });
+    try {
+      const state = createPostgresRateState(asWorker, `roles-${suffix}`);
+      expect((await claimQuota(state, 10)).outcome).toBe('stored');
+      const [slot] = await state.take({ quota: 10, tuning: tuningArgs(DEFAULT_TUNING) }, [`slot-${suffix}`]);
+      expect(slot?.granted).toBe(true);
+      await state.forget();
+    } finally {
+      await asWorker.end();
     }
 
     const workerEnv = pipelineEnv(p, { DATABASE_URL: urlAs(db.url, worker), CAMS_RATE_LIMIT: '50' });

@@ -183,6 +183,8 @@ export function createRateController(options: RateControllerOptions): RateContro
     if (pumping) return;
     pumping = true;
     try {
+      // The calls that ask in the same tick (jobs handed out together) go in the first batch.
+      await Promise.resolve();
       while (queue.length > 0) {
         const batch = queue.slice(0, state.maxBatch);
         const members = batch.map(() => randomUUID());

@@ -9,12 +9,25 @@ interface Timer {
   resolve: () => void;
 }
 
+export interface TestClockOptions {
+  /** Start time, in ms. */
+  start?: number;
+  /**
+   * True while no operation of the controllers' store is in flight. A store that takes batches makes
+   * a process's waiting calls wait for one reservation loop rather than each sleep on the clock: when
+   * the store is idle and something sleeps, nothing else can happen before a wake-up.
+   */
+  idle?: () => boolean;
+}
+
 export class TestClock implements ControllerClock {
   #t: number;
+  readonly #idle: (() => boolean) | undefined;
   readonly #timers = new Set<Timer>();
 
-  constructor(start = 1_800_000_000_000) {
-    this.#t = start;
+  constructor(options: TestClockOptions = {}) {
+    this.#t = options.start ?? 1_800_000_000_000;
+    this.#idle = options.idle;
   }
 
   now = (): number => this.#t;
@@ -53,8 +66,9 @@ export class TestClock implements ControllerClock {
 
   /**
    * Settles `work` (calls of controllers on this clock): whenever every unsettled one is asleep on
-   * the clock (none is waiting for Redis), time jumps to the earliest wake-up. So the order of events
-   * is the same on every run, however long Redis takes to answer.
+   * the clock (none is waiting for the store), or something sleeps and the store is idle (`idle`),
+   * time jumps to the earliest wake-up. So the order of events is the same on every run, however long
+   * the store takes to answer.
    */
   async run<T>(work: Array<Promise<T>>): Promise<T[]> {
     let open = work.length;
@@ -64,7 +78,7 @@ export class TestClock implements ControllerClock {
         () => (open -= 1),
       );
     while (open > 0) {
-      if (this.#timers.size === open) {
+      if (this.#timers.size === open || (this.#timers.size > 0 && this.#idle?.() === true)) {
         this.#t = Math.max(this.#t, Math.min(...[...this.#timers].map((x) => x.at)));
         this.#wake();
       }
