@@ -70,8 +70,12 @@ function executeFinder(n: number) {
 /** Starts a proxy to the server of `databaseUrl`. */
 export async function startPgProxy(databaseUrl: string, options: ProxyOptions = {}): Promise<PgProxy> {
   const target = new URL(databaseUrl);
-  const targetHost = target.hostname || '127.0.0.1';
+  const targetHost = decodeURIComponent(target.hostname) || '127.0.0.1';
   const targetPort = Number(target.port || 5432);
+  // A host that is a directory is the server's Unix socket (the embedded server's).
+  const upstreamAt = targetHost.startsWith('/')
+    ? { path: `${targetHost}/.s.PGSQL.${targetPort}` }
+    : { host: targetHost, port: targetPort };
   const open = new Set<Socket>();
   let cutUntil = 0;
   let accepted = 0;
@@ -80,7 +84,10 @@ export async function startPgProxy(databaseUrl: string, options: ProxyOptions = 
 
   const kill = (socket: Socket) => {
     // resetAndDestroy sends RST: the peer sees ECONNRESET, as with a dead network path.
-    if (!socket.destroyed) socket.resetAndDestroy();
+    // (A Unix socket has no RST: it is closed.)
+    if (socket.destroyed) return;
+    if (socket.remoteFamily === undefined) socket.destroy();
+    else socket.resetAndDestroy();
   };
   const server: Server = createServer((client) => {
     client.on('error', () => undefined);
@@ -90,7 +97,7 @@ export async function startPgProxy(databaseUrl: string, options: ProxyOptions = 
       return;
     }
     accepted += 1;
-    const upstream = connect(targetPort, targetHost);
+    const upstream = connect(upstreamAt);
     upstream.on('error', () => kill(client));
     client.on('error', () => kill(upstream));
     client.on('close', () => {

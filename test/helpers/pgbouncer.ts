@@ -61,7 +61,7 @@ export async function startPgBouncer(): Promise<PgBouncer> {
     join(dir, 'pgbouncer.ini'),
     [
       '[databases]',
-      `* = host=${server.hostname.replace(/^\[|\]$/g, '')} port=${server.port || '5432'}`,
+      `* = host=${decodeURIComponent(server.hostname).replace(/^\[|\]$/g, '')} port=${server.port || '5432'}`,
       '[pgbouncer]',
       'listen_addr = 127.0.0.1',
       `listen_port = ${port}`,
@@ -74,7 +74,9 @@ export async function startPgBouncer(): Promise<PgBouncer> {
       '',
     ].join('\n'),
   );
-  const args = process.getuid?.() === 0 ? ['-u', 'postgres'] : [];
+  // As root it runs as a user that may reach the server: the embedded server's socket is nobody's.
+  const runAs = decodeURIComponent(server.hostname).startsWith('/') ? 'nobody' : 'postgres';
+  const args = process.getuid?.() === 0 ? ['-u', runAs] : [];
   const child: ChildProcess = spawn(binary, [...args, join(dir, 'pgbouncer.ini')], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -1,12 +1,44 @@
 /**
- * vitest global setup: fail the whole run at once, with a message a person can act on, when Redis or
- * PostgreSQL is not there (rather than a hundred ECONNREFUSED stack traces).
+ * vitest global setup: the PostgreSQL the tests use, and a run that fails at once, with a message a
+ * person can act on, when a server they were given is not there (rather than a hundred ECONNREFUSED
+ * stack traces).
+ *
+ * PostgreSQL: `TEST_DATABASE_URL` or `DATABASE_URL` when set; else the server on 127.0.0.1:5432 when one
+ * answers; else the embedded server (started in a data directory of the tests' own, stopped at the end
+ * when this run started it), whose URL the tests get as `TEST_DATABASE_URL`. Redis: checked when the
+ * tests use it (vitest.config.ts leaves out the files that need it when there is none to use).
  */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { embeddedDatabaseUrl } from '../../src/data-dir.js';
+import { ensureEmbeddedServer, stopEmbeddedServer } from '../../src/embedded/server.js';
+import { createLogger } from '../../src/log.js';
+import { answers } from './requirements.js';
 import { adminDatabaseUrl, redisUrl } from './services.js';
 
-export default async function preflight(): Promise<void> {
+export default async function preflight(): Promise<(() => Promise<void>) | undefined> {
+  let teardown: (() => Promise<void>) | undefined;
+  if (!(process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL) && !(await answers('127.0.0.1', 5432))) {
+    const dataDir =
+      process.env.CAMS_TEST_DATA_DIR || join(tmpdir(), `cams-enrich-test-${process.getuid?.() ?? 0}`);
+    const log = createLogger({ level: 'warn', format: 'json' });
+    const { started } = await ensureEmbeddedServer({ dataDir, log });
+    process.env.TEST_DATABASE_URL = embeddedDatabaseUrl(dataDir, 'postgres');
+    process.stderr.write(
+      `no PostgreSQL given (DATABASE_URL) or on 127.0.0.1:5432: the tests use the embedded server in ${dataDir}\n`,
+    );
+    if (started) teardown = async () => void (await stopEmbeddedServer({ dataDir, log }));
+  }
+  if (process.env.TEST_REDIS_URL || process.env.REDIS_URL || (await answers('127.0.0.1', 6379))) {
+    await checkRedis();
+  }
+  await checkPostgres();
+  return teardown;
+}
+
+async function checkRedis(): Promise<void> {
   const redis = new Redis(redisUrl(), {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
@@ -23,6 +55,9 @@ export default async function preflight(): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+async function checkPostgres(): Promise<void> {
   const client = new pg.Client({ connectionString: adminDatabaseUrl() });
   client.on('error', () => undefined);
   try {
