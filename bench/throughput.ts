@@ -6,11 +6,13 @@
  * - CSV parsing alone, and parsing + normalisation, over the same file;
  * - one worker (limit and latency off) over a run of numbers vs the CAMS client alone against the same
  *   simulator at the same concurrency;
- * - a feeder batch and the lost jobs check with a big ledger of other runs vs an empty ledger.
+ * - a feeder batch and the lost jobs check with a big ledger of other runs vs an empty ledger;
+ * - `export --format csv` of a one-column run, from outside, vs a COPY of the same rows in line order.
  *
  * Environment: BENCH_IMPORT_ROWS (default 100000; 500000 or 1000000 for the big figures),
  * BENCH_WORKER_NUMBERS (default 6000), BENCH_CONCURRENCY (default 64), BENCH_LEDGER_ROWS (rows of other
- * runs for the big-ledger case, default 1000000; 5000000 for the full figure), and DATABASE_URL /
+ * runs for the big-ledger case, default 1000000; 5000000 for the full figure), BENCH_EXPORT_ROWS (default
+ * 300000), BENCH_THROUGHPUT_CASES (a comma-separated list of import, worker, ledger, export; default all), and DATABASE_URL /
  * REDIS_URL (databases `cams_bench_<random>` are created there and dropped).
  */
 import { createReadStream } from 'node:fs';
@@ -27,6 +29,7 @@ import { importCsv } from '../src/runs/csv-import.js';
 import { readCsvRows } from '../src/sources/csv-source.js';
 import type { Line } from './throughput-support.js';
 import { benchDatabase, timed, writeNumbersCsv } from './throughput-support.js';
+import { measureExport } from './throughput-export.js';
 import { measureLedger } from './throughput-ledger.js';
 import { measureWorker } from './throughput-worker.js';
 
@@ -34,6 +37,7 @@ const IMPORT_ROWS = Number(process.env.BENCH_IMPORT_ROWS ?? 100_000);
 const WORKER_NUMBERS = Number(process.env.BENCH_WORKER_NUMBERS ?? 6000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const LEDGER_ROWS = Number(process.env.BENCH_LEDGER_ROWS ?? 1_000_000);
+const EXPORT_ROWS = Number(process.env.BENCH_EXPORT_ROWS ?? 300_000);
 
 const perSecond = (n: number, seconds: number) => Math.round(n / seconds);
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -122,6 +126,7 @@ async function main(): Promise<void> {
     if (want('import')) lines.push(...(await measureImport(dir)));
     if (want('worker')) lines.push(...(await measureWorker(WORKER_NUMBERS, CONCURRENCY)));
     if (want('ledger')) lines.push(...(await measureLedger(LEDGER_ROWS)));
+    if (want('export')) lines.push(...(await measureExport(dir, EXPORT_ROWS)));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

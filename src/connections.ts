@@ -1,12 +1,12 @@
 /**
- * Opening what a command works on, each owned by the command's `Resources`: the ledger's pool (on an
- * up-to-date schema), a Redis connection, the queue.
+ * Opening what a command works on, each owned by the command's `Resources`: a Redis connection, the
+ * queue, and with them the ledger's pool (`database-connection.ts`, where commands that need only the
+ * ledger take it from, without loading BullMQ and ioredis).
  */
 import type { RedisClient } from './queue/redis-script.js';
 import type { Config } from './config.js';
-import { assertDatabase, createPool } from './db/pool.js';
 import type { Pool } from './db/pool.js';
-import { assertMigrated, migrateAtStart } from './db/migrate.js';
+import { openDatabase } from './database-connection.js';
 import { withDeadline } from './deadline.js';
 import type { Logger } from './log.js';
 import type { EnrichQueue, RedisRole } from './queue/queue.js';
@@ -14,24 +14,7 @@ import { connectRedis, createEnrichQueue, createRedis } from './queue/queue.js';
 import { evictionWarning } from './queue/redis-readiness.js';
 import type { Resources } from './resources.js';
 
-/**
- * A pool that answers, on an up-to-date schema. Commands that write (import, worker, demo) apply
- * missing migrations themselves (safe from every process at once); read-only ones (`readOnly`) only
- * check and say to run `migrate`, so pointing them at a database never changes it.
- */
-export async function openDatabase(
-  res: Resources,
-  config: Config,
-  log: Logger,
-  max = 10,
-  options: { readOnly?: boolean } = {},
-): Promise<Pool> {
-  const pool = res.own(createPool(config.databaseUrl, log, { max, schema: config.schema }), (p) => p.end());
-  await assertDatabase(pool, config.databaseUrl);
-  if (options.readOnly) await assertMigrated(pool, { schema: config.schema });
-  else await migrateAtStart(pool, log, { schema: config.schema });
-  return pool;
-}
+export { openDatabase };
 
 /**
  * A connection of `role` to `REDIS_URL`, ready and checked (`connectRedis`). A worker waits up to

@@ -3,12 +3,20 @@
  * Phone numbers are masked (`src/mask.ts`) before they reach a log line or a metric label; the
  * logger masks the known phone fields itself too, and drops secrets.
  */
+import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import { isatty } from 'node:tty';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
-import { PinoPretty } from 'pino-pretty';
+import type { PinoPretty } from 'pino-pretty';
 import { maskPhone } from './mask.js';
+
+/**
+ * pino-pretty (thirty modules) is loaded only by a logger that prints readable lines: a command whose
+ * logs are JSON (a service, a pipe) starts without it. It is CommonJS, so it loads synchronously.
+ */
+const prettyStream = (options: Parameters<typeof PinoPretty>[0]) =>
+  (createRequire(import.meta.url)('pino-pretty') as { PinoPretty: typeof PinoPretty }).PinoPretty(options);
 
 export type { Logger };
 
@@ -57,7 +65,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         : pino.destination({ fd: destination, sync: true });
   const stream =
     options.format === 'pretty'
-      ? PinoPretty({
+      ? prettyStream({
           // pino-pretty pipes into a stream: the terminal writer goes in one; an fd it opens itself.
           destination: typeof destination === 'number' && !tty ? destination : writableOf(raw),
           sync: true,

@@ -30,7 +30,16 @@ const LAYERS: { name: string; paths: string[] }[] = [
       'src/embedded/',
     ],
   },
-  { name: 'runs', paths: ['src/runs/', 'src/schedules/', 'src/dashboard/', 'src/connections.ts'] },
+  {
+    name: 'runs',
+    paths: [
+      'src/runs/',
+      'src/schedules/',
+      'src/dashboard/',
+      'src/connections.ts',
+      'src/database-connection.ts',
+    ],
+  },
   { name: 'workers', paths: ['workers/'] },
   { name: 'commands', paths: ['src/commands/'] },
   { name: 'cli', paths: ['src/cli/'] },

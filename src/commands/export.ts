@@ -7,7 +7,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
 import { runIdArg } from '../cli-options.js';
 import { AppError } from '../errors.js';
-import { openDatabase } from '../connections.js';
+import { openDatabase } from '../database-connection.js';
 import { Resources } from '../resources.js';
 import type { ExportFormat } from '../runs/export-run.js';
 import { EXPORT_COLUMNS, prepareExport } from '../runs/export-run.js';

@@ -4,7 +4,7 @@ import { priorityArg, runIdArg } from '../cli-options.js';
 import type { RunPriority } from '../db/runs.js';
 import { setRunPriority } from '../db/runs.js';
 import { AppError } from '../errors.js';
-import { openDatabase } from '../connections.js';
+import { openDatabase } from '../database-connection.js';
 import { Resources } from '../resources.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 

@@ -1,5 +1,5 @@
 import { pruneRuns } from '../db/prune.js';
-import { openDatabase } from '../connections.js';
+import { openDatabase } from '../database-connection.js';
 import { Resources } from '../resources.js';
 import type { PruneFlags } from '../runs/requests.js';
 import { pruneDefinition, pruneOptions } from '../runs/requests.js';

@@ -6,7 +6,7 @@ import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
 import { spaceArg } from '../cli-options.js';
 import { parseDuration } from '../duration.js';
-import { openDatabase } from '../connections.js';
+import { openDatabase } from '../database-connection.js';
 import { Resources } from '../resources.js';
 import { describeUsage, usageReport } from '../runs/usage.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
