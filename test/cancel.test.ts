@@ -104,6 +104,62 @@ describe('cancel', () => {
     expect(new Set(enriched)).toEqual(called(p));
   });
 
+  it('settles a call whose job was taken while the cancel was written with its real outcome, at once', async () => {
+    p = await startPipeline({
+      rate: 10,
+      readTimeoutMs: 10_000,
+      simulator: { faults: [{ answer: { kind: 'slow', delayMs: 2000 } }] },
+    });
+    const pipeline = p;
+    const all = numbers('86134', 6);
+    const run = await pipeline.importFile(await pipeline.csv('race.csv', `phone\n${all.join('\n')}\n`));
+    // The cancel reads the calls in flight (none), then waits for the run's row, held here: meanwhile a
+    // worker takes jobs, finds their numbers pending and calls, each call held 2 s by the simulator.
+    const holder = await pipeline.pool.connect();
+    let cancelling: Promise<Awaited<ReturnType<typeof cancelRun>>> | undefined;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM runs WHERE id = $1 FOR UPDATE', [run]);
+      cancelling = cancelRun({ pool: pipeline.pool, queue: pipeline.queue }, run);
+      await waitFor('the cancel waiting for the run', 30_000, async () => {
+        const { rows } = await pipeline.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+        );
+        return rows[0]!.n > 0 || undefined;
+      });
+      pipeline.startWorkers(1);
+      await waitFor('two calls in flight', 30_000, () => pipeline.sim.counters().calls >= 2 || undefined);
+    } finally {
+      await holder.query('COMMIT');
+      holder.release();
+    }
+    const result = await cancelling;
+    expect(result).toMatchObject({ outcome: 'cancelled', inFlight: 0 });
+    // Nothing is left pending by the cancel: the accounting adds up now, not after a sweep.
+    const now = await runStatus(pipeline.pool, run);
+    expect(now).toMatchObject({ phase: 'cancelled', pending: 0 });
+    expectAccounted(now);
+
+    // The calls made for it keep their real outcome; no other number is called.
+    const s = await waitFor('the calls settled', 30_000, async () => {
+      const st = await runStatus(pipeline.pool, run);
+      const answered = called(pipeline).size;
+      const active = await pipeline.queue.getActiveCount();
+      const settled = answered >= 2 && pipeline.sim.counters().calls === answered && active === 0;
+      return settled && st.enriched === answered ? st : undefined;
+    });
+    expectAccounted(s);
+    expect(s).toMatchObject({ phase: 'cancelled', pending: 0, failed: 0, cancelled: 6 - s.enriched });
+    const { rows } = await pipeline.pool.query<{ phone_number: string; state: string }>(
+      'SELECT phone_number, state FROM run_items WHERE run_id = $1',
+      [run],
+    );
+    const enriched = rows.filter((r) => r.state === 'enriched').map((r) => r.phone_number);
+    expect(new Set(enriched)).toEqual(called(pipeline));
+    expect(pipeline.sim.counters().calls).toBe(called(pipeline).size);
+  });
+
   it('stops an importing run: the importer exits 1 saying so, what it recorded is cancelled', async () => {
     p = await startPipeline();
     const env = pipelineEnv(p);

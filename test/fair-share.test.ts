@@ -1,9 +1,12 @@
 /**
  * Runs share the quota: a small run imported while a big one is worked gets its turns at once, a
- * high-priority run goes before the others, a low one waits while a normal one has work. Every
+ * high-priority run goes before the others, a low one waits while a normal one has work, a run whose
+ * priority is raised has its buffered jobs moved ahead at once. Every
  * assertion is about order, read from the ledger (when each number was settled), never about time.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { jobIdFor } from '../src/queue/queue.js';
+import { changeRunPriority } from '../src/runs/priority.js';
 import { runStatus } from '../src/runs/status.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
@@ -79,6 +82,60 @@ describe('fair share between runs', () => {
       [big, high],
     );
     expect(Number(rows[0]?.n)).toBeLessThanOrEqual(2 * 4);
+  });
+
+  it("moves a run's jobs already in Redis when its priority changes", async () => {
+    p = await startPipeline({ rate: RATE + 10, workerRate: RATE });
+    const pipeline = p;
+    const shared = '8613800000'; // a's first number
+    const a = await pipeline.importFile(await pipeline.csv('a.csv', numbers('86138', 50)));
+    const b = await pipeline.importFile(await pipeline.csv('b.csv', numbers('86139', 49) + `${shared}\n`), {
+      priority: 'low',
+    });
+    const priorities = async (prefix: string) => {
+      const jobs = await pipeline.queue.getJobs(['prioritized', 'waiting']);
+      return new Set(jobs.filter((j) => j.data.phoneNumber.startsWith(prefix)).map((j) => j.priority));
+    };
+    const { rows } = await pipeline.pool.query<{ phone_number: string }>(
+      'SELECT phone_number FROM run_items WHERE run_id = $1 INTERSECT SELECT phone_number FROM run_items WHERE run_id = $2',
+      [a, b],
+    );
+    expect(rows).toHaveLength(1);
+    const priorityOf = async () =>
+      (await pipeline.queue.getJob(jobIdFor('S1', rows[0]!.phone_number)))?.priority;
+    // Both runs are buffered (no worker yet): a's jobs at normal (2), b's at low (3), the shared
+    // number's once, at a's normal.
+    expect(await priorities('86139')).toEqual(new Set([3]));
+    expect(await priorityOf()).toBe(2);
+
+    expect(await changeRunPriority({ pool: pipeline.pool, queue: pipeline.queue }, b, 'high')).toEqual({
+      run: b,
+      priority: 'high',
+      movedJobs: 50,
+    });
+    expect(await priorities('86139')).toEqual(new Set([1]));
+    expect(await priorityOf()).toBe(1);
+    // Lowering a keeps the shared number at b's high.
+    const lowered = await changeRunPriority({ pool: pipeline.pool, queue: pipeline.queue }, a, 'low');
+    expect(lowered.movedJobs).toBe(49);
+    expect(await priorities('86138')).toEqual(new Set([1, 3]));
+    expect(await priorityOf()).toBe(1);
+    await expect(
+      changeRunPriority({ pool: pipeline.pool, queue: pipeline.queue }, a + b + 1, 'high'),
+    ).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' });
+
+    // Worked now, b's numbers go before a's, though a's were buffered first.
+    pipeline.startWorkers(2);
+    await pipeline.waitFinished(a, 60_000);
+    // (The shared number is b's too: a's first number of its own is what counts.)
+    const { rows: after } = await pipeline.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM run_items
+       WHERE run_id = $1 AND state = 'enriched'
+         AND updated_at >= (SELECT min(updated_at) FROM run_items
+                            WHERE run_id = $2 AND phone_number <> $3 AND state = 'enriched')`,
+      [b, a, rows[0]!.phone_number],
+    );
+    expect(Number(after[0]?.n)).toBeLessThanOrEqual(2 * 4);
   });
 
   it('gives a low-priority run no call while a normal run has work', async () => {

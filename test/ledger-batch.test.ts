@@ -120,9 +120,9 @@ describe('batched ledger statements', () => {
     // with max age 0, so the stored profile is not fresh for it; 77: never imported. A call names the
     // oldest run waiting, which the usage figures count it for.
     expect(answers).toEqual([
-      { kind: 'call', runId: first },
+      { kind: 'call', runId: first, checkedAt: expect.any(String) },
       { kind: 'nothing-pending' },
-      { kind: 'call', runId: later },
+      { kind: 'call', runId: later, checkedAt: expect.any(String) },
       { kind: 'nothing-pending' },
     ]);
   });

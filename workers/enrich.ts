@@ -140,7 +140,7 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob, signal?: AbortSig
             key,
             err.code,
             `throttled ${job.attemptsStarted - 1 + throttles} times: ${err.upstreamMessage}`,
-            { classification: 'throttled', calls: 1, throttled: 1 },
+            { classification: 'throttled', calls: 1, throttled: 1, since: check.checkedAt },
           );
           log.error(fields, 'number throttled too often; failed');
           throw new UnrecoverableError(err.message);
@@ -164,14 +164,15 @@ export async function enrich(deps: EnrichDeps, job: EnrichJob, signal?: AbortSig
           );
         continue;
       }
-      throw await handleFailure(deps, job, log, err, check.runId);
+      throw await handleFailure(deps, job, log, err, check);
     }
   }
   if (unreachable && (await deps.gate.reachable())) {
     await deps.fleet.clearUnreachable();
     log.warn('CAMS endpoint reachable again; alert cleared');
   }
-  const settled = await ledger.recordProfile(key, profile);
+  // Rows a cancel wrote while the call was under way get its outcome too (`since`).
+  const settled = await ledger.recordProfile(key, profile, check.checkedAt);
   log.debug({ requestId: profile.requestId, runs: settled }, 'profile stored');
   return 'enriched';
 }
@@ -182,9 +183,10 @@ async function handleFailure(
   job: EnrichJob,
   log: Logger,
   err: unknown,
-  runId: number,
+  check: { runId: number; checkedAt: string },
 ): Promise<Error> {
   const { ledger, fleet } = deps;
+  const { runId } = check;
   const key = job.data;
   if (!(err instanceof CamsError)) {
     // Not an answer from CAMS (a bug or a database fault): retry like a transient fault.
@@ -195,14 +197,14 @@ async function handleFailure(
       'WORKER_ERROR',
       err instanceof Error ? err.message : String(err),
       err,
-      runId,
+      check,
     );
   }
   const fields = { code: err.code, requestId: err.requestId, httpStatus: err.httpStatus };
   switch (err.classification) {
     case 'throttled': // not reached: the gate has a throttled call tried again
     case 'transient':
-      return finalIfLastAttempt(deps, job, log, err.code, err.upstreamMessage, err, runId);
+      return finalIfLastAttempt(deps, job, log, err.code, err.upstreamMessage, err, check);
     case 'permanent':
       if (err.scope === 'clock') {
         log.error(
@@ -226,6 +228,7 @@ async function handleFailure(
         final: true,
         classification: 'permanent',
         calls: 1,
+        since: check.checkedAt,
       });
       log.warn(fields, 'CAMS refused this number; failed');
       return new UnrecoverableError(err.message);
@@ -261,7 +264,7 @@ async function finalIfLastAttempt(
   code: string,
   message: string,
   err: unknown,
-  runId: number,
+  check: { runId: number; checkedAt: string },
 ): Promise<Error> {
   const attempts = job.opts.attempts ?? 1;
   const last = job.attemptsMade + 1 >= attempts;
@@ -270,11 +273,12 @@ async function finalIfLastAttempt(
     await deps.ledger.recordFailure(job.data, code, message, {
       classification: err instanceof CamsError ? 'transient' : 'other',
       calls: sent ? 1 : 0,
+      since: check.checkedAt,
     });
     log.error({ code, attempts }, 'failed after the last attempt');
     return new UnrecoverableError(`${code}: ${message}`);
   }
-  if (sent) deps.calls?.count(job.data.custSpaceId, runId, false);
+  if (sent) deps.calls?.count(job.data.custSpaceId, check.runId, false);
   log.warn({ code, attempt: job.attemptsMade + 1, attempts }, 'transient failure; will retry');
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -2,10 +2,9 @@ import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
 import { priorityArg, runIdArg } from '../cli-options.js';
 import type { RunPriority } from '../db/runs.js';
-import { setRunPriority } from '../db/runs.js';
-import { AppError } from '../errors.js';
-import { openDatabase } from '../database-connection.js';
+import { openLedgerAndQueue } from '../connections.js';
 import { Resources } from '../resources.js';
+import { changeRunPriority } from '../runs/priority.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
 export const priorityDefinition = () =>
@@ -17,8 +16,8 @@ export const priorityDefinition = () =>
 export type PriorityFlags = FlagsOf<typeof priorityDefinition>;
 
 /**
- * Sets the priority the feeder serves the run's numbers by from now on; the few seconds of its work
- * already in Redis keep the priority they were fed with.
+ * Sets the priority the feeder serves the run's numbers by, and gives its jobs already in Redis the new
+ * priority, so the change holds at once, not only for what is fed from now on.
  */
 export async function priorityCommand(
   runId: number,
@@ -28,13 +27,13 @@ export async function priorityCommand(
 ): Promise<ExitCode> {
   const res = new Resources();
   try {
-    const pool = await openDatabase(res, ctx.config, ctx.log, 1);
-    if (!(await setRunPriority(pool, { runId, queue: ctx.config.queueName, priority })))
-      throw new AppError(
-        'RUN_NOT_FOUND',
-        `run ${runId} does not exist on queue ${ctx.config.queueName} (see "cams-enrich status" for its runs)`,
-      );
-    ctx.out(opts.json ? JSON.stringify({ run: runId, priority }) : `run ${runId}: priority ${priority}`);
+    const { pool, queue } = await openLedgerAndQueue(res, ctx.config, ctx.log, 1);
+    const result = await changeRunPriority({ pool, queue }, runId, priority);
+    ctx.out(
+      opts.json
+        ? JSON.stringify(result)
+        : `run ${runId}: priority ${priority}${result.movedJobs > 0 ? ` (${result.movedJobs} jobs in Redis moved)` : ''}`,
+    );
     return 0;
   } finally {
     await res.close();

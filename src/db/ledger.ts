@@ -38,6 +38,8 @@ export interface FailureOptions {
   calls?: number;
   /** Of those, answered with a throttle. Default 0. */
   throttled?: number;
+  /** When the ledger was checked before the call: rows a cancel wrote after it fail too. Default none. */
+  since?: string;
 }
 
 /**
@@ -61,6 +63,7 @@ export function recordFailure(
     classification: options.classification ?? (options.final ? 'permanent' : 'other'),
     calls: options.calls ?? 0,
     throttled: options.throttled ?? 0,
+    since: options.since,
   });
 }
 
@@ -139,7 +142,8 @@ export function clearAlertWithCode(db: Queryable, queue: string, codes: readonly
 /** The ledger operations a worker needs, bound to a pool (what `enrich` receives). */
 export interface Ledger {
   checkPending(key: NumberKey): Promise<PendingCheck>;
-  recordProfile(key: NumberKey, profile: BusinessProfile): Promise<number>;
+  /** `since`: when the ledger was checked before the call; rows a cancel wrote after it are enriched too. */
+  recordProfile(key: NumberKey, profile: BusinessProfile, since?: string): Promise<number>;
   settleFromStore(key: NumberKey): Promise<number>;
   recordFailure(key: NumberKey, code: string, message: string, options?: FailureOptions): Promise<number>;
 }
@@ -160,8 +164,8 @@ export function createLedger(pool: Pool): Ledger {
   );
   return {
     checkPending: (key) => check({ custSpaceId: key.custSpaceId, phoneNumber: key.phoneNumber }),
-    recordProfile: (key, profile) =>
-      record({ kind: 'profile', custSpaceId: key.custSpaceId, phoneNumber: key.phoneNumber, profile }),
+    recordProfile: (key, profile, since) =>
+      record({ kind: 'profile', custSpaceId: key.custSpaceId, phoneNumber: key.phoneNumber, profile, since }),
     settleFromStore: (key) =>
       settleOne(pool, { kind: 'store', custSpaceId: key.custSpaceId, phoneNumber: key.phoneNumber }),
     recordFailure: (key, code, message, options) => recordFailure(pool, key, code, message, options),

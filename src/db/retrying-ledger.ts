@@ -10,7 +10,8 @@ import { retryDatabase } from './retry.js';
 export function retryingLedger(ledger: Ledger, options: DatabaseRetryOptions = {}): Ledger {
   return {
     checkPending: (key) => retryDatabase(() => ledger.checkPending(key), options),
-    recordProfile: (key, profile) => retryDatabase(() => ledger.recordProfile(key, profile), options),
+    recordProfile: (key, profile, since) =>
+      retryDatabase(() => ledger.recordProfile(key, profile, since), options),
     settleFromStore: (key) => retryDatabase(() => ledger.settleFromStore(key), options),
     recordFailure: (key, code, message, opts) =>
       retryDatabase(() => ledger.recordFailure(key, code, message, opts), options),

@@ -3,12 +3,17 @@
  * jobs leave Redis, each counted `cancelled`, and the run ends `cancelled`. A number whose call is in
  * flight finishes and keeps its real outcome; a number another run also waits for keeps its job. An
  * importing run is cancelled too: its importer finds out at its next chunk and stops.
+ *
+ * A worker may take a job while the cancel is being written: a worker whose ledger check came after the
+ * cancel finds nothing pending and makes no call; one whose check came before it makes the call, and
+ * settling it gives the rows the cancel counted `cancelled` meanwhile their real outcome, in the same
+ * statement (`settle-numbers.ts`). So no row of the run is left pending by the cancel except those of
+ * calls already in flight, and the accounting adds up at once.
  */
 import type { Pool } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
 import { cancelRunItems } from '../db/sql/cancel-run-items.js';
 import { lockRun } from '../db/sql/lock-run.js';
-import { uncancelRows } from '../db/sql/uncancel-rows.js';
 import { AppError } from '../errors.js';
 import type { EnrichQueue } from '../queue/queue.js';
 import { numbersInFlight, removeNumberJobs } from '../queue/remove-jobs.js';
@@ -25,16 +30,14 @@ export interface CancelResult {
   removedJobs: number;
 }
 
-const numberId = (k: { custSpaceId: string; phoneNumber: string }) =>
-  `${k.custSpaceId}\u0000${k.phoneNumber}`;
-
 /** Cancels one run of the queue. Throws RUN_NOT_FOUND, or RUN_FINISHED for a run that ended otherwise. */
 export async function cancelRun(
   deps: { pool: Pool; queue: EnrichQueue },
   runId: number,
 ): Promise<CancelResult> {
   const { pool, queue } = deps;
-  // Read before the ledger changes: a job taken after this finds its rows cancelled and makes no call.
+  // Read before the ledger changes; a job taken after this finds its rows cancelled and makes no call,
+  // or, if its check came first, settles them with its call's outcome.
   const inFlight = await numbersInFlight(queue);
   const done = await withTransaction(pool, async (client) => {
     const run = await lockRun(client, { runId, queue: queue.name });
@@ -52,22 +55,13 @@ export async function cancelRun(
     return cancelRunItems(client, { runId, inFlight });
   });
   if (!done) return { run: runId, outcome: 'already-cancelled', cancelled: 0, inFlight: 0, removedJobs: 0 };
-  // A job a worker took while the cancel was being written may have found its rows still pending and
-  // be calling: those rows go back to pending, to be settled with the call's outcome. (One that found
-  // them cancelled made no call; its rows are cancelled again by the workers' lost-job sweep.)
-  const seen = new Set(inFlight.map(numberId));
-  const taken = (await numbersInFlight(queue)).filter((k) => !seen.has(numberId(k)));
-  const back = await uncancelRows(pool, { runId, numbers: taken });
-  const takenIds = new Set(taken.map(numberId));
-  const removedJobs = await removeNumberJobs(
-    queue,
-    done.jobsToRemove.filter((k) => !takenIds.has(numberId(k))),
-  );
+  // A job a worker holds now is locked and stays (removing it fails); its worker settles it.
+  const removedJobs = await removeNumberJobs(queue, done.jobsToRemove);
   return {
     run: runId,
     outcome: 'cancelled',
-    cancelled: done.cancelled - back,
-    inFlight: done.inFlight + back,
+    cancelled: done.cancelled,
+    inFlight: done.inFlight,
     removedJobs,
   };
 }

@@ -1,7 +1,9 @@
 /**
  * Cancels a run, in one statement: its pending rows become `cancelled` (a terminal state, counted in
  * the run's `cancelled` counter), except those of numbers whose call is in flight, which keep their
- * real outcome when it comes; the run ends in state `cancelled`. Returns the numbers whose job may
+ * real outcome when it comes; the run ends in state `cancelled`. Each row is stamped with the time it
+ * was written (not the transaction's start): a call whose ledger check came before that gets the row
+ * back with its outcome when it settles (`settle-numbers.ts`, `since`). Returns the numbers whose job may
  * leave Redis: cancelled rows that were queued, of numbers no other run still waits for.
  */
 import type { Queryable } from '../pool.js';
@@ -34,7 +36,7 @@ export async function cancelRunItems(db: Queryable, p: CancelRunItems): Promise<
     left: string;
   }>(
     `WITH moved AS (
-       UPDATE run_items i SET state = 'cancelled', updated_at = now()
+       UPDATE run_items i SET state = 'cancelled', updated_at = clock_timestamp()
        WHERE i.run_id = $1 AND i.state = 'pending'
          AND NOT EXISTS (
            SELECT 1 FROM unnest($2::text[], $3::text[]) AS f(cust_space_id, phone_number)

@@ -15,13 +15,23 @@ export type PendingCheck =
   | { kind: 'nothing-pending' }
   /** A profile fetched since the runs asked for it (or within their max age) is stored: spend no call. */
   | { kind: 'fresh' }
-  /** A call is needed; `runId` is the oldest run waiting, which the usage figures count the call for. */
-  | { kind: 'call'; runId: number };
+  /**
+   * A call is needed; `runId` is the oldest run waiting, which the usage figures count the call for.
+   * `checkedAt` is when the check read the ledger (the database's clock, as text): the call's outcome
+   * is settled with it, so rows a cancel wrote after it still get the outcome (`SettleNumber.since`).
+   */
+  | { kind: 'call'; runId: number; checkedAt: string };
 
 /** The answers are in the order of `keys`. */
 export async function checkPending(db: Queryable, keys: readonly CheckPending[]): Promise<PendingCheck[]> {
-  const { rows } = await db.query<{ n: number; pending: number; fresh: boolean | null; first_run: string }>(
-    `SELECT k.n::int AS n, count(i.run_id)::int AS pending, min(i.run_id) AS first_run,
+  const { rows } = await db.query<{
+    n: number;
+    pending: number;
+    fresh: boolean | null;
+    first_run: string;
+    checked_at: string;
+  }>(
+    `SELECT k.n::int AS n, count(i.run_id)::int AS pending, min(i.run_id) AS first_run, now()::text AS checked_at,
             bool_and(bp.fetched_at >= r.created_at OR bp.fetched_at > now() - r.max_age) AS fresh
      FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(cust_space_id, phone_number, n)
      LEFT JOIN run_items i
@@ -34,7 +44,9 @@ export async function checkPending(db: Queryable, keys: readonly CheckPending[])
   const answers: PendingCheck[] = keys.map(() => ({ kind: 'nothing-pending' }));
   for (const row of rows) {
     if (row.pending > 0)
-      answers[row.n - 1] = row.fresh ? { kind: 'fresh' } : { kind: 'call', runId: Number(row.first_run) };
+      answers[row.n - 1] = row.fresh
+        ? { kind: 'fresh' }
+        : { kind: 'call', runId: Number(row.first_run), checkedAt: row.checked_at };
   }
   return answers;
 }

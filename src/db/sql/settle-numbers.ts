@@ -8,6 +8,10 @@
  *   fail it without a call;
  * - `store`: a stored profile is fresh enough; rows of runs created before the fetch count as skipped,
  *   later ones as enriched (the fetch served them).
+ * A call's outcome (`profile`, `failure`) given `since` (when the ledger was checked before the call)
+ * also settles the number's rows a cancel counted `cancelled` after that check: the call was made for
+ * them, so they get its real outcome and move from the run's `cancelled` counter to it, in this statement,
+ * whichever of the cancel and the call finished first. Rows cancelled before the check stay cancelled.
  * The runs are locked in id order before their counters change, so statements settling numbers of the
  * same runs never deadlock. Each number appears at most once per call.
  *
@@ -34,6 +38,11 @@ interface Calls {
   calls?: number;
   /** Of those, answered with a throttle. */
   throttled?: number;
+  /**
+   * When the ledger was checked before the call (`PendingCheck.checkedAt`): rows cancelled after it
+   * get this outcome too. Default: only pending rows settle.
+   */
+  since?: string;
 }
 
 export type SettleNumber =
@@ -56,6 +65,7 @@ function row(s: SettleNumber): Record<string, unknown> {
     phone_number: s.phoneNumber,
     calls: s.calls ?? (s.kind === 'profile' ? 1 : 0),
     throttled: s.throttled ?? 0,
+    since: s.kind === 'store' ? null : (s.since ?? null),
   };
   switch (s.kind) {
     case 'profile':
@@ -92,7 +102,7 @@ export async function settleNumbers(db: Queryable, items: readonly SettleNumber[
          jsonb_to_record(k.item) AS t(kind text, cust_space_id text, phone_number text, vertical text,
            description text, email text, address text, profile_picture_url text, websites jsonb, about text,
            request_id text, raw jsonb, error_code text, error_message text, remember boolean,
-           failure_class text, calls int, throttled int)
+           failure_class text, calls int, throttled int, since timestamptz)
      ), stored AS (
        INSERT INTO business_profiles (cust_space_id, phone_number, vertical, description, email, address,
          profile_picture_url, websites, about, request_id, fetched_at, raw)
@@ -131,25 +141,44 @@ export async function settleNumbers(db: Queryable, items: readonly SettleNumber[
        WHERE i.cust_space_id = input.cust_space_id AND i.phone_number = input.phone_number
          AND i.state = 'pending'
        RETURNING i.run_id, i.state, input.n
+     ), revived AS (
+       -- Rows a cancel wrote after the call's check (the snapshot saw them cancelled, so no row is in
+       -- both updates): the call was made for them.
+       UPDATE run_items i SET
+         state = CASE input.kind WHEN 'profile' THEN 'enriched' ELSE 'failed' END,
+         error_code = CASE WHEN input.kind = 'failure' THEN input.error_code END,
+         error_message = CASE WHEN input.kind = 'failure' THEN input.error_message END,
+         updated_at = now()
+       FROM input
+       WHERE input.since IS NOT NULL
+         AND i.cust_space_id = input.cust_space_id AND i.phone_number = input.phone_number
+         AND i.state = 'cancelled' AND i.updated_at >= input.since
+       RETURNING i.run_id, i.state, input.n
+     ), settled AS (
+       SELECT run_id, state, n, false AS was_cancelled FROM moved
+       UNION ALL
+       SELECT run_id, state, n, true FROM revived
      ), per_run AS (
-       SELECT run_id, count(*) AS n,
+       SELECT run_id, count(*) FILTER (WHERE NOT was_cancelled) AS n,
+              count(*) FILTER (WHERE was_cancelled) AS uncancelled,
               count(*) FILTER (WHERE state = 'enriched') AS enriched,
               count(*) FILTER (WHERE state = 'skipped') AS skipped,
               count(*) FILTER (WHERE state = 'failed') AS failed
-       FROM moved GROUP BY run_id
+       FROM settled GROUP BY run_id
      ), locked AS MATERIALIZED (
        SELECT r.id FROM runs r WHERE r.id IN (SELECT run_id FROM per_run) ORDER BY r.id FOR NO KEY UPDATE
      ), counted AS (
        UPDATE runs SET
-         pending = runs.pending - p.n, enriched = runs.enriched + p.enriched,
+         pending = runs.pending - p.n, cancelled = runs.cancelled - p.uncancelled,
+         enriched = runs.enriched + p.enriched,
          skipped = runs.skipped + p.skipped, failed = runs.failed + p.failed,
-         finished_at = CASE WHEN runs.pending - p.n = 0 AND runs.state = 'ready' THEN now()
+         finished_at = CASE WHEN p.n > 0 AND runs.pending - p.n = 0 AND runs.state = 'ready' THEN now()
                             ELSE runs.finished_at END
        FROM per_run p
        WHERE runs.id = p.run_id AND runs.id IN (SELECT id FROM locked)
        RETURNING p.n
      ), per_number AS (
-       SELECT n, count(*)::int AS settled, min(run_id) AS first_run FROM moved GROUP BY n
+       SELECT n, count(*)::int AS settled, min(run_id) AS first_run FROM settled GROUP BY n
      ), usage AS (
        INSERT INTO usage_counts AS u (day, cust_space_id, run_id, metric, n)
        SELECT (now() AT TIME ZONE 'UTC')::date, cust_space_id, run_id, metric, sum(k)
@@ -159,7 +188,7 @@ export async function settleNumbers(db: Queryable, items: readonly SettleNumber[
                      WHEN input.kind = 'store' THEN 'saved_fresh'
                      ELSE m.state END AS metric,
                 1 AS k
-         FROM moved m JOIN input USING (n)
+         FROM settled m JOIN input USING (n)
          UNION ALL
          SELECT input.cust_space_id, coalesce(p.first_run, 0), c.metric, c.k
          FROM input LEFT JOIN per_number p USING (n)
