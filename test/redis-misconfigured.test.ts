@@ -118,6 +118,11 @@ describe('a misconfigured REDIS_URL', () => {
       names: 'DEPTH_ZERO_SELF_SIGNED_CERT',
     },
     { name: 'redis:// to a TLS port', url: () => `redis://127.0.0.1:${tls.port}`, names: 'rediss://' },
+    {
+      name: 'rediss:// to a plain-text port',
+      url: () => `rediss://:right-password@127.0.0.1:${withPassword.port}`,
+      names: 'this port does not speak TLS',
+    },
     { name: 'a read-only replica', url: () => `redis://127.0.0.1:${replica.port}`, names: 'replica' },
   ];
 
@@ -155,6 +160,10 @@ describe('a misconfigured REDIS_URL', () => {
         'replica',
       ],
     ];
+    processes.push([
+      startCli(['worker'], env(`rediss://127.0.0.1:${replica.port}`)),
+      'this port does not speak TLS',
+    ]);
     processes.push([
       startCli(['status'], env(`redis://cams:user-password@127.0.0.1:${withAclInfo.port}`)),
       'may not run a command cams-enrich needs (NOPERM',

@@ -5,6 +5,7 @@
  * wait out; a server that does not answer is an outage (exit 1). Redis errors are told apart by the
  * error code a reply starts with (`WRONGPASS`, `NOAUTH`, `NOPERM`, `READONLY`), TLS errors by Node's code.
  */
+import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { RedisClient } from './redis-script.js';
 import { AppError, redactUrl } from '../errors.js';
@@ -66,20 +67,28 @@ export function redisConfigProblem(err: unknown, url: string): AppError | undefi
   return undefined;
 }
 
-/** True when a TLS handshake with the host and port of a `redis://` URL succeeds: the server wants `rediss://`. */
-export async function speaksTls(url: string, timeoutMs = 2000): Promise<boolean> {
+/** Host and port of a Redis URL, or undefined when it is not one. */
+function hostPort(url: string): { protocol: string; host: string; port: number } | undefined {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    return false;
+    return undefined;
   }
-  if (u.protocol !== 'redis:') return false;
-  const host = u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
-  const port = Number(u.port || 6379);
+  return {
+    protocol: u.protocol,
+    host: u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1',
+    port: Number(u.port || 6379),
+  };
+}
+
+/** True when a TLS handshake with the host and port of a `redis://` URL succeeds: the server wants `rediss://`. */
+export async function speaksTls(url: string, timeoutMs = 2000): Promise<boolean> {
+  const at = hostPort(url);
+  if (at?.protocol !== 'redis:') return false;
   return new Promise<boolean>((resolve) => {
     // Only whether the handshake completes matters here; nothing is sent over it.
-    const socket = tlsConnect({ host, port, rejectUnauthorized: false });
+    const socket = tlsConnect({ host: at.host, port: at.port, rejectUnauthorized: false });
     const done = (answer: boolean) => {
       clearTimeout(timer);
       socket.destroy();
@@ -90,6 +99,36 @@ export async function speaksTls(url: string, timeoutMs = 2000): Promise<boolean>
     socket.once('error', () => done(false));
   });
 }
+
+/**
+ * True when the host and port of a `rediss://` URL answer a plain-text `PING` with a Redis reply
+ * (`+PONG`, `-NOAUTH …`): the port does not speak TLS. A TLS port answers with a TLS alert or not at all.
+ */
+export async function speaksPlainRedis(url: string, timeoutMs = 2000): Promise<boolean> {
+  const at = hostPort(url);
+  if (at?.protocol !== 'rediss:') return false;
+  return new Promise<boolean>((resolve) => {
+    const socket = netConnect({ host: at.host, port: at.port });
+    let received = '';
+    const done = (answer: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (/^[+-][^\r\n]*\r\n/.test(received)) done(true);
+      else if (!/^[+-][^\r\n]*$/.test(received)) done(false);
+    });
+    socket.once('error', () => done(false));
+    socket.once('close', () => done(false));
+  });
+}
+
+/** How long a `rediss://` connection may go without an answer before its port is checked for plain text. */
+const PLAIN_TEXT_CHECK_MS = 1000;
 
 export interface WaitOptions {
   /** How long to wait for the connection to be ready before it is an outage (exit 1), in ms. */
@@ -105,21 +144,42 @@ export interface WaitOptions {
 
 /**
  * Waits until `redis` is ready. A configuration problem (above) ends the wait at once; `redis://` to a
- * TLS port is recognised by a TLS handshake on it after the first failure. Throws `AppError`.
+ * TLS port is recognised by a TLS handshake on it after the first failure, and `rediss://` to a
+ * plain-text port by a plain `PING` on it after the first failure or a second without an answer (a
+ * plain-text Redis may never answer a TLS handshake). Throws `AppError`.
  */
 export async function waitForRedis(redis: RedisClient, url: string, options: WaitOptions): Promise<void> {
   if (redis.status === 'ready') return;
   const interrupted = () =>
     new AppError('INTERRUPTED', `interrupted while waiting for Redis at ${redactUrl(url)}`);
   if (options.signal?.aborted) throw interrupted();
+  const wantsTls = hostPort(url)?.protocol === 'rediss:';
+  // The one check of the port's protocol, run once: the problem it finds, if any.
+  const checkProtocol = async (cause: unknown): Promise<AppError | undefined> => {
+    if (wantsTls) {
+      if (!(await speaksPlainRedis(url))) return undefined;
+      return new AppError(
+        'CONFIG_INVALID',
+        `REDIS_URL: the Redis at ${redactUrl(url)} answered in plain text: this port does not speak TLS; write redis:// instead of rediss://, or give the port of its TLS listener`,
+        { cause },
+      );
+    }
+    if (!(await speaksTls(url))) return undefined;
+    return new AppError(
+      'CONFIG_INVALID',
+      `REDIS_URL: the Redis at ${redactUrl(url)} expects TLS: write rediss:// instead of redis://`,
+      { cause },
+    );
+  };
   let lastError: unknown;
-  let probedTls = false;
+  let protocolChecked: Promise<AppError | undefined> | undefined;
   await new Promise<void>((resolve, reject) => {
     let settled = false;
     const finish = (err?: unknown) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(plainTextTimer);
       redis.off('ready', onReady);
       redis.off('error', onError);
       redis.off('end', onEnd);
@@ -132,24 +192,18 @@ export async function waitForRedis(redis: RedisClient, url: string, options: Wai
       lastError = err;
       const problem = redisConfigProblem(err, url);
       if (problem) return finish(problem);
-      if (!probedTls) {
-        probedTls = true;
-        void speaksTls(url).then((tls) => {
-          if (tls)
-            finish(
-              new AppError(
-                'CONFIG_INVALID',
-                `REDIS_URL: the Redis at ${redactUrl(url)} expects TLS: write rediss:// instead of redis://`,
-                { cause: err },
-              ),
-            );
-          else if (options.failFast) finish(unreachable(url, err));
-        });
-      }
+      void (protocolChecked ??= checkProtocol(err)).then((wrong) => {
+        if (wrong) finish(wrong);
+        else if (options.failFast) finish(unreachable(url, err));
+      });
     };
     const onEnd = () => finish(unreachable(url, lastError));
     const onAbort = () => finish(interrupted());
     const timer = setTimeout(() => finish(unreachable(url, lastError, options.timeoutMs)), options.timeoutMs);
+    const plainTextTimer = setTimeout(() => {
+      if (wantsTls)
+        void (protocolChecked ??= checkProtocol(undefined)).then((wrong) => wrong && finish(wrong));
+    }, PLAIN_TEXT_CHECK_MS);
     redis.on('ready', onReady);
     redis.on('error', onError);
     redis.on('end', onEnd);
