@@ -90,6 +90,7 @@ const SHIPPED = [
   '0011_run_priority_and_cancel.sql',
   '0012_runs_console.sql',
   '0013_rate_state.sql',
+  '0014_runs_open_index.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 

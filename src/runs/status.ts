@@ -13,6 +13,7 @@ import { countLiveProcesses } from '../metrics/fleet-metrics.js';
 import type { RunShare } from './share.js';
 import { shareOut } from './share.js';
 import { AppError } from '../errors.js';
+import { countRecentlyDoneByRun } from '../db/sql/count-recently-done-by-run.js';
 import type { EnrichQueue } from '../queue/queue.js';
 import type { Usage } from './usage.js';
 import { emptyUsage, runUsage } from './usage.js';
@@ -76,12 +77,8 @@ async function queueShares(db: Queryable, queue: string): Promise<Map<number, Ru
   return shareOut(working, pace);
 }
 
-async function toStatus(
-  db: Queryable,
-  run: Run,
-  shares: Map<number, RunShare>,
-  usage: Usage,
-): Promise<RunStatus> {
+/** `recentlyDone`: the run's numbers settled in the last `RATE_WINDOW_SECONDS` (read for running runs only). */
+function toStatus(run: Run, shares: Map<number, RunShare>, usage: Usage, recentlyDone: number): RunStatus {
   const phase = phaseOf(run);
   // As the accounting defines it: nothing pending (a cancelled run may still wait for calls in flight).
   const finished = run.state !== 'importing' && run.pending === 0;
@@ -89,7 +86,7 @@ async function toStatus(
   if (phase === 'running') {
     const age = Math.max(1, (Date.now() - run.createdAt.getTime()) / 1000);
     const window = Math.min(RATE_WINDOW_SECONDS, age);
-    ratePerSecond = (await recentlyDone(db, run.id, RATE_WINDOW_SECONDS)) / window;
+    ratePerSecond = recentlyDone / window;
   }
   const share = shares.get(run.id);
   return {
@@ -125,8 +122,11 @@ export async function runStatus(db: Queryable, runId: number): Promise<RunStatus
       `run ${runId} does not exist (see "cams-enrich status" for the list)`,
     );
   const shares = phaseOf(run) === 'running' ? await queueShares(db, run.queue) : new Map<number, RunShare>();
-  const usage = await runUsage(db, [run.id]);
-  return toStatus(db, run, shares, usage.get(run.id) ?? emptyUsage());
+  const [usage, done] = await Promise.all([
+    runUsage(db, [run.id]),
+    phaseOf(run) === 'running' ? recentlyDone(db, run.id, RATE_WINDOW_SECONDS) : 0,
+  ]);
+  return toStatus(run, shares, usage.get(run.id) ?? emptyUsage(), done);
 }
 
 /** The queue's newest `limit` runs, newest first. */
@@ -136,14 +136,16 @@ export async function allRunStatuses(db: Queryable, queue: string, limit = 50): 
 
 /** The statuses of runs of `queue` already read, in their order. */
 export async function runStatuses(db: Queryable, queue: string, runs: Run[]): Promise<RunStatus[]> {
-  const shares = runs.some((r) => phaseOf(r) === 'running')
-    ? await queueShares(db, queue)
-    : new Map<number, RunShare>();
-  const usage = await runUsage(
-    db,
-    runs.map((r) => r.id),
-  );
-  return Promise.all(runs.map((r) => toStatus(db, r, shares, usage.get(r.id) ?? emptyUsage())));
+  const running = runs.filter((r) => phaseOf(r) === 'running').map((r) => r.id);
+  const [shares, usage, done] = await Promise.all([
+    running.length > 0 ? queueShares(db, queue) : new Map<number, RunShare>(),
+    runUsage(
+      db,
+      runs.map((r) => r.id),
+    ),
+    countRecentlyDoneByRun(db, running, RATE_WINDOW_SECONDS),
+  ]);
+  return runs.map((r) => toStatus(r, shares, usage.get(r.id) ?? emptyUsage(), done.get(r.id) ?? 0));
 }
 
 /** The queue's state; `redis` is a connection to the queue's Redis database (for the workers' heartbeats). */

@@ -9,7 +9,7 @@ export async function countRunsMatching(db: Queryable, p: RunsFilter): Promise<n
      WHERE queue = $1
        AND ($2::text IS NULL
             OR ($2 = 'importing' AND state = 'importing')
-            OR ($2 = 'running' AND state = 'ready' AND pending > 0)
+            OR ($2 = 'running' AND state = 'ready' AND pending > 0 AND finished_at IS NULL)
             OR ($2 = 'finished' AND state = 'ready' AND pending = 0)
             OR ($2 IN ('aborted', 'cancelled') AND state = $2))
        AND ($3::text IS NULL OR source = $3

@@ -1,6 +1,8 @@
 /**
  * Runs with their accounting, newest first: one run by id, or the newest `limit` of a queue (only those
- * with work for the workers, with `working`).
+ * with work for the workers, with `working`). A run with work has no `finished_at` (it is set when the
+ * last number settles, or the run is cancelled or aborted), which the index `runs_by_queue_finished`
+ * finds among a ledger's 100 000s of finished runs.
  */
 import type { Queryable } from '../pool.js';
 
@@ -67,7 +69,7 @@ export async function readRuns(db: Queryable, p: ReadRuns): Promise<Run[]> {
             total, invalid, duplicate, skipped, enriched, failed, cancelled, pending, created_at, finished_at
      FROM runs
      WHERE ($1::bigint IS NULL OR id = $1) AND ($3::text IS NULL OR queue = $3)
-       AND (NOT $4::boolean OR (state = 'ready' AND pending > 0))
+       AND (NOT $4::boolean OR (state = 'ready' AND pending > 0 AND finished_at IS NULL))
      ORDER BY id DESC LIMIT $2`,
     [p.runId ?? null, p.limit, p.queue ?? null, p.working ?? false],
   );
