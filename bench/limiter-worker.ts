@@ -1,8 +1,9 @@
 /**
  * One worker process of the limiter bench: `startEnrichWorker` configured from the environment like
  * `cams-enrich worker`, with BENCH_MODE choosing how calls keep to the quota: `controller` (the rate
- * controller, as shipped) or `stock` (BullMQ's limiter and a queue-wide back-off on each throttle,
- * `stock-gate.ts`). BENCH_CONCURRENCY sets the jobs in hand. Stops on SIGTERM.
+ * controller, as shipped, its state in Redis), `postgres` (the rate controller with its state in the
+ * ledger's PostgreSQL, `createPostgresRateState`) or `stock` (BullMQ's limiter and a queue-wide back-off
+ * on each throttle, `stock-gate.ts`). BENCH_CONCURRENCY sets the jobs in hand. Stops on SIGTERM.
  */
 import { startEnrichWorker } from '../workers/worker.js';
 import { resolveAccount } from '../src/cams/account.js';
@@ -10,13 +11,15 @@ import { camsClientFromConfig } from '../src/cams/cams-client.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
 import { createEnrichQueue } from '../src/queue/queue.js';
+import { createPostgresRateState } from '../src/queue/postgres-rate-state.js';
 import { openDatabase, openRedis } from '../src/connections.js';
 import { Resources } from '../src/resources.js';
 import { stockWay } from './stock-gate.js';
 
 const config = loadConfig();
 const log = createLogger({ level: 'error' });
-const mode = process.env.BENCH_MODE === 'stock' ? 'stock' : 'controller';
+const mode = process.env.BENCH_MODE ?? 'controller';
+if (!['controller', 'postgres', 'stock'].includes(mode)) throw new Error(`unknown BENCH_MODE ${mode}`);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 4);
 const res = new Resources();
 const cams = await camsClientFromConfig(config);
@@ -29,6 +32,7 @@ if (mode === 'stock') {
   queue.on('error', (err) => log.error({ err }, 'queue error'));
   stock = stockWay(cams, (ms) => queue.rateLimit(ms));
 }
+const account = await resolveAccount(config);
 const worker = startEnrichWorker({
   queueName: config.queueName,
   connection,
@@ -36,7 +40,10 @@ const worker = startEnrichWorker({
   cams,
   log,
   ratePerSecond: config.camsRateLimit,
-  account: await resolveAccount(config),
+  account,
+  ...(mode === 'postgres'
+    ? { rateState: createPostgresRateState(pool, account, { schema: config.schema }) }
+    : {}),
   attempts: config.attempts,
   concurrency,
   ...stock,

@@ -1,13 +1,17 @@
 /**
  * `npm run bench -- limiter`: how much of the quota the fleet uses and how many of its calls CAMS
  * throttles, measured from outside by the simulator (a strict sliding one-second window per AccessKey,
- * counting each admitted call by the time it reached the limiter). Every case runs twice in the same
- * run, with real worker processes (`bench/limiter-worker.ts`): with the rate controller as shipped,
- * and with BullMQ's stock way (its `{max: rate, duration: 1000}` limiter and a queue-wide back-off on
- * each throttle) as the reference.
+ * counting each admitted call by the time it reached the limiter). Every case runs three times in the
+ * same run, with real worker processes (`bench/limiter-worker.ts`): with the rate controller as shipped
+ * (its state in Redis), with the rate controller's state in PostgreSQL (`createPostgresRateState`), and
+ * with BullMQ's stock way (its `{max: rate, duration: 1000}` limiter and a queue-wide back-off on each
+ * throttle) as the reference. A case with a number count (`r10-w2-n2000`) imports that many numbers and
+ * measures from the fleet's first call to its last; the others measure BENCH_SECONDS.
  *
  * Environment: BENCH_SECONDS (measured seconds per case, default 60), BENCH_LATENCY_MS (simulated CAMS
- * latency, default 80), BENCH_CASES (comma-separated case ids, default all), BENCH_REFERENCE=0 (skip the
+ * latency, default 80), BENCH_CASES (comma-separated case ids, default all), BENCH_VARIANTS
+ * (comma-separated of controller, postgres, stock; default all three), BENCH_NUMBERS (the count of the
+ * counted case, for a short try), BENCH_REFERENCE=0 (skip the
  * stock reference while tuning; the recorded tables always have it), BENCH_TRACE=1 (a line every
  * 500 ms on stderr: the fleet's admitted and throttled calls, the controller's rate and margin, and
  * the other client's calls), and the usual REDIS_URL / DATABASE_URL (a database `cams_bench_<random>`
@@ -25,6 +29,7 @@ import { loadConfig } from '../src/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/log.js';
+import { createPostgresRateState } from '../src/queue/postgres-rate-state.js';
 import { createRedisRateState, readLimiterState } from '../src/queue/rate-controller.js';
 import type { RateStateStore } from '../src/queue/rate-controller.js';
 import { importCsv } from '../src/runs/csv-import.js';
@@ -32,9 +37,15 @@ import { startLocalStack } from '../workers/local-stack.js';
 import type { BackgroundClient, InboundDelay } from '../src/simulator/simulator.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
+/** Overrides the number count of the counted cases (a short try). */
+const NUMBERS = process.env.BENCH_NUMBERS ? Number(process.env.BENCH_NUMBERS) : undefined;
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 80);
 const ONLY = process.env.BENCH_CASES?.split(',').map((s) => s.trim());
 const REFERENCE = process.env.BENCH_REFERENCE !== '0';
+const VARIANTS = (process.env.BENCH_VARIANTS ?? 'controller,postgres,stock')
+  .split(',')
+  .map((s) => s.trim())
+  .filter((v): v is Mode => v === 'controller' || v === 'postgres' || (v === 'stock' && REFERENCE));
 const TRACE = process.env.BENCH_TRACE === '1';
 const WORKER = join(dirname(fileURLToPath(import.meta.url)), 'limiter-worker.js');
 
@@ -46,6 +57,8 @@ interface Case {
   /** Another client on the AccessKey for the measured period; then `recoverySeconds` without it. */
   background?: BackgroundClient;
   recoverySeconds?: number;
+  /** Imports this many numbers and measures from the fleet's first call to its last (no stock reference: too slow). */
+  numbers?: number;
 }
 
 const CASES: Case[] = [
@@ -55,9 +68,17 @@ const CASES: Case[] = [
   { id: 'r100-w4', rate: 100, workers: 4 },
   { id: 'jitter', rate: 10, workers: 2, jitter: { minMs: 0, maxMs: 80 } },
   { id: 'shared', rate: 10, workers: 2, background: { rate: 4 }, recoverySeconds: 15 },
+  { id: 'r10-w2-n2000', rate: 10, workers: 2, numbers: NUMBERS ?? 2000 },
 ];
 
-type Mode = 'controller' | 'stock';
+/** `controller`: the rate controller, its state in Redis; `postgres`: its state in PostgreSQL; `stock`: the reference. */
+type Mode = 'controller' | 'postgres' | 'stock';
+
+const VARIANT_NAMES: Record<Mode, string> = {
+  controller: 'rate controller, Redis state',
+  postgres: 'rate controller, PostgreSQL state',
+  stock: 'BullMQ stock (reference)',
+};
 
 interface Measured {
   mode: Mode;
@@ -76,6 +97,8 @@ interface Measured {
   recoverySeconds?: number | null;
   /** Shared case: share of R over the recovery period's last 5 s. */
   recoveredShare?: number;
+  /** Seconds measured: BENCH_SECONDS, or from the first call to the last of a case with a number count. */
+  seconds: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -103,7 +126,7 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
   const children: ChildProcess[] = [];
   try {
     // Enough numbers that the queue never runs dry: 1.5x the quota over every measured second.
-    const n = Math.ceil(c.rate * (SECONDS + (c.recoverySeconds ?? 0) + 10) * 1.5);
+    const n = c.numbers ?? Math.ceil(c.rate * (SECONDS + (c.recoverySeconds ?? 0) + 10) * 1.5);
     const numbers = Array.from({ length: n }, (_, i) => `86139${String(10_000_000 + offset + i).slice(-8)}`);
     const file = join(dir, 'numbers.csv');
     await writeFile(file, 'phone\n' + numbers.join('\n') + '\n');
@@ -130,9 +153,31 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
     if (c.background) sim.setBackground(c.background);
     // The measured period starts at the fleet's first admitted call.
     while (sim.counters().ok + sim.counters().throttled === 0) await sleep(20);
+    const okBefore = sim.counters().ok;
     sim.resetCounters();
-    const trace = TRACE ? traceCase(c, mode, createRedisRateState(redis, stack.account), sim) : undefined;
-    await sleep(SECONDS * 1000);
+    const startedAt = performance.now();
+    const rateState =
+      mode === 'postgres'
+        ? createPostgresRateState(pool, stack.account)
+        : createRedisRateState(redis, stack.account);
+    const trace = TRACE ? traceCase(c, mode, rateState, sim) : undefined;
+    let seconds = SECONDS;
+    if (c.numbers === undefined) {
+      await sleep(SECONDS * 1000);
+    } else {
+      // Until every number was fetched (or three times the time the quota needs for them), noting when
+      // the last admitted call came: the period is from the first call to the last.
+      let lastAt = startedAt;
+      let ok = 0;
+      const deadline = startedAt + (c.numbers / c.rate) * 3000;
+      while (okBefore + ok < c.numbers && performance.now() < deadline) {
+        await sleep(20);
+        const now = sim.counters().ok;
+        if (now !== ok) lastAt = performance.now();
+        ok = now;
+      }
+      seconds = (lastAt - startedAt) / 1000;
+    }
     const during = sim.counters();
     const alive = children.filter((ch) => ch.exitCode === null).length;
     const bg = during.background;
@@ -156,24 +201,30 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
     }
 
     trace?.stop();
-    const stored = await readLimiterState(createRedisRateState(redis, stack.account), c.rate);
+    const stored = await readLimiterState(rateState, c.rate);
     const state = stored.active || stored.quotaStored ? stored : undefined;
+    const where = mode === 'postgres' ? 'PostgreSQL' : 'Redis';
     const check = [
       `${alive} worker process${alive === 1 ? '' : 'es'}`,
       state
-        ? `controller ${state.allowedRate}/s, margin ${state.marginMs} ms`
-        : 'no controller state in Redis',
+        ? `controller in ${where} ${state.allowedRate}/s, margin ${state.marginMs} ms`
+        : `no controller state in ${where}`,
       c.background ? `other client ${round(bg.ok / SECONDS, 2)}/s admitted, ${bg.throttled} throttled` : '',
       c.jitter ? `simulator delay ${c.jitter.minMs ?? 0}-${c.jitter.maxMs} ms` : '',
     ]
       .filter((s) => s !== '')
       .join('; ');
-    const admitted = during.admittedPerSecond.slice(0, SECONDS).reduce((a, b) => a + b, 0);
     const left = c.rate - (c.background?.rate ?? 0);
+    // A timed case counts its whole seconds; a counted one its calls after the first, over first to last.
+    const admitted =
+      c.numbers === undefined
+        ? during.admittedPerSecond.slice(0, SECONDS).reduce((a, b) => a + b, 0)
+        : during.admittedPerSecond.reduce((a, b) => a + b, 0) - 1;
     return {
       mode,
-      share: round(admitted / SECONDS / left),
-      callsPerSecond: round(admitted / SECONDS, 2),
+      seconds: round(seconds, 1),
+      share: round(admitted / seconds / left),
+      callsPerSecond: round(admitted / seconds, 2),
       calls: during.calls,
       throttled: during.throttled,
       throttledShare: round(during.throttled / Math.max(1, during.calls), 4),
@@ -224,6 +275,7 @@ function describeCase(c: Case): string {
   if (c.jitter) parts.push(`${c.jitter.minMs ?? 0}–${c.jitter.maxMs} ms jitter`);
   if (c.background)
     parts.push(`other client ${c.background.rate}/s (share of the ${c.rate - c.background.rate}/s left)`);
+  if (c.numbers !== undefined) parts.push(`${c.numbers} numbers, first call to last`);
   return parts.join(', ');
 }
 
@@ -239,19 +291,20 @@ export async function run(): Promise<void> {
   const pool = createPool(url.toString(), log, { max: 1 });
   await migrate(pool, log);
   await pool.end();
-  const results: { c: Case; controller: Measured; stock?: Measured }[] = [];
+  const results: { c: Case; measured: Measured[] }[] = [];
   try {
     console.log(
       `limiter bench: ${SECONDS} s measured per case, ${LATENCY} ms simulated CAMS latency, worker processes`,
     );
     let offset = 0;
     for (const c of CASES.filter((x) => !ONLY || ONLY.includes(x.id))) {
-      const controller = await measureCase(c, 'controller', url.toString(), (offset += 1_000_000));
-      const stock = REFERENCE
-        ? await measureCase(c, 'stock', url.toString(), (offset += 1_000_000))
-        : undefined;
-      results.push({ c, controller, stock });
-      console.log(JSON.stringify({ case: c.id, controller, stock }));
+      const measured: Measured[] = [];
+      for (const mode of VARIANTS) {
+        if (mode === 'stock' && c.numbers !== undefined) continue;
+        measured.push(await measureCase(c, mode, url.toString(), (offset += 1_000_000)));
+      }
+      results.push({ c, measured });
+      console.log(JSON.stringify({ case: c.id, measured }));
     }
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
@@ -259,18 +312,27 @@ export async function run(): Promise<void> {
   }
   console.log('');
   console.log(
-    '| case | variant | share of quota | calls/s | throttled | max in any 1 s | fetched twice | after the other client stops | what the run had |',
+    '| case | variant | share of quota | calls/s | throttled | max in any 1 s | fetched twice | after the other client stops | seconds measured | what the run had |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const { c, controller, stock } of results) {
-    for (const m of stock ? [controller, stock] : [controller]) {
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const { c, measured } of results) {
+    for (const m of measured) {
       const recovery =
         m.recoverySeconds === undefined
           ? ''
           : `${m.recoverySeconds === null ? 'not' : `${m.recoverySeconds} s`} to 0.95 R; then ${(m.recoveredShare! * 100).toFixed(1)}%`;
       console.log(
-        `| ${describeCase(c)} | ${m.mode === 'controller' ? 'rate controller' : 'BullMQ stock (reference)'} | ${(m.share * 100).toFixed(1)}% | ${m.callsPerSecond} | ${(m.throttledShare * 100).toFixed(2)}% (${m.throttled}/${m.calls}) | ${m.maxInAnySecond} | ${m.fetchedTwice} | ${recovery} | ${m.check} |`,
+        `| ${describeCase(c)} | ${VARIANT_NAMES[m.mode]} | ${(m.share * 100).toFixed(1)}% | ${m.callsPerSecond} | ${(m.throttledShare * 100).toFixed(2)}% (${m.throttled}/${m.calls}) | ${m.maxInAnySecond} | ${m.fetchedTwice} | ${recovery} | ${m.seconds} | ${m.check} |`,
       );
     }
+  }
+  // The PostgreSQL state against the Redis state, case by case, in the same run.
+  for (const { c, measured } of results) {
+    const redis = measured.find((m) => m.mode === 'controller');
+    const postgres = measured.find((m) => m.mode === 'postgres');
+    if (!redis || !postgres) continue;
+    console.log(
+      `${c.id}: PostgreSQL/Redis share ${round(postgres.share / redis.share)}, throttled ${postgres.throttled} vs ${redis.throttled}, max in any 1 s ${postgres.maxInAnySecond} vs ${redis.maxInAnySecond}`,
+    );
   }
 }
