@@ -91,6 +91,7 @@ const SHIPPED = [
   '0012_runs_console.sql',
   '0013_rate_state.sql',
   '0014_runs_open_index.sql',
+  '0015_rate_state_unlogged.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 
