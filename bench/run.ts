@@ -6,6 +6,7 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   limiter: () => import('./limiter.js'),
   throughput: () => import('./throughput.js'),
   console: () => import('./console.js'),
+  fairness: () => import('./fairness.js'),
 };
 
 const names = process.argv.slice(2);
