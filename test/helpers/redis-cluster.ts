@@ -1,7 +1,9 @@
 /**
  * A real Redis Cluster of three masters for a test file: three `redis-server --cluster-enabled yes`
  * on spare ports, joined by `redis-cli --cluster create`, ready once every node says
- * `cluster_state:ok`. `stop()` ends the servers and removes their directory.
+ * `cluster_state:ok`. With `tls`, every node listens with TLS only (clients and the cluster bus);
+ * with `user`, an ACL user is the only one that may log in (the default user is off). `stop()` ends
+ * the servers and removes their directory.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -16,8 +18,18 @@ import { waitFor } from './processes.js';
 
 const run = promisify(execFile);
 
+export interface RedisClusterOptions {
+  /** Certificate and key of every node (the certificate must name 127.0.0.1). Default: plain text. */
+  tls?: { cert: string; key: string };
+  /** The ACL user clients log in as, with every right. Default: the default user, no password. */
+  user?: { name: string; password: string };
+}
+
 export interface RedisCluster {
-  /** `redis://127.0.0.1:<port>` of the first node: the one node a client is given. */
+  /**
+   * `redis://127.0.0.1:<port>` of the first node (`rediss://user:password@…` with `tls` and `user`):
+   * the one node a client is given.
+   */
   url: string;
   ports: number[];
   stop(): Promise<void>;
@@ -44,7 +56,37 @@ async function sparePorts(): Promise<number[]> {
   return ports;
 }
 
-export async function startRedisCluster(): Promise<RedisCluster> {
+export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisCluster> {
+  const { tls, user } = options;
+  const listen = (port: number) =>
+    tls
+      ? [
+          '--port',
+          '0',
+          '--tls-port',
+          String(port),
+          '--tls-cluster',
+          'yes',
+          '--tls-replication',
+          'yes',
+          '--tls-cert-file',
+          tls.cert,
+          '--tls-key-file',
+          tls.key,
+          '--tls-ca-cert-file',
+          tls.cert,
+          '--tls-auth-clients',
+          'no',
+        ]
+      : ['--port', String(port)];
+  const acl = user
+    ? ['--user', 'default', 'off', '--user', user.name, 'on', `>${user.password}`, '~*', '&*', '+@all']
+    : [];
+  // What redis-cli needs to reach a node: TLS trusting the nodes' certificate, the user's login.
+  const cliAccess = [
+    ...(tls ? ['--tls', '--cacert', tls.cert] : []),
+    ...(user ? ['--user', user.name, '--pass', user.password, '--no-auth-warning'] : []),
+  ];
   const dir = await mkdtemp(join(tmpdir(), 'cams-enrich-cluster-'));
   const ports = await sparePorts();
   const servers: ChildProcess[] = [];
@@ -63,8 +105,7 @@ export async function startRedisCluster(): Promise<RedisCluster> {
           [
             '--cluster-enabled',
             'yes',
-            '--port',
-            String(port),
+            ...listen(port),
             '--bind',
             '127.0.0.1',
             '--save',
@@ -75,12 +116,14 @@ export async function startRedisCluster(): Promise<RedisCluster> {
             dir,
             '--cluster-config-file',
             `nodes-${port}.conf`,
+            ...acl,
           ],
           { stdio: 'ignore' },
         ),
       );
     }
-    const cli = (port: number, ...args: string[]) => run('redis-cli', ['-p', String(port), ...args]);
+    const cli = (port: number, ...args: string[]) =>
+      run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...cliAccess, ...args]);
     for (const port of ports)
       await waitFor(
         `redis-server on ${port}`,
@@ -88,6 +131,7 @@ export async function startRedisCluster(): Promise<RedisCluster> {
         async () => (await cli(port, 'ping').catch(() => ({ stdout: '' }))).stdout.trim() === 'PONG',
       );
     await run('redis-cli', [
+      ...cliAccess,
       '--cluster',
       'create',
       ...ports.map((p) => `127.0.0.1:${p}`),
@@ -99,7 +143,8 @@ export async function startRedisCluster(): Promise<RedisCluster> {
       await waitFor(`cluster_state:ok on ${port}`, 30_000, async () =>
         (await cli(port, 'cluster', 'info')).stdout.includes('cluster_state:ok'),
       );
-    return { url: `redis://127.0.0.1:${ports[0]}`, ports, stop };
+    const login = user ? `${encodeURIComponent(user.name)}:${encodeURIComponent(user.password)}@` : '';
+    return { url: `${tls ? 'rediss' : 'redis'}://${login}127.0.0.1:${ports[0]}`, ports, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -84,8 +84,13 @@ export async function startRedisServer(
   return { port, log: () => output };
 }
 
-/** A self-signed certificate for `localhost` in a temp dir (removed by `stopRedisServers`). */
-export async function selfSignedCertificate(): Promise<{ cert: string; key: string }> {
+/**
+ * A self-signed certificate for `localhost` in a temp dir (removed by `stopRedisServers`); with
+ * `loopbackIp`, it names 127.0.0.1 too (the address a Redis Cluster's nodes announce).
+ */
+export async function selfSignedCertificate(
+  options: { loopbackIp?: boolean } = {},
+): Promise<{ cert: string; key: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'cams-tls-'));
   servers.push({ child: { exitCode: 0 } as ChildProcess, dir });
   const cert = join(dir, 'cert.pem');
@@ -104,6 +109,7 @@ export async function selfSignedCertificate(): Promise<{ cert: string; key: stri
     '1',
     '-subj',
     '/CN=localhost',
+    ...(options.loopbackIp ? ['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'] : []),
   ]);
   return { cert, key };
 }

@@ -1,0 +1,130 @@
+/**
+ * cams-enrich on a Redis Cluster as production runs one: three masters (started here from
+ * `redis-server`) that speak only TLS, with a certificate made here by openssl and trusted through
+ * NODE_EXTRA_CA_CERTS, and an ACL user the only login (`REDIS_URL=rediss://user:password@node`,
+ * `REDIS_CLUSTER=true`). A run is worked through by two workers, `status` reads it, and the dashboard
+ * answers `/metrics` and `/api/runs` from the cluster; the password shows nowhere.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../src/db/migrate.js';
+import { createPool } from '../src/db/pool.js';
+import type { Pool } from '../src/db/pool.js';
+import { createLogger } from '../src/log.js';
+import { runStatus } from '../src/runs/status.js';
+import { startSimulator } from '../src/simulator/simulator.js';
+import type { Simulator } from '../src/simulator/simulator.js';
+import { assertBuilt, killAll, startCli, waitFor } from './helpers/processes.js';
+import type { CliProcess } from './helpers/processes.js';
+import { startRedisCluster } from './helpers/redis-cluster.js';
+import type { RedisCluster } from './helpers/redis-cluster.js';
+import { freePort, selfSignedCertificate, stopRedisServers } from './helpers/redis-servers.js';
+import { createTestDatabase, testQueueName } from './helpers/services.js';
+import type { TestDatabase } from './helpers/services.js';
+
+const KEY = { accessKeyId: 'LTAIclusterTlsKey001', accessKeySecret: 'cluster-tls-test-secret' };
+const USER = { name: 'cams', password: 'cluster-user-password' };
+
+let cluster: RedisCluster | undefined;
+let cert: { cert: string; key: string } | undefined;
+let db: TestDatabase | undefined;
+let pool: Pool | undefined;
+let sim: Simulator | undefined;
+let dir: string | undefined;
+
+beforeAll(async () => {
+  assertBuilt();
+  cert = await selfSignedCertificate({ loopbackIp: true });
+  cluster = await startRedisCluster({ tls: cert, user: USER });
+  db = await createTestDatabase();
+  const log = createLogger({ level: 'silent' });
+  pool = createPool(db.url, log, { max: 4 });
+  await migrate(pool, log);
+  sim = await startSimulator({ ...KEY, rate: 50 });
+  dir = await mkdtemp(join(tmpdir(), 'cams-enrich-cluster-tls-test-'));
+}, 60_000);
+
+afterAll(async () => {
+  await killAll();
+  await sim?.close();
+  await pool?.end();
+  await db?.drop();
+  await cluster?.stop();
+  await stopRedisServers();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const leaks = (p: CliProcess) => `${p.stdout()}${p.stderr()}`.includes(USER.password);
+
+describe('a Redis Cluster with TLS and an ACL user', () => {
+  it('works a run with two workers, and status and the dashboard read it, the password shown nowhere', async () => {
+    expect(cluster!.url).toMatch(/^rediss:\/\/cams:/);
+    const queue = testQueueName();
+    const env = {
+      ...process.env,
+      REDIS_URL: cluster!.url,
+      REDIS_CLUSTER: 'true',
+      NODE_EXTRA_CA_CERTS: cert!.cert,
+      DATABASE_URL: db!.url,
+      CAMS_QUEUE: queue,
+      CAMS_ENDPOINT: sim!.endpoint,
+      CAMS_PROTOCOL: 'http',
+      CAMS_RATE_LIMIT: '50',
+      ALIBABA_CLOUD_ACCESS_KEY_ID: KEY.accessKeyId,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.accessKeySecret,
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+    };
+    const numbers = Array.from({ length: 100 }, (_, i) => `4479${String(40_000_000 + i * 59).slice(-8)}`);
+    const file = join(dir!, 'cluster-tls.csv');
+    await writeFile(file, 'phone\n' + numbers.map((n) => `+${n}`).join('\n') + '\n');
+
+    const imported = startCli(['import', file, '--space', 'S1'], env);
+    const { code } = await imported.exited;
+    expect(code, imported.stderr()).toBe(0);
+    const runId = Number(/run (\d+)/.exec(imported.stdout())?.[1]);
+    expect(runId).toBeGreaterThan(0);
+
+    const workers = [startCli(['worker'], env), startCli(['worker'], env)];
+    const finished = await waitFor('the run to finish', 120_000, async () => {
+      const s = await runStatus(pool!, runId);
+      return s.finished ? s : undefined;
+    });
+    expect(finished).toMatchObject({ total: 100, enriched: 100, failed: 0, pending: 0 });
+    const c = sim!.counters();
+    expect(Object.keys(c.okByNumber).sort()).toEqual([...numbers].sort());
+    expect(Object.values(c.okByNumber).filter((n) => n !== 1)).toEqual([]);
+    // Stopped gracefully, each worker keeps its counters in the fleet's total for the dashboard.
+    for (const w of workers) w.child.kill('SIGTERM');
+    expect(await Promise.all(workers.map(async (w) => (await w.exited).code))).toEqual([0, 0]);
+
+    const status = startCli(['status', '--run', String(runId), '--json'], env);
+    expect((await status.exited).code, status.stderr()).toBe(0);
+    expect(JSON.parse(status.stdout())).toMatchObject({ enriched: 100, limiter: { quota: 50 } });
+
+    const port = await freePort();
+    const dashboard = startCli(['dashboard', '--port', String(port)], env);
+    const base = `http://127.0.0.1:${port}`;
+    const metrics = await waitFor('the dashboard to answer', 30_000, async () => {
+      const res = await fetch(`${base}/metrics`).catch(() => undefined);
+      return res?.status === 200 ? res.text() : undefined;
+    });
+    expect(metrics).toContain('cams_enrich_cams_calls_total{code="OK"} 100');
+    expect(metrics).toContain('cams_enrich_cams_call_outcomes_total{outcome="enriched"} 100');
+    expect(metrics).toContain('cams_enrich_quota_per_second 50');
+    const runs = await fetch(`${base}/api/runs`);
+    expect(runs.status).toBe(200);
+    const view = (await runs.json()) as { runs: Array<{ run: number; enriched: number }> };
+    expect(view.runs.find((r) => r.run === runId)).toMatchObject({ enriched: 100 });
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    dashboard.child.kill('SIGTERM');
+    expect((await dashboard.exited).code, dashboard.stderr()).toBe(0);
+
+    for (const p of [imported, ...workers, status, dashboard]) {
+      expect(p.stderr()).not.toMatch(/MOVED|CROSSSLOT/);
+      expect(leaks(p)).toBe(false);
+    }
+  }, 180_000);
+});
