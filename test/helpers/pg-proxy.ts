@@ -19,6 +19,10 @@ export interface PgProxy {
   readonly held: number;
   /** Resets every open connection now and turns new ones away for `ms`; resolves when the cut ends. */
   cut(ms: number): Promise<void>;
+  /** Resets every open connection now and turns new ones away until `up()`. */
+  down(): void;
+  /** Lets connections through again after `down()`. */
+  up(): void;
   close(): Promise<void>;
 }
 
@@ -159,6 +163,14 @@ export async function startPgProxy(databaseUrl: string, options: ProxyOptions = 
       for (const socket of [...open]) kill(socket);
       open.clear();
       return new Promise((resolve) => setTimeout(resolve, ms));
+    },
+    down() {
+      cutUntil = Infinity;
+      for (const socket of [...open]) kill(socket);
+      open.clear();
+    },
+    up() {
+      cutUntil = 0;
     },
     async close() {
       for (const socket of [...open]) kill(socket);
