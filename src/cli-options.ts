@@ -5,6 +5,7 @@
  */
 import { InvalidArgumentError } from '@commander-js/extra-typings';
 import { parseGrace } from './config.js';
+import { parseDuration } from './duration.js';
 import { isAppError } from './errors.js';
 import { spaceFlagProblem } from './space.js';
 
@@ -56,6 +57,20 @@ export function graceArg(name: string) {
   return (value: string): number => {
     try {
       return parseGrace(value, name);
+    } catch (err) {
+      throw isAppError(err) ? new InvalidArgumentError(err.message) : err;
+    }
+  };
+}
+
+/**
+ * A duration flag (`--max-age`, `--older-than`, `--since`) in ms, read by `parseDuration` (`30d`, `12h`,
+ * `1.5h`, `0`): a bad value is a usage error naming the flag before anything runs.
+ */
+export function durationArg(name: string) {
+  return (value: string): number => {
+    try {
+      return parseDuration(value, name);
     } catch (err) {
       throw isAppError(err) ? new InvalidArgumentError(err.message) : err;
     }

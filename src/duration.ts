@@ -11,6 +11,8 @@ const UNIT_MS = {
 
 /** `--max-age` when it is not given: a stored profile is fresh for 30 days. */
 export const DEFAULT_MAX_AGE = '30d';
+/** `DEFAULT_MAX_AGE` in ms. */
+export const DEFAULT_MAX_AGE_MS = 30 * UNIT_MS.d;
 
 /** Longest duration accepted: far beyond any useful age, well within PostgreSQL's interval and timestamp range. */
 const MAX_DURATION_MS = 5000 * UNIT_MS.w;

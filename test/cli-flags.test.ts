@@ -52,8 +52,19 @@ describe('command definitions', () => {
       spaceColumn: 'space',
       phoneColumn: 'mobile',
       defaultCountry: 'CN',
-      maxAge: '30d',
     });
+    // A duration flag is parsed into ms by the definition, a bad one refused before anything runs.
+    expect(
+      importDefinition().exitOverride().parse(['rows.csv', '--max-age', '12h'], { from: 'user' }).opts(),
+    ).toEqual({
+      maxAge: 12 * 3_600_000,
+    });
+    expect(() =>
+      importDefinition()
+        .exitOverride()
+        .configureOutput({ writeErr: () => undefined })
+        .parse(['rows.csv', '--max-age', 'soon'], { from: 'user' }),
+    ).toThrow(/--max-age "soon" is not a duration/);
   });
 
   it('parse numbers and repeatable flags into typed values with their defaults', () => {

@@ -61,7 +61,7 @@ describe('a stored command', () => {
   it('is parsed with the CLI’s own flags and checked when the schedule is added', () => {
     expect(parseStoredCommand(['refresh', '--older-than', '7d'])).toEqual({
       kind: 'refresh',
-      flags: { olderThan: '7d' },
+      flags: { olderThan: 7 * 86_400_000 },
     });
     const bad: string[][] = [
       [],

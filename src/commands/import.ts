@@ -1,10 +1,10 @@
 import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
-import { priorityArg, priorityHelp, spaceArg } from '../cli-options.js';
+import { durationArg, priorityArg, priorityHelp, spaceArg } from '../cli-options.js';
 import { constants, fstatSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
-import { DEFAULT_MAX_AGE, parseDuration } from '../duration.js';
+import { DEFAULT_MAX_AGE, DEFAULT_MAX_AGE_MS } from '../duration.js';
 import { AppError, fileErrorReason } from '../errors.js';
 import { abortAbandonedImports } from '../db/import-liveness.js';
 import { openLedgerAndQueue } from '../connections.js';
@@ -43,8 +43,8 @@ export const importDefinition = () =>
     .option('--rejects <FILE>', 'write invalid rows (line, raw value, reason) to this CSV')
     .option(
       '--max-age <DURATION>',
-      'skip numbers fetched more recently than this (0 forces a refresh)',
-      DEFAULT_MAX_AGE,
+      `skip numbers fetched more recently than this (0 forces a refresh; default ${DEFAULT_MAX_AGE})`,
+      durationArg('--max-age'),
     )
     .option('--priority <LEVEL>', priorityHelp('normal'), priorityArg)
     .option('--wait', 'show progress until the run is finished')
@@ -52,7 +52,7 @@ export const importDefinition = () =>
 export type ImportFlags = FlagsOf<typeof importDefinition>;
 
 export async function importCommand(file: string, opts: ImportFlags, ctx: CommandContext): Promise<ExitCode> {
-  const maxAgeMs = parseDuration(opts.maxAge ?? DEFAULT_MAX_AGE, '--max-age');
+  const maxAgeMs = opts.maxAge ?? DEFAULT_MAX_AGE_MS;
   validateImportOptions(opts);
   const stdin = file === '-';
   if (stdin) assertReadableStdin();

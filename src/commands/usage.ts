@@ -4,7 +4,7 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
-import { spaceArg } from '../cli-options.js';
+import { durationArg, spaceArg } from '../cli-options.js';
 import { parseDuration } from '../duration.js';
 import { openDatabase } from '../database-connection.js';
 import { Resources } from '../resources.js';
@@ -17,13 +17,17 @@ export const USAGE_SINCE = '30d';
 export const usageDefinition = () =>
   new Command('usage')
     .description('calls made and saved, rows enriched and failed, throttles, per customer space and UTC day')
-    .option('--since <DURATION>', `the UTC days from this long ago to today (default ${USAGE_SINCE})`)
+    .option(
+      '--since <DURATION>',
+      `the UTC days from this long ago to today (default ${USAGE_SINCE})`,
+      durationArg('--since'),
+    )
     .option('--space <ID>', 'only this CustSpaceId', spaceArg)
     .option('--json', 'print JSON');
 export type UsageFlags = FlagsOf<typeof usageDefinition>;
 
 export async function usageCommand(flags: UsageFlags, ctx: CommandContext): Promise<ExitCode> {
-  const sinceMs = parseDuration(flags.since ?? USAGE_SINCE, '--since');
+  const sinceMs = flags.since ?? parseDuration(USAGE_SINCE);
   const since = new Date(Date.now() - sinceMs).toISOString().slice(0, 10);
   const res = new Resources();
   try {

@@ -6,11 +6,11 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
-import { priorityArg, priorityHelp, spaceArg } from '../cli-options.js';
+import { durationArg, priorityArg, priorityHelp, spaceArg } from '../cli-options.js';
 import { checkSpace } from '../space.js';
 import type { Config } from '../config.js';
 import type { PruneOptions } from '../db/prune.js';
-import { DEFAULT_MAX_AGE, parseDuration } from '../duration.js';
+import { DEFAULT_MAX_AGE, DEFAULT_MAX_AGE_MS } from '../duration.js';
 import { AppError } from '../errors.js';
 import { checkSourceUrl } from '../sources/db-connection.js';
 import type { DbSourceSpec } from '../sources/db-source.js';
@@ -31,8 +31,8 @@ export const enqueueDbDefinition = () =>
     .option('--default-country <CC>', 'ISO 3166 alpha-2 country for numbers without a country code')
     .option(
       '--max-age <DURATION>',
-      'skip numbers fetched more recently than this (0 forces a refresh)',
-      DEFAULT_MAX_AGE,
+      `skip numbers fetched more recently than this (0 forces a refresh; default ${DEFAULT_MAX_AGE})`,
+      durationArg('--max-age'),
     )
     .option('--priority <LEVEL>', priorityHelp('normal'), priorityArg)
     .option('--json', 'print JSON');
@@ -77,7 +77,7 @@ export function enqueueDbOptions(
     spec,
     space: flags.space,
     defaultCountry: flags.defaultCountry,
-    maxAgeMs: parseDuration(flags.maxAge ?? DEFAULT_MAX_AGE, '--max-age'),
+    maxAgeMs: flags.maxAge ?? DEFAULT_MAX_AGE_MS,
     priority: flags.priority,
   };
   validateDbImport(options);
@@ -92,6 +92,7 @@ export const refreshDefinition = () =>
     .requiredOption(
       '--older-than <DURATION>',
       'profiles fetched longer ago than this are fetched again (e.g. 7d)',
+      durationArg('--older-than'),
     )
     .option('--space <ID>', 'only this CustSpaceId', spaceArg)
     .option('--priority <LEVEL>', priorityHelp('low'), priorityArg)
@@ -104,7 +105,7 @@ export function refreshOptions(flags: RefreshFlags, config: Pick<Config, 'queueN
     throw new AppError('USAGE', '--older-than DURATION is required (e.g. 7d)');
   return {
     queue: config.queueName,
-    olderThanMs: parseDuration(flags.olderThan, '--older-than'),
+    olderThanMs: flags.olderThan,
     space: flags.space === undefined ? undefined : checkSpace(flags.space),
     priority: flags.priority ?? 'low',
   };
@@ -113,7 +114,11 @@ export function refreshOptions(flags: RefreshFlags, config: Pick<Config, 'queueN
 export const pruneDefinition = () =>
   new Command('prune')
     .description('delete the per-number rows of runs finished longer ago than the duration; counters stay')
-    .requiredOption('--older-than <DURATION>', 'runs finished longer ago than this (e.g. 30d)')
+    .requiredOption(
+      '--older-than <DURATION>',
+      'runs finished longer ago than this (e.g. 30d)',
+      durationArg('--older-than'),
+    )
     .option('--json', 'print JSON');
 export type PruneFlags = FlagsOf<typeof pruneDefinition, 'olderThan'>;
 
@@ -121,5 +126,5 @@ export type PruneFlags = FlagsOf<typeof pruneDefinition, 'olderThan'>;
 export function pruneOptions(flags: PruneFlags): PruneOptions {
   if (flags.olderThan === undefined)
     throw new AppError('USAGE', '--older-than DURATION is required (e.g. 30d)');
-  return { olderThanMs: parseDuration(flags.olderThan, '--older-than') };
+  return { olderThanMs: flags.olderThan };
 }
