@@ -107,6 +107,8 @@ export interface Config {
   readonly logFormat: 'json' | 'pretty' | undefined;
   /** Opens the dashboard to the network when set (`DASHBOARD_TOKEN`). */
   readonly dashboardToken: Secret | undefined;
+  /** Where people reach the dashboard (`DASHBOARD_URL`), without a trailing slash: `status --run` prints the run's page there. */
+  readonly dashboardUrl: string | undefined;
   /**
    * `METRICS_SPACE_LABELS=true`: workers also count each customer space's CAMS calls by outcome (a
    * `space` label: one series per space and outcome). Default false.
@@ -384,6 +386,26 @@ const envSchema = z.object({
     }
     return v;
   }),
+  DASHBOARD_URL: optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `DASHBOARD_URL must be an http or https URL (got '${v}')` });
+      return z.NEVER;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      ctx.addIssue({ code: 'custom', message: `DASHBOARD_URL must be an http or https URL (got '${v}')` });
+      return z.NEVER;
+    }
+    if (url.username !== '' || url.password !== '') {
+      // It is printed by status: a token in it would be printed too.
+      ctx.addIssue({ code: 'custom', message: 'DASHBOARD_URL must not carry a user name or password' });
+      return z.NEVER;
+    }
+    return url.href.replace(/\/+$/, '');
+  }),
   ALIBABA_CLOUD_SECURITY_TOKEN: optionalString,
   ALIBABA_CLOUD_PROFILE: optionalString,
   HOME: optionalString,
@@ -472,6 +494,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     dashboardToken: e.DASHBOARD_TOKEN === undefined ? undefined : new Secret(e.DASHBOARD_TOKEN),
+    dashboardUrl: e.DASHBOARD_URL,
     metricsSpaceLabels: e.METRICS_SPACE_LABELS,
     credentialSources: Object.freeze({
       securityToken:

@@ -202,6 +202,20 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads DASHBOARD_URL without a trailing slash, and refuses one that is not http(s) or carries credentials', () => {
+    expect(loadConfig({ DASHBOARD_URL: 'https://cams.example.com/console/' }).dashboardUrl).toBe(
+      'https://cams.example.com/console',
+    );
+    expect(loadConfig({}).dashboardUrl).toBeUndefined();
+    expect(() => loadConfig({ DASHBOARD_URL: 'cams.example.com' })).toThrow(/DASHBOARD_URL must be an http/);
+    expect(() => loadConfig({ DASHBOARD_URL: 'ftp://cams.example.com' })).toThrow(
+      /DASHBOARD_URL must be an http/,
+    );
+    expect(() => loadConfig({ DASHBOARD_URL: 'https://admin:tok@cams.example.com' })).toThrow(
+      /DASHBOARD_URL must not carry/,
+    );
+  });
+
   it('keeps DASHBOARD_TOKEN out of JSON and inspect too', () => {
     const config = loadConfig({ DASHBOARD_TOKEN: SECRET });
     expect(JSON.stringify(config)).not.toContain(SECRET);

@@ -11,8 +11,11 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import type { Dashboard, Listening } from '../src/dashboard/server.js';
 import { createDashboard, listen } from '../src/dashboard/server.js';
+import { raiseAlert } from '../src/db/ledger.js';
+import { packageVersion } from '../src/package-root.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
+import { assertBuilt, killAll, pipelineEnv, startCli } from './helpers/processes.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'console-test-token-0123456789';
@@ -22,11 +25,13 @@ let server: Listening | undefined;
 let browser: Browser | undefined;
 
 beforeAll(() => {
+  assertBuilt();
   if (!existsSync(CHROMIUM))
     throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)`);
 });
 
 afterEach(async () => {
+  await killAll();
   await browser?.close();
   await server?.close();
   dashboard?.close();
@@ -199,6 +204,14 @@ describe('the console in a browser', () => {
     for (const n of numbers) expect(text).not.toContain(n);
     expect(text).not.toContain('12345678');
 
+    // status --run names the page when DASHBOARD_URL says where the dashboard is.
+    const status = startCli(
+      ['status', '--run', String(runId)],
+      pipelineEnv(p, { DASHBOARD_URL: `${base.origin}/` }),
+    );
+    expect((await status.exited).code).toBe(0);
+    expect(status.stdout()).toContain(`  page: ${base.origin}/runs/${runId}\n`);
+
     // From the list, the run links to its page; the list too works with the token in the URL.
     await page.goto(`http://admin:${TOKEN}@${base.host}/`);
     await page.locator(`#run-${runId} a`).first().waitFor({ timeout: 20_000 });
@@ -243,5 +256,47 @@ describe('the console in a browser', () => {
       expect(res.status, path).toBeGreaterThanOrEqual(400);
     }
     expect(await p.queue.isPaused()).toBe(false);
+  });
+
+  it('shows the fleet: each worker, the controller against the quota, throttles per minute, an alert and what to do', async () => {
+    // The simulator allows 4 calls a second and the workers start at 12: CAMS throttles them.
+    p = await startPipeline({ rate: 4, workerRate: 12 });
+    const numbers = Array.from({ length: 120 }, (_, i) => `4479${String(15_000_000 + i * 47).slice(-8)}`);
+    await p.importFile(await p.csv('fleet.csv', 'phone\n' + numbers.map((n) => `+${n}`).join('\n') + '\n'));
+    const url = (await serve(p)).url;
+    p.startWorkers(1);
+    const page = await newPage();
+    await page.goto(`${url}/fleet`);
+    const worker = page.locator('#workers tr.worker');
+    await expect.poll(() => worker.count(), { timeout: 20_000 }).toBe(1);
+    const cells = await worker.first().locator('td').allTextContents();
+    expect(cells[1]).toBe(String(process.pid));
+    expect(cells[2]).toBe(packageVersion());
+    expect(Number(cells[3])).toBeGreaterThan(0);
+    await expect
+      .poll(async () => Number((await worker.first().locator('td').nth(5).textContent()) ?? 0), {
+        timeout: 20_000,
+      })
+      .toBeGreaterThan(0);
+    await expect.poll(() => page.textContent('#controller'), { timeout: 20_000 }).toContain('calls/s');
+    await expect
+      .poll(
+        async () =>
+          Number(/· (\d+) in all/.exec((await page.textContent('#throttles-note')) ?? '')?.[1] ?? 0),
+        {
+          timeout: 30_000,
+        },
+      )
+      .toBeGreaterThan(0);
+    expect(await page.locator('#throttles-chart rect[style*="series2"]').count()).toBeGreaterThan(0);
+    expect(await page.textContent('#throttles-chart')).toContain('throttles/min');
+
+    await raiseAlert(p.pool, p.queueName, 'Ram.PermissionDeny', 'You are not authorized to do this action.');
+    await p.queue.pause();
+    await page.locator('#account-alert').waitFor({ timeout: 20_000 });
+    const alert = (await page.textContent('#account-alert')) ?? '';
+    expect(alert).toContain('Ram.PermissionDeny');
+    expect(alert).toContain('What to do: ');
+    expect(alert).toContain('RAM user');
   });
 });

@@ -30,6 +30,7 @@ import { recordQueueAccount } from '../src/queue/queue-account.js';
 import type { RateStateStore, RateTuning } from '../src/queue/rate-controller.js';
 import { startMetricsPublisher } from '../src/metrics/fleet-metrics.js';
 import { createWorkerMetrics } from '../src/metrics/worker-metrics.js';
+import { packageVersion } from '../src/package-root.js';
 import { createFeeder } from '../src/queue/feeder.js';
 import { requeueLostJobs } from '../src/queue/lost-jobs.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
@@ -175,7 +176,10 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
       tuning: options.tuning,
     });
   const stopping = new AbortController();
-  const metrics = createWorkerMetrics({ spaceLabels: options.metricsSpaceLabels });
+  const metrics = createWorkerMetrics({
+    spaceLabels: options.metricsSpaceLabels,
+    process: { version: packageVersion(), concurrency: options.concurrency ?? 4 },
+  });
   const publisher = startMetricsPublisher({
     redis: connection,
     keyBase: queue.toKey('cams-metrics'),

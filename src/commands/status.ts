@@ -69,9 +69,17 @@ export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Pro
     const warnings = redisWarnings(await readEvictionWarning(redis));
     if (runId !== undefined) {
       const s = await runStatus(pool, runId);
-      if (opts.json) ctx.out(JSON.stringify({ ...s, queue: q, limiter, ...warnings }));
+      const page =
+        ctx.config.dashboardUrl === undefined ? undefined : `${ctx.config.dashboardUrl}/runs/${s.run}`;
+      if (opts.json)
+        ctx.out(JSON.stringify({ ...s, queue: q, limiter, ...(page ? { page } : {}), ...warnings }));
       else
-        for (const line of [...describeRun(s), ...describeQueue(q, limiter), ...warningLines(warnings)])
+        for (const line of [
+          ...describeRun(s),
+          ...(page ? [`  page: ${page}`] : []),
+          ...describeQueue(q, limiter),
+          ...warningLines(warnings),
+        ])
           ctx.out(line);
       return 0;
     }

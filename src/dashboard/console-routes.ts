@@ -1,6 +1,7 @@
 /**
  * The console's pages and their read API: the runs list (`/`, `GET /api/runs`), a run's page
- * (`/runs/:id`, `GET /api/runs/:id`), the schedules page and the fleet page. The actions these pages
+ * (`/runs/:id`, `GET /api/runs/:id`), the schedules page (over the schedules API) and the fleet page
+ * (`GET /api/fleet`). The actions these pages
  * call are routes of their own; every route passes the access rules of `access.ts` first.
  */
 import type { Hono } from 'hono';
@@ -13,6 +14,11 @@ import { isAppError } from '../errors.js';
 import type { EnrichQueue } from '../queue/queue.js';
 import type { RedisClient } from '../queue/redis-script.js';
 import type { CallRateHistory } from './call-rate.js';
+import { FLEET_PAGE } from './fleet-page.js';
+import type { FleetHistory } from './fleet-history.js';
+import { readFleetView } from './fleet-view.js';
+import type { ProcessSnapshot } from '../metrics/fleet-metrics.js';
+import { SCHEDULES_PAGE } from './schedules-page.js';
 import type { DashboardMetrics } from './metrics.js';
 import { RUN_PAGE } from './run-page.js';
 import { readRunView } from './run-view.js';
@@ -27,6 +33,9 @@ export interface ConsoleDeps {
   queue: EnrichQueue;
   metrics: DashboardMetrics;
   history: CallRateHistory;
+  fleetHistory: FleetHistory;
+  /** Each live worker process's snapshot. */
+  processes: () => Promise<ProcessSnapshot[]>;
   /** Whether actions are possible at all: a token is configured (and every request carries it). */
   canAct: boolean;
 }
@@ -61,6 +70,22 @@ export function addConsole(app: Hono, deps: ConsoleDeps): void {
   const { config, pool, redis, queue } = deps;
   app.get('/', (c) => c.html(RUNS_PAGE));
   app.get('/runs/:id{[0-9]{1,15}}', (c) => c.html(RUN_PAGE));
+  app.get('/schedules', (c) => c.html(SCHEDULES_PAGE));
+  app.get('/fleet', (c) => c.html(FLEET_PAGE));
+  app.get('/api/fleet', async (c) =>
+    c.json(
+      await readFleetView({
+        pool,
+        queue,
+        redis,
+        limiter: () => deps.metrics.limiter(),
+        processes: deps.processes,
+        history: deps.fleetHistory,
+        calls: deps.history.points(),
+        canAct: deps.canAct,
+      }),
+    ),
+  );
 
   app.get('/api/runs', async (c) => {
     const query = parseRunsQuery(c.req.query());

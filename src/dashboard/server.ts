@@ -23,7 +23,11 @@ import { resumeQueue } from '../runs/resume.js';
 import { accessControl, authorized } from './access.js';
 import { addDownloads } from './downloads.js';
 import { createCallRateHistory } from './call-rate.js';
-import { createDashboardMetrics } from './metrics.js';
+import { createDashboardMetrics, metricValue } from './metrics.js';
+import { createFleetHistory } from './fleet-history.js';
+import { processCalls } from './fleet-view.js';
+import { readProcessSnapshots } from '../metrics/fleet-metrics.js';
+import { METRIC } from '../metrics/worker-metrics.js';
 import { addConsole } from './console-routes.js';
 
 export interface DashboardDeps {
@@ -63,11 +67,19 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     account: configuredAccount(config),
   });
   const history = createCallRateHistory();
-  const sample = () =>
-    metrics
-      .fleetCalls()
-      .then((total) => history.add(total))
-      .catch((err: unknown) => log.debug({ err }, 'could not sample the call rate'));
+  const fleetHistory = createFleetHistory();
+  const processes = () => readProcessSnapshots(redis, queue.toKey('cams-metrics'));
+  const sample = async () => {
+    try {
+      const [fleet, each] = await Promise.all([metrics.fleet(), processes()]);
+      const t = Date.now();
+      history.add((await metricValue(fleet.registry, METRIC.calls)) ?? 0, t);
+      const throttled = (await metricValue(fleet.registry, METRIC.throttled)) ?? 0;
+      fleetHistory.add(throttled, new Map(each.map((p) => [p.id, processCalls(p)])), t);
+    } catch (err) {
+      log.debug({ err }, 'could not sample the call rate');
+    }
+  };
   void sample();
   const sampler = setInterval(() => void sample(), deps.sampleMs ?? 2000);
   sampler.unref();
@@ -87,7 +99,17 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     c.header('Content-Type', metrics.contentType);
     return c.body(await metrics.text());
   });
-  addConsole(app, { config, pool, redis, queue, metrics, history, canAct: !!token });
+  addConsole(app, {
+    config,
+    pool,
+    redis,
+    queue,
+    metrics,
+    history,
+    fleetHistory,
+    processes,
+    canAct: !!token,
+  });
   app.post('/api/resume', async (c) => {
     const result = await resumeQueue(config, { pool, queue, redis, log });
     log.info(result, 'queue resumed from the dashboard');

@@ -178,6 +178,40 @@ export async function readFleetMetrics(
   return { processes: snapshots.length, registry: AggregatorRegistry.aggregate(all) };
 }
 
+/** One live process's snapshot: its id (`host:pid:random`) and its metrics as prom-client's JSON. */
+export interface ProcessSnapshot {
+  id: string;
+  host: string;
+  pid: number;
+  metrics: Array<{
+    name?: unknown;
+    type: unknown;
+    values?: Array<{ value: number; labels?: Record<string, unknown> }>;
+  }>;
+}
+
+/** Each live process's own snapshot, for a view of the fleet process by process. */
+export async function readProcessSnapshots(redis: RedisClient, keyBase: string): Promise<ProcessSnapshot[]> {
+  const keys = fleetMetricsKeys(keyBase);
+  const ids = await redis.zrange(keys.index, 0, -1);
+  if (ids.length === 0) return [];
+  const values = await redis.mget(...ids.map((id) => keys.snapshot + id));
+  const snapshots: ProcessSnapshot[] = [];
+  ids.forEach((id, i) => {
+    const json = values[i];
+    if (json === null || json === undefined) return;
+    const pidAt = id.lastIndexOf(':', id.lastIndexOf(':') - 1);
+    const [pid] = id.slice(pidAt + 1).split(':');
+    snapshots.push({
+      id,
+      host: id.slice(0, pidAt),
+      pid: Number(pid),
+      metrics: JSON.parse(json) as ProcessSnapshot['metrics'],
+    });
+  });
+  return snapshots;
+}
+
 /**
  * Processes of the queue's fleet alive now, on this Redis database: those whose snapshot key has not
  * expired (Redis's own clock ages it, so no process's clock is compared with another's). The workers'

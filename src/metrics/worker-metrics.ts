@@ -3,7 +3,7 @@
  * `EnrichObserver` it receives. Each process has a registry of its own; `fleet-metrics.ts` carries it
  * to Redis so the dashboard can add every process's counters up.
  */
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * What became of one request sent to CAMS: `enriched` (a profile came back), `failed_permanent` (CAMS
@@ -60,6 +60,10 @@ export const METRIC = {
   rateLimit: 'cams_enrich_rate_limit_per_second',
   quota: 'cams_enrich_quota_per_second',
   throttlesLastMinute: 'cams_enrich_throttles_last_minute',
+  // About the process itself, for the dashboard's fleet page:
+  processes: 'cams_enrich_worker_processes',
+  concurrency: 'cams_enrich_worker_concurrency',
+  startTime: 'cams_enrich_worker_start_time_seconds',
 } as const;
 
 /** Upstream codes look like `System.LimitControl`; anything else is labelled `OTHER`, so no label carries data. */
@@ -73,6 +77,8 @@ export interface WorkerMetricsOptions {
    * outcome, so as many series as the fleet serves spaces. Default false.
    */
   spaceLabels?: boolean;
+  /** The process's own figures, published as gauges (the fleet's sums in /metrics; each process's on the fleet page). */
+  process?: { version: string; concurrency: number; startedAt?: Date };
 }
 
 export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerMetrics {
@@ -114,6 +120,28 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}): WorkerM
     buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10],
     registers: [registry],
   });
+  if (options.process) {
+    new Gauge({
+      name: METRIC.processes,
+      help: 'Worker processes alive, by cams-enrich version',
+      labelNames: ['version'],
+      registers: [registry],
+      aggregator: 'sum',
+    }).set({ version: options.process.version }, 1);
+    new Gauge({
+      name: METRIC.concurrency,
+      help: 'Jobs the workers take at once (WORKER_CONCURRENCY), summed over the fleet',
+      registers: [registry],
+      aggregator: 'sum',
+    }).set(options.process.concurrency);
+    // Each process's own, for its uptime; a sum of start times means nothing, so /metrics leaves it out.
+    new Gauge({
+      name: METRIC.startTime,
+      help: 'When the worker process started, seconds since the epoch',
+      registers: [registry],
+      aggregator: 'omit',
+    }).set((options.process.startedAt ?? new Date()).getTime() / 1000);
+  }
   // Known outcomes start at zero, so rate() has a series before the first event.
   calls.inc({ code: 'OK' }, 0);
   for (const outcome of CALL_OUTCOMES) outcomes.inc({ outcome }, 0);
