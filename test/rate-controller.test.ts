@@ -13,9 +13,11 @@ import {
   claimQuota,
   createRateController,
   readLimiterState,
+  DEFAULT_TUNING,
   type RateStateStore,
   type RateTuning,
 } from '../src/queue/rate-controller.js';
+import { tuningArgs } from '../src/queue/rate-state.js';
 import { decodeReply, ScriptReplyError } from '../src/queue/redis-script.js';
 import { startPgBouncer } from './helpers/pgbouncer.js';
 import { postgresStore, redisStore } from './helpers/rate-stores.js';
@@ -364,6 +366,78 @@ describe("the rate controller on PostgreSQL, on its server's clock", () => {
   }, 60_000);
 });
 
+describe('the two stores', () => {
+  const redis = stores[0]!;
+  beforeAll(() => postgres.setup());
+  afterAll(() => postgres.teardown());
+  afterEach(() => Promise.all([redis.cleanup(), postgres.cleanup()]));
+
+  it('answer one sequence of operations alike, reply for reply, and record the same slots', async () => {
+    const account = `test-${randomUUID()}`;
+    const tuning = tuningArgs({ ...DEFAULT_TUNING, holdMs: 300 });
+    /** The sequence: a fleet at R = 10 on a test clock, with throttles, a storm, a hint, an outage. */
+    async function play(state: RateStateStore): Promise<unknown[]> {
+      const replies: unknown[] = [];
+      const t0 = 1_800_000_000_000;
+      const base = (i: number) => ({ quota: 10, tuning, now: t0 + i * 37 });
+      replies.push(await state.claimQuota({ quota: 10, replace: false, stateTtlMs: tuning.stateTtlMs }));
+      let last: { member: string; reservedAt: number } | undefined;
+      for (let i = 0; i < 120; i++) {
+        const args = base(i);
+        const members = [`m${i}a`, `m${i}b`, `m${i}c`];
+        const takes = await state.take(args, members);
+        replies.push(takes);
+        const granted = takes.findIndex((t) => t.granted);
+        const first = takes[granted];
+        if (first?.granted) last = { member: members[granted]!, reservedAt: first.reservedAt };
+        if (i % 3 === 1 && last) replies.push(await state.confirm({ ...args, ...last }));
+        if (i === 40 || i === 52 || i === 53 || (i >= 60 && i <= 64) || i === 75)
+          replies.push(
+            await state.throttled({
+              ...args,
+              member: `t${i}`,
+              retryAfterMs: 0,
+              holdMs: 300,
+              stormThrottles: 4,
+              stormPauseMs: 1000,
+              stormMaxPauseMs: 30_000,
+            }),
+          );
+        if (i === 90)
+          replies.push(
+            await state.throttled({
+              ...args,
+              member: 'hint',
+              retryAfterMs: 2000,
+              holdMs: 300,
+              stormPauseMs: 1000,
+              stormMaxPauseMs: 30_000,
+            }),
+          );
+        if (i >= 100 && i <= 108 && i % 2 === 0)
+          replies.push(
+            await state.unreachable({ ...args, firstPauseMs: 50, maxPauseMs: 200, alertAfterMs: 150 }),
+          );
+        if (i === 110) replies.push(await state.reachable());
+        if (i % 10 === 9) replies.push(await state.read(args));
+      }
+      return replies;
+    }
+    const onRedis = await play(redis.open(account));
+    const onPostgres = await play(postgres.open(account));
+    expect(firstDifference(onPostgres, onRedis)).toBeUndefined();
+    const kinds = JSON.stringify(onRedis);
+    // The sequence went through every branch it means to.
+    for (const verdict of ['margin', 'cut', 'none', 'storm'])
+      expect(kinds).toContain(`"verdict":"${verdict}"`);
+    expect(kinds).toContain('"granted":false');
+    expect(kinds).toContain('"confirmed":false');
+    expect(kinds).toContain('"raiseAlert":true');
+    const slots = async (store: StoreFixture) => (await store.slotTimes(account)).sort((a, b) => a - b);
+    expect(firstDifference(await slots(postgres), await slots(redis))).toBeUndefined();
+  });
+});
+
 describe('script replies', () => {
   it('refuses a reply with a missing or mistyped field instead of reading it as 0', () => {
     const shape = z.object({ pauseMs: z.number(), raiseAlert: z.boolean() });
@@ -376,6 +450,41 @@ describe('script replies', () => {
     });
   });
 });
+
+/**
+ * Where two replies (or lists of them) differ, undefined when they are alike. Redis keeps each field of
+ * its state as text of 14 significant digits (0.1 ms at today's times), PostgreSQL as double
+ * precision: a time floored or ceiled to a whole ms may come out 1 ms apart, and a rate a few units in
+ * the 14th digit apart. Anything else (a verdict, a refusal, a flag) must be the same.
+ */
+function firstDifference(a: unknown, b: unknown, path = 'reply'): string | undefined {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const wholeMs = (Number.isInteger(a) && Number.isInteger(b)) || Math.abs(b) >= 1e9;
+    const alike = wholeMs ? Math.abs(a - b) <= 1 : Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+    return alike ? undefined : `${path}: ${a} against ${b}`;
+  }
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length) return `${path}: ${a.length} items against ${b.length}`;
+    for (let i = 0; i < a.length; i++) {
+      const d = firstDifference(a[i], b[i], `${path}[${i}]`);
+      if (d) return d;
+    }
+    return undefined;
+  }
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    for (const k of keys) {
+      const d = firstDifference(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        `${path}.${k}`,
+      );
+      if (d) return d;
+    }
+    return undefined;
+  }
+  return a === b ? undefined : `${path}: ${JSON.stringify(a)} against ${JSON.stringify(b)}`;
+}
 
 /** Waits (on real time, for the store's answers) until `n` controller calls sleep on `clock`. */
 async function waitForSleepers(clock: TestClock, n: number): Promise<void> {
