@@ -73,6 +73,8 @@ describe('two queues of one account', () => {
     // Queues that each kept to the quota on their own would offer twice it, and about half their calls
     // would come back throttled. Sharing one controller leaves only the line's delay spread: 0.5% of
     // the calls over a long run; a 15 s run on a busy machine may still see the margin widen once or twice.
+    // (15 s at R is about 150 calls, where one throttle is already 0.67%: the strict figure is measured
+    // over 60 s by `npm run bench -- fairness`.)
     expect(c.throttled).toBeLessThanOrEqual(Math.max(2, Math.floor(0.005 * c.calls)));
     // Both queues get a real part of what the account got through: the account's calls per second are
     // shared, neither queue starved. Slots go to whichever worker asks first, so the split of a 15 s run

@@ -25,6 +25,7 @@ import type { Logger } from '../src/log.js';
 import { repeatLimitedLog } from '../src/log-repeats.js';
 import { maskPhone } from '../src/mask.js';
 import type { CallGate } from '../src/queue/call-gate.js';
+import { orderByPriority } from '../src/queue/priority-gate.js';
 import { claimQuota, createRateController, createRedisRateState } from '../src/queue/rate-controller.js';
 import { recordQueueAccount } from '../src/queue/queue-account.js';
 import type { RateStateStore, RateTuning } from '../src/queue/rate-controller.js';
@@ -188,6 +189,8 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
   });
   const watch = startRunWatch({ db: pool, queue, log });
   const calls = createCallCounter(pool, log);
+  // A process's waiting calls take their slots by their jobs' priorities.
+  const gateOf = orderByPriority(gate);
   const deps = {
     cams: options.cams,
     gate,
@@ -212,7 +215,8 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
 
   const worker = new Worker<EnrichJobData>(
     queueName,
-    (job: Job<EnrichJobData>, _token?: string, signal?: AbortSignal) => enrich(deps, job, signal),
+    (job: Job<EnrichJobData>, _token?: string, signal?: AbortSignal) =>
+      enrich({ ...deps, gate: gateOf(job.priority) }, job, signal),
     {
       connection: bullConnection(connection),
       prefix: queuePrefix(connection, queueName),
