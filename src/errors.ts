@@ -12,6 +12,8 @@ export type AppErrorCode =
   | 'CSV_NO_PHONE_COLUMN'
   | 'DB_SOURCE'
   | 'RUN_NOT_FOUND'
+  /** No schedule of that name (enabled or disabled). */
+  | 'SCHEDULE_NOT_FOUND'
   | 'RUN_PRUNED'
   | 'OUTPUT_FILE'
   | 'RUN_FINISHED'
@@ -42,6 +44,7 @@ const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   CSV_NO_PHONE_COLUMN: 2,
   DB_SOURCE: 2,
   RUN_NOT_FOUND: 2,
+  SCHEDULE_NOT_FOUND: 2,
   /** The run's per-row records were deleted by `prune`: its rows cannot be told back. */
   RUN_PRUNED: 2,
   OUTPUT_FILE: 2,

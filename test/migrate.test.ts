@@ -92,6 +92,7 @@ const SHIPPED = [
   '0013_rate_state.sql',
   '0014_runs_open_index.sql',
   '0015_rate_state_unlogged.sql',
+  '0016_audit_log.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 
@@ -156,6 +157,7 @@ describe('migrate', () => {
     expect(await recorded(a)).toEqual(SHIPPED_RECORDS);
     expect(await tableNames(a, 'public')).toEqual(['business_profiles']);
     expect(await tableNames(a)).toEqual([
+      'audit_log',
       'cams_enrich_migrations',
       'feed_leases',
       'number_failures',
@@ -427,6 +429,7 @@ describe('the ledger in its own schema', () => {
     expect(await recorded(pool)).toEqual(SHIPPED_RECORDS);
     expect(await tableNames(pool, 'public')).toEqual(['business_profiles']);
     expect(await tableNames(pool)).toEqual([
+      'audit_log',
       'cams_enrich_migrations',
       'feed_leases',
       'number_failures',

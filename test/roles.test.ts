@@ -146,6 +146,29 @@ describe('least-privilege roles', () => {
     const byNumber = p.sim.counters().okByNumber;
     expect(Object.keys(byNumber).sort()).toEqual([...phones].sort());
     expect(Object.values(byNumber).every((n) => n === 1)).toBe(true);
+
+    // The admin's actions are recorded by this role too; the audit log is added to, never changed.
+    for (const args of [['pause', '--reason', 'roles'], ['resume'], ['priority', String(runId), 'low']]) {
+      const acted = await runCli(args, workerEnv);
+      expect(acted.code, acted.stderr).toBe(0);
+    }
+    const { rows: audit } = await pool.query<{ action: string }>(
+      'SELECT action FROM cams_enrich.audit_log ORDER BY id',
+    );
+    expect(audit.map((r) => r.action)).toEqual(['pause', 'resume', 'priority']);
+    const { rows: rights } = await pool.query<{
+      insert: boolean;
+      select: boolean;
+      update: boolean;
+      delete: boolean;
+    }>(
+      `SELECT has_table_privilege($1, 'cams_enrich.audit_log', 'INSERT') AS insert,
+              has_table_privilege($1, 'cams_enrich.audit_log', 'SELECT') AS select,
+              has_table_privilege($1, 'cams_enrich.audit_log', 'UPDATE') AS update,
+              has_table_privilege($1, 'cams_enrich.audit_log', 'DELETE') AS delete`,
+      [worker],
+    );
+    expect(rights[0]).toEqual({ insert: true, select: true, update: false, delete: false });
   }, 180_000);
 
   it('a role with data privileges only, on a schema that is behind: exit 2, saying to run migrate', async () => {

@@ -38,6 +38,8 @@ const COMMANDS: Record<string, () => Promise<{ commandLine: CommandLine }>> = {
   cancel: () => import('../commands/cancel.js'),
   priority: () => import('../commands/priority.js'),
   embedded: () => import('../commands/embedded.js'),
+  pause: () => import('../commands/pause.js'),
+  'retry-failed': () => import('../commands/retry-failed.js'),
 };
 
 /**

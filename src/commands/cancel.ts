@@ -6,7 +6,8 @@ import { AppError } from '../errors.js';
 import { openLedgerAndQueue } from '../connections.js';
 import { Resources } from '../resources.js';
 import type { CancelResult } from '../runs/cancel.js';
-import { cancelRun, describeCancel } from '../runs/cancel.js';
+import { describeCancel } from '../runs/cancel.js';
+import { cancelAction, cliActor } from '../runs/actions.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
 export const cancelDefinition = () =>
@@ -42,7 +43,7 @@ export async function cancelCommand(
   try {
     const { pool, queue } = await openLedgerAndQueue(res, ctx.config, ctx.log, 2);
     if (runId !== undefined) {
-      const result = await cancelRun({ pool, queue }, runId);
+      const result = await cancelAction({ pool, queue }, cliActor(), runId);
       ctx.out(opts.json ? JSON.stringify(result) : describeCancel(result));
       return 0;
     }
@@ -51,7 +52,7 @@ export async function cancelCommand(
     const results: CancelResult[] = [];
     for (const id of ids) {
       try {
-        results.push(await cancelRun({ pool, queue }, id));
+        results.push(await cancelAction({ pool, queue }, cliActor(), id));
       } catch (err) {
         // It finished between the listing and its cancel: nothing left to stop.
         if ((err as { code?: unknown }).code !== 'RUN_FINISHED') throw err;

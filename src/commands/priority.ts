@@ -4,7 +4,7 @@ import { priorityArg, runIdArg } from '../cli-options.js';
 import type { RunPriority } from '../db/runs.js';
 import { openLedgerAndQueue } from '../connections.js';
 import { Resources } from '../resources.js';
-import { changeRunPriority } from '../runs/priority.js';
+import { cliActor, priorityAction } from '../runs/actions.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
 export const priorityDefinition = () =>
@@ -28,11 +28,11 @@ export async function priorityCommand(
   const res = new Resources();
   try {
     const { pool, queue } = await openLedgerAndQueue(res, ctx.config, ctx.log, 1);
-    const result = await changeRunPriority({ pool, queue }, runId, priority);
+    const result = await priorityAction({ pool, queue }, cliActor(), runId, priority);
     ctx.out(
       opts.json
         ? JSON.stringify(result)
-        : `run ${runId}: priority ${priority}${result.movedJobs > 0 ? ` (${result.movedJobs} jobs in Redis moved)` : ''}`,
+        : `run ${runId}: priority ${priority}${result.previous !== priority ? ` (was ${result.previous})` : ''}${result.movedJobs > 0 ? ` (${result.movedJobs} jobs in Redis moved)` : ''}`,
     );
     return 0;
   } finally {

@@ -2,7 +2,8 @@ import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
 import { openLedgerAndQueue } from '../connections.js';
 import { Resources } from '../resources.js';
-import { describeResume, resumeQueue } from '../runs/resume.js';
+import { describeResume } from '../runs/resume.js';
+import { cliActor, resumeAction } from '../runs/actions.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
 export const resumeDefinition = () =>
@@ -19,7 +20,7 @@ export async function resumeCommand(opts: ResumeFlags, ctx: CommandContext): Pro
   const res = new Resources();
   try {
     const { pool, redis, queue } = await openLedgerAndQueue(res, ctx.config, ctx.log, 2);
-    const result = await resumeQueue(ctx.config, { pool, queue, redis, log: ctx.log });
+    const result = await resumeAction(ctx.config, { pool, queue, redis, log: ctx.log }, cliActor());
     ctx.out(opts.json ? JSON.stringify(result) : describeResume(result));
     return 0;
   } finally {

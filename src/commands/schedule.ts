@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import { DEFAULT_TICK_TIMEOUT_MS, localTimeZone, nextTick } from '../schedules/schedules.js';
 import { formatDuration, parseDuration } from '../duration.js';
 import { shellQuote } from '../shell-quote.js';
+import { cliActor, disableScheduleAction, enableScheduleAction, runScheduleAction } from '../runs/actions.js';
 
 export const scheduleAddDefinition = () =>
   new Command('add')
@@ -53,6 +54,30 @@ export const scheduleRemoveDefinition = () =>
     .argument('<name>', 'name of the schedule')
     .option('--json', 'print JSON');
 export type ScheduleRemoveFlags = FlagsOf<typeof scheduleRemoveDefinition>;
+
+const switchDefinition = (name: 'enable' | 'disable', description: string) => () =>
+  new Command(name)
+    .description(description)
+    .argument('<name>', 'name of the schedule')
+    .option('--json', 'print JSON');
+export const scheduleEnableDefinition = switchDefinition(
+  'enable',
+  'enable a disabled schedule: its ticks start again from the next one (missed ticks are not made up)',
+);
+export const scheduleDisableDefinition = switchDefinition(
+  'disable',
+  'disable a schedule: no tick is made until it is enabled (a tick being carried out finishes)',
+);
+export type ScheduleSwitchFlags = FlagsOf<ReturnType<typeof switchDefinition>>;
+
+export const scheduleRunDefinition = () =>
+  new Command('run')
+    .description(
+      'a tick of the schedule now, carried out by a worker like a cron tick (skipped while its previous run is pending)',
+    )
+    .argument('<name>', 'name of the schedule')
+    .option('--json', 'print JSON');
+export type ScheduleRunFlags = FlagsOf<typeof scheduleRunDefinition>;
 
 async function openScheduleQueue(res: Resources, config: Config, log: Logger) {
   const redis = await openRedis(res, config, log, 'producer');
@@ -125,7 +150,7 @@ export function tickTimeout(value: string | undefined): number | undefined {
 
 function describeSchedule(s: ScheduleInfo): string[] {
   const lines = [
-    `${s.name}: ${s.cron} (${s.tz ?? 'no zone stored: each worker reads it in its own'}), next ${s.next ?? '—'}, deadline ${formatDuration(s.timeoutMs)}`,
+    `${s.name}${s.enabled ? '' : ' (DISABLED)'}: ${s.cron} (${s.tz ?? 'no zone stored: each worker reads it in its own'}), next ${s.next ?? '—'}, deadline ${formatDuration(s.timeoutMs)}`,
     `  runs: ${shellQuote(s.command)}`,
   ];
   if (s.lastTick === null) lines.push('  no tick yet');
@@ -184,7 +209,60 @@ export async function scheduleRemoveCommand(
   }
 }
 
-/** `schedule add|list|remove`. */
+/** Enables or disables a schedule; a name that is not a schedule is bad input (exit 2). */
+export async function scheduleSwitchCommand(
+  name: string,
+  enable: boolean,
+  flags: ScheduleSwitchFlags,
+  ctx: CommandContext,
+): Promise<ExitCode> {
+  const res = new Resources();
+  try {
+    const pool = await openDatabase(res, ctx.config, ctx.log, 1);
+    const schedules = await openScheduleQueue(res, ctx.config, ctx.log);
+    const deps = { pool, schedules, queueName: ctx.config.queueName };
+    const result = enable
+      ? await enableScheduleAction(deps, cliActor(), name)
+      : await disableScheduleAction(deps, cliActor(), name);
+    if (flags.json) ctx.out(JSON.stringify(result));
+    else if (!result.changed) ctx.out(`schedule ${name} was already ${enable ? 'enabled' : 'disabled'}`);
+    else
+      ctx.out(
+        enable ? `schedule ${name} enabled; next tick ${result.next ?? '—'}` : `schedule ${name} disabled`,
+      );
+    return 0;
+  } finally {
+    await res.close();
+  }
+}
+
+/** Asks for a tick of a schedule now; a worker carries it out. */
+export async function scheduleRunCommand(
+  name: string,
+  flags: ScheduleRunFlags,
+  ctx: CommandContext,
+): Promise<ExitCode> {
+  const res = new Resources();
+  try {
+    const pool = await openDatabase(res, ctx.config, ctx.log, 1);
+    const schedules = await openScheduleQueue(res, ctx.config, ctx.log);
+    const result = await runScheduleAction(
+      { pool, schedules, queueName: ctx.config.queueName },
+      cliActor(),
+      name,
+    );
+    ctx.out(
+      flags.json
+        ? JSON.stringify(result)
+        : `schedule ${name}: tick ${result.jobId} queued; a worker carries it out (see "cams-enrich schedule list")`,
+    );
+    return 0;
+  } finally {
+    await res.close();
+  }
+}
+
+/** `schedule add|list|remove|enable|disable|run`. */
 export const commandLine: CommandLine = (host) =>
   new Command('schedule')
     .description('recurring runs, carried out by the worker fleet once per tick (no daemon, no host cron)')
@@ -201,5 +279,20 @@ export const commandLine: CommandLine = (host) =>
     .addCommand(
       scheduleRemoveDefinition().action(async (name, opts) =>
         host.exit(await scheduleRemoveCommand(name, opts, host.context())),
+      ),
+    )
+    .addCommand(
+      scheduleEnableDefinition().action(async (name, opts) =>
+        host.exit(await scheduleSwitchCommand(name, true, opts, host.context())),
+      ),
+    )
+    .addCommand(
+      scheduleDisableDefinition().action(async (name, opts) =>
+        host.exit(await scheduleSwitchCommand(name, false, opts, host.context())),
+      ),
+    )
+    .addCommand(
+      scheduleRunDefinition().action(async (name, opts) =>
+        host.exit(await scheduleRunCommand(name, opts, host.context())),
       ),
     );

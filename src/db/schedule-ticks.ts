@@ -13,6 +13,7 @@ import { readTickState } from './sql/read-tick-state.js';
 
 export type { Tick, TickOutcome } from './sql/latest-ticks.js';
 export { latestTicks } from './sql/latest-ticks.js';
+export { recentTicks } from './sql/recent-ticks.js';
 
 export type TickDecision =
   /** The tick is recorded as `running`: carry out its command. */

@@ -7,6 +7,7 @@ import { bullConnection } from '../queue/bull-connection.js';
 import { queuePrefix } from '../queue/queue.js';
 import { CronExpressionParser } from 'cron-parser';
 import { Queue } from 'bullmq';
+import { z } from 'zod';
 import type { RedisClient } from '../queue/redis-script.js';
 import type { Queryable } from '../db/pool.js';
 import type { Tick } from '../db/schedule-ticks.js';
@@ -23,9 +24,12 @@ export interface ScheduleJobData {
   command: string[];
   /** The tick's deadline in ms. Default: `DEFAULT_TICK_TIMEOUT_MS` (10 minutes). */
   timeoutMs?: number | undefined;
+  /** The schedule of a tick asked for now (`schedule run`); a cron tick's is its job scheduler's key. */
+  schedule?: string | undefined;
 }
 
-export type ScheduleQueue = Queue<ScheduleJobData>;
+/** The schedules' BullMQ queue, with the Redis connection it was made on (where disabled schedules are kept). */
+export type ScheduleQueue = Queue<ScheduleJobData> & { readonly redis: RedisClient };
 
 /** The schedules' queue of the enrichment queue `queueName`. */
 export function scheduleQueueName(queueName: string): string {
@@ -38,10 +42,11 @@ export function scheduleQueueOptions(queueName: string, connection: RedisClient)
 }
 
 export function createScheduleQueue(queueName: string, connection: RedisClient): ScheduleQueue {
-  return new Queue<ScheduleJobData>(
+  const queue = new Queue<ScheduleJobData>(
     scheduleQueueName(queueName),
     scheduleQueueOptions(queueName, connection),
   );
+  return Object.assign(queue, { redis: connection });
 }
 
 /** The run `source` of the runs a schedule starts. */
@@ -106,10 +111,71 @@ export interface ScheduleSpec {
   timeoutMs?: number | undefined;
 }
 
-/** Adds the schedule, or replaces the one of that name; returns its next tick. */
+/**
+ * Disabled schedules are kept beside the schedules' queue, in a hash of the queue's keys (so under
+ * its hash tag on a cluster): name → the schedule's spec as JSON. A disabled schedule has no job
+ * scheduler, so no tick is made until it is enabled again.
+ */
+function disabledKey(queue: ScheduleQueue): string {
+  return queue.toKey('disabled-schedules');
+}
+
+const storedSpec = z.object({
+  cron: z.string(),
+  tz: z.string().optional(),
+  command: z.array(z.string()),
+  timeoutMs: z.number().optional(),
+});
+
+async function readDisabled(queue: ScheduleQueue): Promise<Map<string, ScheduleSpec>> {
+  const all = await queue.redis.hgetall(disabledKey(queue));
+  const specs = new Map<string, ScheduleSpec>();
+  for (const [name, json] of Object.entries(all ?? {})) {
+    specs.set(name, { name, ...storedSpec.parse(JSON.parse(json) as unknown) });
+  }
+  return specs;
+}
+
+async function readDisabledOne(queue: ScheduleQueue, name: string): Promise<ScheduleSpec | undefined> {
+  const json = await queue.redis.hget(disabledKey(queue), name);
+  return json === null ? undefined : { name, ...storedSpec.parse(JSON.parse(json) as unknown) };
+}
+
+async function forgetDisabled(queue: ScheduleQueue, name: string): Promise<boolean> {
+  return (await queue.redis.hdel(disabledKey(queue), name)) > 0;
+}
+
+/** The spec of the enabled schedule `name`, from its job scheduler; undefined when it has none. */
+async function enabledSpec(queue: ScheduleQueue, name: string): Promise<ScheduleSpec | undefined> {
+  const s = await queue.getJobScheduler(name);
+  if (!s) return undefined;
+  const data = s.template?.data as ScheduleJobData | undefined;
+  return {
+    name,
+    cron: s.pattern ?? '',
+    ...(s.tz ? { tz: s.tz } : {}),
+    command: data?.command ?? [],
+    ...(data?.timeoutMs !== undefined ? { timeoutMs: data.timeoutMs } : {}),
+  };
+}
+
+function scheduleNotFound(name: string): AppError {
+  return new AppError(
+    'SCHEDULE_NOT_FOUND',
+    `no schedule named ${JSON.stringify(name)} (see "cams-enrich schedule list")`,
+  );
+}
+
+/** Adds the schedule, or replaces the one of that name (enabled, whether it was disabled or not); returns its next tick. */
 export async function upsertSchedule(queue: ScheduleQueue, spec: ScheduleSpec): Promise<Date> {
   checkScheduleName(spec.name);
   const next = nextTick(spec.cron, spec.tz);
+  await addJobScheduler(queue, spec);
+  await forgetDisabled(queue, spec.name);
+  return next;
+}
+
+async function addJobScheduler(queue: ScheduleQueue, spec: ScheduleSpec): Promise<void> {
   await queue.upsertJobScheduler(
     spec.name,
     { pattern: spec.cron, ...(spec.tz ? { tz: spec.tz } : {}) },
@@ -117,19 +183,99 @@ export async function upsertSchedule(queue: ScheduleQueue, spec: ScheduleSpec): 
       name: 'tick',
       data: { command: spec.command, ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}) },
       // A tick is carried out once: its outcome is in PostgreSQL, the next tick is the retry.
-      opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+      opts: TICK_JOB_OPTIONS,
     },
   );
-  return next;
 }
 
-/** Removes a schedule; false when there is none of that name. */
+/** A tick is carried out once: its outcome is in PostgreSQL, the next tick is the retry. */
+const TICK_JOB_OPTIONS = { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } };
+
+/** Removes a schedule, enabled or disabled; false when there is none of that name. */
 export async function removeSchedule(queue: ScheduleQueue, name: string): Promise<boolean> {
-  return queue.removeJobScheduler(name);
+  const removed = await queue.removeJobScheduler(name);
+  return (await forgetDisabled(queue, name)) || removed;
+}
+
+export interface ScheduleSwitch {
+  name: string;
+  enabled: boolean;
+  /** False when the schedule was already so (nothing done). */
+  changed: boolean;
+  /** The next tick (ISO 8601) of an enabled schedule; null when disabled. */
+  next: string | null;
+}
+
+/**
+ * Disables a schedule: its spec is kept aside and its job scheduler removed, so no tick is made (a tick
+ * already being carried out finishes). Disabling a disabled schedule does nothing; SCHEDULE_NOT_FOUND
+ * when there is no schedule of that name.
+ */
+export async function disableSchedule(queue: ScheduleQueue, name: string): Promise<ScheduleSwitch> {
+  const spec = await enabledSpec(queue, name);
+  if (!spec) {
+    if (await readDisabledOne(queue, name)) return { name, enabled: false, changed: false, next: null };
+    throw scheduleNotFound(name);
+  }
+  // Kept aside first: a stop between the two steps leaves the schedule enabled, never lost.
+  const { name: _, ...stored } = spec;
+  await queue.redis.hset(disabledKey(queue), name, JSON.stringify(stored));
+  await queue.removeJobScheduler(name);
+  return { name, enabled: false, changed: true, next: null };
+}
+
+/**
+ * Enables a disabled schedule: its job scheduler is added again, its next tick counted from now (the
+ * ticks it missed are not made up). Enabling an enabled schedule does nothing.
+ */
+export async function enableSchedule(queue: ScheduleQueue, name: string): Promise<ScheduleSwitch> {
+  const enabled = await queue.getJobScheduler(name);
+  const spec = await readDisabledOne(queue, name);
+  if (enabled) {
+    if (spec) await forgetDisabled(queue, name);
+    const next = enabled.next !== undefined && enabled.next !== null ? new Date(enabled.next) : null;
+    return { name, enabled: true, changed: false, next: next?.toISOString() ?? null };
+  }
+  if (!spec) throw scheduleNotFound(name);
+  await addJobScheduler(queue, spec);
+  await forgetDisabled(queue, name);
+  return { name, enabled: true, changed: true, next: nextTick(spec.cron, spec.tz).toISOString() };
+}
+
+export interface TickRequested {
+  name: string;
+  /** The tick's job id in the schedules' queue (`schedule_ticks.job_id` once a worker takes it). */
+  jobId: string;
+}
+
+/**
+ * Asks for a tick of the schedule now, enabled or disabled: a job on the schedules' queue that the next
+ * free worker carries out like a cron tick (skipped while the schedule's previous run is pending).
+ */
+export async function runScheduleNow(
+  queue: ScheduleQueue,
+  name: string,
+  now = new Date(),
+): Promise<TickRequested> {
+  const spec = (await enabledSpec(queue, name)) ?? (await readDisabledOne(queue, name));
+  if (!spec) throw scheduleNotFound(name);
+  const jobId = `now-${name}-${now.getTime()}`;
+  await queue.add(
+    'tick',
+    {
+      command: spec.command,
+      ...(spec.timeoutMs !== undefined ? { timeoutMs: spec.timeoutMs } : {}),
+      schedule: name,
+    },
+    { ...TICK_JOB_OPTIONS, jobId, timestamp: now.getTime() },
+  );
+  return { name, jobId };
 }
 
 export interface ScheduleInfo {
   name: string;
+  /** False while disabled (`schedule disable`): no tick is made. */
+  enabled: boolean;
   cron: string;
   tz: string | null;
   command: string[];
@@ -145,28 +291,53 @@ export interface ScheduleInfo {
   skippedTicks: number;
 }
 
-/** Every schedule of the enrichment queue `queueName`, by name, with its next tick and what its latest ticks did. */
+/** Every schedule of the enrichment queue `queueName`, enabled or not, by name, with its next tick and what its latest ticks did. */
 export async function listSchedules(
   queue: ScheduleQueue,
   db: Queryable,
   queueName: string,
 ): Promise<ScheduleInfo[]> {
   const schedulers = await queue.getJobSchedulers(0, -1, true);
-  const names = schedulers.map((s) => s.key);
-  const ticks = await latestTicks(db, queueName, names);
+  const disabled = await readDisabled(queue);
+  const entries = [
+    ...schedulers.map((s) => {
+      const data = s.template?.data as ScheduleJobData | undefined;
+      return {
+        name: s.key,
+        enabled: true,
+        cron: s.pattern ?? '',
+        tz: s.tz ?? null,
+        command: data?.command ?? [],
+        timeoutMs: data?.timeoutMs,
+        next: s.next !== undefined && s.next !== null ? new Date(s.next).toISOString() : null,
+      };
+    }),
+    // One found both ways was stopped between the two steps of disabling it: it is enabled.
+    ...[...disabled.values()]
+      .filter((d) => !schedulers.some((s) => s.key === d.name))
+      .map((d) => ({
+        name: d.name,
+        enabled: false,
+        cron: d.cron,
+        tz: d.tz ?? null,
+        command: d.command,
+        timeoutMs: d.timeoutMs,
+        next: null,
+      })),
+  ];
+  const ticks = await latestTicks(
+    db,
+    queueName,
+    entries.map((e) => e.name),
+  );
   const result: ScheduleInfo[] = [];
-  for (const s of schedulers) {
-    const t = ticks.get(s.key);
+  for (const e of entries) {
+    const t = ticks.get(e.name);
     const runId = t?.lastRun?.runId ?? null;
-    const data = s.template?.data as ScheduleJobData | undefined;
     const lastRun = runId !== null ? await runStatus(db, runId).catch(() => null) : null;
     result.push({
-      name: s.key,
-      cron: s.pattern ?? '',
-      tz: s.tz ?? null,
-      command: data?.command ?? [],
-      timeoutMs: data?.timeoutMs ?? DEFAULT_TICK_TIMEOUT_MS,
-      next: s.next !== undefined && s.next !== null ? new Date(s.next).toISOString() : null,
+      ...e,
+      timeoutMs: e.timeoutMs ?? DEFAULT_TICK_TIMEOUT_MS,
       lastTick: t
         ? {
             at: t.last.tickAt.toISOString(),

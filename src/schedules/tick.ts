@@ -47,7 +47,8 @@ export type TickResult =
   | { outcome: 'replay' };
 
 export async function runTick(deps: TickDeps, job: TickJob): Promise<TickResult> {
-  const name = job.repeatJobKey;
+  // A cron tick's schedule is its job scheduler; a tick asked for now (`schedule run`) names it.
+  const name = job.repeatJobKey ?? job.data.schedule;
   if (name === undefined || job.id === undefined) throw new Error('a schedule tick without its schedule');
   const jobId = job.id;
   const source = scheduleSource(name);
