@@ -27,7 +27,8 @@ export async function dashboardCommand(opts: DashboardFlags, ctx: CommandContext
   assertBindable(host, ctx.config.dashboardToken);
   const res = new Resources();
   try {
-    const pool = await openDatabase(res, ctx.config, ctx.log, 4, { readOnly: true });
+    // Room for a retry-failed import (3 connections) beside the page's reads.
+    const pool = await openDatabase(res, ctx.config, ctx.log, 6, { readOnly: true });
     const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
     const queue = openQueue(res, ctx.config, redis, ctx.log);
     const dashboard = res.own(

@@ -1,6 +1,8 @@
 /**
- * The dashboard's HTTP server (Hono on Node): Bull Board under `/queues`, the console's pages
- * (`console-routes.ts`: runs, a run, schedules, fleet) over their JSON API, the resume action, `/metrics` for Prometheus, `/healthz` and `/readyz`. Every route
+ * The dashboard's HTTP server (Hono on Node): Bull Board under `/queues` (the work queue and the
+ * schedules' queue), the console's pages (`console-routes.ts`: runs, a run, schedules, fleet) over
+ * their JSON API, the admin's actions and the schedules and audit reads (`actions-api.ts`), `/metrics`
+ * for Prometheus, `/healthz` and `/readyz`. Every route
  * passes the access rules of `access.ts` first.
  */
 import type { AddressInfo } from 'node:net';
@@ -19,8 +21,9 @@ import type { Logger } from '../log.js';
 import { maskPhone } from '../mask.js';
 import type { EnrichQueue } from '../queue/queue.js';
 import { readEvictionWarning } from '../queue/redis-readiness.js';
-import { resumeQueue } from '../runs/resume.js';
+import { createScheduleQueue } from '../schedules/schedules.js';
 import { accessControl, authorized } from './access.js';
+import { addActionsApi } from './actions-api.js';
 import { addDownloads } from './downloads.js';
 import { createCallRateHistory } from './call-rate.js';
 import { createDashboardMetrics, metricValue } from './metrics.js';
@@ -45,8 +48,8 @@ export interface DashboardDeps {
 
 export interface Dashboard {
   app: Hono;
-  /** Stops the sampler. The caller closes the clients it passed in. */
-  close(): void;
+  /** Stops the sampler and closes the schedules' queue. The caller closes the clients it passed in. */
+  close(): Promise<void>;
 }
 
 export function createDashboard(deps: DashboardDeps): Dashboard {
@@ -110,11 +113,9 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     processes,
     canAct: !!token,
   });
-  app.post('/api/resume', async (c) => {
-    const result = await resumeQueue(config, { pool, queue, redis, log });
-    log.info(result, 'queue resumed from the dashboard');
-    return c.json(result);
-  });
+  const schedules = createScheduleQueue(config.queueName, redis);
+  schedules.on('error', (err) => log.debug({ err }, 'schedules queue error'));
+  addActionsApi(app, { config, pool, redis, queue, schedules, log });
   addDownloads(app, pool, log);
 
   const board = new HonoAdapter(serveStatic);
@@ -125,14 +126,26 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     ...data,
     ...(typeof data?.phoneNumber === 'string' ? { phoneNumber: maskPhone(data.phoneNumber) } : {}),
   }));
+  // The schedules' queue: one job per tick, carrying the stored command (never a secret).
+  const ticks = new BullMQAdapter(schedules, { readOnlyMode: !token, allowRetries: false });
   createBullBoard({
-    queues: [adapter],
+    queues: [adapter, ticks],
     serverAdapter: board,
     options: { uiConfig: { boardTitle: 'cams-enrich' } },
   });
   app.route('/queues', board.registerPlugin());
 
-  return { app, close: () => clearInterval(sampler) };
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    close() {
+      clearInterval(sampler);
+      closing ??= schedules
+        .close()
+        .catch((err: unknown) => log.debug({ err }, 'could not close the schedules queue'));
+      return closing;
+    },
+  };
 }
 
 /** What does not answer, in words; empty when both do. */

@@ -159,7 +159,14 @@ async function enabledSpec(queue: ScheduleQueue, name: string): Promise<Schedule
   };
 }
 
-function scheduleNotFound(name: string): AppError {
+/** Whether a schedule of that name exists, enabled or disabled. */
+export async function scheduleExists(queue: ScheduleQueue, name: string): Promise<boolean> {
+  return (
+    (await queue.getJobScheduler(name)) !== undefined || (await readDisabledOne(queue, name)) !== undefined
+  );
+}
+
+export function scheduleNotFound(name: string): AppError {
   return new AppError(
     'SCHEDULE_NOT_FOUND',
     `no schedule named ${JSON.stringify(name)} (see "cams-enrich schedule list")`,
