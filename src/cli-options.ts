@@ -52,30 +52,25 @@ export function runIdArg(value: string): number {
   return id;
 }
 
-/** A shutdown grace period in ms, read as `CAMS_SHUTDOWN_GRACE` is (`parseGrace`: a duration of at most an hour). */
-export function graceArg(name: string) {
-  return (value: string): number => {
+/** Commander's parser of a flag read by `parse(value, name)`, whose `AppError` becomes a usage error. */
+function flagParser<T>(name: string, parse: (value: string, name: string) => T) {
+  return (value: string): T => {
     try {
-      return parseGrace(value, name);
+      return parse(value, name);
     } catch (err) {
       throw isAppError(err) ? new InvalidArgumentError(err.message) : err;
     }
   };
 }
 
+/** A shutdown grace period in ms, read as `CAMS_SHUTDOWN_GRACE` is (`parseGrace`: a duration of at most an hour). */
+export const graceArg = (name: string) => flagParser(name, parseGrace);
+
 /**
  * A duration flag (`--max-age`, `--older-than`, `--since`) in ms, read by `parseDuration` (`30d`, `12h`,
  * `1.5h`, `0`): a bad value is a usage error naming the flag before anything runs.
  */
-export function durationArg(name: string) {
-  return (value: string): number => {
-    try {
-      return parseDuration(value, name);
-    } catch (err) {
-      throw isAppError(err) ? new InvalidArgumentError(err.message) : err;
-    }
-  };
-}
+export const durationArg = (name: string) => flagParser(name, parseDuration);
 
 /** `high`, `normal` or `low`: a run's priority (`--priority`, `priority RUN LEVEL`). */
 export function priorityArg(value: string): 'high' | 'normal' | 'low' {

@@ -2,7 +2,10 @@
  * cams-enrich on a real Redis Cluster of three masters (started here from `redis-server`), as users
  * run it: `REDIS_CLUSTER=true` and `REDIS_URL` naming one node. Every key lives under a hash tag (the
  * queue's, or the account's for the rate controller), so each script and transaction stays on one
- * node, and a run is worked through as on a single server.
+ * node, and a run is worked through as on a single server. Then as production runs one: nodes that
+ * speak only TLS, with a certificate made here by openssl and trusted through NODE_EXTRA_CA_CERTS, and
+ * an ACL user the only login (`REDIS_URL=rediss://user:password@node`): a run, `status` and the
+ * dashboard's `/metrics` and `/api/runs`, the password shown nowhere.
  */
 import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,12 +20,15 @@ import { runStatus } from '../src/runs/status.js';
 import { startSimulator } from '../src/simulator/simulator.js';
 import type { Simulator } from '../src/simulator/simulator.js';
 import { assertBuilt, killAll, startCli, waitFor } from './helpers/processes.js';
+import type { CliProcess } from './helpers/processes.js';
 import { startRedisCluster } from './helpers/redis-cluster.js';
 import type { RedisCluster } from './helpers/redis-cluster.js';
+import { freePort, selfSignedCertificate, stopRedisServers } from './helpers/redis-servers.js';
 import { createTestDatabase, testQueueName } from './helpers/services.js';
 import type { TestDatabase } from './helpers/services.js';
 
 const KEY = { accessKeyId: 'LTAIclusterTestKey01', accessKeySecret: 'cluster-test-secret-01' };
+const USER = { name: 'cams', password: 'cluster-user-password' };
 
 let cluster: RedisCluster | undefined;
 let db: TestDatabase | undefined;
@@ -47,6 +53,7 @@ afterAll(async () => {
   await pool?.end();
   await db?.drop();
   await cluster?.stop();
+  await stopRedisServers();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -125,5 +132,92 @@ describe('a Redis Cluster', () => {
     const codes = await Promise.all(workers.map(async (w) => (await w.exited).code));
     expect(codes).toEqual([0, 0]);
     for (const w of workers) expect(w.stderr()).not.toMatch(/MOVED|CROSSSLOT/);
+  }, 180_000);
+});
+
+const leaks = (p: CliProcess) => `${p.stdout()}${p.stderr()}`.includes(USER.password);
+
+describe('a Redis Cluster with TLS and an ACL user', () => {
+  let secure: RedisCluster | undefined;
+  let cert: { cert: string; key: string } | undefined;
+
+  beforeAll(async () => {
+    cert = await selfSignedCertificate({ loopbackIp: true });
+    secure = await startRedisCluster({ tls: cert, user: USER });
+  }, 60_000);
+
+  afterAll(async () => {
+    await killAll();
+    await secure?.stop();
+  });
+
+  it('works a run with two workers, and status and the dashboard read it, the password shown nowhere', async () => {
+    expect(secure!.url).toMatch(/^rediss:\/\/cams:/);
+    sim!.resetCounters();
+    const queue = testQueueName();
+    const env = {
+      ...process.env,
+      REDIS_URL: secure!.url,
+      REDIS_CLUSTER: 'true',
+      NODE_EXTRA_CA_CERTS: cert!.cert,
+      DATABASE_URL: db!.url,
+      CAMS_QUEUE: queue,
+      CAMS_ENDPOINT: sim!.endpoint,
+      CAMS_PROTOCOL: 'http',
+      CAMS_RATE_LIMIT: '50',
+      ALIBABA_CLOUD_ACCESS_KEY_ID: KEY.accessKeyId,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.accessKeySecret,
+      LOG_LEVEL: 'info',
+      LOG_FORMAT: 'json',
+    };
+    const numbers = Array.from({ length: 100 }, (_, i) => `4479${String(40_000_000 + i * 59).slice(-8)}`);
+    const file = join(dir!, 'cluster-tls.csv');
+    await writeFile(file, 'phone\n' + numbers.map((n) => `+${n}`).join('\n') + '\n');
+
+    const imported = startCli(['import', file, '--space', 'S1'], env);
+    const { code } = await imported.exited;
+    expect(code, imported.stderr()).toBe(0);
+    const runId = Number(/run (\d+)/.exec(imported.stdout())?.[1]);
+    expect(runId).toBeGreaterThan(0);
+
+    const workers = [startCli(['worker'], env), startCli(['worker'], env)];
+    const finished = await waitFor('the run to finish', 120_000, async () => {
+      const s = await runStatus(pool!, runId);
+      return s.finished ? s : undefined;
+    });
+    expect(finished).toMatchObject({ total: 100, enriched: 100, failed: 0, pending: 0 });
+    const c = sim!.counters();
+    expect(Object.keys(c.okByNumber).sort()).toEqual([...numbers].sort());
+    expect(Object.values(c.okByNumber).filter((n) => n !== 1)).toEqual([]);
+    // Stopped gracefully, each worker keeps its counters in the fleet's total for the dashboard.
+    for (const w of workers) w.child.kill('SIGTERM');
+    expect(await Promise.all(workers.map(async (w) => (await w.exited).code))).toEqual([0, 0]);
+
+    const status = startCli(['status', '--run', String(runId), '--json'], env);
+    expect((await status.exited).code, status.stderr()).toBe(0);
+    expect(JSON.parse(status.stdout())).toMatchObject({ enriched: 100, limiter: { quota: 50 } });
+
+    const port = await freePort();
+    const dashboard = startCli(['dashboard', '--port', String(port)], env);
+    const base = `http://127.0.0.1:${port}`;
+    const metrics = await waitFor('the dashboard to answer', 30_000, async () => {
+      const res = await fetch(`${base}/metrics`).catch(() => undefined);
+      return res?.status === 200 ? res.text() : undefined;
+    });
+    expect(metrics).toContain('cams_enrich_cams_calls_total{code="OK"} 100');
+    expect(metrics).toContain('cams_enrich_cams_call_outcomes_total{outcome="enriched"} 100');
+    expect(metrics).toContain('cams_enrich_quota_per_second 50');
+    const runs = await fetch(`${base}/api/runs`);
+    expect(runs.status).toBe(200);
+    const view = (await runs.json()) as { runs: Array<{ run: number; enriched: number }> };
+    expect(view.runs.find((r) => r.run === runId)).toMatchObject({ enriched: 100 });
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    dashboard.child.kill('SIGTERM');
+    expect((await dashboard.exited).code, dashboard.stderr()).toBe(0);
+
+    for (const p of [imported, ...workers, status, dashboard]) {
+      expect(p.stderr()).not.toMatch(/MOVED|CROSSSLOT/);
+      expect(leaks(p)).toBe(false);
+    }
   }, 180_000);
 });
