@@ -262,7 +262,9 @@ describe('the console in a browser', () => {
     // The simulator allows 4 calls a second and the workers start at 12: CAMS throttles them.
     p = await startPipeline({ rate: 4, workerRate: 12 });
     const numbers = Array.from({ length: 120 }, (_, i) => `4479${String(15_000_000 + i * 47).slice(-8)}`);
-    await p.importFile(await p.csv('fleet.csv', 'phone\n' + numbers.map((n) => `+${n}`).join('\n') + '\n'));
+    const runId = await p.importFile(
+      await p.csv('fleet.csv', 'phone\n' + numbers.map((n) => `+${n}`).join('\n') + '\n'),
+    );
     const url = (await serve(p)).url;
     p.startWorkers(1);
     const page = await newPage();
@@ -290,6 +292,17 @@ describe('the console in a browser', () => {
       .toBeGreaterThan(0);
     expect(await page.locator('#throttles-chart rect[style*="series2"]').count()).toBeGreaterThan(0);
     expect(await page.textContent('#throttles-chart')).toContain('throttles/min');
+    // The run's own timeline has its throttles, second by second.
+    await expect
+      .poll(
+        async () =>
+          ((await (await fetch(`${url}/api/runs/${runId}`)).json()) as { throttles: unknown[] }).throttles
+            .length,
+        {
+          timeout: 20_000,
+        },
+      )
+      .toBeGreaterThan(0);
 
     await raiseAlert(p.pool, p.queueName, 'Ram.PermissionDeny', 'You are not authorized to do this action.');
     await p.queue.pause();

@@ -93,6 +93,7 @@ const SHIPPED = [
   '0014_runs_open_index.sql',
   '0015_rate_state_unlogged.sql',
   '0016_audit_log.sql',
+  '0017_run_throttles.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 
@@ -168,6 +169,7 @@ describe('migrate', () => {
       'run_duplicates',
       'run_items',
       'run_rejects',
+      'run_throttles',
       'runs',
       'schedule_ticks',
       'usage_counts',
@@ -440,6 +442,7 @@ describe('the ledger in its own schema', () => {
       'run_duplicates',
       'run_items',
       'run_rejects',
+      'run_throttles',
       'runs',
       'schedule_ticks',
       'usage_counts',

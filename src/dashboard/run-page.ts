@@ -1,6 +1,6 @@
 /**
- * A run's page (`/runs/:id`): its accounting with the bar, numbers settled per second over the last ten
- * minutes, failures by code with a masked sample, the first rejects and pending numbers, what it was
+ * A run's page (`/runs/:id`): its accounting with the bar, numbers settled (enriched, failed) and calls
+ * throttled per second over the last ten minutes, failures by code with a masked sample, the first rejects and pending numbers, what it was
  * started with, the audit log's entries about it, and the actions (cancel, priority, retry the failed
  * numbers, downloads). It reads `/api/runs/:id` every two seconds and the audit every ten.
  */
@@ -27,7 +27,7 @@ const MAIN = `
     <div id="action-result" class="message"></div>
   </div>
   <div class="card">
-    <h2>Numbers settled per second, this run <span class="muted" id="timeline-note"></span></h2>
+    <h2>Numbers settled and calls throttled per second, this run <span class="muted" id="timeline-note"></span></h2>
     <svg id="timeline" class="chart"></svg>
   </div>
   <div class="grid2">
@@ -114,11 +114,13 @@ function drawTimeline(v) {
   const now = Date.now(), from = now - v.timelineSeconds * 1000;
   const pts = (k) => v.timeline.map((p) => ({ t: p.t, v: p[k] }));
   drawChart(document.getElementById('timeline'), {
-    from, to: now, unit: 'numbers/s', bars: true, barMs: 1000, height: 180, legend: true,
-    series: [{ label: 'enriched', color: 'var(--ok)', points: pts('enriched') }, { label: 'failed', color: 'var(--bad)', points: pts('failed') }],
+    from, to: now, unit: 'per second', bars: true, barMs: 1000, height: 180, legend: true,
+    series: [{ label: 'enriched', color: 'var(--ok)', points: pts('enriched') }, { label: 'failed', color: 'var(--bad)', points: pts('failed') },
+      { label: 'throttled', color: 'var(--warn)', points: v.throttles.map((p) => ({ t: p.t, v: p.n })), unit: 'calls/s' }],
   });
   const total = v.timeline.reduce((a, p) => a + p.enriched + p.failed, 0);
-  document.getElementById('timeline-note').textContent = '· last ' + seconds(v.timelineSeconds) + ': ' + total + ' settled by a CAMS answer';
+  const throttled = v.throttles.reduce((a, p) => a + p.n, 0);
+  document.getElementById('timeline-note').textContent = '· last ' + seconds(v.timelineSeconds) + ': ' + total + ' settled by a CAMS answer, ' + throttled + ' call' + (throttled === 1 ? '' : 's') + ' throttled';
 }
 
 function drawDetails(v) {

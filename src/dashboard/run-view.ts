@@ -1,6 +1,6 @@
 /**
- * `/api/runs/:id`: what a run's page shows, as JSON: its accounting, numbers settled per second over the
- * last minutes, failures by code, the first rejects and the first numbers still waiting for the queue,
+ * `/api/runs/:id`: what a run's page shows, as JSON: its accounting, numbers settled and calls throttled
+ * per second over the last minutes, failures by code, the first rejects and the first numbers still waiting for the queue,
  * and what it was started with. Numbers (and rejected cells) appear masked only.
  */
 import type { Queryable } from '../db/pool.js';
@@ -10,6 +10,7 @@ import { rejectsSample } from '../db/sql/rejects-sample.js';
 import { runOptions } from '../db/sql/run-options.js';
 import type { SettledSecond } from '../db/sql/run-timeline.js';
 import { runTimeline } from '../db/sql/run-timeline.js';
+import { runThrottles } from '../db/sql/run-throttles.js';
 import { maskPhone } from '../mask.js';
 import type { RunStatus } from '../runs/status.js';
 import { runStatus } from '../runs/status.js';
@@ -41,6 +42,8 @@ export interface RunPageView {
   /** Seconds covered by `timeline`, ending now. */
   timelineSeconds: number;
   timeline: SettledSecond[];
+  /** The run's calls answered with a throttle, per second over the same time (seconds without any left out). */
+  throttles: Array<{ t: number; n: number }>;
 }
 
 /** Digit runs of a rejected cell that could be a number, masked like a number. */
@@ -62,12 +65,13 @@ function startedBy(source: string): RunPageView['options']['startedBy'] {
 /** Throws `RUN_NOT_FOUND` for a run that does not exist. */
 export async function readRunView(db: Queryable, runId: number, canAct: boolean): Promise<RunPageView> {
   const run = await runStatus(db, runId);
-  const [options, failures, rejects, pending, timeline] = await Promise.all([
+  const [options, failures, rejects, pending, timeline, throttles] = await Promise.all([
     runOptions(db, runId),
     run.failed > 0 ? failuresByCode(db, [runId]) : Promise.resolve([]),
     run.invalid > 0 ? rejectsSample(db, runId, SAMPLE) : Promise.resolve([]),
     run.pending > 0 ? pendingSample(db, runId, SAMPLE) : Promise.resolve([]),
     runTimeline(db, runId, TIMELINE_SECONDS),
+    runThrottles(db, runId, TIMELINE_SECONDS),
   ]);
   return {
     canAct,
@@ -91,5 +95,6 @@ export async function readRunView(db: Queryable, runId: number, canAct: boolean)
     },
     timelineSeconds: TIMELINE_SECONDS,
     timeline,
+    throttles,
   };
 }
