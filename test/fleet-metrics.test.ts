@@ -60,9 +60,15 @@ describe('fleet-wide metrics', () => {
     const pipeline = p;
     const numbers = Array.from({ length: 100 }, (_, i) => `4479${String(12_000_000 + i * 41).slice(-8)}`);
     const file = await p.csv('fleet.csv', 'phone\n' + numbers.map((n) => `+${n}`).join('\n') + '\n');
-    const runId = await p.importFile(file);
     const env = { LOG_LEVEL: 'info', LOG_FORMAT: 'json' };
     workers = [startWorkerProcess(p, { rate: 20, env }), startWorkerProcess(p, { rate: 20, env })];
+    // Both watch the queue's runs before the run exists (a worker says "started" once it does), so
+    // both see it finish however slowly one of them starts.
+    const running = workers;
+    await waitFor('both workers started', 60_000, () =>
+      running.every((w) => w.stderr().includes('"msg":"worker started"')),
+    );
+    const runId = await p.importFile(file);
     await p.waitFinished(runId, 60_000);
     const key = p.queue.toKey('cams-metrics');
     const fleet = () => readFleetMetrics(pipeline.redis, key);

@@ -1,4 +1,4 @@
-/** The newest tick of each schedule of a queue named, the newest that was not skipped, and how many were skipped. */
+/** The newest tick of each schedule of a queue named, the newest that started a run, and how many were skipped. */
 import type { Queryable } from '../pool.js';
 
 export type TickOutcome = 'running' | 'started' | 'skipped' | 'failed' | 'done';
@@ -35,7 +35,10 @@ function toTick(r: TickRow): Tick {
   };
 }
 
-/** The newest tick of each schedule of `queue` named, and the newest that was not skipped. */
+/**
+ * The newest tick of each schedule of `queue` named, and the newest that started a run (`lastRun`: a
+ * tick still running or skipped has no run yet, so it never hides the run before it).
+ */
 export async function latestTicks(
   db: Queryable,
   queue: string,
@@ -51,7 +54,7 @@ export async function latestTicks(
      SELECT s.schedule, t.*, 'run' AS kind, '0' AS skipped
      FROM unnest($1::text[]) AS s(schedule)
      CROSS JOIN LATERAL (SELECT job_id, tick_at, outcome, run_id, message, recorded_at FROM schedule_ticks
-                         WHERE queue = $2 AND schedule = s.schedule AND outcome <> 'skipped'
+                         WHERE queue = $2 AND schedule = s.schedule AND run_id IS NOT NULL
                          ORDER BY id DESC LIMIT 1) t`,
     [schedules, queue],
   );
