@@ -34,6 +34,7 @@ import { createLogger } from '../src/log.js';
 import { discardQueue } from '../src/queue/discard.js';
 import { createEnrichQueue, createRedis } from '../src/queue/queue.js';
 import type { RunStatus } from '../src/runs/status.js';
+import { createScheduleQueue } from '../src/schedules/schedules.js';
 import { runStatus } from '../src/runs/status.js';
 import type { CamsDouble, DoubleCall } from './cams-double.js';
 import { startCamsDouble } from './cams-double.js';
@@ -349,9 +350,13 @@ async function discard(queueName: string): Promise<void> {
   const config = loadConfig();
   const redis = createRedis(config.redisUrl, 'producer', createLogger({ level: 'silent' }));
   const queue = createEnrichQueue(queueName, redis);
+  // The workers' schedules queue too (its meta key stays otherwise).
+  const schedules = createScheduleQueue(queueName, redis);
   try {
     await discardQueue(queue, redis);
+    await schedules.obliterate({ force: true });
   } finally {
+    await schedules.close();
     await queue.close();
     redis.disconnect();
   }
