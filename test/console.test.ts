@@ -2,7 +2,9 @@
  * The console in a real headless browser (Debian's chromium driven by playwright-core) against real
  * PostgreSQL and Redis: the runs list's filters and paging over 200 runs, a running run's page whose
  * progress moves, and the token rule (a page opened as http://user:TOKEN@host/ works; without the token
- * no action is possible). The runs are written by SQL where only the list is under test.
+ * no action is possible), cancel and priority from a run's page, and the schedules page with a schedule
+ * ticking every two seconds. The runs are written by SQL where only the list is under test.
+ * `npm run screenshots` runs it with CONSOLE_SCREENSHOTS=docs to save the pages for the docs.
  */
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
@@ -11,7 +13,14 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import type { Dashboard, Listening } from '../src/dashboard/server.js';
 import { createDashboard, listen } from '../src/dashboard/server.js';
+import type { Redis } from 'ioredis';
 import { raiseAlert } from '../src/db/ledger.js';
+import { createRedis } from '../src/queue/queue.js';
+import type { ScheduleQueue } from '../src/schedules/schedules.js';
+import { createScheduleQueue, upsertSchedule } from '../src/schedules/schedules.js';
+import type { ScheduleWorker } from '../workers/schedules.js';
+import { startScheduleWorker } from '../workers/schedules.js';
+import { redisUrl } from './helpers/services.js';
 import { packageVersion } from '../src/package-root.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
@@ -23,6 +32,14 @@ let p: Pipeline | undefined;
 let dashboard: Dashboard | undefined;
 let server: Listening | undefined;
 let browser: Browser | undefined;
+let ticks: ScheduleWorker | undefined;
+let schedules: ScheduleQueue | undefined;
+let connection: Redis | undefined;
+/** With CONSOLE_SCREENSHOTS=<dir> (`npm run screenshots`), each page is saved there at 1280×800. */
+const SHOTS = process.env.CONSOLE_SCREENSHOTS;
+async function screenshot(page: Page, name: string): Promise<void> {
+  if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}` });
+}
 
 beforeAll(() => {
   assertBuilt();
@@ -32,6 +49,10 @@ beforeAll(() => {
 
 afterEach(async () => {
   await killAll();
+  await ticks?.close();
+  await schedules?.close();
+  connection?.disconnect();
+  ticks = schedules = connection = undefined;
   await browser?.close();
   await server?.close();
   dashboard?.close();
@@ -106,6 +127,8 @@ describe('the console in a browser', () => {
     await expect.poll(() => rowIds(page), { timeout: 20_000 }).toEqual(newestFirst.slice(0, 50));
     expect(await page.textContent('#page-info')).toContain('page 1 of 4 · 200 runs');
     expect(await page.isDisabled('#prev')).toBe(true);
+    await expect.poll(() => page.locator('#chart-note').textContent()).toMatch(/now/);
+    await screenshot(page, 'console-runs.png');
 
     await page.click('#next');
     await expect.poll(() => rowIds(page)).toEqual(newestFirst.slice(50, 100));
@@ -292,6 +315,7 @@ describe('the console in a browser', () => {
       .toBeGreaterThan(0);
     expect(await page.locator('#throttles-chart rect[style*="series2"]').count()).toBeGreaterThan(0);
     expect(await page.textContent('#throttles-chart')).toContain('throttles/min');
+    await screenshot(page, 'console-fleet.png');
     // The run's own timeline has its throttles, second by second.
     await expect
       .poll(
@@ -311,5 +335,96 @@ describe('the console in a browser', () => {
     expect(alert).toContain('Ram.PermissionDeny');
     expect(alert).toContain('What to do: ');
     expect(alert).toContain('RAM user');
+  });
+
+  it("changes a run's priority and cancels it from its page, with the token; a second cancel is harmless", async () => {
+    p = await startPipeline({ rate: 5 });
+    const numbers = Array.from({ length: 80 }, (_, i) => `4479${String(16_000_000 + i * 53).slice(-8)}`);
+    const runId = await p.importFile(
+      await p.csv('act.csv', 'phone\n' + numbers.map((n) => `+${n}`).join('\n') + '\n'),
+    );
+    const base = new URL((await serve(p, { DASHBOARD_TOKEN: TOKEN })).url);
+    p.startWorkers(1);
+    const page = await newPage();
+    page.on('dialog', (d) => void d.accept());
+    await page.goto(`http://admin:${TOKEN}@${base.host}/runs/${runId}`);
+    const summary = page.locator('#summary');
+    await expect.poll(() => summary.getAttribute('data-phase'), { timeout: 20_000 }).toBe('running');
+    await expect
+      .poll(async () => Number(await summary.getAttribute('data-settled')), { timeout: 30_000 })
+      .toBeGreaterThan(0);
+    await screenshot(page, 'console-run.png');
+
+    await page.selectOption('#priority', 'high');
+    await page.click('#set-priority');
+    await expect.poll(() => page.textContent('#action-result')).toBe('priority set to high');
+    await expect.poll(() => page.textContent('#title')).toContain('priority high');
+    const [row] = (
+      await p.pool.query<{ priority: string }>('SELECT priority FROM runs WHERE id = $1', [runId])
+    ).rows;
+    expect(row?.priority).toBe('high');
+
+    await page.click('#cancel');
+    await expect.poll(() => summary.getAttribute('data-phase'), { timeout: 20_000 }).toBe('cancelled');
+    expect(await page.isDisabled('#cancel')).toBe(true);
+    // Cancelling again, as a second click would, changes nothing and is not an error.
+    const again = await fetch(`${base.origin}/api/runs/${runId}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(again.status).toBe(200);
+    const status = (await (
+      await fetch(`${base.origin}/api/runs/${runId}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as { run: { phase: string; cancelled: number } };
+    expect(status.run.phase).toBe('cancelled');
+    expect(status.run.cancelled).toBeGreaterThan(0);
+    // The run's audit entries: what was done, from where, through the dashboard.
+    await page.reload();
+    await expect.poll(() => page.textContent('#audit'), { timeout: 20_000 }).toContain('cancel');
+    const audit = (await page.textContent('#audit')) ?? '';
+    expect(audit).toContain('priority');
+    expect(audit).toContain('dashboard');
+  });
+
+  it('shows a seconds-level schedule with its ticks as they come, disables, enables and runs it now', async () => {
+    p = await startPipeline();
+    connection = createRedis(redisUrl(), 'worker', p.log) as Redis;
+    schedules = createScheduleQueue(p.queueName, connection);
+    schedules.on('error', () => undefined);
+    await upsertSchedule(schedules, {
+      name: 'often',
+      cron: '*/2 * * * * *',
+      tz: 'UTC',
+      command: ['refresh', '--older-than', '7d'],
+    });
+    ticks = startScheduleWorker({
+      connection,
+      pool: p.pool,
+      log: p.log,
+      config: { databaseUrl: p.db.url, queueName: p.queueName },
+    });
+    const base = new URL((await serve(p, { DASHBOARD_TOKEN: TOKEN })).url);
+    const page = await newPage();
+    await page.goto(`http://admin:${TOKEN}@${base.host}/schedules`);
+    const card = page.locator('#schedule-often');
+    const count = async () => Number((await card.getAttribute('data-ticks')) ?? 0);
+    await expect.poll(count, { timeout: 30_000 }).toBeGreaterThan(0);
+    const text = (await card.textContent()) ?? '';
+    expect(text).toContain('Every 2 seconds');
+    expect(text).toContain('*/2 * * * * *');
+    expect(text).toContain('UTC');
+    expect(await card.locator('tr.tick').first().textContent()).toMatch(/nothing to refresh|done/);
+    const first = await count();
+    await expect.poll(count, { timeout: 30_000 }).toBeGreaterThan(first);
+    await screenshot(page, 'console-schedules.png');
+
+    await card.locator('button.act-disable').click();
+    await expect.poll(() => card.getAttribute('data-enabled'), { timeout: 20_000 }).toBe('false');
+    await card.locator('button.act-enable').click();
+    await expect.poll(() => card.getAttribute('data-enabled'), { timeout: 20_000 }).toBe('true');
+    await card.locator('button.act-run').click();
+    await expect
+      .poll(() => card.locator('tr.tick', { hasText: '(run now)' }).count(), { timeout: 30_000 })
+      .toBeGreaterThan(0);
   });
 });

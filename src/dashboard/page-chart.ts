@@ -68,7 +68,7 @@ function drawChart(svg, o) {
     }
   });
   if (o.series.length > 1 || o.legend) {
-    let lx = L + 8;
+    let lx = L + 90;
     for (const s of o.series) {
       svg.append(svgEl('rect', { x: lx, y: T - 10, width: 10, height: 10, style: 'fill: ' + s.color }));
       const label = svgEl('text', { x: lx + 14, y: T - 1 }, s.label);

@@ -111,7 +111,8 @@ document.getElementById('retry-failed').onclick = async () => {
 };
 
 function drawTimeline(v) {
-  const now = Date.now(), from = now - v.timelineSeconds * 1000;
+  // The last 10 minutes, or the run's life when it is younger.
+  const now = Date.now(), from = Math.max(now - v.timelineSeconds * 1000, Date.parse(v.run.createdAt) - 5000);
   const pts = (k) => v.timeline.map((p) => ({ t: p.t, v: p[k] }));
   drawChart(document.getElementById('timeline'), {
     from, to: now, unit: 'per second', bars: true, barMs: 1000, height: 180, legend: true,

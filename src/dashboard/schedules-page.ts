@@ -45,7 +45,7 @@ function scheduleCard(s, canAct) {
   for (const t of s.ticks)
     ticks.append($('tr', { class: 'tick tick-' + t.outcome }, $('td', {}, timeCell(t.at), t.manual ? $('span', { class: 'muted' }, ' (run now)') : null),
       $('td', {}, tickOutcome(t)), $('td', { class: 'num' }, durationText(t.durationMs))));
-  return $('div', { class: 'card schedule', id, 'data-ticks': s.ticks.length, 'data-enabled': s.enabled },
+  return $('div', { class: 'card schedule', id, 'data-ticks': s.ticks.length, 'data-enabled': String(s.enabled) },
     $('h2', {}, s.name, ' ', $('span', { class: 'phase ' + (s.enabled ? 'phase-finished' : 'phase-cancelled') }, s.enabled ? 'enabled' : 'disabled')),
     $('table', { class: 'kv' },
       $('tr', {}, $('td', {}, 'when'), $('td', {}, s.cronText, ' ', $('code', { class: 'muted' }, s.cron))),
