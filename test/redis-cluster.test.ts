@@ -73,42 +73,57 @@ async function clusterKeys(ports: number[]): Promise<string[]> {
   return keys;
 }
 
+/** The environment of a command on `url` (a node of a cluster) with the test's ledger and simulator. */
+function clusterEnv(url: string, queue: string, extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    REDIS_URL: url,
+    REDIS_CLUSTER: 'true',
+    DATABASE_URL: db!.url,
+    CAMS_QUEUE: queue,
+    CAMS_ENDPOINT: sim!.endpoint,
+    CAMS_PROTOCOL: 'http',
+    CAMS_RATE_LIMIT: '50',
+    ALIBABA_CLOUD_ACCESS_KEY_ID: KEY.accessKeyId,
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.accessKeySecret,
+    ...extra,
+  };
+}
+
+/**
+ * Imports `numbers` with `env` and works the run with two worker processes until it is finished: every
+ * number enriched, each answered once by the simulator (its counters reset first).
+ */
+async function importAndWork(env: NodeJS.ProcessEnv, numbers: string[], name: string) {
+  sim!.resetCounters();
+  const file = join(dir!, name);
+  await writeFile(file, 'phone\n' + numbers.map((n) => `+${n}`).join('\n') + '\n');
+  const imported = startCli(['import', file, '--space', 'S1'], env);
+  const { code } = await imported.exited;
+  expect(imported.stderr()).not.toMatch(/MOVED|CROSSSLOT/);
+  expect(code, imported.stderr()).toBe(0);
+  const runId = Number(/run (\d+)/.exec(imported.stdout())?.[1]);
+  expect(runId).toBeGreaterThan(0);
+
+  const workers = [startCli(['worker'], env), startCli(['worker'], env)];
+  const finished = await waitFor('the run to finish', 120_000, async () => {
+    const s = await runStatus(pool!, runId);
+    return s.finished ? s : undefined;
+  });
+  const total = numbers.length;
+  expect(finished).toMatchObject({ total, enriched: total, failed: 0, pending: 0 });
+  const c = sim!.counters();
+  expect(Object.keys(c.okByNumber).sort()).toEqual([...numbers].sort());
+  expect(Object.values(c.okByNumber).filter((n) => n !== 1)).toEqual([]);
+  return { runId, imported, workers };
+}
+
 describe('a Redis Cluster', () => {
   it('works a 300-number run with two workers: all enriched, each called once, every key under a hash tag', async () => {
     const queue = testQueueName();
-    const env = {
-      ...process.env,
-      REDIS_URL: cluster!.url,
-      REDIS_CLUSTER: 'true',
-      DATABASE_URL: db!.url,
-      CAMS_QUEUE: queue,
-      CAMS_ENDPOINT: sim!.endpoint,
-      CAMS_PROTOCOL: 'http',
-      CAMS_RATE_LIMIT: '50',
-      ALIBABA_CLOUD_ACCESS_KEY_ID: KEY.accessKeyId,
-      ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.accessKeySecret,
-      LOG_LEVEL: 'warn',
-    };
+    const env = clusterEnv(cluster!.url, queue, { LOG_LEVEL: 'warn' });
     const numbers = Array.from({ length: 300 }, (_, i) => `4479${String(30_000_000 + i * 53).slice(-8)}`);
-    const file = join(dir!, 'cluster.csv');
-    await writeFile(file, 'phone\n' + numbers.map((n) => `+${n}`).join('\n') + '\n');
-
-    const imported = startCli(['import', file, '--space', 'S1'], env);
-    const { code } = await imported.exited;
-    expect(imported.stderr()).not.toMatch(/MOVED|CROSSSLOT/);
-    expect(code).toBe(0);
-    const runId = Number(/run (\d+)/.exec(imported.stdout())?.[1]);
-    expect(runId).toBeGreaterThan(0);
-
-    const workers = [startCli(['worker'], env), startCli(['worker'], env)];
-    const finished = await waitFor('the run to finish', 120_000, async () => {
-      const s = await runStatus(pool!, runId);
-      return s.finished ? s : undefined;
-    });
-    expect(finished).toMatchObject({ total: 300, enriched: 300, failed: 0, pending: 0 });
-    const c = sim!.counters();
-    expect(Object.keys(c.okByNumber).sort()).toEqual([...numbers].sort());
-    expect(Object.values(c.okByNumber).filter((n) => n !== 1)).toEqual([]);
+    const { runId, workers } = await importAndWork(env, numbers, 'cluster.csv');
 
     const status = startCli(['status', '--run', String(runId), '--json'], env);
     expect((await status.exited).code).toBe(0);
@@ -153,42 +168,14 @@ describe('a Redis Cluster with TLS and an ACL user', () => {
 
   it('works a run with two workers, and status and the dashboard read it, the password shown nowhere', async () => {
     expect(secure!.url).toMatch(/^rediss:\/\/cams:/);
-    sim!.resetCounters();
     const queue = testQueueName();
-    const env = {
-      ...process.env,
-      REDIS_URL: secure!.url,
-      REDIS_CLUSTER: 'true',
+    const env = clusterEnv(secure!.url, queue, {
       NODE_EXTRA_CA_CERTS: cert!.cert,
-      DATABASE_URL: db!.url,
-      CAMS_QUEUE: queue,
-      CAMS_ENDPOINT: sim!.endpoint,
-      CAMS_PROTOCOL: 'http',
-      CAMS_RATE_LIMIT: '50',
-      ALIBABA_CLOUD_ACCESS_KEY_ID: KEY.accessKeyId,
-      ALIBABA_CLOUD_ACCESS_KEY_SECRET: KEY.accessKeySecret,
       LOG_LEVEL: 'info',
       LOG_FORMAT: 'json',
-    };
-    const numbers = Array.from({ length: 100 }, (_, i) => `4479${String(40_000_000 + i * 59).slice(-8)}`);
-    const file = join(dir!, 'cluster-tls.csv');
-    await writeFile(file, 'phone\n' + numbers.map((n) => `+${n}`).join('\n') + '\n');
-
-    const imported = startCli(['import', file, '--space', 'S1'], env);
-    const { code } = await imported.exited;
-    expect(code, imported.stderr()).toBe(0);
-    const runId = Number(/run (\d+)/.exec(imported.stdout())?.[1]);
-    expect(runId).toBeGreaterThan(0);
-
-    const workers = [startCli(['worker'], env), startCli(['worker'], env)];
-    const finished = await waitFor('the run to finish', 120_000, async () => {
-      const s = await runStatus(pool!, runId);
-      return s.finished ? s : undefined;
     });
-    expect(finished).toMatchObject({ total: 100, enriched: 100, failed: 0, pending: 0 });
-    const c = sim!.counters();
-    expect(Object.keys(c.okByNumber).sort()).toEqual([...numbers].sort());
-    expect(Object.values(c.okByNumber).filter((n) => n !== 1)).toEqual([]);
+    const numbers = Array.from({ length: 100 }, (_, i) => `4479${String(40_000_000 + i * 59).slice(-8)}`);
+    const { runId, imported, workers } = await importAndWork(env, numbers, 'cluster-tls.csv');
     // Stopped gracefully, each worker keeps its counters in the fleet's total for the dashboard.
     for (const w of workers) w.child.kill('SIGTERM');
     expect(await Promise.all(workers.map(async (w) => (await w.exited).code))).toEqual([0, 0]);
