@@ -160,6 +160,49 @@ describe('cancel', () => {
     expect(pipeline.sim.counters().calls).toBe(called(pipeline).size);
   });
 
+  it('is carried out when it deadlocks with a settle (a settle locks a row, then its run)', async () => {
+    p = await startPipeline({ rate: 10 });
+    const pipeline = p;
+    const all = numbers('86135', 5);
+    const run = await pipeline.importFile(await pipeline.csv('deadlock.csv', `phone\n${all.join('\n')}\n`));
+    // A settle's order, held open: one of the run's rows locked first, then (once the cancel holds the
+    // run and waits for that row) the run's counters. PostgreSQL breaks the cycle by failing the cancel,
+    // whose wait began first; this session waits 10 s before it looks for a deadlock itself.
+    const settle = await pipeline.pool.connect();
+    try {
+      await settle.query("SET deadlock_timeout = '10s'");
+      await settle.query('BEGIN');
+      await settle.query(
+        `UPDATE run_items SET updated_at = clock_timestamp()
+         WHERE ctid = (SELECT ctid FROM run_items WHERE run_id = $1 AND state = 'pending' LIMIT 1)`,
+        [run],
+      );
+      const cancelling = cancelRun({ pool: pipeline.pool, queue: pipeline.queue }, run);
+      await waitFor('the cancel waiting for the locked row', 30_000, async () => {
+        const { rows } = await pipeline.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+        );
+        return rows[0]!.n > 0 || undefined;
+      });
+      const settling = settle.query('UPDATE runs SET pending = pending WHERE id = $1', [run]).then(
+        async () => settle.query('COMMIT'),
+        async (err: unknown) => {
+          await settle.query('ROLLBACK');
+          throw err;
+        },
+      );
+      // The settle goes through, and the cancel, failed by the deadlock, is tried again and done.
+      await settling;
+      expect(await cancelling).toMatchObject({ outcome: 'cancelled', cancelled: 5, inFlight: 0 });
+    } finally {
+      settle.release();
+    }
+    const s = await runStatus(pipeline.pool, run);
+    expect(s).toMatchObject({ phase: 'cancelled', pending: 0, cancelled: 5 });
+    expectAccounted(s);
+  });
+
   it('stops an importing run: the importer exits 1 saying so, what it recorded is cancelled', async () => {
     p = await startPipeline();
     const env = pipelineEnv(p);

@@ -13,6 +13,8 @@
 import type { Pool } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
 import { cancelRunItems } from '../db/sql/cancel-run-items.js';
+import type { CancelledItems } from '../db/sql/cancel-run-items.js';
+import { retryDatabase } from '../db/retry.js';
 import { lockRun } from '../db/sql/lock-run.js';
 import { AppError } from '../errors.js';
 import type { EnrichQueue } from '../queue/queue.js';
@@ -36,10 +38,31 @@ export async function cancelRun(
   runId: number,
 ): Promise<CancelResult> {
   const { pool, queue } = deps;
+  // The cancel locks its run, then the run's rows; a settle locks a row, then its run. When the two
+  // meet, PostgreSQL fails one of them (40P01): each is tried again, the cancel as a whole.
+  const done = await retryDatabase(() => cancelInLedger(pool, queue, runId), { budgetMs: 15_000 });
+  if (!done) return { run: runId, outcome: 'already-cancelled', cancelled: 0, inFlight: 0, removedJobs: 0 };
+  // A job a worker holds now is locked and stays (removing it fails); its worker settles it.
+  const removedJobs = await removeNumberJobs(queue, done.jobsToRemove);
+  return {
+    run: runId,
+    outcome: 'cancelled',
+    cancelled: done.cancelled,
+    inFlight: done.inFlight,
+    removedJobs,
+  };
+}
+
+/** The ledger's part, in one transaction: undefined when the run was already cancelled. */
+async function cancelInLedger(
+  pool: Pool,
+  queue: EnrichQueue,
+  runId: number,
+): Promise<CancelledItems | undefined> {
   // Read before the ledger changes; a job taken after this finds its rows cancelled and makes no call,
   // or, if its check came first, settles them with its call's outcome.
   const inFlight = await numbersInFlight(queue);
-  const done = await withTransaction(pool, async (client) => {
+  return withTransaction(pool, async (client) => {
     const run = await lockRun(client, { runId, queue: queue.name });
     if (!run)
       throw new AppError(
@@ -54,16 +77,6 @@ export async function cancelRun(
       );
     return cancelRunItems(client, { runId, inFlight });
   });
-  if (!done) return { run: runId, outcome: 'already-cancelled', cancelled: 0, inFlight: 0, removedJobs: 0 };
-  // A job a worker holds now is locked and stays (removing it fails); its worker settles it.
-  const removedJobs = await removeNumberJobs(queue, done.jobsToRemove);
-  return {
-    run: runId,
-    outcome: 'cancelled',
-    cancelled: done.cancelled,
-    inFlight: done.inFlight,
-    removedJobs,
-  };
 }
 
 /** One line for people. */
