@@ -10,7 +10,8 @@ import { createDashboard } from '../src/dashboard/server.js';
 import type { Pool } from '../src/db/pool.js';
 import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/log.js';
-import { connectRedis, createEnrichQueue, createRedis } from '../src/queue/queue.js';
+import type { EnrichJobData } from '../src/queue/queue.js';
+import { queueStoreOpener } from '../src/connections.js';
 import { benchDatabase } from './throughput-support.js';
 
 const QUEUE = `bench-console-${process.pid}`;
@@ -67,10 +68,10 @@ async function measure(url: string, label: string): Promise<Array<[string, numbe
   const log = createLogger({ level: process.env.BENCH_LOG_LEVEL ?? 'silent' });
   const config = loadConfig({ ...process.env, DATABASE_URL: url, CAMS_QUEUE: QUEUE });
   const pool = createPool(url, log, { max: 10 });
-  const redis = createRedis(config.redisUrl, 'producer', log);
-  await connectRedis(redis, config.redisUrl);
-  const queue = createEnrichQueue(QUEUE, redis);
-  const dashboard = createDashboard({ config, pool, redis, queue, log });
+  const store = queueStoreOpener(config, log, pool)('producer');
+  await store.ready();
+  const queue = store.queue<EnrichJobData>(QUEUE);
+  const dashboard = createDashboard({ config, pool, store, queue, log });
   const results: Array<[string, number, number]> = [];
   try {
     for (const [name, query] of QUERIES) {
@@ -90,7 +91,7 @@ async function measure(url: string, label: string): Promise<Array<[string, numbe
   } finally {
     dashboard.close();
     await queue.close();
-    redis.disconnect();
+    await store.close();
     await pool.end();
   }
   return results;

@@ -31,8 +31,7 @@ import { migrate } from '../src/db/migrate.js';
 import type { Pool } from '../src/db/pool.js';
 import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/log.js';
-import { discardQueue } from '../src/queue/discard.js';
-import { createEnrichQueue, createRedis } from '../src/queue/queue.js';
+import { queueStoreOpener } from '../src/connections.js';
 import type { RunStatus } from '../src/runs/status.js';
 import { createScheduleQueue } from '../src/schedules/schedules.js';
 import { runStatus } from '../src/runs/status.js';
@@ -304,7 +303,7 @@ async function oneQueue(ctx: Ctx): Promise<void> {
     await cli(['cancel', String(low.run)], ctx.env(queue));
   } finally {
     await stopWorkers(workers);
-    await discard(queue);
+    await discard(ctx, queue);
   }
 }
 
@@ -342,23 +341,24 @@ async function twoQueues(ctx: Ctx): Promise<void> {
     }
   } finally {
     await stopWorkers(workers);
-    for (const q of queues) await discard(q);
+    for (const q of queues) await discard(ctx, q);
   }
 }
 
-async function discard(queueName: string): Promise<void> {
-  const config = loadConfig();
-  const redis = createRedis(config.redisUrl, 'producer', createLogger({ level: 'silent' }));
-  const queue = createEnrichQueue(queueName, redis);
-  // The workers' schedules queue too (its meta key stays otherwise).
-  const schedules = createScheduleQueue(queueName, redis);
+/** Removes a queue the bench made, and the workers' schedules queue, from the store its workers used (`env`'s). */
+async function discard(ctx: Ctx, queueName: string): Promise<void> {
+  const config = loadConfig(ctx.env(queueName));
+  const store = queueStoreOpener(config, createLogger({ level: 'silent' }), ctx.pool)('producer');
+  const queue = store.queue(queueName);
+  const schedules = createScheduleQueue(queueName, store);
   try {
-    await discardQueue(queue, redis);
+    await store.ready();
+    await store.discardQueue(queue);
     await schedules.obliterate({ force: true });
   } finally {
     await schedules.close();
     await queue.close();
-    redis.disconnect();
+    await store.close();
   }
 }
 

@@ -10,9 +10,9 @@ import { resolveAccount } from '../src/cams/account.js';
 import { camsClientFromConfig } from '../src/cams/cams-client.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/log.js';
-import { createEnrichQueue } from '../src/queue/queue.js';
+import type { EnrichJobData } from '../src/queue/queue.js';
 import { createPostgresRateState } from '../src/queue/postgres-rate-state.js';
-import { openDatabase, openRedis } from '../src/connections.js';
+import { openDatabase, openQueueStore } from '../src/connections.js';
 import { Resources } from '../src/resources.js';
 import { stockWay } from './stock-gate.js';
 
@@ -25,17 +25,17 @@ const res = new Resources();
 const cams = await camsClientFromConfig(config);
 await cams.warmUp?.();
 const pool = await openDatabase(res, config, log, concurrency + 2);
-const connection = await openRedis(res, config, log, 'worker');
+const store = await openQueueStore(res, config, log, pool, 'worker', { max: concurrency + 6 });
 let stock = {};
 if (mode === 'stock') {
-  const queue = res.own(createEnrichQueue(config.queueName, connection), (q) => q.close());
+  const queue = res.own(store.queue<EnrichJobData>(config.queueName), (q) => q.close());
   queue.on('error', (err) => log.error({ err }, 'queue error'));
   stock = stockWay(cams, (ms) => queue.rateLimit(ms));
 }
 const account = await resolveAccount(config);
 const worker = startEnrichWorker({
   queueName: config.queueName,
-  connection,
+  store,
   pool,
   cams,
   log,

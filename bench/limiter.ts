@@ -30,7 +30,8 @@ import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/log.js';
 import { createPostgresRateState } from '../src/queue/postgres-rate-state.js';
-import { createRedisRateState, readLimiterState } from '../src/queue/rate-controller.js';
+import { readLimiterState } from '../src/queue/rate-controller.js';
+import { queueStoreOpener } from '../src/connections.js';
 import type { RateStateStore } from '../src/queue/rate-controller.js';
 import { importCsv } from '../src/runs/csv-import.js';
 import { startLocalStack } from '../workers/local-stack.js';
@@ -113,7 +114,7 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
   const stack = await startLocalStack({
     pool,
     log,
-    redisUrl: config.redisUrl,
+    openStore: queueStoreOpener({ ...config, databaseUrl }, log, pool),
     queueName,
     rate: c.rate,
     simulator: {
@@ -121,7 +122,7 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
       inboundDelay: c.jitter,
     },
   });
-  const { sim, redis, accessKeyId, accessKeySecret } = stack;
+  const { sim, accessKeyId, accessKeySecret } = stack;
   const dir = await mkdtemp(join(tmpdir(), 'cams-enrich-bench-'));
   const children: ChildProcess[] = [];
   try {
@@ -159,7 +160,7 @@ async function measureCase(c: Case, mode: Mode, databaseUrl: string, offset: num
     const rateState =
       mode === 'postgres'
         ? createPostgresRateState(pool, stack.account)
-        : createRedisRateState(redis, stack.account);
+        : stack.store.rateState(stack.account);
     const trace = TRACE ? traceCase(c, mode, rateState, sim) : undefined;
     let seconds = SECONDS;
     if (c.numbers === undefined) {

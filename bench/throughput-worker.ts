@@ -18,9 +18,9 @@ import { createCamsClient } from '../src/cams/cams-client.js';
 import { loadConfig, Secret } from '../src/config.js';
 import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/log.js';
-import { discardQueue } from '../src/queue/discard.js';
 import { createFeeder } from '../src/queue/feeder.js';
-import { createEnrichQueue, createRedis } from '../src/queue/queue.js';
+import type { EnrichJobData } from '../src/queue/queue.js';
+import { queueStoreOpener } from '../src/connections.js';
 import { importCsv } from '../src/runs/csv-import.js';
 import { runStatus } from '../src/runs/status.js';
 import type { Line } from './throughput-support.js';
@@ -56,9 +56,11 @@ export async function measureWorker(numbers: number, concurrency: number): Promi
   const double = await startDouble(accessKeyId, accessKeySecret);
   const db = await benchDatabase(log);
   const pool = createPool(db.url, log, { max: 16 });
-  const redis = createRedis(config.redisUrl, 'worker', log);
+  const openStore = queueStoreOpener(config, log, pool);
+  const store = openStore('producer');
+  await store.ready();
   const queueName = `bench-${randomBytes(6).toString('hex')}`;
-  const queue = createEnrichQueue(queueName, redis);
+  const queue = store.queue<EnrichJobData>(queueName);
   const dir = await mkdtemp(join(tmpdir(), 'cams-enrich-bench-'));
   const cams = createCamsClient({
     credentials: { accessKeyId, accessKeySecret: new Secret(accessKeySecret) },
@@ -95,11 +97,11 @@ export async function measureWorker(numbers: number, concurrency: number): Promi
       maxAgeMs: 0,
     });
     await createFeeder({ pool, queue, log, highWater: numbers, jobOptions: { attempts: 3 } }).fill();
-    const connection = createRedis(config.redisUrl, 'worker', log);
+    const workerStore = openStore('worker', concurrency + 4);
     const measured = await timed(async () => {
       const worker = startEnrichWorker({
         queueName,
-        connection,
+        store: workerStore,
         pool,
         log,
         ratePerSecond: NO_LIMIT,
@@ -118,7 +120,7 @@ export async function measureWorker(numbers: number, concurrency: number): Promi
       return worker;
     });
     await measured.value.close();
-    await connection.quit();
+    await workerStore.close();
     const s = await runStatus(pool, runId);
     if (s.enriched !== numbers) throw new Error(`worker bench: ${s.enriched} of ${numbers} enriched`);
     const rate = Math.round(numbers / measured.seconds);
@@ -132,9 +134,9 @@ export async function measureWorker(numbers: number, concurrency: number): Promi
       },
     ];
   } finally {
-    await discardQueue(queue, redis).catch(() => undefined);
+    await store.discardQueue(queue).catch(() => undefined);
     await queue.close();
-    await redis.quit();
+    await store.close();
     await pool.end();
     await db.drop();
     await rm(dir, { recursive: true, force: true });

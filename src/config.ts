@@ -32,8 +32,13 @@ export class Secret {
 }
 
 export interface Config {
-  /** BullMQ connection; a DB index in the URL is honoured. Default `redis://127.0.0.1:6379`. */
-  readonly redisUrl: string;
+  /**
+   * Where the queue lives (`src/queue/queue-store.ts`): `redis` when `REDIS_URL` is set (the fleet),
+   * `postgres` when it is not (BullMQ's PostgreSQL backend on the ledger's server).
+   */
+  readonly queueStore: 'redis' | 'postgres';
+  /** BullMQ's Redis (`REDIS_URL`); a DB index in the URL is honoured. Default none: the queue is on PostgreSQL. */
+  readonly redisUrl: string | undefined;
   /**
    * `REDIS_CLUSTER=true`: `REDIS_URL` names one node of a Redis Cluster (the others are discovered), and
    * every queue's keys go under the queue's hash tag. Default false.
@@ -209,30 +214,48 @@ const grace = (name: string, def: number) =>
       }
     });
 
+/** `value` when it is a URL of one of `protocols` that `check` accepts; otherwise an issue naming `name`. */
+function checkUrl(
+  name: string,
+  protocols: string[],
+  value: string,
+  ctx: z.RefinementCtx,
+  check?: (u: URL) => string | undefined,
+): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `${name} is not a URL` });
+    return z.NEVER;
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    ctx.addIssue({ code: 'custom', message: `${name} must start with ${protocols.join(' or ')}//` });
+    return z.NEVER;
+  }
+  const problem = check?.(parsed);
+  if (problem) {
+    ctx.addIssue({ code: 'custom', message: `${name} ${problem}` });
+    return z.NEVER;
+  }
+  return value;
+}
+
+/** A URL of one of `protocols`; `def` when unset. */
 const url = (name: string, protocols: string[], def: string, check?: (u: URL) => string | undefined) =>
   z
     .string()
     .optional()
-    .transform((v, ctx) => {
-      const value = v === undefined || v === '' ? def : v;
-      let parsed: URL;
-      try {
-        parsed = new URL(value);
-      } catch {
-        ctx.addIssue({ code: 'custom', message: `${name} is not a URL` });
-        return z.NEVER;
-      }
-      if (!protocols.includes(parsed.protocol)) {
-        ctx.addIssue({ code: 'custom', message: `${name} must start with ${protocols.join(' or ')}//` });
-        return z.NEVER;
-      }
-      const problem = check?.(parsed);
-      if (problem) {
-        ctx.addIssue({ code: 'custom', message: `${name} ${problem}` });
-        return z.NEVER;
-      }
-      return value;
-    });
+    .transform((v, ctx) => checkUrl(name, protocols, v === undefined || v === '' ? def : v, ctx, check));
+
+/** A URL of one of `protocols`, or undefined when unset. */
+const optionalUrl = (name: string, protocols: string[], check?: (u: URL) => string | undefined) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx): string | undefined =>
+      v === undefined || v === '' ? undefined : checkUrl(name, protocols, v, ctx, check),
+    );
 
 /** Redis URLs select a database by its index in the path (`redis://host:6379/3`); anything else is a mistake. */
 function redisDatabaseProblem(u: URL): string | undefined {
@@ -253,7 +276,7 @@ const optionalString = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
 const envSchema = z.object({
-  REDIS_URL: url('REDIS_URL', ['redis:', 'rediss:'], 'redis://127.0.0.1:6379', redisDatabaseProblem),
+  REDIS_URL: optionalUrl('REDIS_URL', ['redis:', 'rediss:'], redisDatabaseProblem),
   DATABASE_URL: url(
     'DATABASE_URL',
     ['postgres:', 'postgresql:'],
@@ -454,7 +477,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     throw new AppError('CONFIG_INVALID', message.includes(variable) ? message : `${variable}: ${message}`);
   }
   const e = parsed.data;
-  if (e.REDIS_CLUSTER && !/^\/?0?$/.test(new URL(e.REDIS_URL).pathname)) {
+  if (e.REDIS_CLUSTER && e.REDIS_URL === undefined) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      'REDIS_CLUSTER=true needs REDIS_URL: set it to one node of the cluster',
+    );
+  }
+  if (e.REDIS_CLUSTER && e.REDIS_URL && !/^\/?0?$/.test(new URL(e.REDIS_URL).pathname)) {
     throw new AppError(
       'CONFIG_INVALID',
       'REDIS_URL selects a database, but a Redis Cluster has only database 0 (REDIS_CLUSTER=true): remove the /N from REDIS_URL',
@@ -462,6 +491,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   }
   const { profile, ...flags } = overrides;
   const config: Config = {
+    queueStore: e.REDIS_URL === undefined ? 'postgres' : 'redis',
     redisUrl: e.REDIS_URL,
     redisCluster: e.REDIS_CLUSTER,
     databaseUrl: e.DATABASE_URL,

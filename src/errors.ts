@@ -33,7 +33,9 @@ export type AppErrorCode =
   /** The embedded PostgreSQL server could not be created, started or stopped (its log says why). */
   | 'EMBEDDED_FAILED'
   /** The embedded PostgreSQL server cannot run here as configured (platform, root without a user to run it as, data directory). */
-  | 'EMBEDDED_UNSUPPORTED';
+  | 'EMBEDDED_UNSUPPORTED'
+  /** The ledger runs its queue on the other store than this process is configured for. */
+  | 'QUEUE_STORE_MISMATCH';
 
 const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   CONFIG_INVALID: 2,
@@ -68,6 +70,7 @@ const EXIT_CODES: Record<AppErrorCode, 1 | 2> = {
   CLOCK_SKEW: 1,
   EMBEDDED_FAILED: 1,
   EMBEDDED_UNSUPPORTED: 2,
+  QUEUE_STORE_MISMATCH: 2,
 };
 
 export class AppError extends Error {

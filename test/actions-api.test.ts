@@ -20,6 +20,7 @@ import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 import { waitFor } from './helpers/processes.js';
 import { redisUrl } from './helpers/services.js';
+import { createRedisQueueStore } from '../src/queue/redis-queue-store.js';
 
 let p: Pipeline | undefined;
 const dashboards: Dashboard[] = [];
@@ -53,7 +54,7 @@ async function serve(pipeline: Pipeline, token?: string): Promise<string> {
   const d = createDashboard({
     config,
     pool: pipeline.pool,
-    redis: pipeline.redis,
+    store: pipeline.store,
     queue: pipeline.queue,
     log: pipeline.log,
   });
@@ -210,7 +211,7 @@ describe('the action API', () => {
     p = await startPipeline();
     const url = await serve(p, TOKEN);
     connection = createRedis(redisUrl(), 'worker', p.log) as Redis;
-    schedules = createScheduleQueue(p.queueName, connection);
+    schedules = createScheduleQueue(p.queueName, createRedisQueueStore(connection, redisUrl()));
     schedules.on('error', () => undefined);
     await upsertSchedule(schedules, {
       name: 'often',
@@ -219,7 +220,7 @@ describe('the action API', () => {
       command: ['refresh', '--older-than', '7d'],
     });
     ticks = startScheduleWorker({
-      connection,
+      store: createRedisQueueStore(connection, redisUrl()),
       pool: p.pool,
       log: p.log,
       config: { databaseUrl: p.db.url, queueName: p.queueName },

@@ -15,6 +15,7 @@ import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 import { assertBuilt, killAll, pipelineEnv, startCli, waitFor } from './helpers/processes.js';
 import { redisUrl } from './helpers/services.js';
+import { createRedisQueueStore } from '../src/queue/redis-queue-store.js';
 
 let p: Pipeline | undefined;
 let connection: Redis | undefined;
@@ -173,7 +174,7 @@ describe('admin actions from the CLI', () => {
     p = await startPipeline();
     const env = pipelineEnv(p);
     connection = createRedis(redisUrl(), 'worker', p.log) as Redis;
-    schedules = createScheduleQueue(p.queueName, connection);
+    schedules = createScheduleQueue(p.queueName, createRedisQueueStore(connection, redisUrl()));
     schedules.on('error', () => undefined);
     const added = await cli(
       [
@@ -212,7 +213,7 @@ describe('admin actions from the CLI', () => {
 
     // A tick now, of a disabled schedule too: a worker carries it out like a cron tick.
     ticks = startScheduleWorker({
-      connection,
+      store: createRedisQueueStore(connection, redisUrl()),
       pool: p.pool,
       log: p.log,
       config: { databaseUrl: p.db.url, queueName: p.queueName },

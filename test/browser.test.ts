@@ -42,7 +42,7 @@ describe('the runs page in a browser', () => {
     dashboard = createDashboard({
       config,
       pool: p.pool,
-      redis: p.redis,
+      store: p.store,
       queue: p.queue,
       log: p.log,
       sampleMs: 500,

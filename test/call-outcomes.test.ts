@@ -84,7 +84,7 @@ describe('calls by outcome on /metrics', () => {
     dashboard = createDashboard({
       config,
       pool: pipeline.pool,
-      redis: pipeline.redis,
+      store: pipeline.store,
       queue: pipeline.queue,
       log: pipeline.log,
     });

@@ -4,6 +4,7 @@
  * and the queue is never paused. The wrong clock is made with `now` / `CAMS_CLOCK_OFFSET_MS`, the
  * system clock is left alone.
  */
+import { createRedisQueueStore } from '../src/queue/redis-queue-store.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEnrichWorker } from '../workers/worker.js';
 import type { EnrichWorker } from '../workers/worker.js';
@@ -41,10 +42,16 @@ describe('a worker whose clock is off', () => {
     const redis = createRedis(redisUrl(), 'producer', createLogger({ level: 'silent' }));
     closers.push(async () => redis.disconnect());
     await redis.connect();
-    expect(Math.abs(await clockSkewMs(redis))).toBeLessThan(60_000);
-    const ahead = await clockSkewMs(redis, () => Date.now() + TWENTY_MINUTES);
+    expect(Math.abs(await clockSkewMs(createRedisQueueStore(redis, redisUrl())))).toBeLessThan(60_000);
+    const ahead = await clockSkewMs(
+      createRedisQueueStore(redis, redisUrl()),
+      () => Date.now() + TWENTY_MINUTES,
+    );
     expect(clockSkewProblem(ahead)?.message).toMatch(/ahead of the Redis server's/);
-    const behind = await clockSkewMs(redis, () => Date.now() - TWENTY_MINUTES);
+    const behind = await clockSkewMs(
+      createRedisQueueStore(redis, redisUrl()),
+      () => Date.now() - TWENTY_MINUTES,
+    );
     expect(clockSkewProblem(behind)?.message).toMatch(/behind the Redis server's/);
     expect(clockSkewProblem(0)).toBeUndefined();
   });
@@ -82,7 +89,7 @@ describe('a worker whose clock is off', () => {
     const worker: EnrichWorker = startEnrichWorker({
       queueName: pipeline.queueName,
       account: pipeline.account,
-      connection,
+      store: createRedisQueueStore(connection, redisUrl()),
       pool: pipeline.pool,
       cams: skewed,
       log: pipeline.log,

@@ -28,7 +28,8 @@ function credentialsError(env: NodeJS.ProcessEnv): AppError {
 describe('loadConfig', () => {
   it('uses the documented defaults for an empty environment', () => {
     const config = loadConfig({});
-    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.queueStore).toBe('postgres');
     expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/postgres');
     expect(config.camsRegion).toBe('ap-southeast-1');
     expect(config.camsEndpoint).toBe('cams.ap-southeast-1.aliyuncs.com');
@@ -47,7 +48,8 @@ describe('loadConfig', () => {
       CAMS_RATE_LIMIT: '',
       CAMS_ENDPOINT: '',
     });
-    expect(config.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.queueStore).toBe('postgres');
     expect(config.camsProtocol).toBe('https');
     expect(config.camsRateLimit).toBe(10);
     expect(config.camsEndpoint).toBe('cams.ap-southeast-1.aliyuncs.com');

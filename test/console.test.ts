@@ -6,6 +6,7 @@
  * ticking every two seconds. The runs are written by SQL where only the list is under test.
  * `npm run screenshots` runs it with CONSOLE_SCREENSHOTS=docs to save the pages for the docs.
  */
+import { createRedisQueueStore } from '../src/queue/redis-queue-store.js';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
@@ -70,7 +71,7 @@ async function serve(pipeline: Pipeline, env: Record<string, string> = {}): Prom
   dashboard = createDashboard({
     config,
     pool: pipeline.pool,
-    redis: pipeline.redis,
+    store: pipeline.store,
     queue: pipeline.queue,
     log: pipeline.log,
     sampleMs: 500,
@@ -389,7 +390,7 @@ describe('the console in a browser', () => {
   it('shows a seconds-level schedule with its ticks as they come, disables, enables and runs it now', async () => {
     p = await startPipeline();
     connection = createRedis(redisUrl(), 'worker', p.log) as Redis;
-    schedules = createScheduleQueue(p.queueName, connection);
+    schedules = createScheduleQueue(p.queueName, createRedisQueueStore(connection, redisUrl()));
     schedules.on('error', () => undefined);
     await upsertSchedule(schedules, {
       name: 'often',
@@ -398,7 +399,7 @@ describe('the console in a browser', () => {
       command: ['refresh', '--older-than', '7d'],
     });
     ticks = startScheduleWorker({
-      connection,
+      store: createRedisQueueStore(connection, redisUrl()),
       pool: p.pool,
       log: p.log,
       config: { databaseUrl: p.db.url, queueName: p.queueName },

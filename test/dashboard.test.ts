@@ -2,6 +2,7 @@
  * The dashboard's HTTP surface against real PostgreSQL and Redis: every endpoint, every access rule,
  * readiness with a service gone, and no full phone number in any answer.
  */
+import { createRedisQueueStore } from '../src/queue/redis-queue-store.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { createPool } from '../src/db/pool.js';
@@ -40,7 +41,7 @@ function dashboardOf(pipeline: Pipeline, token?: string, rate = 10): Dashboard {
   const d = createDashboard({
     config,
     pool: pipeline.pool,
-    redis: pipeline.redis,
+    store: pipeline.store,
     queue: pipeline.queue,
     log: pipeline.log,
     sampleMs: 200,
@@ -91,8 +92,12 @@ describe('dashboard endpoints', () => {
     const config = loadConfig({ DATABASE_URL: p.db.url, CAMS_QUEUE: p.queueName });
     const base = { config, queue: p.queue, log: p.log, readyTimeoutMs: 1500 };
 
-    const noPg = createDashboard({ ...base, pool: deadPool, redis: p.redis });
-    const noRedis = createDashboard({ ...base, pool: p.pool, redis: deadRedis });
+    const noPg = createDashboard({ ...base, pool: deadPool, store: p.store });
+    const noRedis = createDashboard({
+      ...base,
+      pool: p.pool,
+      store: createRedisQueueStore(deadRedis, 'redis://127.0.0.1:1'),
+    });
     dashboards.push(noPg, noRedis);
     const a = await noPg.app.request('/readyz');
     expect(a.status).toBe(503);

@@ -30,11 +30,11 @@ function context(signal: AbortSignal, err: string[]): CommandContext {
 describe('live workers', () => {
   it('counts the worker processes connected to the queue', async () => {
     p = await startPipeline();
-    expect((await queueStatus(p.pool, p.queue, p.redis)).workers).toBe(0);
+    expect((await queueStatus(p.pool, p.queue, p.store)).workers).toBe(0);
     const [a] = p.startWorkers(2);
-    await expect.poll(async () => (await queueStatus(p!.pool, p!.queue, p!.redis)).workers).toBe(2);
+    await expect.poll(async () => (await queueStatus(p!.pool, p!.queue, p!.store)).workers).toBe(2);
     await a!.close();
-    await expect.poll(async () => (await queueStatus(p!.pool, p!.queue, p!.redis)).workers).toBe(1);
+    await expect.poll(async () => (await queueStatus(p!.pool, p!.queue, p!.store)).workers).toBe(1);
   });
 
   it('import --wait says when no worker is connected, after a first interval without one', async () => {
@@ -42,7 +42,7 @@ describe('live workers', () => {
     const runId = await p.importFile(await p.csv('none.csv', 'phone\n8613800003001\n'));
     const controller = new AbortController();
     const err: string[] = [];
-    const waiting = waitForRun(p.pool, p.queue, p.redis, runId, context(controller.signal, err), {
+    const waiting = waitForRun(p.pool, p.queue, p.store, runId, context(controller.signal, err), {
       tty: false,
       pollMs: 50,
       lineMs: 300,

@@ -94,6 +94,7 @@ const SHIPPED = [
   '0015_rate_state_unlogged.sql',
   '0016_audit_log.sql',
   '0017_run_throttles.sql',
+  '0018_queue_store.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 
@@ -160,9 +161,14 @@ describe('migrate', () => {
     expect(await tableNames(a)).toEqual([
       'audit_log',
       'cams_enrich_migrations',
+      'disabled_schedules',
       'feed_leases',
+      'fleet_processes',
+      'fleet_retired',
       'number_failures',
+      'queue_accounts',
       'queue_alerts',
+      'queue_store',
       'rate_slots',
       'rate_state',
       'rate_throttles',
@@ -433,9 +439,14 @@ describe('the ledger in its own schema', () => {
     expect(await tableNames(pool)).toEqual([
       'audit_log',
       'cams_enrich_migrations',
+      'disabled_schedules',
       'feed_leases',
+      'fleet_processes',
+      'fleet_retired',
       'number_failures',
+      'queue_accounts',
       'queue_alerts',
+      'queue_store',
       'rate_slots',
       'rate_state',
       'rate_throttles',

@@ -156,7 +156,7 @@ describe('waitForRun', () => {
     const t = terminal();
     // Ctrl-C once the line is on screen.
     t.once('data', () => controller.abort());
-    const waiting = waitForRun(p.pool, p.queue, p.redis, runId, ctx, { tty: true, stream: t, pollMs: 50 });
+    const waiting = waitForRun(p.pool, p.queue, p.store, runId, ctx, { tty: true, stream: t, pollMs: 50 });
     const result = await waiting;
     expect(result).toMatchObject({ outcome: 'interrupted', exitCode: 1 });
     expect(err).toEqual([
@@ -178,7 +178,7 @@ describe('waitForRun', () => {
     const runId = await p.importFile(file);
     p.startWorkers(1);
     const { ctx, err } = context(new AbortController().signal);
-    const result = await waitForRun(p.pool, p.queue, p.redis, runId, ctx, { tty: false, pollMs: 50 });
+    const result = await waitForRun(p.pool, p.queue, p.store, runId, ctx, { tty: false, pollMs: 50 });
     expect(result).toMatchObject({ outcome: 'finished', exitCode: 0 });
     expect(err.at(-1)).toBe(`run ${runId} finished: enriched 2, failed 0, skipped 0, duplicate 1, invalid 0`);
   });

@@ -15,7 +15,14 @@ import { importCsv } from '../src/runs/csv-import.js';
 import { allRunStatuses, queueStatus } from '../src/runs/status.js';
 import { waitFor } from './helpers/processes.js';
 import type { TestDatabase } from './helpers/services.js';
-import { createTestDatabase, deleteQueueKeys, redisUrl, testQueueName } from './helpers/services.js';
+import {
+  createTestDatabase,
+  deleteQueueKeys,
+  redisUrl,
+  testQueueName,
+  testStoreConfig,
+} from './helpers/services.js';
+import { queueStoreOpener } from '../src/connections.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,7 +43,13 @@ function onDatabase(index: number): string {
 async function stack(index: number, queueName: string, workers: number): Promise<LocalStack> {
   const url = onDatabase(index);
   used.push({ url, queue: queueName });
-  const s = await startLocalStack({ pool, log, redisUrl: url, queueName, rate: 50 });
+  const s = await startLocalStack({
+    pool,
+    log,
+    openStore: queueStoreOpener({ ...testStoreConfig('redis', ''), redisUrl: url }, log, pool),
+    queueName,
+    rate: 50,
+  });
   stacks.push(s);
   s.startWorkers(workers);
   return s;
@@ -75,7 +88,7 @@ describe('each queue sees only itself', () => {
     const runA = (await importCsv(pool, log, { file, queue: nameA, space: 'S1', maxAgeMs: 0 })).runId;
     const runB = (await importCsv(pool, log, { file, queue: nameB, space: 'S1', maxAgeMs: 0 })).runId;
 
-    const workersOf = async (s: LocalStack) => (await queueStatus(pool, s.queue, s.redis)).workers;
+    const workersOf = async (s: LocalStack) => (await queueStatus(pool, s.queue, s.store)).workers;
     await waitFor(
       'both fleets to report',
       30_000,

@@ -9,7 +9,8 @@ import { createDashboard } from '../src/dashboard/server.js';
 import { createLogger } from '../src/log.js';
 import { createEnrichQueue } from '../src/queue/queue.js';
 import { useMigratedDatabase } from './helpers/database.js';
-import { deleteQueueKeys, testQueueName, testRedis } from './helpers/services.js';
+import { deleteQueueKeys, redisUrl, testQueueName, testRedis } from './helpers/services.js';
+import { createRedisQueueStore } from '../src/queue/redis-queue-store.js';
 
 const log = createLogger({ level: 'silent' });
 const ledger = useMigratedDatabase(log);
@@ -46,7 +47,8 @@ describe('the runs list over 100 000 runs', () => {
     const redis = testRedis();
     const enrichQueue = createEnrichQueue(queue, redis);
     const config = loadConfig({ DATABASE_URL: ledger.db.url, CAMS_QUEUE: queue });
-    const dashboard = createDashboard({ config, pool: ledger.pool, redis, queue: enrichQueue, log });
+    const store = createRedisQueueStore(redis, redisUrl());
+    const dashboard = createDashboard({ config, pool: ledger.pool, store, queue: enrichQueue, log });
     try {
       const get = async (query: string) => {
         const res = await dashboard.app.request(`/api/runs?${query}`);

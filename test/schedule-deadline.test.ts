@@ -3,6 +3,7 @@
  * once in a worker, and a tick has a deadline past which it is stopped (its source connection closed,
  * its run aborted with every row read counted) and recorded as failed with the reason.
  */
+import { createRedisQueueStore } from '../src/queue/redis-queue-store.js';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
@@ -44,7 +45,7 @@ beforeAll(async () => {
   assertBuilt();
   p = await startPipeline();
   connection = createRedis(redisUrl(), 'worker', p.log);
-  scheduleQueue = createScheduleQueue(p.queueName, connection);
+  scheduleQueue = createScheduleQueue(p.queueName, createRedisQueueStore(connection, redisUrl()));
   scheduleQueue.on('error', () => undefined);
   await p.pool.query(`CREATE TABLE public.contacts (id serial PRIMARY KEY, phone text)`);
   await p.pool.query(

@@ -2,6 +2,7 @@
  * Schedules: stored as BullMQ job schedulers, carried out by the workers (one tick = one job = at
  * most one run), a tick skipped while the schedule's previous run still has pending numbers.
  */
+import { createRedisQueueStore } from '../src/queue/redis-queue-store.js';
 import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -108,7 +109,7 @@ describe('schedule ticks', () => {
   it('skip while the previous run has pending numbers, run once per tick, and say so in the list', async () => {
     p = await startPipeline({ rate: 50 });
     connection = createRedis(redisUrl(), 'worker', p.log) as Redis;
-    scheduleQueue = createScheduleQueue(p.queueName, connection);
+    scheduleQueue = createScheduleQueue(p.queueName, createRedisQueueStore(connection, redisUrl()));
     scheduleQueue.on('error', () => undefined);
     const command = ['refresh', '--older-than', '7d'];
     await upsertSchedule(scheduleQueue, { name: 'nightly', cron: '0 2 * * *', tz: 'UTC', command });

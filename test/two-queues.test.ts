@@ -9,7 +9,8 @@ import { unfinishedJobs } from '../src/queue/queue.js';
 import { runStatus } from '../src/runs/status.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
-import { deleteQueueKeys, redisUrl, testQueueName, testRedis } from './helpers/services.js';
+import { deleteQueueKeys, testQueueName, testRedis, testStoreConfig } from './helpers/services.js';
+import { queueStoreOpener } from '../src/connections.js';
 
 let a: Pipeline | undefined;
 let b: LocalStack | undefined;
@@ -33,7 +34,7 @@ describe('two queues sharing one database', () => {
     b = await startLocalStack({
       pool: a.pool,
       log: a.log,
-      redisUrl: redisUrl(),
+      openStore: queueStoreOpener(testStoreConfig('redis', a.db.url), a.log, a.pool),
       queueName: bQueue,
       rate: 50,
     });

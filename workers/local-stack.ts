@@ -4,7 +4,8 @@
  * workers, on a ledger pool the caller owns. `close()` stops them in reverse order of starting.
  */
 import { randomBytes } from 'node:crypto';
-import type { RedisClient } from '../src/queue/redis-script.js';
+import type { QueueStore } from '../src/queue/queue-store.js';
+import type { RedisRole } from '../src/queue/queue.js';
 import type { EnrichWorker, EnrichWorkerOptions } from './worker.js';
 import { startEnrichWorker } from './worker.js';
 import { accessKeyAccount } from '../src/cams/account.js';
@@ -14,26 +15,26 @@ import { Secret } from '../src/config.js';
 import type { Pool } from '../src/db/pool.js';
 import type { Logger } from '../src/log.js';
 import { createFeeder } from '../src/queue/feeder.js';
-import type { EnrichQueue } from '../src/queue/queue.js';
-import { discardQueue } from '../src/queue/discard.js';
-import { forgetAccount } from '../src/queue/rate-controller.js';
-import { connectRedis, createEnrichQueue, createRedis } from '../src/queue/queue.js';
+import type { EnrichJobData, EnrichQueue } from '../src/queue/queue.js';
 import { Resources } from '../src/resources.js';
 import type { Simulator, SimulatorOptions } from '../src/simulator/simulator.js';
 import { startSimulator } from '../src/simulator/simulator.js';
 
 /** Settings of the workers a stack starts, beyond what the stack itself provides. */
 export type LocalWorkerOptions = Partial<
-  Omit<EnrichWorkerOptions, 'queueName' | 'connection' | 'pool' | 'cams' | 'log' | 'ratePerSecond'>
+  Omit<EnrichWorkerOptions, 'queueName' | 'store' | 'pool' | 'cams' | 'log' | 'ratePerSecond'>
 >;
 
 export interface LocalStackOptions {
   /** The migrated ledger; the caller closes it after the stack. */
   pool: Pool;
   log: Logger;
-  redisUrl: string;
-  /** `REDIS_URL` names one node of a Redis Cluster (`REDIS_CLUSTER`). Default false. */
-  redisCluster?: boolean;
+  /**
+   * Creates a store of the queue (`queueStoreOpener`): one for the stack's queue, one for each worker (as
+   * a worker process has its own), each closed by the stack. `max`: connections a PostgreSQL store
+   * may take.
+   */
+  openStore: (role: RedisRole, max?: number) => QueueStore;
   queueName: string;
   /** The simulator's calls per second per AccessKey, and the workers' unless `workerRate` is set. Default 10. */
   rate?: number;
@@ -59,17 +60,18 @@ export interface LocalStack {
   /** The account of the made-up AccessKey (`accessKeyAccount`), whose rate controller the workers use. */
   readonly account: string;
   readonly queue: EnrichQueue;
-  /** The queue's connection (a producer's: it fails fast while Redis is away). */
-  readonly redis: RedisClient;
+  /** The queue's store (a producer's: it fails fast while Redis is away). */
+  readonly store: QueueStore;
   /** Puts pending numbers of the ledger into the queue once, up to the workers' `highWater`; resolves to how many. */
   feed(): Promise<number>;
-  /** Starts `count` workers in this process, each on a Redis connection of its own. */
+  /** Starts `count` workers in this process, each on a store (a Redis connection) of its own. */
   startWorkers(count: number): EnrichWorker[];
   /** Stops the workers started so far, letting the jobs in hand finish; the rest stays open. Idempotent. */
   stopWorkers(): Promise<void>;
   /**
    * Stops the workers (`force`: at once, releasing the jobs in hand), then with `discardQueue` removes
-   * the queue's jobs from Redis, then closes the queue, the connections and the simulator. Idempotent.
+   * the queue (its jobs, its fleet's metrics) and the account's rate controller state from the store,
+   * then closes the queue, the stores and the simulator. Idempotent.
    */
   close(options?: { force?: boolean; discardQueue?: boolean }): Promise<void>;
 }
@@ -100,19 +102,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       connectTimeoutMs: options.connectTimeoutMs ?? 5000,
       readTimeoutMs: options.readTimeoutMs ?? 10_000,
     });
-    const redis = res.own(
-      createRedis(options.redisUrl, 'producer', log, { cluster: options.redisCluster }),
-      (r) => r.quit().catch(() => r.disconnect()),
-    );
-    await connectRedis(redis, options.redisUrl);
+    const store = res.own(options.openStore('producer', 4), (s) => s.close());
+    await store.ready();
     res.own(connections, (c) => c.close());
-    const queue = res.own(createEnrichQueue(queueName, redis), (q) => q.close());
+    const queue = res.own(store.queue<EnrichJobData>(queueName), (q) => q.close());
     queue.on('error', (err) => log.error({ err }, 'queue error'));
     res.own(queue, async (q) => {
-      if (settings.discardQueue) await discardQueue(q, redis);
+      if (settings.discardQueue) await store.discardQueue(q);
     });
     res.own(account, async (a) => {
-      if (settings.discardQueue) await forgetAccount(redis, a);
+      if (settings.discardQueue) await store.rateState(a).forget();
     });
     res.own(workers, (w) => w.close());
     return {
@@ -122,7 +121,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       accessKeySecret,
       account,
       queue,
-      redis,
+      store,
       feed: () =>
         createFeeder({
           pool,
@@ -133,18 +132,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           jobOptions: { attempts: workerOptions.attempts, backoffMs: workerOptions.backoffMs },
         }).fill(),
       startWorkers(count) {
+        const concurrency = workerOptions.concurrency ?? 4;
         return Array.from({ length: count }, () => {
-          const connection = connections.own(
-            createRedis(options.redisUrl, 'worker', log, {
-              cluster: options.redisCluster,
-            }),
-            (c) => c.quit().catch(() => c.disconnect()),
-          );
+          const workerStore = connections.own(options.openStore('worker', concurrency + 4), (s) => s.close());
           return workers.own(
             startEnrichWorker({
               ...workerOptions,
               queueName,
-              connection,
+              store: workerStore,
               pool,
               cams,
               log,

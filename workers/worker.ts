@@ -2,9 +2,9 @@
  * Wires the processor into a BullMQ Worker: the global limiter, the feeder that keeps Redis topped up,
  * the fleet controls (back off, pause) and an ordered, idempotent close.
  */
-import { MetricsTime, Worker } from 'bullmq';
+import { MetricsTime } from 'bullmq';
 import type { Job } from 'bullmq';
-import type { RedisClient } from '../src/queue/redis-script.js';
+import type { QueueStore } from '../src/queue/queue-store.js';
 import type { CamsClient } from '../src/cams/cams-client.js';
 import type { CamsError } from '../src/cams/cams-error.js';
 import {
@@ -26,17 +26,14 @@ import { repeatLimitedLog } from '../src/log-repeats.js';
 import { maskPhone } from '../src/mask.js';
 import type { CallGate } from '../src/queue/call-gate.js';
 import { orderByPriority } from '../src/queue/priority-gate.js';
-import { claimQuota, createRateController, createRedisRateState } from '../src/queue/rate-controller.js';
-import { recordQueueAccount } from '../src/queue/queue-account.js';
+import { claimQuota, createRateController } from '../src/queue/rate-controller.js';
 import type { RateStateStore, RateTuning } from '../src/queue/rate-controller.js';
-import { startMetricsPublisher } from '../src/metrics/fleet-metrics.js';
 import { createWorkerMetrics } from '../src/metrics/worker-metrics.js';
 import { packageVersion } from '../src/package-root.js';
 import { createFeeder } from '../src/queue/feeder.js';
 import { requeueLostJobs } from '../src/queue/lost-jobs.js';
 import type { EnrichJobData } from '../src/queue/queue.js';
-import { bullConnection } from '../src/queue/bull-connection.js';
-import { createEnrichQueue, limiterFor, queuePrefix } from '../src/queue/queue.js';
+import { limiterFor } from '../src/queue/queue.js';
 import { startPeriodic } from '../src/periodic.js';
 import { runCleanups } from '../src/resources.js';
 import { startRunWatch } from '../src/runs/run-watch.js';
@@ -45,8 +42,11 @@ import { enrich } from './enrich.js';
 
 export interface EnrichWorkerOptions {
   queueName: string;
-  /** ioredis connection with `maxRetriesPerRequest: null`; the caller closes it after `close()`. */
-  connection: RedisClient;
+  /**
+   * Where the queue is (`openQueueStore`): on Redis, a worker's connection (`maxRetriesPerRequest:
+   * null`). The caller closes it after `close()`.
+   */
+  store: QueueStore;
   pool: Pool;
   cams: CamsClient;
   log: Logger;
@@ -80,7 +80,7 @@ export interface EnrichWorkerOptions {
   backoffMs?: number;
   /**
    * The gate every call passes. Default: the fleet's rate controller (`src/queue/rate-controller.ts`)
-   * for `ratePerSecond` with `tuning`, shared through Redis by every worker of the queue.
+   * for `ratePerSecond` with `tuning`, shared through the store by every worker of the queue.
    */
   gate?: CallGate;
   /**
@@ -89,8 +89,7 @@ export interface EnrichWorkerOptions {
    */
   databaseRetryMs?: number;
   /**
-   * Where the account's rate controller keeps its state (`createRedisRateState`,
-   * `createPostgresRateState`). Default: Redis, on `connection`.
+   * Where the account's rate controller keeps its state. Default: the store's (`store.rateState`).
    */
   rateState?: RateStateStore;
   /** Overrides of the rate controller's tuning (`DEFAULT_TUNING`). Default none. */
@@ -139,8 +138,8 @@ export function recordJobFailed(
 }
 
 export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
-  const { pool, log, connection, queueName } = options;
-  const queue = createEnrichQueue(queueName, connection);
+  const { pool, log, store, queueName } = options;
+  const queue = store.queue<EnrichJobData>(queueName);
   const report = repeatLimitedLog(log);
   queue.on('error', (err) => {
     report('error', err, 'queue error');
@@ -165,10 +164,10 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
       ),
     clearUnreachable: () => clearAlertWithCode(pool, queueName, UNREACHABLE_CODES),
   };
-  const rateState = options.rateState ?? createRedisRateState(connection, options.account);
-  void recordQueueAccount(connection, queue, options.account).catch((err: unknown) =>
-    log.warn({ err }, "could not record the queue's account"),
-  );
+  const rateState = options.rateState ?? store.rateState(options.account);
+  void store
+    .recordQueueAccount(queue, options.account)
+    .catch((err: unknown) => log.warn({ err }, "could not record the queue's account"));
   const gate =
     options.gate ??
     createRateController({
@@ -181,9 +180,8 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
     spaceLabels: options.metricsSpaceLabels,
     process: { version: packageVersion(), concurrency: options.concurrency ?? 4 },
   });
-  const publisher = startMetricsPublisher({
-    redis: connection,
-    keyBase: queue.toKey('cams-metrics'),
+  const publisher = store.startMetricsPublisher({
+    queue,
     registry: metrics.registry,
     log,
   });
@@ -213,13 +211,11 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
     jobOptions,
   });
 
-  const worker = new Worker<EnrichJobData>(
+  const worker = store.worker<EnrichJobData>(
     queueName,
     (job: Job<EnrichJobData>, _token?: string, signal?: AbortSignal) =>
       enrich({ ...deps, gate: gateOf(job.priority) }, job, signal),
     {
-      connection: bullConnection(connection),
-      prefix: queuePrefix(connection, queueName),
       concurrency: options.concurrency ?? 4,
       limiter: limiterFor(options.ratePerSecond),
       // Finished jobs live on in PostgreSQL; see enrichJobOptions.
@@ -260,7 +256,7 @@ export function startEnrichWorker(options: EnrichWorkerOptions): EnrichWorker {
       const n = await requeueLostJobs({
         pool,
         queue,
-        redis: connection,
+        store,
         queuedBeforeSeconds: lostJobsMs / 1000,
       });
       if (n > 0) log.warn({ requeued: n }, 'put back numbers whose job Redis no longer had');

@@ -4,7 +4,7 @@ import { intArg } from '../cli-options.js';
 import { assertBindable } from '../dashboard/access.js';
 import { createDashboard, listen } from '../dashboard/server.js';
 import { AppError } from '../errors.js';
-import { openDatabase, openQueue, openRedis } from '../connections.js';
+import { openDatabase, openQueue, openQueueStore } from '../connections.js';
 import { Resources } from '../resources.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
@@ -29,10 +29,10 @@ export async function dashboardCommand(opts: DashboardFlags, ctx: CommandContext
   try {
     // Room for a retry-failed import (3 connections) beside the page's reads.
     const pool = await openDatabase(res, ctx.config, ctx.log, 6, { readOnly: true });
-    const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
-    const queue = openQueue(res, ctx.config, redis, ctx.log);
+    const store = await openQueueStore(res, ctx.config, ctx.log, pool, 'producer', { record: false });
+    const queue = openQueue(res, ctx.config, store, ctx.log);
     const dashboard = res.own(
-      createDashboard({ config: ctx.config, pool, redis, queue, log: ctx.log }),
+      createDashboard({ config: ctx.config, pool, store, queue, log: ctx.log }),
       (d) => d.close(),
     );
     let server;

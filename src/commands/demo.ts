@@ -15,10 +15,9 @@ import { createScratchDatabase } from '../db/scratch-database.js';
 import { failedNumbers } from '../db/sql/failed-numbers.js';
 import { latestProfiles } from '../db/sql/latest-profiles.js';
 import { startLocalStack } from '../../workers/local-stack.js';
-import { discardQueue } from '../queue/discard.js';
 import { maskPhone } from '../mask.js';
 import { packageRoot } from '../package-root.js';
-import { openDatabase } from '../connections.js';
+import { openDatabase, queueStoreOpener } from '../connections.js';
 import { Resources } from '../resources.js';
 import { importCsv } from '../runs/csv-import.js';
 import { runStatus } from '../runs/status.js';
@@ -63,8 +62,7 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
     const stack = await startLocalStack({
       pool,
       log,
-      redisUrl: config.redisUrl,
-      redisCluster: config.redisCluster,
+      openStore: queueStoreOpener({ ...config, databaseUrl: scratch.url }, log, pool),
       queueName,
       rate: config.camsRateLimit,
       simulator: {
@@ -99,7 +97,7 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
     ctx.err(`imported ${file} as run ${runId}; invalid rows in ${rejectsFile}`);
     await stack.feed();
     stack.startWorkers(workers);
-    const { exitCode, status, outcome } = await waitForRun(pool, queue, stack.redis, runId, ctx, {
+    const { exitCode, status, outcome } = await waitForRun(pool, queue, stack.store, runId, ctx, {
       tty: Boolean(process.stderr.isTTY),
       goesOnWhenInterrupted: false,
     });
@@ -108,7 +106,7 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
       // nothing of it is left running or waiting in Redis.
       await stack.stopWorkers();
       const jobs = await queue.count();
-      await discardQueue(queue, stack.redis);
+      await stack.store.discardQueue(queue);
       const left = await runStatus(pool, runId);
       ctx.err(
         `interrupted: stopped ${workers} demo worker(s) and removed ${jobs} job(s) from queue ${queueName}. ` +

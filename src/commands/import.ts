@@ -88,7 +88,7 @@ export async function importCommand(file: string, opts: ImportFlags, ctx: Comman
       return 0;
     }
     if (!opts.json) ctx.out(`run ${result.runId}`);
-    const waited = await waitForRun(pool, queue, ledger.redis, result.runId, ctx, {
+    const waited = await waitForRun(pool, queue, ledger.store, result.runId, ctx, {
       tty: Boolean(process.stderr.isTTY),
     });
     if (opts.json) ctx.out(JSON.stringify(waited.status));

@@ -14,8 +14,8 @@ import { maskPhone } from '../mask.js';
 import { normalisePhone } from '../phone.js';
 import { checkSpace } from '../space.js';
 import { resolveAccount } from '../cams/account.js';
-import { openDatabase, openRedis } from '../connections.js';
-import { createRateController, createRedisRateState } from '../queue/rate-controller.js';
+import { openDatabase, openQueueStore } from '../connections.js';
+import { createRateController } from '../queue/rate-controller.js';
 import { Resources } from '../resources.js';
 import { settleQuota } from './fleet-quota.js';
 import { addCallCounts } from '../db/sql/add-call-counts.js';
@@ -165,8 +165,8 @@ export async function lookupCommand(
   try {
     // The call takes a slot from the fleet's rate controller like a worker's call, so a lookup during
     // a run never pushes the account over its quota; a throttle it meets adjusts the fleet's rate.
-    const redis = await openRedis(res, ctx.config, ctx.log, 'producer');
-    const state = createRedisRateState(redis, account);
+    const store = await openQueueStore(res, ctx.config, ctx.log, undefined, 'producer');
+    const state = store.rateState(account);
     const gate = createRateController({
       state,
       quota: await settleQuota(state, account, ctx.config, ctx.log, { store: false }),

@@ -3,7 +3,7 @@
  * (logs, CI), until the run is finished, the queue is paused by an account-wide failure, or the
  * user interrupts; then one summary line.
  */
-import type { RedisClient } from '../queue/redis-script.js';
+import type { QueueStore } from '../queue/queue-store.js';
 import type { Queryable } from '../db/pool.js';
 import type { EnrichQueue } from '../queue/queue.js';
 import type { RunStatus } from '../runs/status.js';
@@ -80,7 +80,7 @@ export function summaryLine(s: RunStatus, outcome: WaitOutcome, goesOn = true): 
 export async function waitForRun(
   db: Queryable,
   queue: EnrichQueue,
-  redis: RedisClient,
+  store: QueueStore,
   runId: number,
   ctx: CommandContext,
   options: WaitOptions,
@@ -104,7 +104,7 @@ export async function waitForRun(
   try {
     for (;;) {
       const status = await runStatus(db, runId);
-      const q = await queueStatus(db, queue, redis);
+      const q = await queueStatus(db, queue, store);
       if (options.tty && !ctx.signal.aborted) {
         line ??= startProgressLine(stream);
         // Two columns spare for the terminal's "^C" echo, so an interrupt does not wrap the line.

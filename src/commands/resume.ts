@@ -19,8 +19,8 @@ export type ResumeFlags = FlagsOf<typeof resumeDefinition>;
 export async function resumeCommand(opts: ResumeFlags, ctx: CommandContext): Promise<ExitCode> {
   const res = new Resources();
   try {
-    const { pool, redis, queue } = await openLedgerAndQueue(res, ctx.config, ctx.log, 2);
-    const result = await resumeAction(ctx.config, { pool, queue, redis, log: ctx.log }, cliActor());
+    const { pool, store, queue } = await openLedgerAndQueue(res, ctx.config, ctx.log, 2);
+    const result = await resumeAction(ctx.config, { pool, queue, store, log: ctx.log }, cliActor());
     ctx.out(opts.json ? JSON.stringify(result) : describeResume(result));
     return 0;
   } finally {

@@ -2,7 +2,7 @@ import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
 import { priorityArg } from '../cli-options.js';
 import { AppError } from '../errors.js';
-import { openDatabase, openRedis } from '../connections.js';
+import { openDatabase, openQueueStore } from '../connections.js';
 import { Resources } from '../resources.js';
 import type { ScheduleInfo } from '../schedules/schedules.js';
 import {
@@ -80,8 +80,8 @@ export const scheduleRunDefinition = () =>
 export type ScheduleRunFlags = FlagsOf<typeof scheduleRunDefinition>;
 
 async function openScheduleQueue(res: Resources, config: Config, log: Logger) {
-  const redis = await openRedis(res, config, log, 'producer');
-  const queue = res.own(createScheduleQueue(config.queueName, redis), (q) => q.close());
+  const store = await openQueueStore(res, config, log, undefined, 'producer');
+  const queue = res.own(createScheduleQueue(config.queueName, store), (q) => q.close());
   queue.on('error', (err) => log.error({ err }, 'schedules queue error'));
   return queue;
 }

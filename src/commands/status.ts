@@ -11,7 +11,6 @@ import { configuredAccount } from '../cams/account.js';
 import { describeLimiter } from '../queue/rate-controller.js';
 import { readQueueLimiter } from '../queue/queue-account.js';
 import type { QueueLimiter } from '../queue/queue-account.js';
-import { readEvictionWarning } from '../queue/redis-readiness.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
 /** Runs `status` lists when `--limit` is not given. */
@@ -48,7 +47,7 @@ function describeQueue(q: QueueStatus, limiter: QueueLimiter): string[] {
 }
 
 /** `warnings` (present only when there is one): what is wrong with the servers, such as Redis's eviction policy. */
-function redisWarnings(eviction: string | undefined): { warnings?: string[] } {
+function storeWarnings(eviction: string | undefined): { warnings?: string[] } {
   return eviction ? { warnings: [eviction] } : {};
 }
 
@@ -60,13 +59,13 @@ export async function statusCommand(opts: StatusFlags, ctx: CommandContext): Pro
   const runId = opts.run;
   const res = new Resources();
   try {
-    const { pool, redis, queue } = await openLedgerAndQueue(res, ctx.config, ctx.log, 2, { readOnly: true });
-    const q = await queueStatus(pool, queue, redis);
-    const limiter = await readQueueLimiter(redis, queue, {
+    const { pool, store, queue } = await openLedgerAndQueue(res, ctx.config, ctx.log, 2, { readOnly: true });
+    const q = await queueStatus(pool, queue, store);
+    const limiter = await readQueueLimiter(store, queue, {
       account: configuredAccount(ctx.config),
       quota: ctx.config.camsRateLimit,
     });
-    const warnings = redisWarnings(await readEvictionWarning(redis));
+    const warnings = storeWarnings(await store.warning());
     if (runId !== undefined) {
       const s = await runStatus(pool, runId);
       const page =

@@ -7,12 +7,10 @@ import { startEnrichWorker } from '../../workers/worker.js';
 import { resolveAccount } from '../cams/account.js';
 import { camsClientFromConfig } from '../cams/cams-client.js';
 import { AppError } from '../errors.js';
-import { openDatabase, openRedis } from '../connections.js';
+import { openDatabase, openQueueStore } from '../connections.js';
 import { startPeriodic } from '../periodic.js';
 import { camsClockProblem, clockSkewMs, clockSkewProblem } from '../queue/clock-check.js';
-import { redisConfigProblem } from '../queue/redis-readiness.js';
 import { Resources } from '../resources.js';
-import { createRedisRateState } from '../queue/rate-controller.js';
 import { settleQuota } from './fleet-quota.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
@@ -65,10 +63,14 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
       }),
       (p) => p.end(),
     );
-    const connection = await openRedis(res, ctx.config, ctx.log, 'worker', ctx.signal, startedAt);
+    const store = await openQueueStore(res, ctx.config, ctx.log, pool, 'worker', {
+      signal: ctx.signal,
+      startedAt,
+      max: concurrency + 6,
+    });
     // A worker whose clock is off makes no call: CAMS would refuse them all (see clock-check.ts).
     const now = () => Date.now() + ctx.config.clockOffsetMs;
-    const skew = clockSkewProblem(await clockSkewMs(connection, now));
+    const skew = clockSkewProblem(await clockSkewMs(store, now), store.server);
     if (skew) throw skew;
     // What stops this worker on its own: a Redis that turns out misconfigured while it runs (a
     // password or an ACL changed, a failover that left REDIS_URL on a replica; retrying would only
@@ -79,21 +81,21 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
       problem ??= why;
       if (problem) misconfigured.abort();
     };
-    const onError = (err: Error) => stopFor(redisConfigProblem(err, ctx.config.redisUrl));
-    connection.on('error', onError);
-    const quota = await settleQuota(createRedisRateState(connection, account), account, ctx.config, ctx.log, {
+    const onError = (err: Error) => stopFor(store.configProblem(err));
+    store.onError(onError);
+    const quota = await settleQuota(store.rateState(account), account, ctx.config, ctx.log, {
       setQuota: opts.setQuota === true,
     });
     const clockWatch = startPeriodic(
       CLOCK_CHECK_INTERVAL_MS,
-      async () => stopFor(clockSkewProblem(await clockSkewMs(connection, now))),
+      async () => stopFor(clockSkewProblem(await clockSkewMs(store, now), store.server)),
       (err) => ctx.log.debug({ err }, 'clock check failed; will retry'),
     );
     res.own(clockWatch, (w) => w.stop());
     const worker = res.own(
       startEnrichWorker({
         queueName: ctx.config.queueName,
-        connection,
+        store,
         pool,
         cams,
         log: ctx.log,
@@ -109,9 +111,8 @@ export async function workerCommand(opts: WorkerFlags, ctx: CommandContext): Pro
       (w) => w.close(),
     );
     // Schedules' ticks are carried out by the workers: one tick is one job, taken by one process.
-    res.own(
-      startScheduleWorker({ connection, pool: tickPool, log: ctx.log, config: ctx.config, onError }),
-      (w) => w.close(),
+    res.own(startScheduleWorker({ store, pool: tickPool, log: ctx.log, config: ctx.config, onError }), (w) =>
+      w.close(),
     );
     ctx.log.info(
       {

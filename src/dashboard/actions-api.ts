@@ -12,7 +12,7 @@ import { isRunPriority } from '../db/runs.js';
 import { isAppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { EnrichQueue } from '../queue/queue.js';
-import type { RedisClient } from '../queue/redis-script.js';
+import type { QueueStore } from '../queue/queue-store.js';
 import type { Actor, AuditEntry } from '../runs/actions.js';
 import {
   cancelAction,
@@ -31,7 +31,7 @@ import type { ScheduleQueue } from '../schedules/schedules.js';
 export interface ActionsApiDeps {
   config: Config;
   pool: Pool;
-  redis: RedisClient;
+  store: QueueStore;
   queue: EnrichQueue;
   schedules: ScheduleQueue;
   log: Logger;
@@ -102,7 +102,7 @@ function limitParam(c: Context, fallback: number, max: number): number {
 }
 
 export function addActionsApi(app: Hono, deps: ActionsApiDeps): void {
-  const { config, pool, redis, queue, schedules, log } = deps;
+  const { config, pool, store, queue, schedules, log } = deps;
   const queueName = queue.name;
   const scheduleDeps = { pool, schedules, queueName };
 
@@ -151,7 +151,7 @@ export function addActionsApi(app: Hono, deps: ActionsApiDeps): void {
       return pauseAction({ pool, queue }, actor(c), reason);
     }),
   );
-  const resume = answer('resume', (c) => resumeAction(config, { pool, queue, redis, log }, actor(c)));
+  const resume = answer('resume', (c) => resumeAction(config, { pool, queue, store, log }, actor(c)));
   app.post('/api/queue/resume', resume);
   app.post('/api/resume', resume);
   app.post(

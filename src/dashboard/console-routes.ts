@@ -12,7 +12,7 @@ import { RUN_PHASES } from '../db/sql/runs-page.js';
 import { RUN_PRIORITIES } from '../db/runs.js';
 import { isAppError } from '../errors.js';
 import type { EnrichQueue } from '../queue/queue.js';
-import type { RedisClient } from '../queue/redis-script.js';
+import type { QueueStore } from '../queue/queue-store.js';
 import type { CallRateHistory } from './call-rate.js';
 import { FLEET_PAGE } from './fleet-page.js';
 import type { FleetHistory } from './fleet-history.js';
@@ -29,7 +29,7 @@ import { readRunsView } from './runs-view.js';
 export interface ConsoleDeps {
   config: Config;
   pool: Pool;
-  redis: RedisClient;
+  store: QueueStore;
   queue: EnrichQueue;
   metrics: DashboardMetrics;
   history: CallRateHistory;
@@ -67,7 +67,7 @@ export function parseRunsQuery(params: Record<string, string>): RunsQuery | stri
 }
 
 export function addConsole(app: Hono, deps: ConsoleDeps): void {
-  const { config, pool, redis, queue } = deps;
+  const { config, pool, store, queue } = deps;
   app.get('/', (c) => c.html(RUNS_PAGE));
   app.get('/runs/:id{[0-9]{1,15}}', (c) => c.html(RUN_PAGE));
   app.get('/schedules', (c) => c.html(SCHEDULES_PAGE));
@@ -77,7 +77,7 @@ export function addConsole(app: Hono, deps: ConsoleDeps): void {
       await readFleetView({
         pool,
         queue,
-        redis,
+        store,
         limiter: () => deps.metrics.limiter(),
         processes: deps.processes,
         history: deps.fleetHistory,
@@ -95,7 +95,7 @@ export function addConsole(app: Hono, deps: ConsoleDeps): void {
         config,
         pool,
         queue,
-        redis,
+        store,
         fleet: deps.metrics,
         calls: deps.history.points(),
         canAct: deps.canAct,

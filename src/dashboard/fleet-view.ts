@@ -9,7 +9,7 @@ import type { ProcessSnapshot } from '../metrics/fleet-metrics.js';
 import { METRIC } from '../metrics/worker-metrics.js';
 import type { EnrichQueue } from '../queue/queue.js';
 import type { QueueLimiter } from '../queue/queue-account.js';
-import type { RedisClient } from '../queue/redis-script.js';
+import type { QueueStore } from '../queue/queue-store.js';
 import type { QueueStatus } from '../runs/status.js';
 import { queueStatus } from '../runs/status.js';
 import type { CallRatePoint } from './call-rate.js';
@@ -69,7 +69,7 @@ export function alertAdvice(code: string): string {
 export async function readFleetView(deps: {
   pool: Queryable;
   queue: EnrichQueue;
-  redis: RedisClient;
+  store: QueueStore;
   limiter: () => Promise<QueueLimiter>;
   processes: () => Promise<ProcessSnapshot[]>;
   history: FleetHistory;
@@ -77,7 +77,7 @@ export async function readFleetView(deps: {
   canAct: boolean;
 }): Promise<FleetView> {
   const [queue, limiter, processes] = await Promise.all([
-    queueStatus(deps.pool, deps.queue, deps.redis),
+    queueStatus(deps.pool, deps.queue, deps.store),
     deps.limiter(),
     deps.processes(),
   ]);

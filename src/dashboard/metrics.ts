@@ -3,13 +3,12 @@
  * counters added up from every worker's snapshot in Redis, and a few gauges the dashboard reads itself
  * (connected workers, paused, numbers pending in PostgreSQL).
  */
-import type { RedisClient } from '../queue/redis-script.js';
+import type { QueueStore } from '../queue/queue-store.js';
 import { Gauge, Registry } from 'prom-client';
 import type { Queryable } from '../db/pool.js';
 import { countPendingNumbers } from '../db/sql/count-pending-numbers.js';
 import { countRunsByPhase } from '../db/sql/count-runs-by-phase.js';
 import { openRunsPending } from '../db/sql/open-runs-pending.js';
-import { countLiveProcesses, readFleetMetrics } from '../metrics/fleet-metrics.js';
 import type { FleetSnapshot } from '../metrics/fleet-metrics.js';
 import { METRIC } from '../metrics/worker-metrics.js';
 import type { EnrichQueue } from '../queue/queue.js';
@@ -39,23 +38,22 @@ export async function metricValue(registry: Registry, name: string): Promise<num
 
 export function createDashboardMetrics(deps: {
   pool: Queryable;
-  redis: RedisClient;
+  store: QueueStore;
   queue: EnrichQueue;
   /** `CAMS_RATE_LIMIT`: shown while no worker stored the fleet's quota. */
   quota: number;
   /** The account the configuration names (`configuredAccount`), while no worker recorded the queue's. */
   account: string | undefined;
 }): DashboardMetrics {
-  const { pool, redis, queue, quota, account } = deps;
-  const limiter = () => readQueueLimiter(redis, queue, { account, quota });
-  const keyBase = queue.toKey('cams-metrics');
+  const { pool, store, queue, quota, account } = deps;
+  const limiter = () => readQueueLimiter(store, queue, { account, quota });
   const own = new Registry();
   new Gauge({
     name: 'cams_enrich_workers_connected',
     help: 'Worker processes of the queue alive on its Redis database (from their heartbeats)',
     registers: [own],
     async collect() {
-      this.set(await countLiveProcesses(redis, keyBase));
+      this.set(await store.countLiveProcesses(queue));
     },
   });
   new Gauge({
@@ -126,7 +124,7 @@ export function createDashboardMetrics(deps: {
     'Throttles the fleet reported in the last 60 s',
     (s) => s.throttlesLastMinute,
   );
-  const fleet = () => readFleetMetrics(redis, keyBase);
+  const fleet = () => store.readFleetMetrics(queue);
   return {
     contentType: own.contentType,
     async text() {

@@ -2,7 +2,7 @@
  * `/api/runs`: what the runs list shows, as JSON: one page of the queue's runs (newest first, filtered),
  * the queue's state and the fleet's call rate. Numbers appear masked only.
  */
-import type { RedisClient } from '../queue/redis-script.js';
+import type { QueueStore } from '../queue/queue-store.js';
 import type { Config } from '../config.js';
 import { failuresByCode } from '../db/sql/failures-by-code.js';
 import type { Queryable } from '../db/pool.js';
@@ -62,8 +62,8 @@ export async function readRunsView(deps: {
   config: Config;
   pool: Queryable;
   queue: EnrichQueue;
-  /** A connection to the queue's Redis database. */
-  redis: RedisClient;
+  /** The queue's store. */
+  store: QueueStore;
   fleet: DashboardMetrics;
   calls: CallRatePoint[];
   canAct: boolean;
@@ -72,7 +72,7 @@ export async function readRunsView(deps: {
   const { pool, queue, query } = deps;
   const filter: RunsFilter = { queue: queue.name, ...query.filter };
   const [q, listed, matching, fleet, limiter] = await Promise.all([
-    queueStatus(pool, queue, deps.redis),
+    queueStatus(pool, queue, deps.store),
     runsPage(pool, { ...filter, limit: query.limit, offset: (query.page - 1) * query.limit }),
     countRunsMatching(pool, filter),
     deps.fleet.fleet(),

@@ -13,14 +13,13 @@ import { serve } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { configuredAccount } from '../cams/account.js';
 import { Hono } from 'hono';
-import type { RedisClient } from '../queue/redis-script.js';
+import type { QueueStore } from '../queue/queue-store.js';
 import type { Config } from '../config.js';
 import { withDeadline } from '../deadline.js';
 import type { Pool } from '../db/pool.js';
 import type { Logger } from '../log.js';
 import { maskPhone } from '../mask.js';
 import type { EnrichQueue } from '../queue/queue.js';
-import { readEvictionWarning } from '../queue/redis-readiness.js';
 import { createScheduleQueue } from '../schedules/schedules.js';
 import { accessControl, authorized } from './access.js';
 import { addActionsApi } from './actions-api.js';
@@ -29,15 +28,14 @@ import { createCallRateHistory } from './call-rate.js';
 import { createDashboardMetrics, metricValue } from './metrics.js';
 import { createFleetHistory } from './fleet-history.js';
 import { processCalls } from './fleet-view.js';
-import { readProcessSnapshots } from '../metrics/fleet-metrics.js';
 import { METRIC } from '../metrics/worker-metrics.js';
 import { addConsole } from './console-routes.js';
 
 export interface DashboardDeps {
   config: Config;
   pool: Pool;
-  /** Producer connection (fails fast while Redis is away). */
-  redis: RedisClient;
+  /** The queue's store, a producer's (fails fast while its server is away). */
+  store: QueueStore;
   queue: EnrichQueue;
   log: Logger;
   /** How often the fleet's call counter is sampled for the chart, in ms. Default 2000. */
@@ -53,7 +51,7 @@ export interface Dashboard {
 }
 
 export function createDashboard(deps: DashboardDeps): Dashboard {
-  const { config, pool, redis, queue, log } = deps;
+  const { config, pool, store, queue, log } = deps;
   const token = config.dashboardToken;
   const app = new Hono();
   app.use('*', accessControl(token));
@@ -64,14 +62,14 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
 
   const metrics = createDashboardMetrics({
     pool,
-    redis,
+    store,
     queue,
     quota: config.camsRateLimit,
     account: configuredAccount(config),
   });
   const history = createCallRateHistory();
   const fleetHistory = createFleetHistory();
-  const processes = () => readProcessSnapshots(redis, queue.toKey('cams-metrics'));
+  const processes = () => store.readProcessSnapshots(queue);
   const sample = async () => {
     try {
       const [fleet, each] = await Promise.all([metrics.fleet(), processes()]);
@@ -89,13 +87,13 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
 
   app.get('/healthz', (c) => c.text('ok\n'));
   app.get('/readyz', async (c) => {
-    const problems = await readiness(pool, redis, deps.readyTimeoutMs ?? 2000);
+    const problems = await readiness(pool, store, deps.readyTimeoutMs ?? 2000);
     // A probe without the token learns the status code, nothing about the servers behind it.
     if (!authorized(c.req.header('authorization'), token))
       return c.body(null, problems.length > 0 ? 503 : 200);
     if (problems.length > 0) return c.text(`not ready: ${problems.join('; ')}\n`, 503);
     // Ready, but worth an operator's eye: a Redis that may evict BullMQ's keys.
-    const warning = await readEvictionWarning(redis).catch(() => undefined);
+    const warning = await store.warning().catch(() => undefined);
     return c.text(warning ? `ready\nwarning: ${warning}\n` : 'ready\n');
   });
   app.get('/metrics', async (c) => {
@@ -105,7 +103,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
   addConsole(app, {
     config,
     pool,
-    redis,
+    store,
     queue,
     metrics,
     history,
@@ -113,21 +111,27 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     processes,
     canAct: !!token,
   });
-  const schedules = createScheduleQueue(config.queueName, redis);
+  const schedules = createScheduleQueue(config.queueName, store);
   schedules.on('error', (err) => log.debug({ err }, 'schedules queue error'));
-  addActionsApi(app, { config, pool, redis, queue, schedules, log });
+  addActionsApi(app, { config, pool, store, queue, schedules, log });
   addDownloads(app, pool, log);
 
   const board = new HonoAdapter(serveStatic);
   board.setBasePath('/queues');
-  const adapter = new BullMQAdapter(queue, { readOnlyMode: !token, allowRetries: !!token });
+  const adapter = new BullMQAdapter(queue as unknown as ConstructorParameters<typeof BullMQAdapter>[0], {
+    readOnlyMode: !token,
+    allowRetries: !!token,
+  });
   // Job data carries the number: Bull Board shows it masked.
   adapter.setFormatter('data', (data: { custSpaceId?: string; phoneNumber?: string }) => ({
     ...data,
     ...(typeof data?.phoneNumber === 'string' ? { phoneNumber: maskPhone(data.phoneNumber) } : {}),
   }));
   // The schedules' queue: one job per tick, carrying the stored command (never a secret).
-  const ticks = new BullMQAdapter(schedules, { readOnlyMode: !token, allowRetries: false });
+  const ticks = new BullMQAdapter(schedules as unknown as ConstructorParameters<typeof BullMQAdapter>[0], {
+    readOnlyMode: !token,
+    allowRetries: false,
+  });
   createBullBoard({
     queues: [adapter, ticks],
     serverAdapter: board,
@@ -149,7 +153,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
 }
 
 /** What does not answer, in words; empty when both do. */
-export async function readiness(pool: Pool, redis: RedisClient, timeoutMs: number): Promise<string[]> {
+export async function readiness(pool: Pool, store: QueueStore, timeoutMs: number): Promise<string[]> {
   const check = async (name: string, probe: () => Promise<unknown>): Promise<string | undefined> => {
     try {
       await withDeadline(probe(), timeoutMs);
@@ -161,7 +165,8 @@ export async function readiness(pool: Pool, redis: RedisClient, timeoutMs: numbe
   };
   const results = await Promise.all([
     check('PostgreSQL', () => pool.query('SELECT 1')),
-    check('Redis', () => redis.ping()),
+    // On PostgreSQL the queue's server is the ledger's: one check says it.
+    ...(store.kind === 'redis' ? [check('Redis', () => store.ready())] : []),
   ]);
   return results.filter((r): r is string => r !== undefined);
 }

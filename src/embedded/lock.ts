@@ -3,7 +3,7 @@
  * one server. The file holds its owner's pid; a lock whose owner is dead (a command killed with
  * kill -9 while starting the server) is broken by the next one that finds it.
  */
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../errors.js';
 
@@ -46,12 +46,8 @@ export async function withLock<T>(path: string, timeoutMs: number, task: () => P
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const owner = await ownerOf(path);
-    // An empty file is one being written this instant: its owner gets the time to write its pid (a
-    // process killed between creating and writing it left it empty for good: stale after 10 s).
-    const abandoned =
-      owner === undefined &&
-      Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now()) > 10_000;
-    if (abandoned || (owner !== undefined && !processAlive(owner))) {
+    // An empty file is one being written this instant: its owner gets the time to write its pid.
+    if (owner !== undefined && !processAlive(owner)) {
       // Taken aside under a name of our own first, so two processes breaking it do not both remove
       // a lock a third took meanwhile: only the one whose rename succeeded removes it.
       const aside = `${path}.stale-${process.pid}`;

@@ -199,17 +199,21 @@ export async function readProcessSnapshots(redis: RedisClient, keyBase: string):
   const snapshots: ProcessSnapshot[] = [];
   ids.forEach((id, i) => {
     const json = values[i];
-    if (json === null || json === undefined) return;
-    const pidAt = id.lastIndexOf(':', id.lastIndexOf(':') - 1);
-    const [pid] = id.slice(pidAt + 1).split(':');
-    snapshots.push({
-      id,
-      host: id.slice(0, pidAt),
-      pid: Number(pid),
-      metrics: JSON.parse(json) as ProcessSnapshot['metrics'],
-    });
+    if (json !== null && json !== undefined) snapshots.push(processSnapshot(id, json));
   });
   return snapshots;
+}
+
+/** A process's snapshot from its publisher id (`host:pid:random`) and its JSON. */
+export function processSnapshot(id: string, json: string): ProcessSnapshot {
+  const pidAt = id.lastIndexOf(':', id.lastIndexOf(':') - 1);
+  const [pid] = id.slice(pidAt + 1).split(':');
+  return {
+    id,
+    host: id.slice(0, pidAt),
+    pid: Number(pid),
+    metrics: JSON.parse(json) as ProcessSnapshot['metrics'],
+  };
 }
 
 /**

@@ -7,10 +7,10 @@
  */
 import { Cluster } from 'ioredis';
 import { fleetMetricsKeys } from '../metrics/fleet-metrics.js';
-import type { EnrichQueue } from './queue.js';
+import type { StoreQueue } from './queue-store.js';
 import type { RedisClient } from './redis-script.js';
 
-export async function discardQueue(queue: EnrichQueue, redis: RedisClient): Promise<void> {
+export async function discardQueue<T>(queue: StoreQueue<T>, redis: RedisClient): Promise<void> {
   await queue.obliterate({ force: true });
   const metrics = fleetMetricsKeys(queue.toKey('cams-metrics'));
   // Every key below carries the queue's hash tag on a cluster, so one DEL may take them all.

@@ -4,8 +4,8 @@
  * account's rate controller from the queue alone, without credentials of their own. Two plain
  * commands, one per hash tag: nothing spans the queue's keys and the account's.
  */
-import type { EnrichQueue } from './queue.js';
-import { createRedisRateState, DEFAULT_TUNING, readLimiterState } from './rate-controller.js';
+import type { QueueRef, QueueStore } from './queue-store.js';
+import { DEFAULT_TUNING, readLimiterState } from './rate-controller.js';
 import type { LimiterState } from './rate-controller.js';
 import type { RedisClient } from './redis-script.js';
 
@@ -14,14 +14,14 @@ const KEY = 'cams-account';
 /** Records the account of the queue's workers (kept a week without a worker's start). */
 export async function recordQueueAccount(
   redis: RedisClient,
-  queue: EnrichQueue,
+  queue: QueueRef,
   account: string,
 ): Promise<void> {
   await redis.set(queue.toKey(KEY), account, 'PX', 7 * 86_400_000);
 }
 
 /** The account the queue's workers last recorded; undefined when none did. */
-export async function queueAccount(redis: RedisClient, queue: EnrichQueue): Promise<string | undefined> {
+export async function queueAccount(redis: RedisClient, queue: QueueRef): Promise<string | undefined> {
   return (await redis.get(queue.toKey(KEY))) ?? undefined;
 }
 
@@ -36,11 +36,11 @@ export type QueueLimiter = LimiterState & {
  * read without changing it; `fallback.quota` stands in while no quota is stored.
  */
 export async function readQueueLimiter(
-  redis: RedisClient,
-  queue: EnrichQueue,
+  store: QueueStore,
+  queue: QueueRef,
   fallback: { account: string | undefined; quota: number },
 ): Promise<QueueLimiter> {
-  const account = (await queueAccount(redis, queue)) ?? fallback.account;
+  const account = (await store.queueAccount(queue)) ?? fallback.account;
   if (account === undefined) {
     return {
       account: null,
@@ -55,5 +55,5 @@ export async function readQueueLimiter(
       active: false,
     };
   }
-  return { ...(await readLimiterState(createRedisRateState(redis, account), fallback.quota)), account };
+  return { ...(await readLimiterState(store.rateState(account), fallback.quota)), account };
 }

@@ -13,6 +13,7 @@ import { errorFields, repeatLimitedLog } from '../log-repeats.js';
 import { bullConnection } from './bull-connection.js';
 import { inspectRedisServer, waitForRedis } from './redis-readiness.js';
 import type { RedisServerInfo } from './redis-readiness.js';
+import type { StoreQueue } from './queue-store.js';
 
 /** What a job carries: the number to look up. Never a secret. */
 export interface EnrichJobData {
@@ -20,7 +21,8 @@ export interface EnrichJobData {
   phoneNumber: string;
 }
 
-export type EnrichQueue = Queue<EnrichJobData>;
+/** The enrichment queue, on either store (`queue-store.ts`). */
+export type EnrichQueue = StoreQueue<EnrichJobData>;
 
 export type RedisRole =
   /** Workers: blocking commands, retry forever while Redis is away (BullMQ's requirement). */
@@ -138,11 +140,12 @@ async function assertRedisDatabase(redis: RedisClient, url: string): Promise<voi
   }
 }
 
+/** The enrichment queue on Redis (`createRedisQueueStore(…).queue(name)` does the same). */
 export function createEnrichQueue(name: string, connection: RedisClient): EnrichQueue {
   return new Queue<EnrichJobData>(name, {
     connection: bullConnection(connection),
     prefix: queuePrefix(connection, name),
-  });
+  }) as unknown as EnrichQueue;
 }
 
 /**

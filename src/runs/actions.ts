@@ -19,7 +19,7 @@ import { AppError, isAppError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { feedOnce } from '../queue/feeder.js';
 import type { EnrichQueue } from '../queue/queue.js';
-import type { RedisClient } from '../queue/redis-script.js';
+import type { QueueStore } from '../queue/queue-store.js';
 import { isTransientFailure } from '../sources/refresh-source.js';
 import type { ScheduleQueue, ScheduleSwitch, TickRequested } from '../schedules/schedules.js';
 import { disableSchedule, enableSchedule, runScheduleNow } from '../schedules/schedules.js';
@@ -154,7 +154,7 @@ export async function pauseAction(
 /** Resumes the queue (see `resumeQueue`): what it lost put back, its alert cleared, its first window fed. */
 export async function resumeAction(
   config: Config,
-  deps: { pool: Pool; queue: EnrichQueue; redis: RedisClient; log: Logger },
+  deps: { pool: Pool; queue: EnrichQueue; store: QueueStore; log: Logger },
   actor: Actor,
 ): Promise<ResumeResult> {
   const result = await resumeQueue(config, deps);

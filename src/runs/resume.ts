@@ -4,7 +4,7 @@
  * an account alert, resume a paused queue and feed the first window. Doing it when nothing is missing
  * changes nothing.
  */
-import type { RedisClient } from '../queue/redis-script.js';
+import type { QueueStore } from '../queue/queue-store.js';
 import type { Config } from '../config.js';
 import { abortAbandonedImports } from '../db/import-liveness.js';
 import { clearAlert, getAlert } from '../db/ledger.js';
@@ -28,11 +28,11 @@ export interface ResumeResult {
 
 export async function resumeQueue(
   config: Config,
-  deps: { pool: Pool; queue: EnrichQueue; redis: RedisClient; log: Logger },
+  deps: { pool: Pool; queue: EnrichQueue; store: QueueStore; log: Logger },
 ): Promise<ResumeResult> {
-  const { pool, queue, redis, log } = deps;
+  const { pool, queue, store, log } = deps;
   await abortAbandonedImports(pool, log);
-  const requeued = await requeueLostJobs({ pool, queue, redis });
+  const requeued = await requeueLostJobs({ pool, queue, store });
   const alert = await getAlert(pool, queue.name);
   const wasPaused = await queue.isPaused();
   if (alert) await clearAlert(pool, queue.name);

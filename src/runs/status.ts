@@ -3,13 +3,12 @@
  * `total = invalid + duplicate + skipped + enriched + failed + cancelled + pending`), plus the queue's
  * state, the current rate and each run's ETA from its share of the fleet's pace.
  */
-import type { RedisClient } from '../queue/redis-script.js';
+import type { QueueStore } from '../queue/queue-store.js';
 import type { Queryable } from '../db/pool.js';
 import type { QueueAlert } from '../db/ledger.js';
 import { getAlert } from '../db/ledger.js';
 import type { Run, RunCounts, RunPriority } from '../db/runs.js';
 import { getRun, listRuns, listWorkingRuns, recentlyDone, recentlyDoneInQueue } from '../db/runs.js';
-import { countLiveProcesses } from '../metrics/fleet-metrics.js';
 import type { RunShare } from './share.js';
 import { shareOut } from './share.js';
 import { AppError } from '../errors.js';
@@ -148,16 +147,16 @@ export async function runStatuses(db: Queryable, queue: string, runs: Run[]): Pr
   return runs.map((r) => toStatus(r, shares, usage.get(r.id) ?? emptyUsage(), done.get(r.id) ?? 0));
 }
 
-/** The queue's state; `redis` is a connection to the queue's Redis database (for the workers' heartbeats). */
+/** The queue's state; `store` is the queue's store (for the workers' heartbeats). */
 export async function queueStatus(
   db: Queryable,
   queue: EnrichQueue,
-  redis: RedisClient,
+  store: QueueStore,
 ): Promise<QueueStatus> {
   const [counts, paused, workers, alert] = await Promise.all([
     queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed'),
     queue.isPaused(),
-    countLiveProcesses(redis, queue.toKey('cams-metrics')),
+    store.countLiveProcesses(queue),
     getAlert(db, queue.name),
   ]);
   return {

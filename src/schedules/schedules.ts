@@ -3,12 +3,9 @@
  * schedule's cron and command in Redis and adds one job per tick, with a job id made of the schedule's
  * name and the tick's time, so however many workers take jobs from that queue, each tick runs once.
  */
-import { bullConnection } from '../queue/bull-connection.js';
-import { queuePrefix } from '../queue/queue.js';
 import { CronExpressionParser } from 'cron-parser';
-import { Queue } from 'bullmq';
 import { z } from 'zod';
-import type { RedisClient } from '../queue/redis-script.js';
+import type { DisabledSchedules, QueueStore, StoreQueue } from '../queue/queue-store.js';
 import type { Queryable } from '../db/pool.js';
 import type { Tick } from '../db/schedule-ticks.js';
 import { latestTicks } from '../db/schedule-ticks.js';
@@ -28,25 +25,18 @@ export interface ScheduleJobData {
   schedule?: string | undefined;
 }
 
-/** The schedules' BullMQ queue, with the Redis connection it was made on (where disabled schedules are kept). */
-export type ScheduleQueue = Queue<ScheduleJobData> & { readonly redis: RedisClient };
+/** The schedules' BullMQ queue, with where its store keeps disabled schedules. */
+export type ScheduleQueue = StoreQueue<ScheduleJobData> & { readonly disabled: DisabledSchedules };
 
 /** The schedules' queue of the enrichment queue `queueName`. */
 export function scheduleQueueName(queueName: string): string {
   return `${queueName}-schedules`;
 }
 
-/** BullMQ's options for the schedules' queue: on a cluster, under the enrichment queue's hash tag. */
-export function scheduleQueueOptions(queueName: string, connection: RedisClient) {
-  return { connection: bullConnection(connection), prefix: queuePrefix(connection, queueName) };
-}
-
-export function createScheduleQueue(queueName: string, connection: RedisClient): ScheduleQueue {
-  const queue = new Queue<ScheduleJobData>(
-    scheduleQueueName(queueName),
-    scheduleQueueOptions(queueName, connection),
-  );
-  return Object.assign(queue, { redis: connection });
+/** The schedules' queue of `queueName`, on its store (on a Redis Cluster, under the enrichment queue's hash tag). */
+export function createScheduleQueue(queueName: string, store: QueueStore): ScheduleQueue {
+  const queue = store.queue<ScheduleJobData>(scheduleQueueName(queueName), queueName);
+  return Object.assign(queue, { disabled: store.disabledSchedules(queue) });
 }
 
 /** The run `source` of the runs a schedule starts. */
@@ -116,10 +106,6 @@ export interface ScheduleSpec {
  * its hash tag on a cluster): name → the schedule's spec as JSON. A disabled schedule has no job
  * scheduler, so no tick is made until it is enabled again.
  */
-function disabledKey(queue: ScheduleQueue): string {
-  return queue.toKey('disabled-schedules');
-}
-
 const storedSpec = z.object({
   cron: z.string(),
   tz: z.string().optional(),
@@ -128,7 +114,7 @@ const storedSpec = z.object({
 });
 
 async function readDisabled(queue: ScheduleQueue): Promise<Map<string, ScheduleSpec>> {
-  const all = await queue.redis.hgetall(disabledKey(queue));
+  const all = await queue.disabled.all();
   const specs = new Map<string, ScheduleSpec>();
   for (const [name, json] of Object.entries(all ?? {})) {
     specs.set(name, { name, ...storedSpec.parse(JSON.parse(json) as unknown) });
@@ -137,12 +123,12 @@ async function readDisabled(queue: ScheduleQueue): Promise<Map<string, ScheduleS
 }
 
 async function readDisabledOne(queue: ScheduleQueue, name: string): Promise<ScheduleSpec | undefined> {
-  const json = await queue.redis.hget(disabledKey(queue), name);
-  return json === null ? undefined : { name, ...storedSpec.parse(JSON.parse(json) as unknown) };
+  const json = await queue.disabled.get(name);
+  return json === undefined ? undefined : { name, ...storedSpec.parse(JSON.parse(json) as unknown) };
 }
 
 async function forgetDisabled(queue: ScheduleQueue, name: string): Promise<boolean> {
-  return (await queue.redis.hdel(disabledKey(queue), name)) > 0;
+  return queue.disabled.remove(name);
 }
 
 /** The spec of the enabled schedule `name`, from its job scheduler; undefined when it has none. */
@@ -226,7 +212,7 @@ export async function disableSchedule(queue: ScheduleQueue, name: string): Promi
   }
   // Kept aside first: a stop between the two steps leaves the schedule enabled, never lost.
   const { name: _, ...stored } = spec;
-  await queue.redis.hset(disabledKey(queue), name, JSON.stringify(stored));
+  await queue.disabled.set(name, JSON.stringify(stored));
   await queue.removeJobScheduler(name);
   return { name, enabled: false, changed: true, next: null };
 }

@@ -23,7 +23,16 @@ import type { RunStatus } from '../../src/runs/status.js';
 import { runStatus } from '../../src/runs/status.js';
 import type { Simulator, SimulatorOptions } from '../../src/simulator/simulator.js';
 import type { TestDatabase } from './services.js';
-import { createTestDatabase, deleteQueueKeys, redisUrl, testQueueName, testRedis } from './services.js';
+import {
+  createTestDatabase,
+  deleteQueueKeys,
+  testQueueName,
+  testRedis,
+  testStoreConfig,
+} from './services.js';
+import { queueStoreOpener } from '../../src/connections.js';
+import type { QueueStore } from '../../src/queue/queue-store.js';
+import type { RedisQueueStore } from '../../src/queue/redis-queue-store.js';
 
 export interface PipelineOptions {
   /** Simulator's calls per second (and the workers' limit unless `workerRate` is set). Default 10. */
@@ -42,6 +51,8 @@ export interface PipelineOptions {
   tuning?: Partial<RateTuning>;
   /** Runs on the fresh database before it is migrated (to give it tables of its own). */
   beforeMigrate?: (pool: Pool) => Promise<void>;
+  /** Where the queue is: the tests' Redis, or BullMQ's PostgreSQL backend in the test's database. Default redis. */
+  queueStore?: 'redis' | 'postgres';
 }
 
 export interface Pipeline {
@@ -50,6 +61,9 @@ export interface Pipeline {
   log: Logger;
   queueName: string;
   queue: EnrichQueue;
+  /** The stack's store (a producer's). */
+  store: QueueStore;
+  /** The store's Redis connection; a pipeline on PostgreSQL has none (reading it throws). */
   redis: Redis;
   sim: Simulator;
   cams: CamsClient;
@@ -79,7 +93,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
   const stack = await startLocalStack({
     pool,
     log,
-    redisUrl: redisUrl(),
+    openStore: queueStoreOpener(testStoreConfig(options.queueStore ?? 'redis', db.url), log, pool),
     queueName,
     rate: options.rate ?? 10,
     workerRate: options.workerRate,
@@ -103,8 +117,12 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     log,
     queueName,
     queue: stack.queue,
-    // The tests' Redis is a single server.
-    redis: stack.redis as Redis,
+    store: stack.store,
+    get redis(): Redis {
+      if (stack.store.kind !== 'redis') throw new Error('this pipeline runs its queue on PostgreSQL');
+      // The tests' Redis is a single server.
+      return (stack.store as RedisQueueStore).redis as Redis;
+    },
     sim: stack.sim,
     cams: stack.cams,
     accessKeyId: stack.accessKeyId,
@@ -145,6 +163,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       return runCleanups([
         () => stack.close({ force: true, discardQueue: true }),
         async () => {
+          if (stack.store.kind !== 'redis') return;
           const redis = testRedis();
           try {
             await deleteQueueKeys(redis, queueName);

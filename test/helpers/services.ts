@@ -5,6 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { DEFAULT_SCHEMA } from '../../src/config.js';
+import type { StoreConfig } from '../../src/connections.js';
 
 /** The PostgreSQL server tests create their databases on (`TEST_DATABASE_URL`, else `DATABASE_URL`). */
 export function adminDatabaseUrl(): string {
@@ -51,6 +53,18 @@ export async function createTestDatabase(): Promise<TestDatabase> {
         await c.end();
       }
     },
+  };
+}
+
+/** What a queue store opened by a test reads of the configuration: `kind` on the tests' servers. */
+export function testStoreConfig(kind: 'redis' | 'postgres', databaseUrl: string): StoreConfig {
+  return {
+    queueStore: kind,
+    redisUrl: kind === 'redis' ? redisUrl() : undefined,
+    redisCluster: false,
+    redisReadyTimeoutMs: 10_000,
+    databaseUrl,
+    schema: DEFAULT_SCHEMA,
   };
 }
 
