@@ -5,7 +5,7 @@
 import { isAbsolute } from 'node:path';
 import { inspect } from 'node:util';
 import { z } from 'zod';
-import { dataDirectory } from './data-dir.js';
+import { dataDirectory, embeddedDatabaseUrl } from './data-dir.js';
 import { parseDuration } from './duration.js';
 import { parseEndpoint } from './endpoint.js';
 import { AppError } from './errors.js';
@@ -44,8 +44,13 @@ export interface Config {
    * every queue's keys go under the queue's hash tag. Default false.
    */
   readonly redisCluster: boolean;
-  /** PostgreSQL of record. Default `postgres://postgres@127.0.0.1:5432/postgres`. */
+  /**
+   * PostgreSQL of record (`DATABASE_URL`). Unset: the embedded server's `cams_enrich` database on its
+   * socket under `dataDir` (`databaseEmbedded`), which the first command that needs it starts.
+   */
   readonly databaseUrl: string;
+  /** True when `DATABASE_URL` is unset: the ledger is on the embedded server (`src/embedded/`). */
+  readonly databaseEmbedded: boolean;
   /**
    * Schema of the ledger's own tables (`CAMS_SCHEMA`); `business_profiles` and the `failed_numbers`
    * view stay in `public`. Default `cams_enrich`.
@@ -490,18 +495,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     );
   }
   const { profile, ...flags } = overrides;
+  const dataDir = dataDirectory({
+    dataDir: e.CAMS_DATA_DIR,
+    xdgDataHome: e.XDG_DATA_HOME,
+    home: e.HOME,
+    uid: process.getuid?.() ?? -1,
+  });
+  const databaseEmbedded = (env.DATABASE_URL ?? '') === '';
   const config: Config = {
     queueStore: e.REDIS_URL === undefined ? 'postgres' : 'redis',
     redisUrl: e.REDIS_URL,
     redisCluster: e.REDIS_CLUSTER,
-    databaseUrl: e.DATABASE_URL,
+    // Unset: the embedded server, whose URL follows from its data directory.
+    databaseUrl: databaseEmbedded ? embeddedDatabaseUrl(dataDir) : e.DATABASE_URL,
+    databaseEmbedded,
     schema: e.CAMS_SCHEMA,
-    dataDir: dataDirectory({
-      dataDir: e.CAMS_DATA_DIR,
-      xdgDataHome: e.XDG_DATA_HOME,
-      home: e.HOME,
-      uid: process.getuid?.() ?? -1,
-    }),
+    dataDir,
     accessKeyId: e.ALIBABA_CLOUD_ACCESS_KEY_ID,
     accessKeySecret:
       e.ALIBABA_CLOUD_ACCESS_KEY_SECRET === undefined

@@ -26,11 +26,33 @@ function credentialsError(env: NodeJS.ProcessEnv): AppError {
 }
 
 describe('loadConfig', () => {
+  it('puts the ledger on the embedded server when DATABASE_URL is unset, on its socket under CAMS_DATA_DIR', () => {
+    const config = loadConfig({ CAMS_DATA_DIR: '/srv/cams' });
+    expect(config).toMatchObject({
+      databaseEmbedded: true,
+      dataDir: '/srv/cams',
+      databaseUrl: 'postgres://postgres@%2Fsrv%2Fcams%2Frun/cams_enrich',
+    });
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/x', CAMS_DATA_DIR: '/srv/cams' })).toMatchObject({
+      databaseEmbedded: false,
+      databaseUrl: 'postgres://db/x',
+    });
+    expect(loadConfig({ HOME: '/home/ana' }).dataDir).toBe(
+      process.getuid?.() === 0 ? '/var/lib/cams-enrich' : '/home/ana/.local/share/cams-enrich',
+    );
+    expect(loadConfig({ HOME: '/home/ana', XDG_DATA_HOME: '/data' }).dataDir).toBe(
+      process.getuid?.() === 0 ? '/var/lib/cams-enrich' : '/data/cams-enrich',
+    );
+    expect(() => loadConfig({ CAMS_DATA_DIR: 'relative/dir' })).toThrow(
+      /CAMS_DATA_DIR must be an absolute path/,
+    );
+  });
+
   it('uses the documented defaults for an empty environment', () => {
     const config = loadConfig({});
     expect(config.redisUrl).toBeUndefined();
     expect(config.queueStore).toBe('postgres');
-    expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/postgres');
+    expect(config.databaseEmbedded).toBe(true);
     expect(config.camsRegion).toBe('ap-southeast-1');
     expect(config.camsEndpoint).toBe('cams.ap-southeast-1.aliyuncs.com');
     expect(config.camsProtocol).toBe('https');

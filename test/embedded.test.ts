@@ -88,6 +88,17 @@ describe('the embedded server', () => {
     await query(first.url, 'CREATE TABLE kept (n int); INSERT INTO kept VALUES (7)');
   });
 
+  it('holds the ledger of a command run with DATABASE_URL unset', async () => {
+    const out = await cli(['migrate', '--json'], dataDir);
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout).applied.length).toBeGreaterThan(5);
+    const { rows } = await query(
+      embeddedDatabaseUrl(dataDir),
+      "SELECT to_regclass('cams_enrich.runs') AS runs",
+    );
+    expect(rows).toEqual([{ runs: 'cams_enrich.runs' }]);
+  });
+
   it('is started again, with its data, after its postmaster was killed with kill -9', async () => {
     const before = await status(dataDir);
     process.kill(before.pid!, 'SIGKILL');

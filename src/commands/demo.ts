@@ -18,6 +18,7 @@ import { startLocalStack } from '../../workers/local-stack.js';
 import { maskPhone } from '../mask.js';
 import { packageRoot } from '../package-root.js';
 import { openDatabase, queueStoreOpener } from '../connections.js';
+import { ensureDatabaseServer } from '../database-connection.js';
 import { Resources } from '../resources.js';
 import { importCsv } from '../runs/csv-import.js';
 import { runStatus } from '../runs/status.js';
@@ -52,6 +53,7 @@ export async function demoCommand(opts: DemoOptions, ctx: CommandContext): Promi
   const res = new Resources();
   try {
     // Only to create and drop the demo's own database: nothing is read or written in this one.
+    await ensureDatabaseServer(config, log);
     const adminPool = res.own(createPool(config.databaseUrl, log, { max: 1 }), (p) => p.end());
     await assertDatabase(adminPool, config.databaseUrl);
     // A client of its own: CREATE DATABASE cannot run in the transaction pool.query wraps a statement in.

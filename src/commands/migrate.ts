@@ -2,6 +2,7 @@ import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
 import { assertDatabase, createPool } from '../db/pool.js';
 import { migrate } from '../db/migrate.js';
+import { ensureDatabaseServer } from '../database-connection.js';
 import { Resources } from '../resources.js';
 import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
@@ -15,6 +16,7 @@ export async function migrateCommand(opts: MigrateFlags, ctx: CommandContext): P
   const res = new Resources();
   try {
     const { config } = ctx;
+    await ensureDatabaseServer(config, ctx.log);
     const pool = res.own(createPool(config.databaseUrl, ctx.log, { max: 1, schema: config.schema }), (p) =>
       p.end(),
     );
