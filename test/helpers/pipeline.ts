@@ -28,6 +28,7 @@ import {
   deleteQueueKeys,
   testQueueName,
   testRedis,
+  testQueueStore,
   testStoreConfig,
 } from './services.js';
 import { queueStoreOpener } from '../../src/connections.js';
@@ -51,7 +52,7 @@ export interface PipelineOptions {
   tuning?: Partial<RateTuning>;
   /** Runs on the fresh database before it is migrated (to give it tables of its own). */
   beforeMigrate?: (pool: Pool) => Promise<void>;
-  /** Where the queue is: the tests' Redis, or BullMQ's PostgreSQL backend in the test's database. Default redis. */
+  /** Where the queue is: the tests' Redis, or BullMQ's PostgreSQL backend in the test's database. Default `testQueueStore()`. */
   queueStore?: 'redis' | 'postgres';
 }
 
@@ -93,7 +94,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
   const stack = await startLocalStack({
     pool,
     log,
-    openStore: queueStoreOpener(testStoreConfig(options.queueStore ?? 'redis', db.url), log, pool),
+    openStore: queueStoreOpener(testStoreConfig(options.queueStore ?? testQueueStore(), db.url), log, pool),
     queueName,
     rate: options.rate ?? 10,
     workerRate: options.workerRate,

@@ -30,7 +30,8 @@ export function assertBuilt(): void {
 export function pipelineEnv(pipeline: Pipeline, over: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    REDIS_URL: redisUrl(),
+    // Unset (left out of the child's environment) for a pipeline whose queue is on PostgreSQL.
+    REDIS_URL: pipeline.store.kind === 'redis' ? redisUrl() : undefined,
     DATABASE_URL: pipeline.db.url,
     CAMS_QUEUE: pipeline.queueName,
     CAMS_ENDPOINT: pipeline.sim.endpoint,

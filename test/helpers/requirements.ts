@@ -12,6 +12,8 @@ import type { Reporter } from 'vitest/node';
 export interface Skipped {
   readonly reason: string;
   readonly files: string[];
+  /** True for the files left out for want of Redis. */
+  readonly redis?: boolean;
 }
 
 /** True when something accepts a TCP connection at host:port within 1 s. */
@@ -28,9 +30,13 @@ export function answers(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** A test file that talks to Redis, directly or through a helper that does. */
+/**
+ * A test file that talks to Redis itself or through a helper that does. A pipeline (test/helpers/
+ * pipeline.ts) and the processes started on it put their queue on PostgreSQL when there is no Redis,
+ * unless the file asks for Redis (`queueStore: 'redis'`).
+ */
 const USES_REDIS =
-  /testRedis|redisUrl\(|from 'ioredis'|helpers\/(pipeline|redis-|rate-stores|test-clock)|deleteQueueKeys|startWorkerProcess|startLocalStack|openRedis|createRedis|createEnrichQueue/;
+  /testRedis|redisUrl\(|from 'ioredis'|helpers\/(redis-|rate-stores|test-clock)|deleteQueueKeys|startLocalStack|openRedis|createRedis|createEnrichQueue|\b(p|pipeline|stack)\.redis\b|queueStore: 'redis'/;
 
 function testFiles(root: string): string[] {
   return readdirSync(join(root, 'test'))
@@ -49,6 +55,7 @@ export async function unmetRequirements(root: string, env: NodeJS.ProcessEnv): P
   const redisGiven = Boolean(env.TEST_REDIS_URL ?? env.REDIS_URL);
   if (!redisGiven && !(await answers('127.0.0.1', 6379))) {
     skipped.push({
+      redis: true,
       reason:
         'they need Redis: REDIS_URL is unset and nothing answers on 127.0.0.1:6379 (set REDIS_URL or start Redis)',
       files: files.filter((f) => USES_REDIS.test(readFileSync(join(root, f), 'utf8'))),

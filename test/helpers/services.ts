@@ -68,6 +68,14 @@ export function testStoreConfig(kind: 'redis' | 'postgres', databaseUrl: string)
   };
 }
 
+/**
+ * Where a test's queue is unless it says: Redis, or PostgreSQL when the run has no Redis
+ * (`CAMS_TEST_QUEUE_STORE=postgres`, which vitest.config.ts sets then).
+ */
+export function testQueueStore(): 'redis' | 'postgres' {
+  return process.env.CAMS_TEST_QUEUE_STORE === 'postgres' ? 'postgres' : 'redis';
+}
+
 /** A queue name no other test uses. */
 export function testQueueName(): string {
   return `test-${randomUUID()}`;
