@@ -50,7 +50,7 @@ export function createDashboardMetrics(deps: {
   const own = new Registry();
   new Gauge({
     name: 'cams_enrich_workers_connected',
-    help: 'Worker processes of the queue alive on its Redis database (from their heartbeats)',
+    help: 'Worker processes of the queue alive on its queue store (from their heartbeats)',
     registers: [own],
     async collect() {
       this.set(await store.countLiveProcesses(queue));
