@@ -75,12 +75,17 @@ function drawSummary(v) {
       : open ? ' · ' + r.phase + ' for ' + seconds((Date.now() - started) / 1000) : '');
 }
 
+let chosenPriority = null;
+document.getElementById('priority').onchange = (e) => { chosenPriority = e.target.value; };
+
 function drawActions(v) {
   const r = v.run, open = r.phase === 'running' || r.phase === 'importing';
   const cancel = document.getElementById('cancel'), setPriority = document.getElementById('set-priority');
   const retry = document.getElementById('retry-failed'), select = document.getElementById('priority');
   for (const b of [cancel, setPriority, retry]) { b.disabled = false; b.title = ''; }
-  if (document.activeElement !== select) select.value = r.priority;
+  // A level the viewer chose stays chosen until the run has it: a refresh does not take it back.
+  if (chosenPriority === r.priority) chosenPriority = null;
+  if (chosenPriority === null) select.value = r.priority;
   if (!open) { cancel.disabled = true; cancel.title = 'the run is ' + r.phase; setPriority.disabled = true; setPriority.title = 'the run is ' + r.phase; }
   if (r.failed === 0) { retry.disabled = true; retry.title = 'no failed numbers'; }
   for (const b of [cancel, setPriority, retry]) readOnlyTitle(b, v.canAct);
