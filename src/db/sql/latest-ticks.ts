@@ -13,7 +13,8 @@ export interface Tick {
   recordedAt: Date;
 }
 
-interface TickRow {
+/** A row of `schedule_ticks` as the tick statements select it. */
+export interface TickRow {
   schedule: string;
   job_id: string;
   tick_at: Date;
@@ -23,7 +24,7 @@ interface TickRow {
   recorded_at: Date;
 }
 
-function toTick(r: TickRow): Tick {
+export function toTick(r: TickRow): Tick {
   return {
     schedule: r.schedule,
     jobId: r.job_id,

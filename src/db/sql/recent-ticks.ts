@@ -1,6 +1,7 @@
 /** The newest `limit` ticks of each schedule of a queue named, newest first. */
 import type { Queryable } from '../pool.js';
-import type { Tick, TickOutcome } from './latest-ticks.js';
+import { toTick } from './latest-ticks.js';
+import type { Tick, TickRow } from './latest-ticks.js';
 
 export interface RecentTicks {
   queue: string;
@@ -9,15 +10,7 @@ export interface RecentTicks {
 }
 
 export async function recentTicks(db: Queryable, p: RecentTicks): Promise<Map<string, Tick[]>> {
-  const { rows } = await db.query<{
-    schedule: string;
-    job_id: string;
-    tick_at: Date;
-    outcome: TickOutcome;
-    run_id: string | null;
-    message: string | null;
-    recorded_at: Date;
-  }>(
+  const { rows } = await db.query<TickRow>(
     `SELECT s.schedule, t.job_id, t.tick_at, t.outcome, t.run_id, t.message, t.recorded_at
      FROM unnest($1::text[]) AS s(schedule)
      CROSS JOIN LATERAL (SELECT id, job_id, tick_at, outcome, run_id, message, recorded_at FROM schedule_ticks
@@ -27,15 +20,7 @@ export async function recentTicks(db: Queryable, p: RecentTicks): Promise<Map<st
   );
   const result = new Map<string, Tick[]>(p.schedules.map((s) => [s, []]));
   for (const r of rows) {
-    result.get(r.schedule)?.push({
-      schedule: r.schedule,
-      jobId: r.job_id,
-      tickAt: r.tick_at,
-      outcome: r.outcome,
-      runId: r.run_id === null ? null : Number(r.run_id),
-      message: r.message,
-      recordedAt: r.recorded_at,
-    });
+    result.get(r.schedule)?.push(toTick(r));
   }
   return result;
 }
