@@ -21,6 +21,29 @@ export interface RunsFilter {
   priority?: RunPriority | undefined;
 }
 
+/**
+ * The filter's WHERE clause over `runs`, on parameters $1–$5 (`runsFilterParams`): the page below and
+ * `count-runs-matching.ts` read the same runs.
+ */
+export const RUNS_FILTER_SQL = `WHERE queue = $1
+       AND ($2::text IS NULL
+            OR ($2 = 'importing' AND state = 'importing')
+            OR ($2 = 'running' AND state = 'ready' AND pending > 0 AND finished_at IS NULL)
+            OR ($2 = 'finished' AND state = 'ready' AND pending = 0)
+            OR ($2 IN ('aborted', 'cancelled') AND state = $2))
+       AND ($3::text IS NULL OR source = $3
+            OR ($3 = 'csv' AND source LIKE 'csv:%') OR ($3 = 'database' AND source LIKE 'db:%')
+            OR ($3 = 'schedule' AND source LIKE 'schedule:%'))
+       AND ($4::text IS NULL OR space = $4)
+       AND ($5::text IS NULL OR priority = $5)`;
+
+/** The parameters $1–$5 of `RUNS_FILTER_SQL`. */
+export function runsFilterParams(
+  p: RunsFilter,
+): [string, string | null, string | null, string | null, string | null] {
+  return [p.queue, p.phase ?? null, p.source ?? null, p.space ?? null, p.priority ?? null];
+}
+
 export interface RunsPage extends RunsFilter {
   limit: number;
   offset: number;
@@ -56,19 +79,9 @@ export async function runsPage(db: Queryable, p: RunsPage): Promise<ListedRun[]>
     `SELECT id, queue, source, space, state, priority, extract(epoch FROM max_age)::float8 AS max_age_seconds,
             total, invalid, duplicate, skipped, enriched, failed, cancelled, pending, created_at, finished_at
      FROM runs
-     WHERE queue = $1
-       AND ($2::text IS NULL
-            OR ($2 = 'importing' AND state = 'importing')
-            OR ($2 = 'running' AND state = 'ready' AND pending > 0 AND finished_at IS NULL)
-            OR ($2 = 'finished' AND state = 'ready' AND pending = 0)
-            OR ($2 IN ('aborted', 'cancelled') AND state = $2))
-       AND ($3::text IS NULL OR source = $3
-            OR ($3 = 'csv' AND source LIKE 'csv:%') OR ($3 = 'database' AND source LIKE 'db:%')
-            OR ($3 = 'schedule' AND source LIKE 'schedule:%'))
-       AND ($4::text IS NULL OR space = $4)
-       AND ($5::text IS NULL OR priority = $5)
+     ${RUNS_FILTER_SQL}
      ORDER BY id DESC LIMIT $6 OFFSET $7`,
-    [p.queue, p.phase ?? null, p.source ?? null, p.space ?? null, p.priority ?? null, p.limit, p.offset],
+    [...runsFilterParams(p), p.limit, p.offset],
   );
   return rows.map((r) => ({
     id: Number(r.id),
