@@ -9,7 +9,7 @@ import type { Queryable } from '../db/pool.js';
 import { countPendingNumbers } from '../db/sql/count-pending-numbers.js';
 import { countRunsByPhase } from '../db/sql/count-runs-by-phase.js';
 import { openRunsPending } from '../db/sql/open-runs-pending.js';
-import type { FleetSnapshot } from '../metrics/fleet-metrics.js';
+import type { FleetSnapshot } from '../queue/queue-store.js';
 import { METRIC } from '../metrics/worker-metrics.js';
 import type { EnrichQueue } from '../queue/queue.js';
 import { readQueueLimiter } from '../queue/queue-account.js';

@@ -12,20 +12,14 @@
  * Liveness is read on one clock, the Redis server's (`TIME`): a publish is stamped with it and the
  * reader's cutoff is taken from it, so machines whose clocks disagree still see each other.
  */
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '../queue/redis-script.js';
 import { loadScript, runScript } from '../queue/redis-script.js';
 import { Cluster } from 'ioredis';
 import { z } from 'zod';
-import { AggregatorRegistry } from 'prom-client';
-import type { Registry } from 'prom-client';
-import type { Logger } from '../log.js';
-import { startPeriodic } from '../periodic.js';
 import { redisTimeMs } from '../queue/clock-check.js';
-
-/** What `registry.getMetricsAsJSON()` gives: one object per metric, with its `type` and values. */
-type Snapshot = Array<{ type: unknown }>;
+import type { FleetSnapshot, MetricsPublisher, MetricsPublisherOptions } from '../queue/queue-store.js';
+import { addToRetired, startSnapshotPublisher, sumFleet } from './snapshot-publisher.js';
+import type { Snapshot } from './snapshot-publisher.js';
 
 export interface FleetMetricsKeys {
   /** Sorted set of publishing processes, scored by the Redis server's time of their last publish (ms). */
@@ -44,62 +38,35 @@ export function fleetMetricsKeys(base: string): FleetMetricsKeys {
   return { index: base, snapshot: `${base}:p:`, retired: `${base}:retired` };
 }
 
-export interface MetricsPublisherOptions {
+/** The store's options with, instead of the queue, the connection and the keys' base. */
+export interface RedisMetricsPublisherOptions extends Omit<MetricsPublisherOptions, 'queue'> {
   redis: RedisClient;
   /** `queue.toKey('cams-metrics')`. */
   keyBase: string;
-  registry: Registry;
-  log: Logger;
-  /** How often the snapshot is written, in ms. Default 2000. */
-  intervalMs?: number;
-  /** Lifetime of a snapshot not refreshed, in ms. Default 30000 (fifteen missed publishes). */
-  ttlMs?: number;
-}
-
-export interface MetricsPublisher {
-  /** This process's id in the index: `host:pid:random`. */
-  readonly id: string;
-  /** Writes the snapshot now. */
-  publish(): Promise<void>;
-  /** Stops publishing and folds this process's counters into the retired snapshot. Idempotent. */
-  close(): Promise<void>;
 }
 
 const Published = z.object({ published: z.literal(true) });
 
-export function startMetricsPublisher(options: MetricsPublisherOptions): MetricsPublisher {
-  const { redis, registry, log } = options;
+export function startMetricsPublisher(options: RedisMetricsPublisherOptions): MetricsPublisher {
+  const { redis } = options;
   const keys = fleetMetricsKeys(options.keyBase);
-  const id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const ttlMs = options.ttlMs ?? 30_000;
-  const publish = async (): Promise<void> => {
-    const snapshot = JSON.stringify(await registry.getMetricsAsJSON());
-    const at = await redisTimeMs(redis);
-    await runScript(
-      redis,
-      loadScript('src/metrics/lua', 'metrics-publish-2.lua'),
-      [keys.snapshot + id, keys.index],
-      { id, snapshot, ttlMs, at },
-      Published,
-    );
-  };
-  const publishing = startPeriodic(options.intervalMs ?? 2000, publish, (err) =>
-    log.debug({ err }, 'could not publish metrics; will retry'),
-  );
-  void publish().catch((err: unknown) => log.debug({ err }, 'could not publish metrics; will retry'));
-
-  let closing: Promise<void> | undefined;
-  return {
-    id,
-    publish,
-    close() {
-      closing ??= (async () => {
-        await publishing.stop();
-        await retire(redis, keys, id, await registry.getMetricsAsJSON());
-      })();
-      return closing;
+  return startSnapshotPublisher(
+    {
+      async write(id, snapshot) {
+        const at = await redisTimeMs(redis);
+        await runScript(
+          redis,
+          loadScript('src/metrics/lua', 'metrics-publish-2.lua'),
+          [keys.snapshot + id, keys.index],
+          { id, snapshot, ttlMs, at },
+          Published,
+        );
+      },
+      retire: (id, counters) => retire(redis, keys, id, counters),
     },
-  };
+    options,
+  );
 }
 
 /**
@@ -112,9 +79,8 @@ async function retire(
   shared: RedisClient,
   keys: FleetMetricsKeys,
   id: string,
-  mine: Snapshot,
+  counters: Snapshot,
 ): Promise<void> {
-  const counters = mine.filter((m) => m.type !== 'gauge');
   const redis =
     shared instanceof Cluster
       ? shared.duplicate([], {
@@ -139,8 +105,7 @@ async function retireOn(
   for (let attempt = 0; attempt < 20; attempt++) {
     await redis.watch(keys.retired);
     const stored = await redis.get(keys.retired);
-    const merged = stored ? [JSON.parse(stored) as Snapshot, counters] : [counters];
-    const json = JSON.stringify(await AggregatorRegistry.aggregate(merged).getMetricsAsJSON());
+    const json = await addToRetired(stored ? (JSON.parse(stored) as Snapshot) : undefined, counters);
     const done = await redis
       .multi()
       .set(keys.retired, json)
@@ -155,13 +120,6 @@ async function retireOn(
   await redis.unwatch();
 }
 
-export interface FleetSnapshot {
-  /** Processes whose snapshot is live. */
-  processes: number;
-  /** The sum over live and retired processes. */
-  registry: Registry;
-}
-
 /** Reads and adds up every live snapshot and the retired counters; drops index entries that expired. */
 export async function readFleetMetrics(
   redis: RedisClient,
@@ -173,9 +131,10 @@ export async function readFleetMetrics(
   const ids = await redis.zrange(keys.index, 0, -1);
   const values = await redis.mget(keys.retired, ...ids.map((id) => keys.snapshot + id));
   const [retired, ...live] = values;
-  const snapshots = live.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as Snapshot);
-  const all = retired ? [JSON.parse(retired) as Snapshot, ...snapshots] : snapshots;
-  return { processes: snapshots.length, registry: AggregatorRegistry.aggregate(all) };
+  return sumFleet(
+    retired,
+    live.filter((v): v is string => v !== null),
+  );
 }
 
 /** One live process's snapshot: its id (`host:pid:random`) and its metrics as prom-client's JSON. */

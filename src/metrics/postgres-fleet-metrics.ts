@@ -5,9 +5,6 @@
  * `fleet_retired` in the same transaction that removes its row, and a reader adds up the retired
  * counters and every live snapshot (`AggregatorRegistry.aggregate`), deleting lapsed ones.
  */
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import { AggregatorRegistry } from 'prom-client';
 import type { Pool } from '../db/pool.js';
 import { withTransaction } from '../db/pool.js';
 import { countLiveProcesses } from '../db/sql/count-live-processes.js';
@@ -18,55 +15,34 @@ import { readLiveSnapshots } from '../db/sql/read-live-snapshots.js';
 import { processSnapshot } from './fleet-metrics.js';
 import type { ProcessSnapshot } from './fleet-metrics.js';
 import { retireFleetProcess } from '../db/sql/retire-fleet-process.js';
-import { startPeriodic } from '../periodic.js';
 import type { FleetSnapshot, MetricsPublisher, MetricsPublisherOptions } from '../queue/queue-store.js';
-
-/** What `registry.getMetricsAsJSON()` gives: one object per metric, with its `type` and values. */
-type Snapshot = Array<{ type: unknown }>;
+import { addToRetired, startSnapshotPublisher, sumFleet } from './snapshot-publisher.js';
+import type { Snapshot } from './snapshot-publisher.js';
 
 export function startPostgresMetricsPublisher(
   pool: Pool,
   options: MetricsPublisherOptions,
 ): MetricsPublisher {
-  const { registry, log } = options;
   const queue = options.queue.name;
-  const id = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const ttlMs = options.ttlMs ?? 30_000;
-  const publish = async (): Promise<void> => {
-    const snapshot = JSON.stringify(await registry.getMetricsAsJSON());
-    await publishFleetSnapshot(pool, { queue, id, snapshot, ttlMs });
-  };
-  const publishing = startPeriodic(options.intervalMs ?? 2000, publish, (err) =>
-    log.debug({ err }, 'could not publish metrics; will retry'),
-  );
-  void publish().catch((err: unknown) => log.debug({ err }, 'could not publish metrics; will retry'));
-
-  let closing: Promise<void> | undefined;
-  return {
-    id,
-    publish,
-    close() {
-      closing ??= (async () => {
-        await publishing.stop();
-        const counters = ((await registry.getMetricsAsJSON()) as Snapshot).filter((m) => m.type !== 'gauge');
-        await withTransaction(pool, async (client) => {
+  return startSnapshotPublisher(
+    {
+      write: (id, snapshot) => publishFleetSnapshot(pool, { queue, id, snapshot, ttlMs }),
+      retire: (id, counters) =>
+        withTransaction(pool, async (client) => {
           const stored = JSON.parse(await lockFleetRetired(client, queue)) as Snapshot;
-          const merged = stored.length > 0 ? [stored, counters] : [counters];
-          const retired = JSON.stringify(await AggregatorRegistry.aggregate(merged).getMetricsAsJSON());
+          const retired = await addToRetired(stored, counters);
           await retireFleetProcess(client, { queue, id, retired });
-        });
-      })();
-      return closing;
+        }),
     },
-  };
+    options,
+  );
 }
 
 /** Reads and adds up every live snapshot of the queue's fleet and its retired counters. */
 export async function readPostgresFleetMetrics(pool: Pool, queue: string): Promise<FleetSnapshot> {
   const { retired, live } = await readFleetSnapshots(pool, queue);
-  const snapshots = live.map((v) => JSON.parse(v) as Snapshot);
-  const all = retired ? [JSON.parse(retired) as Snapshot, ...snapshots] : snapshots;
-  return { processes: snapshots.length, registry: AggregatorRegistry.aggregate(all) };
+  return sumFleet(retired, live);
 }
 
 /** Each live process's own snapshot. */
