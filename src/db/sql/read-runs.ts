@@ -44,7 +44,8 @@ export interface ReadRuns {
   limit: number;
 }
 
-interface RunRow {
+/** A run's columns as `RUN_COLUMNS_SQL` selects them. */
+export interface RunRow {
   id: string;
   queue: string;
   source: string;
@@ -63,17 +64,12 @@ interface RunRow {
   finished_at: Date | null;
 }
 
-export async function readRuns(db: Queryable, p: ReadRuns): Promise<Run[]> {
-  const { rows } = await db.query<RunRow>(
-    `SELECT id, queue, source, state, priority, extract(epoch FROM max_age)::float8 AS max_age_seconds,
-            total, invalid, duplicate, skipped, enriched, failed, cancelled, pending, created_at, finished_at
-     FROM runs
-     WHERE ($1::bigint IS NULL OR id = $1) AND ($3::text IS NULL OR queue = $3)
-       AND (NOT $4::boolean OR (state = 'ready' AND pending > 0 AND finished_at IS NULL))
-     ORDER BY id DESC LIMIT $2`,
-    [p.runId ?? null, p.limit, p.queue ?? null, p.working ?? false],
-  );
-  return rows.map((r) => ({
+/** The columns of `runs` a `RunRow` has. */
+export const RUN_COLUMNS_SQL = `id, queue, source, state, priority, extract(epoch FROM max_age)::float8 AS max_age_seconds,
+            total, invalid, duplicate, skipped, enriched, failed, cancelled, pending, created_at, finished_at`;
+
+export function toRun(r: RunRow): Run {
+  return {
     id: Number(r.id),
     queue: r.queue,
     source: r.source,
@@ -90,5 +86,17 @@ export async function readRuns(db: Queryable, p: ReadRuns): Promise<Run[]> {
     pending: Number(r.pending),
     createdAt: r.created_at,
     finishedAt: r.finished_at,
-  }));
+  };
+}
+
+export async function readRuns(db: Queryable, p: ReadRuns): Promise<Run[]> {
+  const { rows } = await db.query<RunRow>(
+    `SELECT ${RUN_COLUMNS_SQL}
+     FROM runs
+     WHERE ($1::bigint IS NULL OR id = $1) AND ($3::text IS NULL OR queue = $3)
+       AND (NOT $4::boolean OR (state = 'ready' AND pending > 0 AND finished_at IS NULL))
+     ORDER BY id DESC LIMIT $2`,
+    [p.runId ?? null, p.limit, p.queue ?? null, p.working ?? false],
+  );
+  return rows.map(toRun);
 }

@@ -4,7 +4,8 @@
  * `count-runs-matching.ts` counts the same filter.
  */
 import type { Queryable } from '../pool.js';
-import type { Run, RunPriority, RunState } from './read-runs.js';
+import { RUN_COLUMNS_SQL, toRun } from './read-runs.js';
+import type { Run, RunPriority, RunRow } from './read-runs.js';
 
 export const RUN_PHASES = ['importing', 'running', 'finished', 'aborted', 'cancelled'] as const;
 export type RunPhaseFilter = (typeof RUN_PHASES)[number];
@@ -54,52 +55,17 @@ export interface ListedRun extends Run {
   space: string | null;
 }
 
-interface Row {
-  id: string;
-  queue: string;
-  source: string;
+interface Row extends RunRow {
   space: string | null;
-  state: RunState;
-  priority: RunPriority;
-  max_age_seconds: number;
-  total: string;
-  invalid: string;
-  duplicate: string;
-  skipped: string;
-  enriched: string;
-  failed: string;
-  cancelled: string;
-  pending: string;
-  created_at: Date;
-  finished_at: Date | null;
 }
 
 export async function runsPage(db: Queryable, p: RunsPage): Promise<ListedRun[]> {
   const { rows } = await db.query<Row>(
-    `SELECT id, queue, source, space, state, priority, extract(epoch FROM max_age)::float8 AS max_age_seconds,
-            total, invalid, duplicate, skipped, enriched, failed, cancelled, pending, created_at, finished_at
+    `SELECT ${RUN_COLUMNS_SQL}, space
      FROM runs
      ${RUNS_FILTER_SQL}
      ORDER BY id DESC LIMIT $6 OFFSET $7`,
     [...runsFilterParams(p), p.limit, p.offset],
   );
-  return rows.map((r) => ({
-    id: Number(r.id),
-    queue: r.queue,
-    source: r.source,
-    space: r.space,
-    state: r.state,
-    priority: r.priority,
-    maxAgeSeconds: r.max_age_seconds,
-    total: Number(r.total),
-    invalid: Number(r.invalid),
-    duplicate: Number(r.duplicate),
-    skipped: Number(r.skipped),
-    enriched: Number(r.enriched),
-    failed: Number(r.failed),
-    cancelled: Number(r.cancelled),
-    pending: Number(r.pending),
-    createdAt: r.created_at,
-    finishedAt: r.finished_at,
-  }));
+  return rows.map((r) => ({ ...toRun(r), space: r.space }));
 }
