@@ -104,7 +104,7 @@ export function createQueueStore(
 
 /**
  * The configured queue store, connected and ready: on Redis, waiting as `openRedis` does (and warning
- * of an eviction policy); on PostgreSQL, BullMQ's schema migrated.
+ * of an eviction policy); on PostgreSQL, BullMQ's schema checked (`prepareQueueSchema`).
  */
 export async function connectQueueStore(
   config: StoreConfig,

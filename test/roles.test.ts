@@ -1,7 +1,9 @@
 /**
- * Least privilege: `migrate` by the schema's owner (owner of the ledger's schema, CREATE on public,
- * nothing on the database), then a worker and an import by a role with data privileges only, granted
- * with the statements of docs/production.md.
+ * Least privilege: `migrate` by the schema's owner (owner of the ledger's schema and of BullMQ's,
+ * CREATE on public, nothing on the database), then a worker and an import by a role with data
+ * privileges only, granted with the statements of docs/production.md: with the queue in Redis, and
+ * with the queue on PostgreSQL (REDIS_URL unset: BullMQ's schema migrated by the owner's `migrate`,
+ * only checked by the workers' role).
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -78,24 +80,43 @@ async function runCli(args: string[], env: NodeJS.ProcessEnv) {
   return { code, stdout: cli.stdout(), stderr: cli.stderr() };
 }
 
-describe('least-privilege roles', () => {
+/** The test's database with the two roles of docs/production.md, made by its superuser block. */
+async function setUpRoles(pipeline: Pipeline) {
+  db = await createTestDatabase();
+  const suffix = randomBytes(4).toString('hex');
+  const owner = `cams_owner_${suffix}`;
+  const worker = `cams_worker_${suffix}`;
+  roles = [worker, owner];
+  admin = createPool(db.url, pipeline.log, { max: 2 });
+  const { setup, grants } = await documentedGrants(owner, worker);
+  const client = await admin.connect();
+  try {
+    await client.query(setup);
+  } finally {
+    client.release();
+  }
+  return { db, admin, suffix, owner, worker, grants };
+}
+
+/** Runs the owner's part of the grants (after its `migrate`), then `extra`, as the owner. */
+async function grantAsOwner(databaseUrl: string, owner: string, grants: string, extra?: string) {
+  const ownerClient = new pg.Client({ connectionString: urlAs(databaseUrl, owner) });
+  await ownerClient.connect();
+  try {
+    await ownerClient.query(grants);
+    if (extra) await ownerClient.query(extra);
+  } finally {
+    await ownerClient.end();
+  }
+}
+
+describe.each([
+  { queueStore: 'redis' as const, where: 'in Redis' },
+  { queueStore: 'postgres' as const, where: 'on PostgreSQL' },
+])('least-privilege roles, the queue $where', ({ queueStore }) => {
   it('migrate as the owner, then a worker and an import as a role with data privileges only: every number enriched once', async () => {
-    // On Redis: with the queue on PostgreSQL, BullMQ creates its own schema at start, which a role
-    // with data privileges only may not do.
-    p = await startPipeline({ rate: 50, queueStore: 'redis' });
-    db = await createTestDatabase();
-    const suffix = randomBytes(4).toString('hex');
-    const owner = `cams_owner_${suffix}`;
-    const worker = `cams_worker_${suffix}`;
-    roles = [worker, owner];
-    admin = createPool(db.url, p.log, { max: 2 });
-    const { setup, grants } = await documentedGrants(owner, worker);
-    const client = await admin.connect();
-    try {
-      await client.query(setup);
-    } finally {
-      client.release();
-    }
+    p = await startPipeline({ rate: 50, queueStore });
+    const { db, admin, suffix, owner, worker, grants } = await setUpRoles(p);
     // Nothing on the database beyond what every role has.
     const { rows: onDatabase } = await admin.query<{ create: boolean }>(
       `SELECT has_database_privilege($1, current_database(), 'CREATE') AS create`,
@@ -108,13 +129,14 @@ describe('least-privilege roles', () => {
     expect(migrated.code, migrated.stderr).toBe(0);
     const again = await runCli(['migrate'], ownerEnv);
     expect(again.code, again.stderr).toBe(0);
-    const ownerClient = new pg.Client({ connectionString: urlAs(db.url, owner) });
-    await ownerClient.connect();
-    try {
-      await ownerClient.query(grants);
-    } finally {
-      await ownerClient.end();
-    }
+    // BullMQ's schema: migrated by the owner's migrate with the queue on PostgreSQL, untouched with Redis.
+    const { rows: bull } = await admin.query<{ owner: string | null; migrated: boolean }>(
+      `SELECT (SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'bullmq') AS owner,
+              to_regclass('bullmq.migration') IS NOT NULL AS migrated`,
+    );
+    expect(bull[0]).toEqual({ owner, migrated: queueStore === 'postgres' });
+    if (queueStore === 'postgres') expect(again.stdout).toMatch(/the queue's schema bullmq: up to date/);
+    await grantAsOwner(db.url, owner, grants);
 
     // The rate controller's PostgreSQL state under the workers' role: its tables and functions are covered.
     const asWorker = createPool(urlAs(db.url, worker), p.log, { max: 1 });
@@ -174,30 +196,11 @@ describe('least-privilege roles', () => {
   }, 180_000);
 
   it('a role with data privileges only, on a schema that is behind: exit 2, saying to run migrate', async () => {
-    p = await startPipeline({ queueStore: 'redis' });
-    db = await createTestDatabase();
-    const suffix = randomBytes(4).toString('hex');
-    const owner = `cams_owner_${suffix}`;
-    const worker = `cams_worker_${suffix}`;
-    roles = [worker, owner];
-    admin = createPool(db.url, p.log, { max: 2 });
-    const { setup, grants } = await documentedGrants(owner, worker);
-    const client = await admin.connect();
-    try {
-      await client.query(setup);
-    } finally {
-      client.release();
-    }
+    p = await startPipeline({ queueStore });
+    const { db, admin, owner, worker, grants } = await setUpRoles(p);
     expect((await runCli(['migrate'], pipelineEnv(p, { DATABASE_URL: urlAs(db.url, owner) }))).code).toBe(0);
-    const ownerClient = new pg.Client({ connectionString: urlAs(db.url, owner) });
-    await ownerClient.connect();
-    try {
-      await ownerClient.query(grants);
-      // As if this version brought a migration the database has not had yet.
-      await ownerClient.query('DELETE FROM cams_enrich.cams_enrich_migrations WHERE id = 1');
-    } finally {
-      await ownerClient.end();
-    }
+    // As if this version brought a migration the database has not had yet.
+    await grantAsOwner(db.url, owner, grants, 'DELETE FROM cams_enrich.cams_enrich_migrations WHERE id = 1');
     const file = await p.csv('numbers.csv', 'phone\n8613720000001\n');
     const refused = await runCli(
       ['import', file, '--space', 'S1'],
@@ -207,5 +210,46 @@ describe('least-privilege roles', () => {
     expect(refused.stderr).toContain('run "cams-enrich migrate" as the owner');
     const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM cams_enrich.runs');
     expect(rows[0]?.n).toBe(0);
+  }, 120_000);
+});
+
+describe("least-privilege roles, BullMQ's schema", () => {
+  it("behind this BullMQ, with the queue on PostgreSQL: the workers' role exits 2 saying to run migrate as the owner, and changes nothing", async () => {
+    p = await startPipeline({ queueStore: 'postgres' });
+    const { db, admin, owner, worker, grants } = await setUpRoles(p);
+    const ownerEnv = pipelineEnv(p, { DATABASE_URL: urlAs(db.url, owner) });
+    expect((await runCli(['migrate'], ownerEnv)).code).toBe(0);
+    await grantAsOwner(db.url, owner, grants);
+    // As if this version of BullMQ brought a migration of its schema the database has not had yet.
+    const { rows: taken } = await admin.query<{ version: number; name: string; min_client_version: number }>(
+      `DELETE FROM bullmq.migration WHERE version = (SELECT max(version) FROM bullmq.migration)
+       RETURNING version, name, min_client_version`,
+    );
+    const latest = taken[0]!;
+    const workerEnv = pipelineEnv(p, { DATABASE_URL: urlAs(db.url, worker), CAMS_RATE_LIMIT: '10' });
+    const file = await p.csv('numbers.csv', 'phone\n8613720000001\n');
+    for (const args of [
+      ['import', file, '--space', 'S1'],
+      ['worker', '--concurrency', '1'],
+    ]) {
+      const refused = await runCli(args, workerEnv);
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toContain(`the queue's schema "bullmq"`);
+      expect(refused.stderr).toContain(`is at version ${latest.version - 1} of ${latest.version}`);
+      expect(refused.stderr).toContain('run "cams-enrich migrate" as the owner');
+    }
+    const { rows: after } = await admin.query<{ runs: number; version: number }>(
+      `SELECT (SELECT count(*)::int FROM cams_enrich.runs) AS runs,
+              (SELECT max(version) FROM bullmq.migration) AS version`,
+    );
+    expect(after[0]).toEqual({ runs: 0, version: latest.version - 1 });
+
+    // Brought back to the version this BullMQ knows, the same role's import goes through.
+    await admin.query(
+      'INSERT INTO bullmq.migration (version, name, min_client_version) VALUES ($1, $2, $3)',
+      [latest.version, latest.name, latest.min_client_version],
+    );
+    const imported = await runCli(['import', file, '--space', 'S1'], workerEnv);
+    expect(imported.code, imported.stderr).toBe(0);
   }, 120_000);
 });

@@ -1,6 +1,6 @@
 import { Command } from '@commander-js/extra-typings';
 import type { FlagsOf } from '../cli-options.js';
-import { assertDatabase, createPool } from '../db/pool.js';
+import { assertDatabase, createPool, withClient } from '../db/pool.js';
 import { migrate } from '../db/migrate.js';
 import { ensureDatabaseServer } from '../database-connection.js';
 import { Resources } from '../resources.js';
@@ -8,7 +8,9 @@ import type { CommandContext, CommandLine, ExitCode } from './context.js';
 
 export const migrateDefinition = () =>
   new Command('migrate')
-    .description('apply the SQL migrations (safe to run twice and concurrently)')
+    .description(
+      "apply the SQL migrations, and BullMQ's for the queue on PostgreSQL (safe to run twice and concurrently)",
+    )
     .option('--json', 'print the result as JSON');
 export type MigrateFlags = FlagsOf<typeof migrateDefinition>;
 
@@ -22,10 +24,24 @@ export async function migrateCommand(opts: MigrateFlags, ctx: CommandContext): P
     );
     await assertDatabase(pool, config.databaseUrl);
     const result = await migrate(pool, ctx.log, { schema: config.schema });
-    if (opts.json) ctx.out(JSON.stringify(result));
-    else if (result.applied.length === 0)
-      ctx.out(`up to date (${result.alreadyApplied.length} migrations applied before)`);
-    else ctx.out(`applied ${result.applied.join(', ')}`);
+    // The queue on PostgreSQL: BullMQ's schema too, so the workers' role never needs to change it.
+    const queue =
+      config.queueStore === 'postgres'
+        ? await import('../queue/postgres-queue-schema.js').then(({ migrateQueueSchema }) =>
+            withClient(pool, (client) => migrateQueueSchema(client)),
+          )
+        : undefined;
+    if (opts.json) ctx.out(JSON.stringify(queue ? { ...result, queue } : result));
+    else {
+      if (result.applied.length === 0)
+        ctx.out(`up to date (${result.alreadyApplied.length} migrations applied before)`);
+      else ctx.out(`applied ${result.applied.join(', ')}`);
+      if (queue && queue.version > queue.before)
+        ctx.out(
+          `the queue's schema ${queue.schema}: BullMQ's migrations applied up to version ${queue.version}`,
+        );
+      else if (queue) ctx.out(`the queue's schema ${queue.schema}: up to date (version ${queue.version})`);
+    }
     return 0;
   } finally {
     await res.close();

@@ -1,6 +1,6 @@
 /**
  * The queue on PostgreSQL: BullMQ's PostgreSQL backend (`withBackend(createPostgresBackend)`, its
- * tables and functions in the schema `bullmq`, migrated by BullMQ's own migrator at open) on a pool
+ * tables and functions in the schema `bullmq`, checked at open: `postgres-queue-schema.ts`) on a pool
  * of its own, and, in the ledger's schema through the ledger's pool, the fleet's metrics and
  * heartbeats (`postgres-fleet-metrics.ts`), the queue's account and the rate controller's state.
  *
@@ -8,7 +8,7 @@
  * connection of it for as long as it runs: it needs a direct connection or a pooler in session mode
  * (a transaction pooler serves the ledger's pool, not this one).
  */
-import { createPostgresBackend, runMigrations, withBackend } from 'bullmq';
+import { createPostgresBackend, withBackend } from 'bullmq';
 import type { Processor } from 'bullmq';
 import pg from 'pg';
 import type { Pool } from '../db/pool.js';
@@ -28,11 +28,9 @@ import {
   readPostgresProcessSnapshots,
   startPostgresMetricsPublisher,
 } from '../metrics/postgres-fleet-metrics.js';
+import { BULL_SCHEMA, prepareQueueSchema } from './postgres-queue-schema.js';
 import type { QueueStore, StoreQueue, StoreWorker, StoreWorkerOptions } from './queue-store.js';
 import type { RateStateStore } from './rate-state.js';
-
-/** The schema of BullMQ's tables and functions (BullMQ's own default). */
-export const BULL_SCHEMA = 'bullmq';
 
 export interface PostgresQueueStoreOptions {
   /** `DATABASE_URL`: BullMQ's pool connects there. */
@@ -68,9 +66,10 @@ function createBullPool(databaseUrl: string, max: number, log: Logger): pg.Pool 
 }
 
 /**
- * The PostgreSQL store, on a pool of its own for BullMQ. `ready()` migrates BullMQ's schema (BullMQ's
- * migrator takes its own advisory lock, so processes starting at once apply it once): call it before
- * the first queue or worker when this process may be the first on the database.
+ * The PostgreSQL store, on a pool of its own for BullMQ. `ready()` checks BullMQ's schema and migrates
+ * it only when it is missing or behind and this role may (`prepareQueueSchema`; BullMQ's migrator takes
+ * its own advisory lock, so processes starting at once apply it once): call it before the first queue
+ * or worker.
  */
 export function createPostgresQueueStore(options: PostgresQueueStoreOptions): PostgresQueueStore {
   const { ledger, log } = options;
@@ -117,7 +116,7 @@ export function createPostgresQueueStore(options: PostgresQueueStoreOptions): Po
     recordQueueAccount: (queue, account) => recordQueueAccount(ledger, queue.name, account),
     queueAccount: (queue) => readQueueAccount(ledger, queue.name),
     async ready() {
-      migrated ??= withClient(bullPool, (client) => runMigrations(client, BULL_SCHEMA));
+      migrated ??= withClient(bullPool, (client) => prepareQueueSchema(client, BULL_SCHEMA));
       try {
         await migrated;
       } catch (err) {

@@ -108,7 +108,7 @@ export interface QueueStore {
   queueAccount(queue: QueueRef): Promise<string | undefined>;
   /**
    * Resolves when the store's server answers and the store is ready for queues and workers (on
-   * PostgreSQL: BullMQ's schema migrated); throws otherwise. Also the dashboard's readiness probe.
+   * PostgreSQL: BullMQ's schema checked, migrated when missing or behind and the role may); throws otherwise. Also the dashboard's readiness probe.
    */
   ready(): Promise<void>;
   /** What is wrong with the server's settings, such as Redis's eviction policy; undefined when nothing is. */
