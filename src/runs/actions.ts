@@ -240,50 +240,45 @@ export async function retryFailedAction(
   return result;
 }
 
+/** What a schedule's action needs: the ledger (for the audit), the schedules' queue and the queue's name. */
+export interface ScheduleDeps {
+  pool: Pool;
+  schedules: ScheduleQueue;
+  queueName: string;
+}
+
+/** Carries `act` out on the schedule `name` and records it as `action`. */
+async function scheduleAction<T extends object>(
+  deps: ScheduleDeps,
+  actor: Actor,
+  name: string,
+  action: AuditAction,
+  act: (schedules: ScheduleQueue, name: string) => Promise<T>,
+): Promise<T> {
+  const result = await act(deps.schedules, name);
+  await record(deps.pool, actor, { queue: deps.queueName, action, schedule: name, details: result });
+  return result;
+}
+
 /** Enables a disabled schedule (see `enableSchedule`). */
-export async function enableScheduleAction(
-  deps: { pool: Pool; schedules: ScheduleQueue; queueName: string },
+export function enableScheduleAction(
+  deps: ScheduleDeps,
   actor: Actor,
   name: string,
 ): Promise<ScheduleSwitch> {
-  const result = await enableSchedule(deps.schedules, name);
-  await record(deps.pool, actor, {
-    queue: deps.queueName,
-    action: 'schedule-enable',
-    schedule: name,
-    details: result,
-  });
-  return result;
+  return scheduleAction(deps, actor, name, 'schedule-enable', enableSchedule);
 }
 
 /** Disables a schedule (see `disableSchedule`). */
-export async function disableScheduleAction(
-  deps: { pool: Pool; schedules: ScheduleQueue; queueName: string },
+export function disableScheduleAction(
+  deps: ScheduleDeps,
   actor: Actor,
   name: string,
 ): Promise<ScheduleSwitch> {
-  const result = await disableSchedule(deps.schedules, name);
-  await record(deps.pool, actor, {
-    queue: deps.queueName,
-    action: 'schedule-disable',
-    schedule: name,
-    details: result,
-  });
-  return result;
+  return scheduleAction(deps, actor, name, 'schedule-disable', disableSchedule);
 }
 
 /** Asks for a tick of the schedule now (see `runScheduleNow`). */
-export async function runScheduleAction(
-  deps: { pool: Pool; schedules: ScheduleQueue; queueName: string },
-  actor: Actor,
-  name: string,
-): Promise<TickRequested> {
-  const result = await runScheduleNow(deps.schedules, name);
-  await record(deps.pool, actor, {
-    queue: deps.queueName,
-    action: 'schedule-run',
-    schedule: name,
-    details: result,
-  });
-  return result;
+export function runScheduleAction(deps: ScheduleDeps, actor: Actor, name: string): Promise<TickRequested> {
+  return scheduleAction(deps, actor, name, 'schedule-run', runScheduleNow);
 }
