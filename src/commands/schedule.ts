@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import { DEFAULT_TICK_TIMEOUT_MS, localTimeZone, nextTick } from '../schedules/schedules.js';
 import { formatDuration, parseDuration } from '../duration.js';
 import { shellQuote } from '../shell-quote.js';
+import type { ScheduleDeps } from '../runs/actions.js';
 import { cliActor, disableScheduleAction, enableScheduleAction, runScheduleAction } from '../runs/actions.js';
 
 export const scheduleAddDefinition = () =>
@@ -48,36 +49,26 @@ export const scheduleListDefinition = () =>
     .option('--json', 'print JSON');
 export type ScheduleListFlags = FlagsOf<typeof scheduleListDefinition>;
 
-export const scheduleRemoveDefinition = () =>
-  new Command('remove')
-    .description('remove a schedule')
-    .argument('<name>', 'name of the schedule')
-    .option('--json', 'print JSON');
-export type ScheduleRemoveFlags = FlagsOf<typeof scheduleRemoveDefinition>;
-
-const switchDefinition = (name: 'enable' | 'disable', description: string) => () =>
+/** A subcommand that takes a schedule's name and nothing else but `--json`. */
+const namedDefinition = (name: 'remove' | 'enable' | 'disable' | 'run', description: string) => () =>
   new Command(name)
     .description(description)
     .argument('<name>', 'name of the schedule')
     .option('--json', 'print JSON');
-export const scheduleEnableDefinition = switchDefinition(
+export type ScheduleNamedFlags = FlagsOf<ReturnType<typeof namedDefinition>>;
+export const scheduleRemoveDefinition = namedDefinition('remove', 'remove a schedule');
+export const scheduleEnableDefinition = namedDefinition(
   'enable',
   'enable a disabled schedule: its ticks start again from the next one (missed ticks are not made up)',
 );
-export const scheduleDisableDefinition = switchDefinition(
+export const scheduleDisableDefinition = namedDefinition(
   'disable',
   'disable a schedule: no tick is made until it is enabled (a tick being carried out finishes)',
 );
-export type ScheduleSwitchFlags = FlagsOf<ReturnType<typeof switchDefinition>>;
-
-export const scheduleRunDefinition = () =>
-  new Command('run')
-    .description(
-      'a tick of the schedule now, carried out by a worker like a cron tick (skipped while its previous run is pending)',
-    )
-    .argument('<name>', 'name of the schedule')
-    .option('--json', 'print JSON');
-export type ScheduleRunFlags = FlagsOf<typeof scheduleRunDefinition>;
+export const scheduleRunDefinition = namedDefinition(
+  'run',
+  'a tick of the schedule now, carried out by a worker like a cron tick (skipped while its previous run is pending)',
+);
 
 async function openScheduleQueue(res: Resources, config: Config, log: Logger) {
   const store = await openQueueStore(res, config, log, undefined, 'producer');
@@ -154,10 +145,6 @@ function describeSchedule(s: ScheduleInfo): string[] {
     `  runs: ${shellQuote(s.command)}`,
   ];
   if (s.lastTick === null) lines.push('  no tick yet');
-  else if (s.lastTick.outcome === 'skipped')
-    lines.push(`  last tick ${s.lastTick.at} skipped: ${s.lastTick.message ?? ''}`);
-  else if (s.lastTick.outcome === 'failed')
-    lines.push(`  last tick ${s.lastTick.at} failed: ${s.lastTick.message ?? ''}`);
   else lines.push(`  last tick ${s.lastTick.at} ${s.lastTick.outcome}: ${s.lastTick.message ?? ''}`);
   if (s.lastRun) {
     const r = s.lastRun;
@@ -190,7 +177,7 @@ export async function scheduleListCommand(flags: ScheduleListFlags, ctx: Command
 /** Removes a schedule; a name that is not a schedule is bad input (exit 2). */
 export async function scheduleRemoveCommand(
   name: string,
-  flags: ScheduleRemoveFlags,
+  flags: ScheduleNamedFlags,
   ctx: CommandContext,
 ): Promise<ExitCode> {
   const res = new Resources();
@@ -209,57 +196,50 @@ export async function scheduleRemoveCommand(
   }
 }
 
-/** Enables or disables a schedule; a name that is not a schedule is bad input (exit 2). */
-export async function scheduleSwitchCommand(
-  name: string,
-  enable: boolean,
-  flags: ScheduleSwitchFlags,
-  ctx: CommandContext,
-): Promise<ExitCode> {
+/** Runs `act` with the ledger (for the audit) and the schedules' queue, closing both after. */
+async function withScheduleDeps<T>(ctx: CommandContext, act: (deps: ScheduleDeps) => Promise<T>): Promise<T> {
   const res = new Resources();
   try {
     const pool = await openDatabase(res, ctx.config, ctx.log, 1);
     const schedules = await openScheduleQueue(res, ctx.config, ctx.log);
-    const deps = { pool, schedules, queueName: ctx.config.queueName };
-    const result = enable
-      ? await enableScheduleAction(deps, cliActor(), name)
-      : await disableScheduleAction(deps, cliActor(), name);
-    if (flags.json) ctx.out(JSON.stringify(result));
-    else if (!result.changed) ctx.out(`schedule ${name} was already ${enable ? 'enabled' : 'disabled'}`);
-    else
-      ctx.out(
-        enable ? `schedule ${name} enabled; next tick ${result.next ?? '—'}` : `schedule ${name} disabled`,
-      );
-    return 0;
+    return await act({ pool, schedules, queueName: ctx.config.queueName });
   } finally {
     await res.close();
   }
 }
 
+/** Enables or disables a schedule; a name that is not a schedule is bad input (exit 2). */
+export async function scheduleSwitchCommand(
+  name: string,
+  enable: boolean,
+  flags: ScheduleNamedFlags,
+  ctx: CommandContext,
+): Promise<ExitCode> {
+  const result = await withScheduleDeps(ctx, (deps) =>
+    enable ? enableScheduleAction(deps, cliActor(), name) : disableScheduleAction(deps, cliActor(), name),
+  );
+  if (flags.json) ctx.out(JSON.stringify(result));
+  else if (!result.changed) ctx.out(`schedule ${name} was already ${enable ? 'enabled' : 'disabled'}`);
+  else
+    ctx.out(
+      enable ? `schedule ${name} enabled; next tick ${result.next ?? '—'}` : `schedule ${name} disabled`,
+    );
+  return 0;
+}
+
 /** Asks for a tick of a schedule now; a worker carries it out. */
 export async function scheduleRunCommand(
   name: string,
-  flags: ScheduleRunFlags,
+  flags: ScheduleNamedFlags,
   ctx: CommandContext,
 ): Promise<ExitCode> {
-  const res = new Resources();
-  try {
-    const pool = await openDatabase(res, ctx.config, ctx.log, 1);
-    const schedules = await openScheduleQueue(res, ctx.config, ctx.log);
-    const result = await runScheduleAction(
-      { pool, schedules, queueName: ctx.config.queueName },
-      cliActor(),
-      name,
-    );
-    ctx.out(
-      flags.json
-        ? JSON.stringify(result)
-        : `schedule ${name}: tick ${result.jobId} queued; a worker carries it out (see "cams-enrich schedule list")`,
-    );
-    return 0;
-  } finally {
-    await res.close();
-  }
+  const result = await withScheduleDeps(ctx, (deps) => runScheduleAction(deps, cliActor(), name));
+  ctx.out(
+    flags.json
+      ? JSON.stringify(result)
+      : `schedule ${name}: tick ${result.jobId} queued; a worker carries it out (see "cams-enrich schedule list")`,
+  );
+  return 0;
 }
 
 /** `schedule add|list|remove|enable|disable|run`. */
