@@ -95,6 +95,7 @@ const SHIPPED = [
   '0016_audit_log.sql',
   '0017_run_throttles.sql',
   '0018_queue_store.sql',
+  '0019_rate_waiting.sql',
 ];
 const SHIPPED_RECORDS = SHIPPED.map((name, i) => ({ id: i + 1, name }));
 
@@ -172,6 +173,7 @@ describe('migrate', () => {
       'rate_slots',
       'rate_state',
       'rate_throttles',
+      'rate_waiting',
       'run_duplicates',
       'run_items',
       'run_rejects',
@@ -450,6 +452,7 @@ describe('the ledger in its own schema', () => {
       'rate_slots',
       'rate_state',
       'rate_throttles',
+      'rate_waiting',
       'run_duplicates',
       'run_items',
       'run_rejects',

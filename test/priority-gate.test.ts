@@ -11,11 +11,13 @@ import { orderByPriority } from '../src/queue/priority-gate.js';
  * call one of its own), since the gate may be asked after the call began.
  */
 function manualGate() {
-  const asked: Array<{ id: string; grant: () => void }> = [];
+  const asked: Array<{ id: string; priority: number | undefined; grant: () => void }> = [];
   const ids = new WeakMap<AbortSignal, string>();
   const gate: CallGate = {
-    acquire: (signal) =>
-      new Promise<void>((resolve) => asked.push({ id: (signal && ids.get(signal)) ?? '?', grant: resolve })),
+    acquire: (signal, priority) =>
+      new Promise<void>((resolve) =>
+        asked.push({ id: (signal && ids.get(signal)) ?? '?', priority, grant: resolve }),
+      ),
     throttled: () => Promise.resolve({ kind: 'none', pauseMs: 0 }),
     unreachable: () => Promise.resolve({ pauseMs: 0, raiseAlert: false, downForMs: 0 }),
     reachable: () => Promise.resolve(false),
@@ -56,6 +58,8 @@ describe('orderByPriority', () => {
     // Jobs of one priority ask together; low2 waits behind the normal jobs, which the high one does not
     // hold back since they asked before it.
     expect(m.asked.map((a) => a.id)).toEqual(['low1', 'normal1', 'normal2', 'high']);
+    // Each asks with its priority, so the fleet's controller orders them against other processes' calls.
+    expect(m.asked.map((a) => a.priority)).toEqual([3, 2, 2, 1]);
 
     m.asked.find((a) => a.id === 'high')!.grant();
     m.asked.find((a) => a.id === 'normal1')!.grant();
@@ -69,6 +73,13 @@ describe('orderByPriority', () => {
     m.asked.find((a) => a.id === 'low2')!.grant();
     await Promise.all([low1, normal1, normal2, low2, high]);
     expect(done).toEqual(['high', 'normal1', 'normal2', 'low1', 'low2']);
+  });
+
+  it('asks for a job without a priority as the best, 0', async () => {
+    const m = manualGate();
+    void orderByPriority(m.gate)(undefined).acquire(m.as('lookup'));
+    await settle();
+    expect(m.asked).toMatchObject([{ id: 'lookup', priority: 0 }]);
   });
 
   it('gives up waiting behind better jobs when its signal is aborted', async () => {

@@ -14,6 +14,7 @@ import {
   createRateController,
   readLimiterState,
   DEFAULT_TUNING,
+  type RateController,
   type RateStateStore,
   type RateTuning,
 } from '../src/queue/rate-controller.js';
@@ -60,8 +61,11 @@ describe.each(stores)('the rate controller on $name', (store) => {
   afterAll(() => store.teardown());
   afterEach(() => store.cleanup());
 
+  let newest = '';
   /** A fresh account. */
-  const newAccount = () => `test-${randomUUID()}`;
+  const newAccount = () => (newest = `test-${randomUUID()}`);
+  /** The account `newAccount` made last. */
+  const newestAccount = () => newest;
 
   it('never gives out more than the quota in any second, across two processes sharing one account', async () => {
     const account = newAccount();
@@ -305,6 +309,94 @@ describe.each(stores)('the rate controller on $name', (store) => {
     expect(await store.slotTimes(account)).toEqual([]);
   });
 
+  describe('priorities across the fleet', () => {
+    const t0 = 1_800_000_000_000;
+    const tuning = tuningArgs(DEFAULT_TUNING);
+    /** Take arguments at `ms` after t0 for a call of `priority` (none when undefined), two calls a second. */
+    const at = (ms: number, priority?: number) => ({
+      quota: 2,
+      tuning,
+      now: t0 + ms,
+      ...(priority === undefined ? {} : { priority }),
+    });
+    /**
+     * Two slots taken (t0 and t0 + 500), then a normal call (2) refused: the next slot is a window away,
+     * t0 + 1025, reserved from t0 + 775 (250 ms ahead). It asks again then; its record holds to t0 + 875.
+     */
+    async function normalWaiting(): Promise<RateStateStore> {
+      const state = store.open(newAccount());
+      expect(await state.take(at(0), ['a'])).toMatchObject([{ granted: true, waitMs: 0 }]);
+      expect(await state.take(at(300), ['b'])).toMatchObject([{ granted: true, waitMs: 200 }]);
+      expect(await state.take(at(310, 2), ['normal'])).toEqual([{ granted: false, retryInMs: 465 }]);
+      return state;
+    }
+
+    it('refuses a low call while a normal one waits, and gives it the slot once the normal call is served', async () => {
+      const state = await normalWaiting();
+      // The slot at t0 + 1025 is free to reserve, but a normal call waits for it: refused until its
+      // record lapses (t0 + 875).
+      expect(await state.take(at(800, 3), ['low'])).toEqual([{ granted: false, retryInMs: 75 }]);
+      // The waiting low call does not hold the normal one back.
+      expect(await state.take(at(810, 2), ['normal'])).toMatchObject([{ granted: true, waitMs: 215 }]);
+      // Served, the normal call records nothing more; its record lapses and the low call takes the
+      // next free slot, a spacing after the normal one's.
+      expect(await state.take(at(875, 3), ['low'])).toEqual([{ granted: false, retryInMs: 400 }]);
+      expect(await state.take(at(1275, 3), ['low'])).toMatchObject([{ granted: true, waitMs: 250 }]);
+      expect((await store.slotTimes(newestAccount())).sort((x, y) => x - y)).toEqual([
+        t0,
+        t0 + 500,
+        t0 + 1025,
+        t0 + 1525,
+      ]);
+    });
+
+    it('gives the slot to a low call once the record of a normal call that stopped asking lapsed', async () => {
+      const state = await normalWaiting();
+      expect(await state.take(at(800, 3), ['low'])).toEqual([{ granted: false, retryInMs: 75 }]);
+      // The normal call did not come back (its job backs off): the low call takes the slot it left.
+      expect(await state.take(at(875, 3), ['low'])).toMatchObject([{ granted: true, waitMs: 150 }]);
+    });
+
+    it('takes a call without a priority as the best (0), as BullMQ does', async () => {
+      // Not held back by the waiting normal call, as a call of priority 0 or 1 is not.
+      for (const priority of [undefined, 0, 1]) {
+        const state = await normalWaiting();
+        expect(await state.take(at(800, priority), ['first'])).toMatchObject([
+          { granted: true, waitMs: 225 },
+        ]);
+      }
+      // And, waiting, it holds back a call of priority 1.
+      const state = store.open(newAccount());
+      await state.take(at(0), ['a']);
+      await state.take(at(300), ['b']);
+      expect(await state.take(at(310), ['lookup'])).toEqual([{ granted: false, retryInMs: 465 }]);
+      expect(await state.take(at(800, 1), ['high'])).toEqual([{ granted: false, retryInMs: 75 }]);
+      await expect(state.take({ ...at(800), priority: 'low' } as never, ['x'])).rejects.toThrow(/priority/);
+    });
+
+    it("lets one process's normal calls go before another process's low calls", async () => {
+      const account = newAccount();
+      const clock = store.clock();
+      const [lows, normals] = [store.open(account), store.open(account)].map((state) =>
+        createRateController({ state, quota: 2, clock }),
+      );
+      // The window is full: every call below is refused at first and waits.
+      await clock.run([lows!.acquire(), lows!.acquire()]);
+      const went: Array<{ priority: number; at: number }> = [];
+      const call = (c: RateController, priority: number) =>
+        c.acquire(undefined, priority).then(() => went.push({ priority, at: clock.now() }));
+      await clock.run([
+        ...Array.from({ length: 3 }, () => call(lows!, 3)),
+        ...Array.from({ length: 3 }, () => call(normals!, 2)),
+      ]);
+      const times = (p: number) => went.filter((w) => w.priority === p).map((w) => w.at);
+      expect(times(2)).toHaveLength(3);
+      expect(times(3)).toHaveLength(3);
+      expect(Math.max(...times(2))).toBeLessThan(Math.min(...times(3)));
+      expect(mostInAnyWindow(await store.slotTimes(account), 1000)).toBeLessThanOrEqual(2);
+    });
+  });
+
   it('fails an operation called without one of its named arguments, naming it', async () => {
     const state = store.open(newAccount());
     await expect(state.take({ quota: 10, tuning: {} } as never, [randomUUID()])).rejects.toThrow(/aheadMs/);
@@ -375,7 +467,10 @@ describe('the two stores', () => {
   it('answer one sequence of operations alike, reply for reply, and record the same slots', async () => {
     const account = `test-${randomUUID()}`;
     const tuning = tuningArgs({ ...DEFAULT_TUNING, holdMs: 300 });
-    /** The sequence: a fleet at R = 10 on a test clock, with throttles, a storm, a hint, an outage. */
+    /**
+     * The sequence: a fleet at R = 10 on a test clock, with calls of several priorities, throttles, a
+     * storm, a hint, an outage.
+     */
     async function play(state: RateStateStore): Promise<unknown[]> {
       const replies: unknown[] = [];
       const t0 = 1_800_000_000_000;
@@ -385,7 +480,9 @@ describe('the two stores', () => {
       for (let i = 0; i < 120; i++) {
         const args = base(i);
         const members = [`m${i}a`, `m${i}b`, `m${i}c`];
-        const takes = await state.take(args, members);
+        // Calls of no priority, then of 1 to 3 in turn: some wait behind better ones.
+        const priority = i % 4 === 0 ? {} : { priority: i % 4 };
+        const takes = await state.take({ ...args, ...priority }, members);
         replies.push(takes);
         const granted = takes.findIndex((t) => t.granted);
         const first = takes[granted];

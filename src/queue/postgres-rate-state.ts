@@ -1,8 +1,8 @@
 /**
  * The rate controller's state in PostgreSQL: a row per account in `rate_state` with its slots and
- * throttles (`rate_slots`, `rate_throttles`), changed by the functions `rate_*` of the migration
- * `0013_rate_state.sql`, each the PL/pgSQL twin of one script of `lua/` (`rate_take` is
- * `rate-take-3.lua`): the same named arguments, state, rules and replies, on the server's clock
+ * throttles (`rate_slots`, `rate_throttles`) and waiting calls (`rate_waiting`), changed by the
+ * functions `rate_*` of the migrations `0013_rate_state.sql` and `0019_rate_waiting.sql`, each the PL/pgSQL twin of one script of `lua/` (`rate_take` is
+ * `rate-take-4.lua`): the same named arguments, state, rules and replies, on the server's clock
  * (`clock_timestamp()`). Each operation is one statement, one round trip, sent outside a transaction
  * on a connection of the pool: the function locks the account's row for that statement only, so it
  * holds through PgBouncer's transaction pooling, and a role with the documented data privileges

@@ -4,6 +4,8 @@
  * best) that are waiting go first, and asks the gate only once none is left. Jobs of one priority ask
  * at once, as before, so a process whose jobs share a priority loses nothing. Without it a run's last
  * jobs, all in workers' hands, would share the slots with the lower-priority jobs the free places took.
+ * The gate is asked with the job's priority, so that the rate controller orders the calls of all the
+ * fleet's processes the same way.
  */
 import type { CallGate } from './call-gate.js';
 
@@ -23,7 +25,7 @@ export function orderByPriority(gate: CallGate): GateOfPriority {
     while (betterAsking(priority)) await until(changed.promise, signal);
     asking.set(priority, (asking.get(priority) ?? 0) + 1);
     try {
-      await gate.acquire(signal);
+      await gate.acquire(signal, priority);
     } finally {
       asking.set(priority, asking.get(priority)! - 1);
       const c = changed;

@@ -23,6 +23,12 @@
  *   finds the ceiling with one throttle, then fast, so the fleet takes the quota back within seconds
  *   after the other client stops.
  *
+ * Calls of a better priority (their jobs' BullMQ priority; none is the best, as for `lookup`) go first
+ * across the fleet: a call refused a slot records in the state that a call of its priority is waiting,
+ * until it asks again, and calls of worse priorities are refused meanwhile. A granted call records
+ * nothing, so the worse ones take the next free slot once every better call holds one, and a run whose
+ * jobs back off (nobody asking) lends its slots.
+ *
  * A cut gives back the slots reserved at the old rate, so the calls behind a throttle are not sent
  * into the same full window. One throttle costs the retry of that call and one adjustment; throttles
  * in the `holdMs` after an adjustment (calls sent before it) change nothing. Only a storm
@@ -89,8 +95,11 @@ export interface UnreachableVerdict {
 }
 
 export interface RateController {
-  /** Resolves when this process may make one call; `signal` gives up waiting. */
-  acquire(signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves when this process may make one call; `signal` gives up waiting. `priority` is the calling
+   * job's BullMQ priority (a smaller number goes first); none is 0, the best.
+   */
+  acquire(signal?: AbortSignal, priority?: number): Promise<void>;
   /** Reports a throttled call; `retryAfterMs` is CAMS's hint when it sent one. */
   throttled(retryAfterMs?: number): Promise<ThrottleVerdict>;
   /** Reports a call that could not reach the endpoint (refused, DNS, TLS). */
@@ -118,6 +127,9 @@ type Grant = Extract<TakeReply, { granted: true }> & { member: string; asked: nu
 
 interface Waiter {
   signal: AbortSignal | undefined;
+  priority: number;
+  /** The slot's id, the same each time the call asks. */
+  member: string;
   grant: (slot: Grant) => void;
   fail: (err: unknown) => void;
 }
@@ -162,12 +174,12 @@ export function createRateController(options: RateControllerOptions): RateContro
   }
 
   /** One round trip per waiting call (`maxBatch` 1): each call asks for its own slot. */
-  async function reserveAlone(signal: AbortSignal | undefined): Promise<Grant> {
+  async function reserveAlone(signal: AbortSignal | undefined, priority: number): Promise<Grant> {
+    const member = randomUUID();
     for (;;) {
       signal?.throwIfAborted();
-      const member = randomUUID();
       const asked = performance.now();
-      const [take] = await state.take(common(), [member]);
+      const [take] = await state.take({ ...common(), priority }, [member]);
       if (!take) throw new Error('the rate state answered no slot');
       if (take.granted) return { ...take, member, asked };
       // Asking again in at least half of `aheadMs` keeps many waiting jobs from polling at every slot.
@@ -175,8 +187,8 @@ export function createRateController(options: RateControllerOptions): RateContro
     }
   }
 
-  // Batches (`maxBatch` > 1): the process's waiting calls queue here, and one round trip at a time
-  // reserves slots for as many of them as it can, first come first served.
+  // Batches (`maxBatch` > 1): the process's waiting calls queue here by priority, and one round trip at
+  // a time reserves slots for as many of the best priority's as it can, first come first served.
   const queue: Waiter[] = [];
   let pumping = false;
   async function pump(): Promise<void> {
@@ -186,12 +198,13 @@ export function createRateController(options: RateControllerOptions): RateContro
       // The calls that ask in the same tick (jobs handed out together) go in the first batch.
       await Promise.resolve();
       while (queue.length > 0) {
-        const batch = queue.slice(0, state.maxBatch);
-        const members = batch.map(() => randomUUID());
+        const { priority } = queue[0]!;
+        const batch = queue.filter((w) => w.priority === priority).slice(0, state.maxBatch);
+        const members = batch.map((w) => w.member);
         const asked = performance.now();
         let replies: TakeReply[];
         try {
-          replies = await state.take(common(), members);
+          replies = await state.take({ ...common(), priority }, members);
         } catch (err) {
           for (const w of batch) drop(w)?.fail(err);
           continue;
@@ -219,7 +232,7 @@ export function createRateController(options: RateControllerOptions): RateContro
     queue.splice(i, 1);
     return w;
   }
-  function reserveInBatch(signal: AbortSignal | undefined): Promise<Grant> {
+  function reserveInBatch(signal: AbortSignal | undefined, priority: number): Promise<Grant> {
     signal?.throwIfAborted();
     return new Promise<Grant>((resolve, reject) => {
       const onAbort = () => {
@@ -228,6 +241,8 @@ export function createRateController(options: RateControllerOptions): RateContro
       };
       const waiter: Waiter = {
         signal,
+        priority,
+        member: randomUUID(),
         grant: (slot) => {
           signal?.removeEventListener('abort', onAbort);
           resolve(slot);
@@ -238,15 +253,17 @@ export function createRateController(options: RateControllerOptions): RateContro
         },
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      queue.push(waiter);
+      const behind = queue.findIndex((w) => w.priority > priority);
+      queue.splice(behind < 0 ? queue.length : behind, 0, waiter);
       void pump();
     });
   }
 
   return {
-    async acquire(signal) {
+    async acquire(signal, priority = 0) {
       for (;;) {
-        const slot = state.maxBatch > 1 ? await reserveInBatch(signal) : await reserveAlone(signal);
+        const slot =
+          state.maxBatch > 1 ? await reserveInBatch(signal, priority) : await reserveAlone(signal, priority);
         if (await use(slot, signal)) return;
       }
     },

@@ -85,6 +85,14 @@ export interface StateArgs {
   now?: number;
 }
 
+export interface TakeArgs extends StateArgs {
+  /**
+   * The calls' priority, BullMQ's (a smaller number goes first; default 0, the best): a call is refused
+   * while a call of a better priority is waiting, anywhere in the fleet.
+   */
+  priority?: number;
+}
+
 export interface ConfirmArgs extends StateArgs {
   /** The slot's id, as given to `take`. */
   member: string;
@@ -165,10 +173,11 @@ export interface RateStateStore {
    */
   readonly maxBatch: number;
   /**
-   * Reserves a slot for each member, in order (`rate-take-3.lua` once per member, at one time): one
-   * reply per member; after the first that is not granted, none is.
+   * Reserves a slot for each member, calls of one priority, in order (`rate-take-4.lua` once per
+   * member, at one time): one reply per member; after the first that is not granted, none is. A
+   * refusal records the priority as waiting until the call asks again.
    */
-  take(args: StateArgs, members: readonly string[]): Promise<TakeReply[]>;
+  take(args: TakeArgs, members: readonly string[]): Promise<TakeReply[]>;
   /** A reserved slot's time came and its call goes out now (`rate-confirm-3.lua`). */
   confirm(args: ConfirmArgs): Promise<ConfirmReply>;
   /** Gives a reserved slot back (a call that gave up waiting); best effort, it expires anyway. */

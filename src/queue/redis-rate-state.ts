@@ -1,5 +1,5 @@
 /**
- * The rate controller's state in Redis: a hash and two sorted sets under the account's hash tag
+ * The rate controller's state in Redis: a hash and three sorted sets under the account's hash tag
  * (`accountRateKey`), changed by the scripts `lua/rate-*.lua` on the Redis server's clock (`TIME`), so
  * every process of the fleet shares one state and one clock. Each operation is one script call.
  */
@@ -29,9 +29,12 @@ export function accountRateKey(account: string): string {
   return `cams-enrich:{acct:${account}}:rate`;
 }
 
-/** The state keys a controller uses (state, slots, throttles); delete them to forget what it learned. */
-export function limiterKeys(key: string): [string, string, string] {
-  return [key, `${key}:slots`, `${key}:throttles`];
+/**
+ * The state keys a controller uses (state, slots, throttles, waiting calls); delete them to forget what
+ * it learned.
+ */
+export function limiterKeys(key: string): [string, string, string, string] {
+  return [key, `${key}:slots`, `${key}:throttles`, `${key}:waiting`];
 }
 
 /** An account's controller state in Redis. */
@@ -41,7 +44,9 @@ export function createRedisRateState(redis: RedisClient, account: string): RateS
 
 /** The controller state at `key` (`accountRateKey(account)` in production; a key of its own in tests). */
 export function redisRateStateAt(redis: RedisClient, key: string): RateStateStore {
-  const keys = limiterKeys(key);
+  const all = limiterKeys(key);
+  // Only `take` reads the waiting calls.
+  const keys = all.slice(0, 3);
   return {
     kind: 'redis',
     maxBatch: 1,
@@ -53,23 +58,23 @@ export function redisRateStateAt(redis: RedisClient, key: string): RateStateStor
         if (last && !last.granted) replies.push(last);
         else
           replies.push(
-            await runScript(redis, script('rate-take-3.lua'), keys, { ...args, member }, TakeShape),
+            await runScript(redis, script('rate-take-4.lua'), all, { ...args, member }, TakeShape),
           );
       }
       return replies;
     },
     confirm: (args) => runScript(redis, script('rate-confirm-3.lua'), keys, { ...args }, ConfirmReply),
     async release(member) {
-      await redis.zrem(keys[1], member);
+      await redis.zrem(all[1], member);
     },
     throttled: (args) => runScript(redis, script('rate-throttled-3.lua'), keys, { ...args }, ThrottledReply),
     unreachable: (args) =>
       runScript(redis, script('rate-unreachable-3.lua'), keys, { ...args }, UnreachableReply),
-    reachable: () => runScript(redis, script('rate-reachable-1.lua'), [keys[0]], {}, ReachableReply),
+    reachable: () => runScript(redis, script('rate-reachable-1.lua'), [all[0]], {}, ReachableReply),
     read: (args) => runScript(redis, script('rate-read-3.lua'), keys, { ...args }, ReadReply),
-    claimQuota: (args) => runScript(redis, script('rate-quota-1.lua'), [keys[0]], { ...args }, QuotaReply),
+    claimQuota: (args) => runScript(redis, script('rate-quota-1.lua'), [all[0]], { ...args }, QuotaReply),
     async forget() {
-      await redis.del(...keys);
+      await redis.del(...all);
     },
   };
 }

@@ -7,8 +7,8 @@
     KEYS[3] throttles
 
     ARGV[1] cjson table: quota, tuning, now? (includes/rate-state.lua), and
-      member      the slot's id, as given to rate-take-3.lua
-      reservedAt  the time of its reservation, as rate-take-3.lua answered
+      member      the slot's id, as given to rate-take-4.lua
+      reservedAt  the time of its reservation, as rate-take-4.lua answered
 
   Output: a cjson object
     {confirmed = true, pauseMs = 0}   the slot's time is now when the call really goes out
