@@ -16,7 +16,7 @@ let db: TestDatabase;
 
 beforeAll(async () => {
   assertBuilt();
-  db = await createTestDatabase();
+  db = await createTestDatabase({ migrated: true });
   const pool = createPool(db.url, createLogger({ level: 'silent' }));
   await migrate(pool, createLogger({ level: 'silent' }));
   await pool.end();

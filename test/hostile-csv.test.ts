@@ -57,7 +57,7 @@ const queues: string[] = [];
 
 beforeAll(async () => {
   assertBuilt();
-  db = await createTestDatabase();
+  db = await createTestDatabase({ migrated: true });
   pool = createPool(db.url, log, { max: 4 });
   await migrate(pool, log);
   root = await mkdtemp(join(tmpdir(), 'cams-enrich-hostile-'));

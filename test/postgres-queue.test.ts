@@ -54,7 +54,7 @@ interface Setup {
 }
 
 async function setUp(): Promise<Setup> {
-  const db = await createTestDatabase();
+  const db = await createTestDatabase({ migrated: true });
   cleanups.push(() => db.drop());
   const pool = createPool(db.url, log, { max: 2 });
   cleanups.push(() => pool.end());

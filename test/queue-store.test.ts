@@ -29,7 +29,7 @@ let pool: Pool;
 const cleanups: Array<() => Promise<unknown>> = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase();
+  db = await createTestDatabase({ migrated: true });
   pool = createPool(db.url, log, { max: 8 });
   await migrate(pool, log);
 });

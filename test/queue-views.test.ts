@@ -56,7 +56,7 @@ async function stack(index: number, queueName: string, workers: number): Promise
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
+  db = await createTestDatabase({ migrated: true });
   pool = createPool(db.url, log, { max: 12 });
   await migrate(pool, log);
   dir = await mkdtemp(join(tmpdir(), 'cams-enrich-views-'));

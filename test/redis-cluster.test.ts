@@ -39,7 +39,7 @@ let dir: string | undefined;
 beforeAll(async () => {
   assertBuilt();
   cluster = await startRedisCluster();
-  db = await createTestDatabase();
+  db = await createTestDatabase({ migrated: true });
   const log = createLogger({ level: 'silent' });
   pool = createPool(db.url, log, { max: 4 });
   await migrate(pool, log);

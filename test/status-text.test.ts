@@ -105,7 +105,7 @@ describe('cams-enrich status', () => {
   let aborted = 0;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
+    db = await createTestDatabase({ migrated: true });
     const log = createLogger({ level: 'silent' });
     pool = createPool(db.url, log, { max: 2 });
     await migrate(pool, log);

@@ -20,7 +20,7 @@ export function useMigratedDatabase(log: Logger, max = 4): MigratedDatabase {
   let db: TestDatabase | undefined;
   let pool: Pool | undefined;
   beforeAll(async () => {
-    db = await createTestDatabase();
+    db = await createTestDatabase({ migrated: true });
     pool = createPool(db.url, log, { max });
     await migrate(pool, log);
   });

@@ -85,7 +85,8 @@ export interface Pipeline {
 
 export async function startPipeline(options: PipelineOptions = {}): Promise<Pipeline> {
   const log = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const db = await createTestDatabase();
+  // A database given tables of its own before it is migrated starts empty; any other is a copy of the migrated template.
+  const db = await createTestDatabase({ migrated: options.beforeMigrate === undefined });
   const pool = createPool(db.url, log, { max: 12 });
   await options.beforeMigrate?.(pool);
   await migrate(pool, log);

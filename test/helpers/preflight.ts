@@ -7,19 +7,24 @@
  * answers; else the embedded server (started in a data directory of the tests' own, stopped at the end
  * when this run started it), whose URL the tests get as `TEST_DATABASE_URL`. Redis: checked when the
  * tests use it (vitest.config.ts leaves out the files that need it when there is none to use).
+ *
+ * The ledger's migrations run once, into a template database the tests copy
+ * (`createTestDatabase({ migrated: true })`), dropped at the end.
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { embeddedDatabaseUrl } from '../../src/data-dir.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createPool } from '../../src/db/pool.js';
 import { ensureEmbeddedServer, stopEmbeddedServer } from '../../src/embedded/server.js';
 import { createLogger } from '../../src/log.js';
 import { answers } from './requirements.js';
-import { adminDatabaseUrl, redisUrl } from './services.js';
+import { TEMPLATE_DATABASE_ENV, adminDatabaseUrl, createTestDatabase, redisUrl } from './services.js';
 
-export default async function preflight(): Promise<(() => Promise<void>) | undefined> {
-  let teardown: (() => Promise<void>) | undefined;
+export default async function preflight(): Promise<() => Promise<void>> {
+  let stopServer: (() => Promise<void>) | undefined;
   if (!(process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL) && !(await answers('127.0.0.1', 5432))) {
     const dataDir =
       process.env.CAMS_TEST_DATA_DIR || join(tmpdir(), `cams-enrich-test-${process.getuid?.() ?? 0}`);
@@ -29,13 +34,41 @@ export default async function preflight(): Promise<(() => Promise<void>) | undef
     process.stderr.write(
       `no PostgreSQL given (DATABASE_URL) or on 127.0.0.1:5432: the tests use the embedded server in ${dataDir}\n`,
     );
-    if (started) teardown = async () => void (await stopEmbeddedServer({ dataDir, log }));
+    if (started) stopServer = async () => void (await stopEmbeddedServer({ dataDir, log }));
   }
   if (process.env.TEST_REDIS_URL || process.env.REDIS_URL || (await answers('127.0.0.1', 6379))) {
     await checkRedis();
   }
   await checkPostgres();
-  return teardown;
+  const dropTemplate = await createTemplateDatabase();
+  return async () => {
+    try {
+      await dropTemplate();
+    } finally {
+      await stopServer?.();
+    }
+  };
+}
+
+/**
+ * Creates the migrated template the test files copy and names it in the environment they inherit;
+ * returns what drops it.
+ */
+async function createTemplateDatabase(): Promise<() => Promise<void>> {
+  const template = await createTestDatabase();
+  const log = createLogger({ level: 'warn', format: 'json' });
+  // A copy is made only of a database nobody is connected to: the pool is closed before any test starts.
+  const pool = createPool(template.url, log, { max: 1 });
+  try {
+    await migrate(pool, log);
+  } catch (err) {
+    await pool.end();
+    await template.drop();
+    throw err;
+  }
+  await pool.end();
+  process.env[TEMPLATE_DATABASE_ENV] = template.name;
+  return () => template.drop();
 }
 
 async function checkRedis(): Promise<void> {

@@ -111,7 +111,7 @@ export function postgresStore(): PostgresStoreFixture {
   return {
     name: 'PostgreSQL',
     async setup() {
-      db = await createTestDatabase();
+      db = await createTestDatabase({ migrated: true });
       admin = createPool(db.url, log, { max: 2 });
       await migrate(admin, log);
     },
