@@ -5,39 +5,27 @@
  * audit log with the client's address and `via: dashboard`; the schedules API and Bull Board's
  * schedules queue.
  */
-import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import { createRun, markReady } from '../src/db/runs.js';
 import type { Dashboard, Listening } from '../src/dashboard/server.js';
-import { createDashboard, listen } from '../src/dashboard/server.js';
-import { createRedis } from '../src/queue/queue.js';
-import type { ScheduleQueue } from '../src/schedules/schedules.js';
-import { createScheduleQueue, scheduleQueueName, upsertSchedule } from '../src/schedules/schedules.js';
-import type { ScheduleWorker } from '../workers/schedules.js';
-import { startScheduleWorker } from '../workers/schedules.js';
+import { listen } from '../src/dashboard/server.js';
+import { scheduleQueueName } from '../src/schedules/schedules.js';
+import type { TestSchedules } from './helpers/dashboard.js';
+import { addOftenSchedule, openTestSchedules, pipelineDashboard } from './helpers/dashboard.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 import { waitFor } from './helpers/processes.js';
-import { redisUrl } from './helpers/services.js';
-import { createRedisQueueStore } from '../src/queue/redis-queue-store.js';
 
 let p: Pipeline | undefined;
 const dashboards: Dashboard[] = [];
 const servers: Listening[] = [];
-let connection: Redis | undefined;
-let schedules: ScheduleQueue | undefined;
-let ticks: ScheduleWorker | undefined;
+let scheduling: TestSchedules | undefined;
 
 afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
   for (const d of dashboards.splice(0)) await d.close();
-  await ticks?.close(true);
-  ticks = undefined;
-  await schedules?.close();
-  schedules = undefined;
-  await connection?.quit();
-  connection = undefined;
+  await scheduling?.close();
+  scheduling = undefined;
   await p?.close();
   p = undefined;
 });
@@ -46,18 +34,7 @@ const TOKEN = 'a-long-dashboard-token-for-action-tests';
 const bearer = { authorization: `Bearer ${TOKEN}` };
 
 async function serve(pipeline: Pipeline, token?: string): Promise<string> {
-  const config = loadConfig({
-    DATABASE_URL: pipeline.db.url,
-    CAMS_QUEUE: pipeline.queueName,
-    ...(token ? { DASHBOARD_TOKEN: token } : {}),
-  });
-  const d = createDashboard({
-    config,
-    pool: pipeline.pool,
-    store: pipeline.store,
-    queue: pipeline.queue,
-    log: pipeline.log,
-  });
+  const d = pipelineDashboard(pipeline, { env: token ? { DASHBOARD_TOKEN: token } : {} });
   dashboards.push(d);
   const server = await listen(d.app, '127.0.0.1', 0);
   servers.push(server);
@@ -210,21 +187,8 @@ describe('the action API', () => {
   it('lists schedules with their cron in words and ticks, disables, runs now and enables them; Bull Board shows the schedules queue', async () => {
     p = await startPipeline();
     const url = await serve(p, TOKEN);
-    connection = createRedis(redisUrl(), 'worker', p.log) as Redis;
-    schedules = createScheduleQueue(p.queueName, createRedisQueueStore(connection, redisUrl()));
-    schedules.on('error', () => undefined);
-    await upsertSchedule(schedules, {
-      name: 'often',
-      cron: '*/2 * * * * *',
-      tz: 'UTC',
-      command: ['refresh', '--older-than', '7d'],
-    });
-    ticks = startScheduleWorker({
-      store: createRedisQueueStore(connection, redisUrl()),
-      pool: p.pool,
-      log: p.log,
-      config: { databaseUrl: p.db.url, queueName: p.queueName },
-    });
+    scheduling = openTestSchedules(p);
+    await addOftenSchedule(scheduling);
 
     interface Listed {
       schedules: Array<{

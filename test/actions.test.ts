@@ -4,34 +4,22 @@
  * each recorded in the audit log with the CLI's user@host.
  */
 import { hostname, userInfo } from 'node:os';
-import type { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis } from '../src/queue/queue.js';
-import type { ScheduleQueue } from '../src/schedules/schedules.js';
-import { createScheduleQueue } from '../src/schedules/schedules.js';
-import type { ScheduleWorker } from '../workers/schedules.js';
-import { startScheduleWorker } from '../workers/schedules.js';
+import type { TestSchedules } from './helpers/dashboard.js';
+import { openTestSchedules } from './helpers/dashboard.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 import { assertBuilt, killAll, pipelineEnv, startCli, waitFor } from './helpers/processes.js';
-import { redisUrl } from './helpers/services.js';
-import { createRedisQueueStore } from '../src/queue/redis-queue-store.js';
 
 let p: Pipeline | undefined;
-let connection: Redis | undefined;
-let schedules: ScheduleQueue | undefined;
-let ticks: ScheduleWorker | undefined;
+let scheduling: TestSchedules | undefined;
 
 beforeAll(assertBuilt);
 
 afterEach(async () => {
   await killAll();
-  await ticks?.close(true);
-  ticks = undefined;
-  await schedules?.close();
-  schedules = undefined;
-  await connection?.quit();
-  connection = undefined;
+  await scheduling?.close();
+  scheduling = undefined;
   await p?.close();
   p = undefined;
 });
@@ -173,9 +161,7 @@ describe('admin actions from the CLI', () => {
   it('schedule disable stops its ticks, enable brings them back, run asks a worker for a tick now', async () => {
     p = await startPipeline();
     const env = pipelineEnv(p);
-    connection = createRedis(redisUrl(), 'worker', p.log) as Redis;
-    schedules = createScheduleQueue(p.queueName, createRedisQueueStore(connection, redisUrl()));
-    schedules.on('error', () => undefined);
+    scheduling = openTestSchedules(p);
     const added = await cli(
       [
         'schedule',
@@ -196,7 +182,7 @@ describe('admin actions from the CLI', () => {
 
     const off = await json<{ enabled: boolean; changed: boolean }>(['schedule', 'disable', 'yearly'], env);
     expect(off).toMatchObject({ name: 'yearly', enabled: false, changed: true });
-    expect(await schedules.getJobScheduler('yearly')).toBeUndefined();
+    expect(await scheduling.schedules.getJobScheduler('yearly')).toBeUndefined();
     expect(await json(['schedule', 'disable', 'yearly'], env)).toMatchObject({ changed: false });
     const listed = await json<{ schedules: Array<Record<string, unknown>> }>(['schedule', 'list'], env);
     expect(listed.schedules).toEqual([
@@ -212,12 +198,7 @@ describe('admin actions from the CLI', () => {
     expect((await cli(['schedule', 'list'], env)).stdout).toContain('yearly (DISABLED)');
 
     // A tick now, of a disabled schedule too: a worker carries it out like a cron tick.
-    ticks = startScheduleWorker({
-      store: createRedisQueueStore(connection, redisUrl()),
-      pool: p.pool,
-      log: p.log,
-      config: { databaseUrl: p.db.url, queueName: p.queueName },
-    });
+    scheduling.startTicks();
     const asked = await json<{ jobId: string }>(['schedule', 'run', 'yearly'], env);
     const pool = p.pool;
     const tick = await waitFor('the tick asked for', 30_000, async () => {
@@ -236,7 +217,10 @@ describe('admin actions from the CLI', () => {
     );
     expect(on).toMatchObject({ enabled: true, changed: true });
     expect(Date.parse(on.next)).toBeGreaterThan(Date.now());
-    expect(await schedules.getJobScheduler('yearly')).toMatchObject({ pattern: '0 3 1 1 *', tz: 'UTC' });
+    expect(await scheduling.schedules.getJobScheduler('yearly')).toMatchObject({
+      pattern: '0 3 1 1 *',
+      tz: 'UTC',
+    });
     expect(await json(['schedule', 'enable', 'yearly'], env)).toMatchObject({ changed: false });
 
     for (const verb of ['enable', 'disable', 'run']) {

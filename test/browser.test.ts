@@ -7,9 +7,9 @@ import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import type { Browser } from 'playwright-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import type { Dashboard, Listening } from '../src/dashboard/server.js';
-import { createDashboard, listen } from '../src/dashboard/server.js';
+import { listen } from '../src/dashboard/server.js';
+import { pipelineDashboard } from './helpers/dashboard.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 
@@ -38,15 +38,7 @@ describe('the runs page in a browser', () => {
     const numbers = Array.from({ length: 80 }, (_, i) => `4479${String(13_000_000 + i * 43).slice(-8)}`);
     const file = await p.csv('browser.csv', 'phone\n' + numbers.map((n) => `+${n}`).join('\n') + '\n');
     const runId = await p.importFile(file);
-    const config = loadConfig({ DATABASE_URL: p.db.url, CAMS_QUEUE: p.queueName, CAMS_RATE_LIMIT: '10' });
-    dashboard = createDashboard({
-      config,
-      pool: p.pool,
-      store: p.store,
-      queue: p.queue,
-      log: p.log,
-      sampleMs: 500,
-    });
+    dashboard = pipelineDashboard(p, { env: { CAMS_RATE_LIMIT: '10' }, sampleMs: 500 });
     server = await listen(dashboard.app, '127.0.0.1', 0);
 
     browser = await chromium.launch({

@@ -4,10 +4,9 @@
  * (`METRICS_SPACE_LABELS=true`). Every figure is checked against what the simulator itself answered.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import type { Dashboard } from '../src/dashboard/server.js';
-import { createDashboard } from '../src/dashboard/server.js';
 import { CALL_OUTCOMES, METRIC } from '../src/metrics/worker-metrics.js';
+import { pipelineDashboard } from './helpers/dashboard.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 import { assertBuilt, killAll, startWorkerProcess } from './helpers/processes.js';
@@ -67,7 +66,6 @@ describe('calls by outcome on /metrics', () => {
         ],
       },
     });
-    const pipeline = p;
     const toCsv = (ns: string[]) => 'phone\n' + ns.map((n) => `+${n}`).join('\n') + '\n';
     const runs = [
       await p.importFile(await p.csv('s1.csv', toCsv(first)), { space: 'S1' }),
@@ -80,14 +78,7 @@ describe('calls by outcome on /metrics', () => {
     for (const w of workers) w.child.kill('SIGTERM');
     expect(await Promise.all(workers.map(async (w) => (await w.exited).code))).toEqual([0, 0]);
 
-    const config = loadConfig({ DATABASE_URL: p.db.url, CAMS_QUEUE: p.queueName, CAMS_RATE_LIMIT: '20' });
-    dashboard = createDashboard({
-      config,
-      pool: pipeline.pool,
-      store: pipeline.store,
-      queue: pipeline.queue,
-      log: pipeline.log,
-    });
+    dashboard = pipelineDashboard(p, { env: { CAMS_RATE_LIMIT: '20' } });
     const res = await dashboard.app.request('/metrics');
     expect(res.status).toBe(200);
     const text = await res.text();

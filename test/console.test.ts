@@ -6,22 +6,15 @@
  * ticking every two seconds. The runs are written by SQL where only the list is under test.
  * `npm run screenshots` runs it with CONSOLE_SCREENSHOTS=docs to save the pages for the docs.
  */
-import { createRedisQueueStore } from '../src/queue/redis-queue-store.js';
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
 import type { Dashboard, Listening } from '../src/dashboard/server.js';
-import { createDashboard, listen } from '../src/dashboard/server.js';
-import type { Redis } from 'ioredis';
+import { listen } from '../src/dashboard/server.js';
 import { raiseAlert } from '../src/db/ledger.js';
-import { createRedis } from '../src/queue/queue.js';
-import type { ScheduleQueue } from '../src/schedules/schedules.js';
-import { createScheduleQueue, upsertSchedule } from '../src/schedules/schedules.js';
-import type { ScheduleWorker } from '../workers/schedules.js';
-import { startScheduleWorker } from '../workers/schedules.js';
-import { redisUrl } from './helpers/services.js';
+import type { TestSchedules } from './helpers/dashboard.js';
+import { addOftenSchedule, openTestSchedules, pipelineDashboard } from './helpers/dashboard.js';
 import { packageVersion } from '../src/package-root.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
@@ -33,9 +26,7 @@ let p: Pipeline | undefined;
 let dashboard: Dashboard | undefined;
 let server: Listening | undefined;
 let browser: Browser | undefined;
-let ticks: ScheduleWorker | undefined;
-let schedules: ScheduleQueue | undefined;
-let connection: Redis | undefined;
+let scheduling: TestSchedules | undefined;
 /** With CONSOLE_SCREENSHOTS=<dir> (`npm run screenshots`), each page is saved there at 1280×800. */
 const SHOTS = process.env.CONSOLE_SCREENSHOTS;
 async function screenshot(page: Page, name: string): Promise<void> {
@@ -50,10 +41,8 @@ beforeAll(() => {
 
 afterEach(async () => {
   await killAll();
-  await ticks?.close();
-  await schedules?.close();
-  connection?.disconnect();
-  ticks = schedules = connection = undefined;
+  await scheduling?.close();
+  scheduling = undefined;
   await browser?.close();
   await server?.close();
   dashboard?.close();
@@ -62,20 +51,7 @@ afterEach(async () => {
 });
 
 async function serve(pipeline: Pipeline, env: Record<string, string> = {}): Promise<Listening> {
-  const config = loadConfig({
-    DATABASE_URL: pipeline.db.url,
-    CAMS_QUEUE: pipeline.queueName,
-    CAMS_RATE_LIMIT: '10',
-    ...env,
-  });
-  dashboard = createDashboard({
-    config,
-    pool: pipeline.pool,
-    store: pipeline.store,
-    queue: pipeline.queue,
-    log: pipeline.log,
-    sampleMs: 500,
-  });
+  dashboard = pipelineDashboard(pipeline, { env: { CAMS_RATE_LIMIT: '10', ...env }, sampleMs: 500 });
   server = await listen(dashboard.app, '127.0.0.1', 0);
   return server;
 }
@@ -391,21 +367,8 @@ describe('the console in a browser', () => {
 
   it('shows a seconds-level schedule with its ticks as they come, disables, enables and runs it now', async () => {
     p = await startPipeline();
-    connection = createRedis(redisUrl(), 'worker', p.log) as Redis;
-    schedules = createScheduleQueue(p.queueName, createRedisQueueStore(connection, redisUrl()));
-    schedules.on('error', () => undefined);
-    await upsertSchedule(schedules, {
-      name: 'often',
-      cron: '*/2 * * * * *',
-      tz: 'UTC',
-      command: ['refresh', '--older-than', '7d'],
-    });
-    ticks = startScheduleWorker({
-      store: createRedisQueueStore(connection, redisUrl()),
-      pool: p.pool,
-      log: p.log,
-      config: { databaseUrl: p.db.url, queueName: p.queueName },
-    });
+    scheduling = openTestSchedules(p);
+    await addOftenSchedule(scheduling);
     const base = new URL((await serve(p, { DASHBOARD_TOKEN: TOKEN })).url);
     const page = await newPage();
     await page.goto(`http://admin:${TOKEN}@${base.host}/schedules`);

@@ -12,6 +12,7 @@ import type { Dashboard } from '../src/dashboard/server.js';
 import { createDashboard } from '../src/dashboard/server.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
+import { pipelineDashboard } from './helpers/dashboard.js';
 import { assertBuilt, killAll, startCli } from './helpers/processes.js';
 
 let p: Pipeline | undefined;
@@ -32,18 +33,8 @@ afterEach(async () => {
 const TOKEN = 'a-long-dashboard-token-for-tests';
 
 function dashboardOf(pipeline: Pipeline, token?: string, rate = 10): Dashboard {
-  const config = loadConfig({
-    DATABASE_URL: pipeline.db.url,
-    CAMS_QUEUE: pipeline.queueName,
-    CAMS_RATE_LIMIT: String(rate),
-    ...(token ? { DASHBOARD_TOKEN: token } : {}),
-  });
-  const d = createDashboard({
-    config,
-    pool: pipeline.pool,
-    store: pipeline.store,
-    queue: pipeline.queue,
-    log: pipeline.log,
+  const d = pipelineDashboard(pipeline, {
+    env: { CAMS_RATE_LIMIT: String(rate), ...(token ? { DASHBOARD_TOKEN: token } : {}) },
     sampleMs: 200,
   });
   dashboards.push(d);
