@@ -25,9 +25,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { loadConfig } from '../src/config.js';
-import { migrate } from '../src/db/migrate.js';
 import type { Pool } from '../src/db/pool.js';
 import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/log.js';
@@ -37,6 +35,7 @@ import { createScheduleQueue } from '../src/schedules/schedules.js';
 import { runStatus } from '../src/runs/status.js';
 import type { CamsDouble, DoubleCall } from './cams-double.js';
 import { startCamsDouble } from './cams-double.js';
+import { benchDatabase } from './throughput-support.js';
 
 const R = 10;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -363,21 +362,15 @@ async function discard(ctx: Ctx, queueName: string): Promise<void> {
 }
 
 export async function run(): Promise<void> {
-  const config = loadConfig();
-  const dbName = `cams_bench_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: config.databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(config.databaseUrl);
-  url.pathname = `/${dbName}`;
   const log = createLogger({ level: 'silent' });
-  const pool = createPool(url.toString(), log, { max: 2 });
+  const db = await benchDatabase(log);
+  const pool = createPool(db.url, log, { max: 2 });
   const double = await startCamsDouble({ rate: R, latencyMs: LATENCY });
   const dir = await mkdtemp(join(tmpdir(), 'cams-bench-fair-'));
   const accessKeyId = `LTAIbench${randomBytes(6).toString('hex')}`;
   const env = (queue: string): NodeJS.ProcessEnv => ({
     ...process.env,
-    DATABASE_URL: url.toString(),
+    DATABASE_URL: db.url,
     CAMS_QUEUE: queue,
     CAMS_ENDPOINT: double.endpoint,
     CAMS_PROTOCOL: 'http',
@@ -387,7 +380,6 @@ export async function run(): Promise<void> {
     LOG_LEVEL: 'warn',
   });
   try {
-    await migrate(pool, log);
     const ctx: Ctx = { pool, double, dir, env };
     await oneQueue(ctx);
     await twoQueues(ctx);
@@ -410,7 +402,6 @@ export async function run(): Promise<void> {
     await double.close();
     await pool.end();
     await rm(dir, { recursive: true, force: true });
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await db.drop();
   }
 }

@@ -24,9 +24,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { loadConfig } from '../src/config.js';
-import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/pool.js';
 import { createLogger } from '../src/log.js';
 import { createPostgresRateState } from '../src/queue/postgres-rate-state.js';
@@ -35,6 +33,7 @@ import { queueStoreOpener } from '../src/connections.js';
 import type { RateStateStore } from '../src/queue/rate-controller.js';
 import { importCsv } from '../src/runs/csv-import.js';
 import { startLocalStack } from '../workers/local-stack.js';
+import { benchDatabase } from './throughput-support.js';
 import type { BackgroundClient, InboundDelay } from '../src/simulator/simulator.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -281,17 +280,7 @@ function describeCase(c: Case): string {
 }
 
 export async function run(): Promise<void> {
-  const config = loadConfig();
-  const dbName = `cams_bench_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: config.databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const url = new URL(config.databaseUrl);
-  url.pathname = `/${dbName}`;
-  const log = createLogger({ level: 'silent' });
-  const pool = createPool(url.toString(), log, { max: 1 });
-  await migrate(pool, log);
-  await pool.end();
+  const db = await benchDatabase(createLogger({ level: 'silent' }));
   const results: { c: Case; measured: Measured[] }[] = [];
   try {
     console.log(
@@ -302,14 +291,13 @@ export async function run(): Promise<void> {
       const measured: Measured[] = [];
       for (const mode of VARIANTS) {
         if (mode === 'stock' && c.numbers !== undefined) continue;
-        measured.push(await measureCase(c, mode, url.toString(), (offset += 1_000_000)));
+        measured.push(await measureCase(c, mode, db.url, (offset += 1_000_000)));
       }
       results.push({ c, measured });
       console.log(JSON.stringify({ case: c.id, measured }));
     }
   } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-    await admin.end();
+    await db.drop();
   }
   console.log('');
   console.log(
