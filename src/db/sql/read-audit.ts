@@ -1,16 +1,11 @@
 /** The newest entries of a queue's audit log: all of them, or those of one run or one schedule. */
 import type { Queryable } from '../pool.js';
-import type { AuditAction, AuditVia } from './insert-audit.js';
+import type { AuditAction, AuditVia, InsertAudit } from './insert-audit.js';
 
-export interface AuditEntry {
+/** An entry as recorded (`InsertAudit`, less the queue it was read from), with its id and time. */
+export interface AuditEntry extends Omit<InsertAudit, 'queue'> {
   id: number;
   at: Date;
-  action: AuditAction;
-  runId: number | null;
-  schedule: string | null;
-  details: Record<string, unknown>;
-  actor: string;
-  via: AuditVia;
 }
 
 export interface ReadAudit {
