@@ -11,7 +11,7 @@ import type { Dashboard, Listening } from '../src/dashboard/server.js';
 import { listen } from '../src/dashboard/server.js';
 import { scheduleQueueName } from '../src/schedules/schedules.js';
 import type { TestSchedules } from './helpers/dashboard.js';
-import { addOftenSchedule, openTestSchedules, pipelineDashboard } from './helpers/dashboard.js';
+import { actionPaths, addOftenSchedule, openTestSchedules, pipelineDashboard } from './helpers/dashboard.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
 import { waitFor } from './helpers/processes.js';
@@ -40,18 +40,6 @@ async function serve(pipeline: Pipeline, token?: string): Promise<string> {
   servers.push(server);
   return server.url;
 }
-
-const ACTIONS = [
-  '/api/runs/1/cancel',
-  '/api/runs/1/priority',
-  '/api/runs/1/retry-failed',
-  '/api/queue/pause',
-  '/api/queue/resume',
-  '/api/resume',
-  '/api/schedules/nightly/enable',
-  '/api/schedules/nightly/disable',
-  '/api/schedules/nightly/run',
-];
 
 function numbers(count: number, start = 0): string[] {
   return Array.from({ length: count }, (_, i) => `86137${String(40_000_000 + start + i * 7919).slice(-8)}`);
@@ -92,7 +80,7 @@ describe('the action API', () => {
     const run = await p.importFile(await p.csv('two.csv', 'phone\n' + numbers(2).join('\n') + '\n'));
     const open = await serve(p);
     const guarded = await serve(p, TOKEN);
-    for (const path of ACTIONS.map((a) => a.replace('/runs/1/', `/runs/${run}/`))) {
+    for (const path of actionPaths(run)) {
       expect((await post(open + path, { level: 'high', reason: 'x' }, {})).status, path).toBe(403);
       // A token sent to a dashboard that has none does not open it either.
       expect((await post(open + path, { level: 'high' }, bearer)).status, path).toBe(403);

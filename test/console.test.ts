@@ -14,7 +14,7 @@ import type { Dashboard, Listening } from '../src/dashboard/server.js';
 import { listen } from '../src/dashboard/server.js';
 import { raiseAlert } from '../src/db/ledger.js';
 import type { TestSchedules } from './helpers/dashboard.js';
-import { addOftenSchedule, openTestSchedules, pipelineDashboard } from './helpers/dashboard.js';
+import { actionPaths, addOftenSchedule, openTestSchedules, pipelineDashboard } from './helpers/dashboard.js';
 import { packageVersion } from '../src/package-root.js';
 import type { Pipeline } from './helpers/pipeline.js';
 import { startPipeline } from './helpers/pipeline.js';
@@ -238,18 +238,7 @@ describe('the console in a browser', () => {
     await page.goto(`${url}/`);
     await page.locator('#pause').waitFor({ timeout: 20_000 });
     expect(await page.isDisabled('#pause')).toBe(true);
-    const posts = [
-      `/api/runs/${runId}/cancel`,
-      `/api/runs/${runId}/priority`,
-      `/api/runs/${runId}/retry-failed`,
-      '/api/queue/pause',
-      '/api/queue/resume',
-      '/api/resume',
-      '/api/schedules/nightly/enable',
-      '/api/schedules/nightly/disable',
-      '/api/schedules/nightly/run',
-    ];
-    for (const path of posts) {
+    for (const path of actionPaths(runId)) {
       const res = await fetch(`${url}${path}`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

@@ -15,6 +15,21 @@ import { startScheduleWorker } from '../../workers/schedules.js';
 import type { Pipeline } from './pipeline.js';
 import { redisUrl } from './services.js';
 
+/** Every action endpoint of the dashboard's API (POST), on the run `runId` and the schedule `nightly`. */
+export function actionPaths(runId: number): string[] {
+  return [
+    `/api/runs/${runId}/cancel`,
+    `/api/runs/${runId}/priority`,
+    `/api/runs/${runId}/retry-failed`,
+    '/api/queue/pause',
+    '/api/queue/resume',
+    '/api/resume',
+    '/api/schedules/nightly/enable',
+    '/api/schedules/nightly/disable',
+    '/api/schedules/nightly/run',
+  ];
+}
+
 export interface PipelineDashboardOptions {
   /** Settings besides the pipeline's DATABASE_URL and CAMS_QUEUE (CAMS_RATE_LIMIT, DASHBOARD_TOKEN …). */
   env?: Record<string, string>;
