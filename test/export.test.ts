@@ -166,6 +166,44 @@ describe('export', () => {
     });
   });
 
+  it('guards and quotes CSV cells the same way whether PostgreSQL encodes them or the export does', async () => {
+    p = await startPipeline();
+    // Each value with the cell it must become: a formula guarded (also after JavaScript's white space,
+    // spelt out for PostgreSQL), white space that is not JavaScript's left alone, quotes where CSV needs.
+    const cases: [about: string, cell: string][] = [
+      ['=1+2', "'=1+2"],
+      ['@SUM(A1)', "'@SUM(A1)"],
+      ['\tx', "'\tx"],
+      ['\r=x', `"'\r=x"`],
+      [' \u00a0-1', "' \u00a0-1"],
+      ['\u3000+1', "'\u3000+1"],
+      ['\ufeff\u2028\v\f=x', "'\ufeff\u2028\v\f=x"],
+      ['\u200b=x', '\u200b=x'],
+      ['\u0085=x', '\u0085=x'],
+      ['x=1', 'x=1'],
+      ['a,"b"\nc', '"a,""b""\nc"'],
+      ['', ''],
+      ['\\.', '\\.'],
+    ];
+    const phones = cases.map((_, i) => `86138000001${String(i).padStart(2, '0')}`);
+    const runId = await p.importFile(await p.csv('guard.csv', `phone\n${phones.join('\n')}\n`));
+    await p.pool.query(`UPDATE run_items SET state = 'enriched' WHERE run_id = $1`, [runId]);
+    await p.pool.query(
+      `INSERT INTO business_profiles (cust_space_id, phone_number, about, websites)
+       SELECT 'S1', phone, about, ARRAY['-w', NULL, 'v'] FROM unnest($1::text[], $2::text[]) AS c (phone, about)`,
+      [phones, cases.map(([about]) => about)],
+    );
+    const lines = cases.map(([, cell], i) => `${i + 2},${cell},'-w  v\n`);
+    // Several columns: PostgreSQL's COPY encodes the rows.
+    expect(await exported(p, { runId, columns: ['line', 'about', 'websites'] })).toBe(
+      `line,about,websites\n${lines.join('')}`,
+    );
+    // One column (COPY would quote a lone \.): the export encodes them.
+    expect(await exported(p, { runId, columns: ['about'] })).toBe(
+      `about\n${cases.map(([, cell]) => `${cell}\n`).join('')}`,
+    );
+  });
+
   it('refuses a symlink, the run input and a pruned run with exit 2, and writes a file whole', async () => {
     assertBuilt();
     p = await startPipeline();

@@ -2,19 +2,23 @@
  * A run told back row by row: one output row for every input row of the run, in input order, with its
  * line, number, outcome and the profile of its number (`db/sql/export-rows.ts`), as CSV or JSON Lines.
  * For a CSV run the input's own cells come first when its file is given again (`inputFile`), checked
- * against the SHA-256 stored at import. Rows stream from a cursor to the output, so memory stays flat
- * whatever the run's size; they are encoded here (the rejects file's formula guard and quoting)
- * and written in pieces of 64 KiB, since a write per row cost more than the rest of the export.
+ * against the SHA-256 stored at import. Rows stream to the output, so memory stays flat whatever the
+ * run's size. CSV of the ledger's columns arrives encoded by PostgreSQL (`COPY … TO STDOUT`, with the
+ * rejects file's formula guard and quoting, `db/sql/export-csv.ts`), which spares parsing 17 columns a
+ * row and encoding them again; the rest streams from a cursor and is encoded here, written in pieces of
+ * 64 KiB, since a write per row cost more than the rest of the export.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Pool } from '../db/pool.js';
+import type { Pool, PoolClient } from '../db/pool.js';
 import type { RunForExport } from '../db/sql/run-for-export.js';
 import { runForExport } from '../db/sql/run-for-export.js';
 import type { ExportRow } from '../db/sql/export-rows.js';
 import { EXPORT_ROW_COLUMNS, exportRowsQuery } from '../db/sql/export-rows.js';
+import type { ExportColumn } from '../db/sql/export-csv.js';
+import { exportCsvQuery } from '../db/sql/export-csv.js';
 import { AppError, fileErrorReason } from '../errors.js';
 import type { CsvRow } from '../sources/csv-source.js';
 import { readCsvRows } from '../sources/csv-source.js';
@@ -196,7 +200,11 @@ function jsonLine(sources: readonly Source[], row: ExportRow, cells: string[] | 
 const PIECE_CHARS = 64 * 1024;
 
 /** Writes `text` to `out`, waiting for room when it is full; rejects with the stream's error. */
-async function writePiece(out: Writable, text: string, failed: () => Error | undefined): Promise<void> {
+async function writePiece(
+  out: Writable,
+  text: string | Buffer,
+  failed: () => Error | undefined,
+): Promise<void> {
   const error = failed();
   if (error) throw error;
   if (out.write(text)) return;
@@ -215,6 +223,73 @@ async function writePiece(out: Writable, text: string, failed: () => Error | und
   });
 }
 
+/** The ledger's columns `sources` name, in order; undefined when one is a cell of the input. */
+function ownColumns(sources: readonly Source[]): ExportColumn[] | undefined {
+  const columns: ExportColumn[] = [];
+  for (const s of sources) {
+    if ('input' in s) return undefined;
+    columns.push(EXPORT_ROW_COLUMNS[s.row]!);
+  }
+  return columns;
+}
+
+/**
+ * The rows encoded here, from the cursor, after `head` (the CSV header or nothing); resolves to what
+ * reads their count.
+ */
+async function encodeRows(
+  client: PoolClient,
+  runId: number,
+  outcomes: readonly string[] | undefined,
+  format: ExportFormat,
+  sources: readonly Source[],
+  input: InputCells | undefined,
+  head: string,
+  write: (text: string) => Promise<void>,
+): Promise<() => number> {
+  const encode = format === 'csv' ? csvLine : jsonLine;
+  let text = head;
+  let count = 0;
+  const rows = client.query(exportRowsQuery(runId, { outcomes }));
+  try {
+    for await (const row of rows as AsyncIterable<ExportRow>) {
+      count++;
+      text += encode(sources, row, input ? await input.cellsAt(Number(row[0])) : undefined);
+      if (text.length >= PIECE_CHARS) {
+        await write(text);
+        text = '';
+      }
+    }
+  } finally {
+    if (!rows.destroyed) rows.destroy();
+  }
+  if (text !== '') await write(text);
+  return () => count;
+}
+
+/**
+ * The rows as CSV encoded by PostgreSQL (`export-csv.ts`), after `head`, written as they arrive (in the
+ * pieces the connection reads). Resolves to their count, which COPY reports after its last row: read it
+ * once the next query on the connection is answered.
+ */
+async function copyRows(
+  client: PoolClient,
+  runId: number,
+  outcomes: readonly string[] | undefined,
+  columns: readonly ExportColumn[],
+  head: string,
+  write: (piece: string | Buffer) => Promise<void>,
+): Promise<() => number> {
+  const copy = client.query(await exportCsvQuery(client, runId, outcomes, columns));
+  try {
+    await write(head);
+    for await (const piece of copy as AsyncIterable<Buffer>) await write(piece);
+  } finally {
+    if (!copy.destroyed) copy.destroy();
+  }
+  return () => copy.rowCount;
+}
+
 async function writeRows(
   pool: Pool,
   runId: number,
@@ -231,33 +306,27 @@ async function writeRows(
   out.on('error', onOutError);
   const failed = () =>
     outFailure ?? (out.destroyed && !out.writableFinished ? new Error('the output was closed') : undefined);
+  const write = (piece: string | Buffer) => writePiece(out, piece, failed);
   const client = await pool.connect();
   let broken: Error | undefined;
   const onError = (err: Error) => {
     broken ??= err;
   };
   client.on('error', onError);
-  let count = 0;
   try {
-    // One snapshot for the three tables; enough memory for the sort that puts them in line order.
+    // One snapshot for the three tables; enough memory for the sort that puts them in line order. No
+    // JIT: the profile lookups make the plan look costly enough to compile, which took longer (0.3–0.5 s
+    // of the server's CPU) than running it uncompiled.
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await client.query("SET LOCAL work_mem = '64MB'");
-    const encode = format === 'csv' ? csvLine : jsonLine;
-    let text = format === 'csv' ? sources.map((s) => textCell(s.name)).join(',') + '\n' : '';
-    const rows = client.query(exportRowsQuery(runId, { outcomes }));
-    try {
-      for await (const row of rows as AsyncIterable<ExportRow>) {
-        count++;
-        text += encode(sources, row, input ? await input.cellsAt(Number(row[0])) : undefined);
-        if (text.length >= PIECE_CHARS) {
-          await writePiece(out, text, failed);
-          text = '';
-        }
-      }
-    } finally {
-      if (!rows.destroyed) rows.destroy();
-    }
-    if (text !== '') await writePiece(out, text, failed);
+    await client.query("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off");
+    const head = format === 'csv' ? sources.map((s) => textCell(s.name)).join(',') + '\n' : '';
+    const own = ownColumns(sources);
+    // CSV of the ledger's columns is PostgreSQL's to encode, unless a row is one cell (`export-csv.ts`);
+    // the input's cells and JSON Lines are encoded here.
+    const counted =
+      format === 'csv' && own !== undefined && own.length > 1
+        ? await copyRows(client, runId, outcomes, own, head, write)
+        : await encodeRows(client, runId, outcomes, format, sources, input, head, write);
     await client.query('COMMIT');
     if (out !== process.stdout) {
       await new Promise<void>((resolve, reject) => {
@@ -270,7 +339,7 @@ async function writeRows(
     }
     const e = failed();
     if (e) throw e;
-    return count;
+    return counted();
   } catch (err) {
     broken ??= err instanceof Error ? err : new Error(String(err));
     throw err;
@@ -278,7 +347,7 @@ async function writeRows(
     out.off('error', onOutError);
     await input?.close().catch(() => undefined);
     client.removeListener('error', onError);
-    // A cursor stopped half way leaves the connection in the middle of a query: it is not reused.
+    // A cursor or COPY stopped half way leaves the connection in the middle of a query: it is not reused.
     client.release(broken);
   }
 }

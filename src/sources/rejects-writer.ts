@@ -132,6 +132,13 @@ export async function openRejectsWriter(
 const FORMULA_START = /^(?:[\t\r]|\s*[=+\-@])/;
 
 /**
+ * `FORMULA_START` as a PostgreSQL regular expression (for `~`), for the export that PostgreSQL encodes
+ * itself: JavaScript's `\s` spelt out (PostgreSQL's depends on the locale), the rest the same.
+ */
+export const FORMULA_START_SQL =
+  '^(?:[\\t\\r]|[\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]*[-=+@])';
+
+/**
  * The cell with a single quote `'` prepended when a spreadsheet would read it as a formula (it begins
  * with `=`, `+`, `-` or `@`, also after leading white space, or with a tab or a carriage return).
  */
