@@ -22,9 +22,11 @@ export default defineConfig(async () => {
       reporters: ['default', new SkipReporter(skipped)],
       testTimeout: 60_000,
       hookTimeout: 60_000,
-      // Files run in parallel; each one owns its database and queue names (see test/helpers).
+      // Files run in parallel; each one owns its database and queue names (see test/helpers). Three at
+      // a time even on two cores: most files spend their time waiting (on the simulator's rate limit,
+      // on the processes they start, on the servers), not computing.
       fileParallelism: true,
-      maxWorkers: 2,
+      maxWorkers: 3,
     },
   };
 });
