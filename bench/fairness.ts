@@ -18,13 +18,11 @@
  * Environment: BENCH_SECONDS, BENCH_LATENCY_MS (the double's answer time, default 50), the usual
  * REDIS_URL / DATABASE_URL (a database `cams_bench_<random>` is created there and dropped).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 import type { Pool } from '../src/db/pool.js';
 import { createPool } from '../src/db/pool.js';
@@ -35,12 +33,13 @@ import { createScheduleQueue } from '../src/schedules/schedules.js';
 import { runStatus } from '../src/runs/status.js';
 import type { CamsDouble, DoubleCall } from './cams-double.js';
 import { startCamsDouble } from './cams-double.js';
+import type { Finished } from './cli-processes.js';
+import { runCli, startWorker, stopWorkers } from './cli-processes.js';
 import { benchDatabase } from './throughput-support.js';
 
 const R = 10;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const LATENCY = Number(process.env.BENCH_LATENCY_MS ?? 50);
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'bin.js');
 
 interface Figure {
   what: string;
@@ -99,43 +98,12 @@ function mostInAnySecond(calls: readonly DoubleCall[], from: number, to: number)
   return most;
 }
 
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  /** When the process exited, `performance.now()`. */
-  endedAt: number;
-}
-
+/** `cams-enrich <args>` to its end; a failure stops the bench. */
 async function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Finished> {
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  const endedAt = performance.now();
-  if (code !== 0) throw new Error(`cams-enrich ${args.join(' ')} exited ${code}: ${stderr.trim()}`);
-  return { code, stdout, stderr, endedAt };
-}
-
-function startWorker(env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, [BIN, 'worker'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    if (process.env.BENCH_TRACE === '1') process.stderr.write(d);
-  });
-  return child;
-}
-
-async function stopWorkers(workers: ChildProcess[]): Promise<void> {
-  await Promise.all(
-    workers.map(async (w) => {
-      if (w.exitCode !== null || w.signalCode !== null) return;
-      const exited = once(w, 'exit');
-      w.kill('SIGTERM');
-      await exited;
-    }),
-  );
+  const done = await runCli(args, env);
+  if (done.code !== 0)
+    throw new Error(`cams-enrich ${args.join(' ')} exited ${done.code}: ${done.stderr.trim()}`);
+  return done;
 }
 
 function addsUp(s: RunStatus): boolean {

@@ -7,6 +7,7 @@ const suites: Record<string, () => Promise<{ run: () => Promise<void> }>> = {
   throughput: () => import('./throughput.js'),
   console: () => import('./console.js'),
   fairness: () => import('./fairness.js'),
+  'single-box': () => import('./single-box.js'),
 };
 
 const names = process.argv.slice(2);
