@@ -9,7 +9,7 @@
  */
 import { to as copyTo } from 'pg-copy-streams';
 import type { CopyToStreamQuery } from 'pg-copy-streams';
-import type { Queryable } from '../pool.js';
+import type { PoolClient } from '../pool.js';
 import { FORMULA_START_SQL } from '../../sources/rejects-writer.js';
 import type { EXPORT_ROW_COLUMNS } from './export-rows.js';
 import { FETCHED_AT_SQL, exportRowsSource } from './export-rows.js';
@@ -48,15 +48,16 @@ const OUTCOMES_SETTING = 'cams_enrich.export_outcomes';
  * The stream of the run's rows as CSV lines (no header), only those with one of `outcomes` when given,
  * the cells `columns` in this order. COPY takes no bind parameters: the run and the outcomes are set for
  * the transaction first (`set_config`, sent as parameters) and the query reads each setting once (an
- * uncorrelated subquery). Call it inside a transaction; run the stream with `client.query(stream)`.
+ * uncorrelated subquery). Call it inside a transaction of `client`, and run the stream there
+ * (`client.query(stream)`): the settings last as long as that transaction.
  */
 export async function exportCsvQuery(
-  db: Queryable,
+  client: PoolClient,
   runId: number,
   outcomes: readonly string[] | undefined,
   columns: readonly ExportColumn[],
 ): Promise<CopyToStreamQuery> {
-  await db.query(
+  await client.query(
     `SELECT set_config('${RUN_SETTING}', $1, true), set_config('${OUTCOMES_SETTING}', $2, true)`,
     [String(runId), outcomes === undefined ? '' : outcomes],
   );
