@@ -17,7 +17,14 @@ import { loadScript, runScript } from '../queue/redis-script.js';
 import { Cluster } from 'ioredis';
 import { z } from 'zod';
 import { redisTimeMs } from '../queue/clock-check.js';
-import type { FleetSnapshot, MetricsPublisher, MetricsPublisherOptions } from '../queue/queue-store.js';
+import type {
+  FleetSnapshot,
+  MetricsPublisher,
+  MetricsPublisherOptions,
+  ProcessSnapshot,
+} from '../queue/queue-store.js';
+
+export type { ProcessSnapshot } from '../queue/queue-store.js';
 import { addToRetired, startSnapshotPublisher, sumFleet } from './snapshot-publisher.js';
 import type { Snapshot } from './snapshot-publisher.js';
 
@@ -135,18 +142,6 @@ export async function readFleetMetrics(
     retired,
     live.filter((v): v is string => v !== null),
   );
-}
-
-/** One live process's snapshot: its id (`host:pid:random`) and its metrics as prom-client's JSON. */
-export interface ProcessSnapshot {
-  id: string;
-  host: string;
-  pid: number;
-  metrics: Array<{
-    name?: unknown;
-    type: unknown;
-    values?: Array<{ value: number; labels?: Record<string, unknown> }>;
-  }>;
 }
 
 /** Each live process's own snapshot, for a view of the fleet process by process. */

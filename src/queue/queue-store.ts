@@ -9,7 +9,6 @@
 import type { IQueueBackend, JobProgress, Processor, Queue, Worker, WorkerOptions } from 'bullmq';
 import type { Registry } from 'prom-client';
 import type { AppError } from '../errors.js';
-import type { ProcessSnapshot } from '../metrics/fleet-metrics.js';
 import type { Logger } from '../log.js';
 import type { RateStateStore } from './rate-state.js';
 
@@ -47,6 +46,18 @@ export interface MetricsPublisher {
   publish(): Promise<void>;
   /** Stops publishing and folds this process's counters into the retired snapshot. Idempotent. */
   close(): Promise<void>;
+}
+
+/** One live process's snapshot: its id (`host:pid:random`) and its metrics as prom-client's JSON. */
+export interface ProcessSnapshot {
+  id: string;
+  host: string;
+  pid: number;
+  metrics: Array<{
+    name?: unknown;
+    type: unknown;
+    values?: Array<{ value: number; labels?: Record<string, unknown> }>;
+  }>;
 }
 
 export interface FleetSnapshot {
