@@ -11,7 +11,7 @@ import type { EnrichQueue } from '../queue/queue.js';
 
 export interface RunWatchOptions {
   db: Queryable;
-  queue: EnrichQueue;
+  queue: Pick<EnrichQueue, 'name' | 'isPaused'>;
   log: Logger;
   /** How often to look, in ms. Default 2000. */
   intervalMs?: number;
@@ -23,17 +23,30 @@ export interface RunWatch {
   stop(): Promise<void>;
 }
 
+/**
+ * How far back each look reaches before the last one's end. A run's `finished_at` is the start of the
+ * transaction that finished it (`now()`), which may commit after a look that began later: that look
+ * cannot see the run yet, and the next one, starting at the last one's end, would pass over its time.
+ * Looking back this far, and remembering what was told, tells such a run once, late.
+ */
+const LOOK_BACK_MS = 60_000;
+
 export function startRunWatch(options: RunWatchOptions): RunWatch {
   const { db, queue, log } = options;
   // Runs finished since this process started (its clock; the database's from then on).
-  let since = new Date();
+  const started = new Date();
+  let since = started;
+  // Runs told, by id, with their finish time, while it is within the look back.
+  const told = new Map<string, number>();
   let paused: boolean | undefined;
 
   const check = async (): Promise<void> => {
-    const rows = await finishedRunsSince(db, { queue: queue.name, since });
+    const from = new Date(Math.max(started.getTime(), since.getTime() - LOOK_BACK_MS));
+    const rows = await finishedRunsSince(db, { queue: queue.name, since: from });
     const now = rows[0]?.now;
     for (const r of rows) {
-      if (r.id === null) continue;
+      if (r.id === null || told.has(r.id)) continue;
+      told.set(r.id, r.finished_at?.getTime() ?? 0);
       log.info(
         {
           run: Number(r.id),
@@ -50,6 +63,7 @@ export function startRunWatch(options: RunWatchOptions): RunWatch {
       );
     }
     since = now ?? since;
+    for (const [id, at] of told) if (at <= since.getTime() - LOOK_BACK_MS) told.delete(id);
     const isPaused = await queue.isPaused();
     if (paused !== undefined && isPaused !== paused)
       log.info({ queue: queue.name }, isPaused ? 'queue paused' : 'queue resumed');

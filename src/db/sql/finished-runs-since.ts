@@ -14,6 +14,7 @@ export interface FinishedRunRow {
   duplicate: string;
   invalid: string;
   seconds: number;
+  finished_at: Date | null;
   now: Date;
 }
 
@@ -25,7 +26,7 @@ export interface FinishedRunsSince {
 export async function finishedRunsSince(db: Queryable, p: FinishedRunsSince): Promise<FinishedRunRow[]> {
   const { rows } = await db.query<FinishedRunRow>(
     `SELECT r.id, r.source, r.total, r.enriched, r.failed, r.skipped, r.duplicate, r.invalid,
-            extract(epoch FROM r.finished_at - r.created_at)::float8 AS seconds, n.now
+            extract(epoch FROM r.finished_at - r.created_at)::float8 AS seconds, r.finished_at, n.now
      FROM (SELECT now() AS now) n
      LEFT JOIN runs r ON r.queue = $1 AND r.finished_at > $2 AND r.finished_at <= n.now
      ORDER BY r.finished_at`,
