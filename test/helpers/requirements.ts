@@ -33,10 +33,11 @@ export function answers(host: string, port: number): Promise<boolean> {
 /**
  * A test file that talks to Redis itself or through a helper that does. A pipeline (test/helpers/
  * pipeline.ts) and the processes started on it put their queue on PostgreSQL when there is no Redis,
- * unless the file asks for Redis (`queueStore: 'redis'`).
+ * unless the file asks for Redis (`queueStore: 'redis'`); the schedules' queue of `openTestSchedules`
+ * (test/helpers/dashboard.ts) is in Redis.
  */
 const USES_REDIS =
-  /testRedis|redisUrl\(|from 'ioredis'|helpers\/(redis-|rate-stores|test-clock)|deleteQueueKeys|startLocalStack|openRedis|createRedis|createEnrichQueue|\b(p|pipeline|stack)\.redis\b|queueStore: 'redis'/;
+  /testRedis|redisUrl\(|from 'ioredis'|helpers\/(redis-|rate-stores|test-clock)|deleteQueueKeys|startLocalStack|openRedis|createRedis|createEnrichQueue|openTestSchedules|\b(p|pipeline|stack)\.redis\b|queueStore: 'redis'/;
 
 function testFiles(root: string): string[] {
   return readdirSync(join(root, 'test'))
