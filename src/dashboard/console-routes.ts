@@ -17,7 +17,7 @@ import type { CallRateHistory } from './call-rate.js';
 import { FLEET_PAGE } from './fleet-page.js';
 import type { FleetHistory } from './fleet-history.js';
 import { readFleetView } from './fleet-view.js';
-import type { ProcessSnapshot } from '../metrics/fleet-metrics.js';
+import type { ProcessSnapshot } from '../queue/queue-store.js';
 import { SCHEDULES_PAGE } from './schedules-page.js';
 import type { DashboardMetrics } from './metrics.js';
 import { RUN_PAGE } from './run-page.js';

@@ -5,7 +5,7 @@
  * what to do about it.
  */
 import type { Queryable } from '../db/pool.js';
-import type { ProcessSnapshot } from '../metrics/fleet-metrics.js';
+import type { ProcessSnapshot } from '../queue/queue-store.js';
 import { METRIC } from '../metrics/worker-metrics.js';
 import type { EnrichQueue } from '../queue/queue.js';
 import type { QueueLimiter } from '../queue/queue-account.js';

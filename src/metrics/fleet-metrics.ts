@@ -23,8 +23,6 @@ import type {
   MetricsPublisherOptions,
   ProcessSnapshot,
 } from '../queue/queue-store.js';
-
-export type { ProcessSnapshot } from '../queue/queue-store.js';
 import { addToRetired, startSnapshotPublisher, sumFleet } from './snapshot-publisher.js';
 import type { Snapshot } from './snapshot-publisher.js';
 

@@ -13,7 +13,7 @@ import { publishFleetSnapshot } from '../db/sql/publish-fleet-snapshot.js';
 import { readFleetSnapshots } from '../db/sql/read-fleet-snapshots.js';
 import { readLiveSnapshots } from '../db/sql/read-live-snapshots.js';
 import { processSnapshot } from './fleet-metrics.js';
-import type { ProcessSnapshot } from './fleet-metrics.js';
+import type { ProcessSnapshot } from '../queue/queue-store.js';
 import { retireFleetProcess } from '../db/sql/retire-fleet-process.js';
 import type { FleetSnapshot, MetricsPublisher, MetricsPublisherOptions } from '../queue/queue-store.js';
 import { addToRetired, startSnapshotPublisher, sumFleet } from './snapshot-publisher.js';
